@@ -1,0 +1,76 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type TokenRequestOutcome =
+  | 'served'
+  | 'fetched'
+  | 'not_found'
+  | 'forbidden'
+  | 'credentials_rejected'
+  | 'upstream_unavailable'
+  | 'store_unavailable'
+  | 'error';
+
+export type UpstreamRequestKind = 'token' | 'api_key_check';
+export type UpstreamRequestOutcome = 'success' | 'rejected' | 'transient' | 'circuit_open';
+
+/**
+ * One registry per application instance (not prom-client's global one), so
+ * two brokers in one test process keep separate figures.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly tokenRequests = new Counter({
+    name: 'tb_token_requests_total',
+    help: 'Token requests (GET and forced refresh) by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly tokenCache = new Counter({
+    name: 'tb_token_cache_total',
+    help: 'In-process token cache lookups on the token route, by result (hit, miss)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamRequests = new Counter({
+    name: 'tb_upstream_requests_total',
+    help: 'Requests to token URLs and the API-key check, by host, kind and outcome',
+    labelNames: ['host', 'kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamLatency = new Histogram({
+    name: 'tb_upstream_request_duration_seconds',
+    help: 'Latency of upstream requests that were sent',
+    labelNames: ['host', 'kind'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly refreshLag = new Histogram({
+    name: 'tb_refresh_lag_seconds',
+    help: 'Scheduled refreshes: how long after their due time they started',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  readonly clientsByState = new Gauge({
+    name: 'tb_clients',
+    help: 'Registered clients by token state',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'tb_process_' });
+  }
+
+  recordUpstream(host: string, kind: UpstreamRequestKind, outcome: UpstreamRequestOutcome, seconds?: number): void {
+    this.upstreamRequests.inc({ host, kind, outcome });
+    if (seconds !== undefined) this.upstreamLatency.observe({ host, kind }, seconds);
+  }
+}
