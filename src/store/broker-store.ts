@@ -44,6 +44,12 @@ export interface ClientPageQuery {
   limit: number;
 }
 
+/** A client taken from the schedule, with the time it was due (for refresh-lag figures). */
+export interface DueClient {
+  id: string;
+  dueAt: number;
+}
+
 export interface AuditPageQuery {
   clientId?: string;
   workspaceId?: string;
@@ -86,7 +92,7 @@ export interface BrokerStore {
    * their due time to `leaseUntil`, so other replicas do not take them again
    * unless the taker dies before rescheduling them.
    */
-  claimDue(now: number, leaseUntil: number, limit: number): Promise<string[]>;
+  claimDue(now: number, leaseUntil: number, limit: number): Promise<DueClient[]>;
 
   // One refresher per client across replicas.
   acquireLock(id: string, owner: string, ttlMs: number): Promise<boolean>;

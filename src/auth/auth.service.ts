@@ -1,0 +1,131 @@
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { BrokerError } from '../common/broker-error';
+import { LOGGER, type AppLogger } from '../common/logger';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config';
+import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
+import type { ServiceKeyRecord } from '../store/store.types';
+import { StoreEventsService } from '../store/store-events.service';
+import type { Principal } from './principal';
+import { FailureWindow, TokenBuckets } from './rate-limiters';
+
+export const SERVICE_KEY_PREFIX = 'tbsk';
+
+export const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+
+/** Splits `tbsk.<id>.<secret>`; null when the key is not of that shape. */
+export function serviceKeyIdOf(key: string): string | null {
+  const parts = key.split('.');
+  return parts.length === 3 && parts[0] === SERVICE_KEY_PREFIX && parts[1] !== '' && parts[2] !== '' ? parts[1] : null;
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
+
+/**
+ * Who is calling. Admin keys come from configuration; service keys are kept
+ * in process memory (hashes only) and follow the store's events, so a
+ * deleted key is refused on every replica as soon as the event lands, and
+ * authentication costs no store round trip.
+ */
+@Injectable()
+export class AuthService implements OnApplicationBootstrap {
+  private readonly adminKeys: { digest: Buffer; actor: string }[];
+  private serviceKeys = new Map<string, { record: ServiceKeyRecord; digest: Buffer; principal: Principal }>();
+  private readonly failedAuth: FailureWindow;
+  private readonly tokenBudget: TokenBuckets;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(BROKER_STORE) private readonly store: BrokerStore,
+    @Inject(LOGGER) private readonly logger: AppLogger,
+    events: StoreEventsService,
+  ) {
+    this.adminKeys = config.adminKeys.map((key) => {
+      const digest = sha256(key);
+      return { digest, actor: `admin:${digest.toString('hex').slice(0, 8)}` };
+    });
+    this.failedAuth = new FailureWindow(config.authFailureLimitPerMinute);
+    this.tokenBudget = new TokenBuckets(config.tokenRequestsPerSecondPerKey);
+    events.onServiceKeyChanged((id) => void this.reloadServiceKey(id));
+    events.onResync(() => void this.loadServiceKeys());
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.loadServiceKeys();
+  }
+
+  /**
+   * Resolves the Authorization header to a principal, or throws 401 (429 once
+   * a source has failed too often). A valid key is never rate limited here.
+   */
+  async authenticate(authorization: string | undefined, source: string): Promise<Principal> {
+    const match = authorization === undefined ? null : BEARER.exec(authorization);
+    const principal = match ? await this.principalFor(match[1]) : null;
+    if (principal) return principal;
+    const retryAfterSeconds = this.failedAuth.retryAfterSeconds(source);
+    if (retryAfterSeconds > 0) {
+      throw new BrokerError('rate_limited', 'Too many failed authentication attempts', { retryAfterSeconds });
+    }
+    this.failedAuth.recordFailure(source);
+    throw new BrokerError(
+      'unauthorized',
+      match ? 'Unknown or revoked key' : 'Send Authorization: Bearer <admin key or service key>',
+    );
+  }
+
+  /** The per-service-key budget for token requests; admin keys have none. */
+  chargeTokenRequest(principal: Principal): void {
+    if (principal.kind !== 'service') return;
+    const retryAfterSeconds = this.tokenBudget.take(principal.serviceKeyId);
+    if (retryAfterSeconds > 0) {
+      throw new BrokerError('rate_limited', 'This service key is over its token request budget', { retryAfterSeconds });
+    }
+  }
+
+  private async principalFor(key: string): Promise<Principal | null> {
+    const digest = sha256(key);
+    let admin: Principal | null = null;
+    for (const candidate of this.adminKeys) {
+      if (timingSafeEqual(candidate.digest, digest)) admin = { kind: 'admin', actor: candidate.actor };
+    }
+    if (admin) return admin;
+    const id = serviceKeyIdOf(key);
+    if (id === null) return null;
+    const known = this.serviceKeys.get(id) ?? (await this.reloadServiceKey(id));
+    return known && timingSafeEqual(known.digest, digest) ? known.principal : null;
+  }
+
+  private async reloadServiceKey(id: string) {
+    const record = await this.store.getServiceKey(id);
+    if (!record) {
+      this.serviceKeys.delete(id);
+      this.tokenBudget.forget(id);
+      return undefined;
+    }
+    const entry = cacheEntry(record);
+    this.serviceKeys.set(id, entry);
+    return entry;
+  }
+
+  private async loadServiceKeys(): Promise<void> {
+    try {
+      const records = await this.store.listServiceKeys();
+      this.serviceKeys = new Map(records.map((record) => [record.id, cacheEntry(record)]));
+    } catch (error) {
+      // Keys are also looked up one by one on a miss, so a store that is down at start only delays this.
+      this.logger.warn({ err: error }, 'could not load service keys; will load them on demand');
+    }
+  }
+}
+
+function cacheEntry(record: ServiceKeyRecord) {
+  const principal: Principal = {
+    kind: 'service',
+    actor: record.id,
+    serviceKeyId: record.id,
+    workspaces: new Set(record.workspaces),
+    allWorkspaces: record.workspaces.includes('*'),
+  };
+  return { record, digest: Buffer.from(record.keyHash, 'hex'), principal };
+}

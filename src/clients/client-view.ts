@@ -1,0 +1,51 @@
+import type { ClientEntry, ClientState, ClientType, TokenRequestFormat } from '../store/store.types';
+
+/** What the admin API shows of a client: never a secret, an API key or a token. */
+export interface ClientView {
+  id: string;
+  workspaceId: string;
+  name: string;
+  type: ClientType;
+  clientId: string | null;
+  tokenUrl: string | null;
+  scope: string | null;
+  tokenRequestFormat: TokenRequestFormat;
+  secretHint: string;
+  createdAt: string;
+  updatedAt: string;
+  status: {
+    state: ClientState;
+    tokenExpiresAt: string | null;
+    lastRefreshAt: string | null;
+    lastError: string | null;
+    failingSince: string | null;
+  };
+}
+
+export function toClientView({ client, status }: ClientEntry): ClientView {
+  return {
+    id: client.id,
+    workspaceId: client.workspaceId,
+    name: client.name,
+    type: client.type,
+    clientId: client.clientId,
+    tokenUrl: client.tokenUrl,
+    scope: client.scope,
+    tokenRequestFormat: client.tokenRequestFormat,
+    secretHint: client.secretHint,
+    createdAt: client.createdAt,
+    updatedAt: client.updatedAt,
+    status: {
+      state: status.state,
+      tokenExpiresAt: status.tokenExpiresAt,
+      lastRefreshAt: status.lastRefreshAt,
+      lastError: status.lastError,
+      failingSince: status.failingSince,
+    },
+  };
+}
+
+/** The last 4 characters, enough to tell secrets apart; all of a secret that short would be the secret. */
+export function secretHintOf(secret: string): string {
+  return secret.length >= 12 ? secret.slice(-4) : '';
+}

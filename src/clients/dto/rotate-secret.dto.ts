@@ -1,0 +1,25 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsOptional, IsString, Length } from 'class-validator';
+
+export class RotateSecretDto {
+  @ApiPropertyOptional({ description: 'The new secret of an oauth_client_credentials client' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 4096)
+  clientSecret?: string;
+
+  @ApiPropertyOptional({ description: 'The new key of an api_key client' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 4096)
+  apiKey?: string;
+}
+
+export class RotateSecretQueryDto {
+  @ApiPropertyOptional({ default: true, description: 'false skips obtaining a token with the new secret first' })
+  @IsOptional()
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean({ message: 'verify must be true or false' })
+  verify: boolean = true;
+}

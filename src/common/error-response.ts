@@ -1,0 +1,88 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+import { StoreUnavailableError } from '../store/broker-store';
+import { BrokerError, type ErrorCode, type FieldProblem } from './broker-error';
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  code: ErrorCode;
+  details?: FieldProblem[];
+}
+
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  retryAfterSeconds?: number;
+  /** True for failures the caller did not cause; they are logged with their stack. */
+  unexpected: boolean;
+}
+
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  429: 'rate_limited',
+};
+
+/** Fastify's own errors (body parsing, content types, limits) and what a person should read. */
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'Request body is larger than 64 KB',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported Content-Type: send application/json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'Body is empty but Content-Type is application/json: send a JSON object',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'Body is not valid JSON',
+  FST_ERR_BAD_URL: 'The URL is malformed',
+  FST_ERR_ASYNC_CONSTRAINT: 'The request is malformed',
+};
+
+/** Maps anything thrown while handling a request to the contract's error shape. */
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (error instanceof BrokerError) {
+    return respond(error.status, error.code, error.message, {
+      details: error.options.details,
+      retryAfterSeconds: error.options.retryAfterSeconds,
+    });
+  }
+  if (error instanceof StoreUnavailableError) {
+    const known = BrokerError.storeUnavailable();
+    return respond(known.status, known.code, known.message, { retryAfterSeconds: 1 });
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const code = CODE_BY_STATUS[status] ?? (status < 500 ? 'bad_request' : 'internal');
+    return respond(status, code, status < 500 ? httpExceptionMessage(error) : 'Internal error', { unexpected: status >= 500 });
+  }
+  const fastify = error as { statusCode?: unknown; code?: unknown; message?: unknown };
+  if (typeof fastify?.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
+    const status = fastify.statusCode;
+    const known = typeof fastify.code === 'string' ? FASTIFY_MESSAGES[fastify.code] : undefined;
+    const message = known ?? STATUS_CODES[status] ?? 'Bad request';
+    return respond(status, CODE_BY_STATUS[status] ?? 'bad_request', message);
+  }
+  return respond(HttpStatus.INTERNAL_SERVER_ERROR, 'internal', 'Internal error', { unexpected: true });
+}
+
+function respond(
+  status: number,
+  code: ErrorCode,
+  message: string,
+  extra: { details?: FieldProblem[]; retryAfterSeconds?: number; unexpected?: boolean } = {},
+): ErrorResponse {
+  const body: ErrorBody = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, code };
+  if (extra.details) body.details = extra.details;
+  return { status, body, retryAfterSeconds: extra.retryAfterSeconds, unexpected: extra.unexpected ?? false };
+}
+
+function httpExceptionMessage(error: HttpException): string {
+  const response = error.getResponse();
+  if (typeof response === 'string') return response;
+  const message = (response as { message?: unknown }).message;
+  if (Array.isArray(message)) return message.join('; ');
+  return typeof message === 'string' ? message : error.message;
+}

@@ -1,0 +1,59 @@
+import 'reflect-metadata';
+import { createApp } from './app.factory';
+import { createLogger } from './common/logger';
+import { ConfigError } from './config/config';
+import { loadConfigFromEnvironment } from './config/load-config';
+
+const SHUTDOWN_DEADLINE_MS = 9_000;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfigFromEnvironment();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`token-broker: refusing to start.\n${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  if (config.redisUrl === null) {
+    logger.warn('REDIS_URL is not set: running on the in-process memory store (one instance only; nothing survives a restart)');
+  }
+  if (config.encryptionKeyEphemeral) {
+    logger.warn('BROKER_ENCRYPTION_KEYS is not set: secrets are encrypted with a throwaway key for this run only');
+  }
+
+  const app = await createApp(config, logger);
+  await app.listen({ port: config.port, host: config.host });
+  logger.info({ port: config.port, host: config.host, store: config.redisUrl ? 'redis' : 'memory' }, 'token-broker listening');
+  if (config.adminKeyGenerated) {
+    // Printed once, to the terminal only, so a first run can follow the README; never logged.
+    process.stdout.write(
+      `\nNo BROKER_ADMIN_KEYS set: generated an admin key for this run:\n\n  export ADMIN_KEY=${config.adminKeys[0]}\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests and releasing refresh locks');
+    setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    app
+      .close()
+      .then(() => process.exit(0))
+      .catch((error) => {
+        logger.error({ err: error }, 'error during shutdown');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,58 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { AuditService } from '../audit/audit.service';
+import { SERVICE_KEY_PREFIX, sha256 } from '../auth/auth.service';
+import type { Principal } from '../auth/principal';
+import { BrokerError } from '../common/broker-error';
+import { newServiceKeyId } from '../common/ids';
+import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
+import type { ServiceKeyRecord } from '../store/store.types';
+import type { CreateServiceKeyDto } from './dto/create-service-key.dto';
+
+export interface ServiceKeyView {
+  id: string;
+  name: string;
+  workspaces: string[];
+  createdAt: string;
+}
+
+@Injectable()
+export class ServiceKeysService {
+  constructor(
+    @Inject(BROKER_STORE) private readonly store: BrokerStore,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** The key itself exists only in this answer; the store keeps its hash. */
+  async create(dto: CreateServiceKeyDto, actor: Principal): Promise<ServiceKeyView & { key: string }> {
+    const id = newServiceKeyId();
+    const key = `${SERVICE_KEY_PREFIX}.${id}.${randomBytes(32).toString('base64url')}`;
+    const workspaces = dto.workspaces.includes('*') ? ['*'] : [...new Set(dto.workspaces)];
+    const record: ServiceKeyRecord = {
+      id,
+      name: dto.name,
+      workspaces,
+      keyHash: sha256(key).toString('hex'),
+      createdAt: new Date().toISOString(),
+    };
+    await this.store.insertServiceKey(record);
+    await this.store.publish({ kind: 'service_key', id });
+    await this.audit.record(actor, 'service_key.create', null, null);
+    return { ...toView(record), key };
+  }
+
+  async list(): Promise<{ items: ServiceKeyView[] }> {
+    const records = await this.store.listServiceKeys();
+    return { items: records.sort((a, b) => a.id.localeCompare(b.id)).map(toView) };
+  }
+
+  async delete(id: string, actor: Principal): Promise<void> {
+    if (!(await this.store.deleteServiceKey(id))) throw BrokerError.notFound('Service key');
+    await this.store.publish({ kind: 'service_key', id });
+    await this.audit.record(actor, 'service_key.delete', null, null);
+  }
+}
+
+function toView(record: ServiceKeyRecord): ServiceKeyView {
+  return { id: record.id, name: record.name, workspaces: record.workspaces, createdAt: record.createdAt };
+}

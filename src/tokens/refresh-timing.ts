@@ -1,0 +1,47 @@
+/** Pure timing rules of SPEC.md "Refreshing"; `random` is injectable so tests can pin it. */
+
+export const BACKOFF_BASE_MS = 1_000;
+export const BACKOFF_CAP_MS = 5 * 60_000;
+export const REJECTED_RETRY_MS = 15 * 60_000;
+export const DEFAULT_EXPIRES_IN_SECONDS = 3_600;
+
+export interface RefreshWindowSettings {
+  refreshBeforeSeconds: number;
+  minTokenTtlSeconds: number;
+}
+
+/**
+ * When to refresh a token: at a moment drawn uniformly from the first half of
+ * its refresh window (W = min(REFRESH_BEFORE_SECONDS, lifetime / 2) before
+ * expiry), and never later than MIN_TOKEN_TTL_SECONDS before expiry.
+ */
+export function scheduledRefreshAt(
+  obtainedAt: number,
+  expiresAt: number,
+  settings: RefreshWindowSettings,
+  random: () => number = Math.random,
+): number {
+  const lifetimeMs = Math.max(0, expiresAt - obtainedAt);
+  const windowMs = Math.min(settings.refreshBeforeSeconds * 1000, lifetimeMs / 2);
+  const drawn = expiresAt - windowMs + random() * (windowMs / 2);
+  const latest = expiresAt - settings.minTokenTtlSeconds * 1000;
+  return Math.max(obtainedAt, Math.min(drawn, latest));
+}
+
+/** The start of a token's refresh window: before it, a refresh would be wasted. */
+export function refreshWindowStart(obtainedAt: number, expiresAt: number, settings: RefreshWindowSettings): number {
+  const lifetimeMs = Math.max(0, expiresAt - obtainedAt);
+  const windowMs = Math.min(settings.refreshBeforeSeconds * 1000, lifetimeMs / 2);
+  return Math.min(expiresAt - windowMs, expiresAt - settings.minTokenTtlSeconds * 1000);
+}
+
+/** Exponential backoff with full jitter, at least what the upstream's Retry-After asked for. */
+export function backoffDelayMs(
+  consecutiveFailures: number,
+  retryAfterSeconds: number | null,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(30, Math.max(0, consecutiveFailures - 1)));
+  const jittered = Math.max(BACKOFF_BASE_MS / 10, random() * ceiling);
+  return Math.max(jittered, (retryAfterSeconds ?? 0) * 1000);
+}

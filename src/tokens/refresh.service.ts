@@ -1,0 +1,255 @@
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { AuditService } from '../audit/audit.service';
+import type { Principal } from '../auth/principal';
+import { LOGGER, type AppLogger } from '../common/logger';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config';
+import { SealedValueError, SecretBox, secretContext, tokenContext } from '../crypto/secret-box';
+import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
+import { StoreEventsService } from '../store/store-events.service';
+import type { ClientEntry, ClientStatus, StoredToken } from '../store/store.types';
+import { REJECTED_RETRY_MS, backoffDelayMs, refreshWindowStart, scheduledRefreshAt } from './refresh-timing';
+import { UpstreamClient } from './upstream/upstream.client';
+import type { UpstreamOutcome } from './upstream/upstream.types';
+
+export type RefreshReason = 'scheduled' | 'demand' | 'forced';
+
+/** How long a waiter sleeps between looks at the lock when no broadcast came (its holder may have died). */
+const LOCK_RECHECK_MS = 1_000;
+/** A scheduled refresh that found the client locked looks again this soon. */
+const LOCKED_RETRY_MS = 2_000;
+
+/**
+ * Obtains tokens from the upstream: one refresh per client at a time in this
+ * process (joined promises) and across replicas (a Redis lock with an owner
+ * token). Waiters on other replicas are woken by the store's broadcast when
+ * the token lands. Every write is fenced on the client's generation, so a
+ * refresh that began before a rotation never overwrites its result.
+ */
+@Injectable()
+export class RefreshService implements BeforeApplicationShutdown {
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly heldLocks = new Map<string, string>();
+  private readonly replicaId = randomBytes(6).toString('hex');
+  readonly lockTtlMs: number;
+  private readonly waitLimitMs: number;
+  private stopping = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(BROKER_STORE) private readonly store: BrokerStore,
+    @Inject(LOGGER) private readonly logger: AppLogger,
+    private readonly box: SecretBox,
+    private readonly upstream: UpstreamClient,
+    private readonly events: StoreEventsService,
+    private readonly audit: AuditService,
+  ) {
+    this.lockTtlMs = Math.max(15_000, 2 * config.upstreamTimeoutMs + 5_000);
+    this.waitLimitMs = this.lockTtlMs + 5_000;
+  }
+
+  /**
+   * Runs, or joins, the one refresh of this client. Resolves once it has
+   * landed, failed, or been done by another replica; the caller then reads
+   * the outcome from the store.
+   */
+  refresh(id: string, reason: RefreshReason, actor?: Principal): Promise<void> {
+    const running = this.inFlight.get(id);
+    if (running) return running;
+    const job = this.runExclusively(id, reason, actor).finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, job);
+    return job;
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** SIGTERM: let running refreshes finish briefly, then give their locks back so another replica need not wait them out. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    await Promise.race([Promise.allSettled([...this.inFlight.values()]), sleep(3_000)]);
+    await Promise.allSettled([...this.heldLocks].map(([id, owner]) => this.store.releaseLock(id, owner)));
+    this.heldLocks.clear();
+  }
+
+  private async runExclusively(id: string, reason: RefreshReason, actor?: Principal): Promise<void> {
+    const owner = `${this.replicaId}.${randomBytes(8).toString('hex')}`;
+    const giveUpAt = Date.now() + this.waitLimitMs;
+    for (;;) {
+      const wake = this.events.nextClientChange(id, LOCK_RECHECK_MS);
+      if (!this.stopping && (await this.store.acquireLock(id, owner, this.lockTtlMs))) {
+        wake.cancel();
+        this.heldLocks.set(id, owner);
+        try {
+          await this.refreshHoldingLock(id, reason, actor);
+        } finally {
+          this.heldLocks.delete(id);
+          await this.store.releaseLock(id, owner).catch((error) => this.logger.warn({ err: error, clientId: id }, 'could not release refresh lock'));
+        }
+        return;
+      }
+      if (reason === 'scheduled') {
+        wake.cancel();
+        // Another replica is refreshing it and will reschedule it; if that replica died, look again soon.
+        await this.store.setDue(id, Date.now() + LOCKED_RETRY_MS);
+        return;
+      }
+      if ((await wake.changed) || Date.now() >= giveUpAt || this.stopping) return;
+    }
+  }
+
+  private async refreshHoldingLock(id: string, reason: RefreshReason, actor?: Principal): Promise<void> {
+    const entry = await this.store.getClient(id);
+    if (!entry) return;
+    const now = Date.now();
+    const decision = this.decide(entry, reason, now);
+    if (decision !== 'refresh') {
+      if (reason === 'scheduled') await this.store.setDue(id, decision.dueAt);
+      return;
+    }
+    if (reason === 'forced' && actor) {
+      await this.audit.record(actor, 'token.refresh_forced', id, entry.client.workspaceId);
+    }
+    const outcome = await this.askUpstream(entry);
+    const landedAt = Date.now();
+    const next = this.apply(entry, outcome, reason, landedAt);
+    const written = await this.store.updateClient(id, entry.client.generation, { status: next.status, token: next.token });
+    if (written !== 'ok') return;
+    await this.store.setDue(id, next.dueAt);
+    await this.store.publish({ kind: 'client', id });
+    this.logger.info(
+      { clientId: id, workspaceId: entry.client.workspaceId, reason, outcome: outcome.kind, state: next.status.state },
+      'refresh finished',
+    );
+  }
+
+  /** Whether this refresh should reach the upstream, or when the client is next due instead. */
+  private decide(entry: ClientEntry, reason: RefreshReason, now: number): 'refresh' | { dueAt: number } {
+    const { client, status, token } = entry;
+    const backingOff = status.nextAttemptAt !== null && status.nextAttemptAt > now;
+    if (reason === 'forced') {
+      const last = status.lastForcedRefreshAt;
+      const coalesced = last !== null && now - last < this.config.forceRefreshMinIntervalSeconds * 1000;
+      return coalesced || status.state === 'rejected' || (status.state === 'failing' && backingOff) ? { dueAt: now } : 'refresh';
+    }
+    if (reason === 'demand' && (status.state === 'rejected' || (status.state === 'failing' && backingOff))) {
+      return { dueAt: status.nextAttemptAt ?? now };
+    }
+    if (status.state !== 'ready' || status.nextAttemptAt !== null) {
+      return backingOff ? { dueAt: status.nextAttemptAt! } : 'refresh';
+    }
+    if (client.type === 'api_key') {
+      const nextCheck = Date.parse(status.lastRefreshAt ?? '') + this.config.apiKeyCheckIntervalSeconds * 1000;
+      return !(now < nextCheck) ? 'refresh' : { dueAt: nextCheck };
+    }
+    if (!token || token.generation !== client.generation) return 'refresh';
+    const windowStart = refreshWindowStart(token.obtainedAt, token.expiresAt, this.config);
+    return now >= windowStart ? 'refresh' : { dueAt: scheduledRefreshAt(token.obtainedAt, token.expiresAt, this.config) };
+  }
+
+  private async askUpstream(entry: ClientEntry): Promise<UpstreamOutcome> {
+    const { client } = entry;
+    let secret: string;
+    try {
+      secret = this.box.open(client.sealedSecret, secretContext(client.id));
+    } catch (error) {
+      if (!(error instanceof SealedValueError)) throw error;
+      this.logger.error({ clientId: client.id, reason: error.message }, 'stored secret cannot be opened');
+      return { kind: 'rejected', httpStatus: null, error: 'undecryptable_secret', description: 'the stored secret cannot be decrypted with BROKER_ENCRYPTION_KEYS; rotate it' };
+    }
+    if (client.type === 'api_key') return this.upstream.checkApiKey(secret);
+    return this.upstream.requestToken({
+      tokenUrl: client.tokenUrl!,
+      clientId: client.clientId!,
+      clientSecret: secret,
+      scope: client.scope,
+      format: client.tokenRequestFormat,
+    });
+  }
+
+  /** The status, token and next due time that follow from an upstream answer. */
+  apply(
+    entry: ClientEntry,
+    outcome: UpstreamOutcome,
+    reason: RefreshReason,
+    now: number,
+  ): { status: ClientStatus; token: StoredToken | null | undefined; dueAt: number } {
+    const { client, status } = entry;
+    const at = new Date(now).toISOString();
+    const lastForcedRefreshAt = reason === 'forced' ? now : status.lastForcedRefreshAt;
+    switch (outcome.kind) {
+      case 'token': {
+        const expiresAt = now + outcome.expiresInSeconds * 1000;
+        return {
+          status: { ...healthy(at, lastForcedRefreshAt), tokenExpiresAt: new Date(expiresAt).toISOString() },
+          token: {
+            sealedAccessToken: this.box.seal(outcome.accessToken, tokenContext(client.id)),
+            expiresAt,
+            obtainedAt: now,
+            generation: client.generation,
+          },
+          dueAt: scheduledRefreshAt(now, expiresAt, this.config),
+        };
+      }
+      case 'valid':
+        return {
+          status: healthy(at, lastForcedRefreshAt),
+          token: undefined,
+          dueAt: now + this.config.apiKeyCheckIntervalSeconds * 1000,
+        };
+      case 'rejected': {
+        const said = [outcome.error, outcome.description].filter(Boolean).join(': ');
+        const httpStatus = outcome.httpStatus === null ? '' : ` ${outcome.httpStatus}`;
+        return {
+          status: {
+            ...status,
+            state: 'rejected',
+            lastError: `upstream refused the credentials${httpStatus}${said ? ` (${said})` : ''}`,
+            failingSince: status.failingSince ?? at,
+            consecutiveFailures: 0,
+            nextAttemptAt: now + REJECTED_RETRY_MS,
+            lastForcedRefreshAt,
+          },
+          token: undefined,
+          dueAt: now + REJECTED_RETRY_MS,
+        };
+      }
+      case 'transient': {
+        const consecutiveFailures = status.consecutiveFailures + 1;
+        const nextAttemptAt = now + backoffDelayMs(consecutiveFailures, outcome.retryAfterSeconds);
+        return {
+          status: {
+            ...status,
+            state: status.state === 'rejected' ? 'rejected' : 'failing',
+            lastError: `upstream unavailable: ${outcome.reason}`,
+            failingSince: status.failingSince ?? at,
+            consecutiveFailures,
+            nextAttemptAt,
+            lastForcedRefreshAt,
+          },
+          token: undefined,
+          dueAt: nextAttemptAt,
+        };
+      }
+    }
+  }
+}
+
+function healthy(at: string, lastForcedRefreshAt: number | null): ClientStatus {
+  return {
+    state: 'ready',
+    tokenExpiresAt: null,
+    lastRefreshAt: at,
+    lastError: null,
+    failingSince: null,
+    consecutiveFailures: 0,
+    nextAttemptAt: null,
+    lastForcedRefreshAt,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

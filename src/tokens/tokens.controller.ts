@@ -1,0 +1,28 @@
+import { Body, Controller, Get, Header, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Access, CurrentPrincipal } from '../auth/access.decorator';
+import type { Principal } from '../auth/principal';
+import { IdParamDto } from '../common/id-param.dto';
+import { ForceRefreshDto } from './dto/force-refresh.dto';
+import { TokensService } from './tokens.service';
+
+@ApiTags('tokens')
+@ApiBearerAuth()
+@Access('token')
+@Controller('v1/clients/:id/token')
+export class TokensController {
+  constructor(private readonly tokens: TokensService) {}
+
+  @Get()
+  @Header('Cache-Control', 'no-store')
+  get(@Param() { id }: IdParamDto, @CurrentPrincipal() principal: Principal) {
+    return this.tokens.getToken(principal, id);
+  }
+
+  @Post('refresh')
+  @HttpCode(HttpStatus.OK)
+  @Header('Cache-Control', 'no-store')
+  refresh(@Param() { id }: IdParamDto, @Body() dto: ForceRefreshDto, @CurrentPrincipal() principal: Principal) {
+    return this.tokens.forceRefresh(principal, id, dto.rejectedToken);
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { RefreshScheduler } from './refresh.scheduler';
+import { RefreshService } from './refresh.service';
+import { TokenCache } from './token-cache';
+import { TokensController } from './tokens.controller';
+import { TokensService } from './tokens.service';
+import { UpstreamClient } from './upstream/upstream.client';
+
+@Module({
+  imports: [AuditModule],
+  controllers: [TokensController],
+  providers: [TokensService, TokenCache, RefreshService, RefreshScheduler, UpstreamClient],
+  exports: [RefreshService, RefreshScheduler, UpstreamClient, TokenCache],
+})
+export class TokensModule {}

@@ -1,0 +1,201 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
+import { mayAccessWorkspace, type Principal } from '../auth/principal';
+import { BrokerError } from '../common/broker-error';
+import { LOGGER, type AppLogger } from '../common/logger';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config';
+import { SealedValueError, SecretBox, secretContext, tokenContext } from '../crypto/secret-box';
+import { MetricsService, type TokenRequestOutcome } from '../metrics/metrics.service';
+import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
+import type { ClientEntry } from '../store/store.types';
+import { RefreshService } from './refresh.service';
+import { TokenCache, type CachedToken } from './token-cache';
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_at: string | null;
+  expires_in: number | null;
+}
+
+/**
+ * Serves tokens. A token this replica already holds is served from memory,
+ * with no store round trip; anything else is read from the store and, when
+ * there is no servable token, fetched through the single refresh of
+ * RefreshService.
+ */
+@Injectable()
+export class TokensService {
+  private readonly minTtlMs: number;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(BROKER_STORE) private readonly store: BrokerStore,
+    @Inject(LOGGER) private readonly logger: AppLogger,
+    private readonly box: SecretBox,
+    private readonly cache: TokenCache,
+    private readonly refresher: RefreshService,
+    private readonly metrics: MetricsService,
+  ) {
+    this.minTtlMs = config.minTokenTtlSeconds * 1000;
+  }
+
+  async getToken(principal: Principal, id: string): Promise<TokenResponse> {
+    return this.counted(async () => {
+      const cached = this.cache.get(id);
+      if (cached) {
+        authorize(principal, cached.workspaceId);
+        if (this.servable(cached, Date.now())) {
+          this.metrics.tokenCache.inc({ result: 'hit' });
+          return { response: toResponse(cached, Date.now()), outcome: 'served' };
+        }
+      }
+      this.metrics.tokenCache.inc({ result: 'miss' });
+      const version = this.cache.version(id);
+      const entry = await this.load(id, principal);
+      const held = this.servableToken(entry, Date.now());
+      if (held) {
+        this.cache.set(id, held, version);
+        return { response: toResponse(held, Date.now()), outcome: 'served' };
+      }
+      this.refuseWithoutUpstream(entry, Date.now());
+      await this.refresher.refresh(id, 'demand');
+      return { response: await this.afterRefresh(id, principal), outcome: 'fetched' };
+    });
+  }
+
+  /**
+   * For a caller whose token the upstream refused. When it names a token that
+   * is no longer the current one, the current one is the answer; otherwise
+   * one refresh runs, coalesced with any other forced refresh of the client.
+   */
+  async forceRefresh(principal: Principal, id: string, rejectedToken: string | undefined): Promise<TokenResponse> {
+    return this.counted(async () => {
+      const entry = await this.load(id, principal);
+      const held = this.servableToken(entry, Date.now());
+      if (held && rejectedToken !== undefined && !sameSecret(held.accessToken, rejectedToken)) {
+        return { response: toResponse(held, Date.now()), outcome: 'served' };
+      }
+      if (entry.status.state === 'rejected') throw rejected(entry);
+      await this.refresher.refresh(id, 'forced', principal);
+      return { response: await this.afterRefresh(id, principal), outcome: 'fetched' };
+    });
+  }
+
+  private async afterRefresh(id: string, principal: Principal): Promise<TokenResponse> {
+    const version = this.cache.version(id);
+    const entry = await this.load(id, principal);
+    const now = Date.now();
+    const held = this.servableToken(entry, now);
+    if (held) {
+      this.cache.set(id, held, version);
+      return toResponse(held, now);
+    }
+    this.refuseWithoutUpstream(entry, now);
+    throw BrokerError.upstreamUnavailable(1, 'the token request did not complete in time');
+  }
+
+  /** The answer when no servable token is held and the upstream must not (or cannot) be asked now. */
+  private refuseWithoutUpstream(entry: ClientEntry, now: number): void {
+    const { status } = entry;
+    if (status.state === 'rejected') throw rejected(entry);
+    if (status.state === 'failing' && status.nextAttemptAt !== null && status.nextAttemptAt > now) {
+      throw BrokerError.upstreamUnavailable((status.nextAttemptAt - now) / 1000, status.lastError ?? 'upstream failing');
+    }
+  }
+
+  private async load(id: string, principal: Principal): Promise<ClientEntry> {
+    const entry = await this.store.getClient(id);
+    if (!entry) throw BrokerError.notFound('Client');
+    authorize(principal, entry.client.workspaceId);
+    return entry;
+  }
+
+  /** The token to serve from this entry, decrypted, or null when none may be served. */
+  private servableToken(entry: ClientEntry, now: number): CachedToken | null {
+    const { client, status, token } = entry;
+    if (client.type === 'api_key') {
+      if (status.state === 'rejected') return null;
+      return { workspaceId: client.workspaceId, type: client.type, accessToken: this.open(client.sealedSecret, secretContext(client.id)), expiresAt: null };
+    }
+    if (!token || token.generation !== client.generation || token.expiresAt - now < this.minTtlMs) return null;
+    try {
+      const accessToken = this.box.open(token.sealedAccessToken, tokenContext(client.id));
+      return { workspaceId: client.workspaceId, type: client.type, accessToken, expiresAt: token.expiresAt };
+    } catch (error) {
+      if (!(error instanceof SealedValueError)) throw error;
+      // A token that does not open is never served; a fresh one is fetched instead.
+      this.logger.error({ clientId: client.id, reason: error.message }, 'stored token cannot be opened');
+      return null;
+    }
+  }
+
+  private open(sealed: string, context: string): string {
+    try {
+      return this.box.open(sealed, context);
+    } catch (error) {
+      if (error instanceof SealedValueError) {
+        throw new BrokerError('credentials_rejected', 'The stored API key cannot be decrypted with the configured keys; rotate it');
+      }
+      throw error;
+    }
+  }
+
+  private servable(token: CachedToken, now: number): boolean {
+    return token.expiresAt === null || token.expiresAt - now >= this.minTtlMs;
+  }
+
+  private async counted(work: () => Promise<{ response: TokenResponse; outcome: TokenRequestOutcome }>): Promise<TokenResponse> {
+    try {
+      const { response, outcome } = await work();
+      this.metrics.tokenRequests.inc({ outcome });
+      return response;
+    } catch (error) {
+      this.metrics.tokenRequests.inc({ outcome: outcomeOf(error) });
+      throw error;
+    }
+  }
+}
+
+function authorize(principal: Principal, workspaceId: string): void {
+  if (!mayAccessWorkspace(principal, workspaceId)) {
+    throw new BrokerError('forbidden', 'This service key may not fetch tokens for this workspace');
+  }
+}
+
+function rejected(entry: ClientEntry): BrokerError {
+  return new BrokerError('credentials_rejected', `The upstream refused this client's credentials: ${entry.status.lastError ?? 'rejected'}. Rotate its secret.`);
+}
+
+function toResponse(token: CachedToken, now: number): TokenResponse {
+  if (token.expiresAt === null) {
+    return { access_token: token.accessToken, token_type: 'Bearer', expires_at: null, expires_in: null };
+  }
+  return {
+    access_token: token.accessToken,
+    token_type: 'Bearer',
+    expires_at: new Date(token.expiresAt).toISOString(),
+    expires_in: Math.floor((token.expiresAt - now) / 1000),
+  };
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function outcomeOf(error: unknown): TokenRequestOutcome {
+  if (!(error instanceof BrokerError)) return 'error';
+  switch (error.code) {
+    case 'not_found':
+    case 'forbidden':
+    case 'credentials_rejected':
+    case 'upstream_unavailable':
+    case 'store_unavailable':
+      return error.code;
+    default:
+      return 'error';
+  }
+}
