@@ -2,7 +2,6 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
-import { sendError } from './common/all-exceptions.filter';
 import { NestPinoLogger, type AppLogger } from './common/logger';
 import type { AppConfig } from './config/config';
 
@@ -27,8 +26,6 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
     abortOnError: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
-  // Errors Fastify raises before a route runs (body parsing, limits, content types) get the contract's shape too.
-  fastify.setErrorHandler((error, request, reply) => sendError(logger, error, request, reply));
   fastify.addHook('onSend', async (_request, reply, payload) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');

@@ -30,15 +30,13 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   429: 'rate_limited',
 };
 
-/** Fastify's own errors (body parsing, content types, limits) and what a person should read. */
-const FASTIFY_MESSAGES: Record<string, string> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'Request body is larger than 64 KB',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported Content-Type: send application/json',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'Body is empty but Content-Type is application/json: send a JSON object',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'Body is not valid JSON',
-  FST_ERR_BAD_URL: 'The URL is malformed',
-  FST_ERR_ASYNC_CONSTRAINT: 'The request is malformed',
+/**
+ * Nest hands Fastify's own errors (body parsing, limits, content types) to
+ * the filter as HttpExceptions; these say what to do instead of what broke.
+ */
+const MESSAGES_BY_STATUS: Record<number, string> = {
+  413: 'Request body is larger than 64 KB',
+  415: 'Unsupported Content-Type: send application/json',
 };
 
 /** Maps anything thrown while handling a request to the contract's error shape. */
@@ -56,14 +54,8 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const code = CODE_BY_STATUS[status] ?? (status < 500 ? 'bad_request' : 'internal');
-    return respond(status, code, status < 500 ? httpExceptionMessage(error) : 'Internal error', { unexpected: status >= 500 });
-  }
-  const fastify = error as { statusCode?: unknown; code?: unknown; message?: unknown };
-  if (typeof fastify?.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
-    const status = fastify.statusCode;
-    const known = typeof fastify.code === 'string' ? FASTIFY_MESSAGES[fastify.code] : undefined;
-    const message = known ?? STATUS_CODES[status] ?? 'Bad request';
-    return respond(status, CODE_BY_STATUS[status] ?? 'bad_request', message);
+    const message = status >= 500 ? 'Internal error' : (MESSAGES_BY_STATUS[status] ?? httpExceptionMessage(error));
+    return respond(status, code, message, { unexpected: status >= 500 });
   }
   return respond(HttpStatus.INTERNAL_SERVER_ERROR, 'internal', 'Internal error', { unexpected: true });
 }

@@ -102,7 +102,11 @@ export class RefreshService implements BeforeApplicationShutdown {
 
   private async refreshHoldingLock(id: string, reason: RefreshReason, actor?: Principal): Promise<void> {
     const entry = await this.store.getClient(id);
-    if (!entry) return;
+    if (!entry) {
+      // Deleted while due (or its schedule entry outlived a crash mid-delete): nothing to refresh, ever.
+      await this.store.removeDue(id);
+      return;
+    }
     const now = Date.now();
     const decision = this.decide(entry, reason, now);
     if (decision !== 'refresh') {

@@ -1,0 +1,297 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { performance } from 'node:perf_hooks';
+import type { AppConfig } from '../../config/config';
+import { APP_CONFIG } from '../../config/config.module';
+import { MetricsService, type UpstreamRequestKind, type UpstreamRequestOutcome } from '../../metrics/metrics.service';
+import { CircuitBreaker, type CircuitState } from './circuit-breaker';
+import { HostLimiter } from './host-limiter';
+import type { RejectedOutcome, TokenRequest, TransientOutcome, UpstreamOutcome } from './upstream.types';
+
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_ERROR_TEXT_LENGTH = 200;
+const DEFAULT_EXPIRES_IN_SECONDS = 3_600;
+const REDACTED = '[redacted]';
+const USER_AGENT = 'token-broker';
+
+interface OutgoingRequest {
+  method: 'GET' | 'POST';
+  url: URL;
+  headers: OutgoingHttpHeaders;
+  body?: string;
+}
+
+interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+interface HostGuard {
+  limiter: HostLimiter;
+  circuit: CircuitBreaker;
+}
+
+/**
+ * Talks to token URLs and to Pipedream's API. It never throws for anything
+ * the network or the upstream does: every answer, timeout or broken
+ * connection becomes an UpstreamOutcome, and no outcome carries a secret.
+ */
+@Injectable()
+export class UpstreamClient {
+  private readonly guards = new Map<string, HostGuard>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async requestToken(request: TokenRequest): Promise<UpstreamOutcome> {
+    const url = parseHttpUrl(request.tokenUrl);
+    if (url === null) return invalidUrl('token URL');
+    const basicCredential = Buffer.from(`${formEncode(request.clientId)}:${formEncode(request.clientSecret)}`, 'utf8').toString('base64');
+    const redactor = new Redactor([...sensitiveForms(request.clientSecret), basicCredential]);
+    const body = request.format === 'form' ? formTokenBody(request) : jsonTokenBody(request);
+    const headers: OutgoingHttpHeaders = {
+      Accept: 'application/json',
+      'Content-Type': request.format === 'form' ? 'application/x-www-form-urlencoded' : 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      'User-Agent': USER_AGENT,
+    };
+    if (request.format === 'form') headers.Authorization = `Basic ${basicCredential}`;
+    return this.send('token', { method: 'POST', url, headers, body }, redactor);
+  }
+
+  async checkApiKey(apiKey: string): Promise<UpstreamOutcome> {
+    const url = parseHttpUrl(`${this.config.pipedreamApiBase}/v1/users/me`);
+    if (url === null) return invalidUrl('PIPEDREAM_API_BASE');
+    const headers: OutgoingHttpHeaders = { Accept: 'application/json', Authorization: `Bearer ${apiKey}`, 'User-Agent': USER_AGENT };
+    return this.send('api_key_check', { method: 'GET', url, headers }, new Redactor(sensitiveForms(apiKey)));
+  }
+
+  /** The circuit guarding the host of `url` (a token URL or the API base). */
+  circuitState(url: string): CircuitState {
+    const parsed = parseHttpUrl(url);
+    const guard = parsed === null ? undefined : this.guards.get(hostKeyOf(parsed));
+    return guard ? guard.circuit.state : 'closed';
+  }
+
+  private async send(kind: UpstreamRequestKind, request: OutgoingRequest, redactor: Redactor): Promise<UpstreamOutcome> {
+    const host = hostKeyOf(request.url);
+    const guard = this.guardFor(host);
+    // Refuse before queueing, so a caller does not wait behind a dead host's
+    // timeouts only to hear that the circuit is open.
+    const early = guard.circuit.peek();
+    if (!early.admitted) return this.refuse(host, kind, early.retryAfterMs);
+    return guard.limiter.run(async () => {
+      // Asked again: the circuit may have opened while this request queued.
+      const admission = guard.circuit.tryAdmit();
+      if (!admission.admitted) return this.refuse(host, kind, admission.retryAfterMs);
+      const started = performance.now();
+      const outcome = await exchange(request, this.config.upstreamTimeoutMs).then(
+        (answer) => classify(answer, kind, redactor),
+        (error: Error): TransientOutcome => ({ kind: 'transient', reason: error.message, httpStatus: null, retryAfterSeconds: null }),
+      );
+      if (outcome.kind === 'transient') guard.circuit.recordFailure();
+      else guard.circuit.recordSuccess();
+      this.metrics.recordUpstream(host, kind, metricOutcome(outcome), (performance.now() - started) / 1_000);
+      return outcome;
+    });
+  }
+
+  private refuse(host: string, kind: UpstreamRequestKind, retryAfterMs: number): TransientOutcome {
+    this.metrics.recordUpstream(host, kind, 'circuit_open');
+    return { kind: 'transient', reason: 'circuit open', httpStatus: null, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1_000)) };
+  }
+
+  private guardFor(host: string): HostGuard {
+    let guard = this.guards.get(host);
+    if (!guard) {
+      guard = { limiter: new HostLimiter(this.config.upstreamConcurrency), circuit: new CircuitBreaker() };
+      this.guards.set(host, guard);
+    }
+    return guard;
+  }
+}
+
+function jsonTokenBody(request: TokenRequest): string {
+  return JSON.stringify({
+    grant_type: 'client_credentials',
+    client_id: request.clientId,
+    client_secret: request.clientSecret,
+    ...(request.scope !== null && { scope: request.scope }),
+  });
+}
+
+function formTokenBody(request: TokenRequest): string {
+  const params = new URLSearchParams({ grant_type: 'client_credentials' });
+  if (request.scope !== null) params.set('scope', request.scope);
+  return params.toString();
+}
+
+/**
+ * application/x-www-form-urlencoded encoding of one value, as RFC 6749
+ * section 2.3.1 requires for each half of the Basic credential.
+ * URLSearchParams implements exactly that serializer (and, unlike
+ * encodeURIComponent, does not throw on a lone surrogate).
+ */
+function formEncode(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice('v='.length);
+}
+
+/** A secret as an upstream might echo it back: raw, form-encoded, or JSON-escaped. */
+function sensitiveForms(secret: string): string[] {
+  return [secret, formEncode(secret), JSON.stringify(secret).slice(1, -1)];
+}
+
+class Redactor {
+  private readonly secrets: string[];
+
+  constructor(secrets: string[]) {
+    // Longest first, so a secret that contains another is replaced whole.
+    this.secrets = [...new Set(secrets.filter((secret) => secret !== ''))].sort((a, b) => b.length - a.length);
+  }
+
+  /** Upstream text made safe to store and show: secrets replaced, then shortened. */
+  clean(value: unknown): string | null {
+    if (typeof value !== 'string') return null;
+    const redacted = this.secrets.reduce((text, secret) => text.split(secret).join(REDACTED), value);
+    return redacted.slice(0, MAX_ERROR_TEXT_LENGTH);
+  }
+}
+
+function parseHttpUrl(value: string): URL | null {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url : null;
+  } catch {
+    return null;
+  }
+}
+
+function invalidUrl(what: string): RejectedOutcome {
+  return { kind: 'rejected', httpStatus: null, error: 'invalid_url', description: `${what} is not an http(s) URL` };
+}
+
+/** hostname:port, with the scheme's default port spelled out, so one host has one circuit. */
+function hostKeyOf(url: URL): string {
+  return `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+}
+
+function metricOutcome(outcome: UpstreamOutcome): UpstreamRequestOutcome {
+  if (outcome.kind === 'rejected') return 'rejected';
+  if (outcome.kind === 'transient') return 'transient';
+  return 'success';
+}
+
+/**
+ * One HTTP exchange with node:http, which never follows redirects. Resolves
+ * with whatever status came back (the body cut at MAX_BODY_BYTES); rejects,
+ * with a message fit to show, when no complete answer arrives in time.
+ */
+function exchange(request: OutgoingRequest, timeoutMs: number): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const controller = new AbortController();
+    let settled = false;
+    const settle = (finish: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      finish();
+    };
+    const fail = (reason: string): void => settle(() => reject(new Error(reason)));
+    const timer = setTimeout(() => {
+      fail(`no complete answer within ${timeoutMs} ms`);
+      controller.abort();
+    }, timeoutMs);
+
+    const options = { method: request.method, headers: request.headers, signal: controller.signal };
+    const onResponse = (response: IncomingMessage): void => {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      const complete = (): void =>
+        settle(() => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+      response.on('data', (chunk: Buffer) => {
+        const kept = chunk.subarray(0, MAX_BODY_BYTES - received);
+        chunks.push(kept);
+        received += kept.length;
+        if (received >= MAX_BODY_BYTES) {
+          complete();
+          response.destroy();
+        }
+      });
+      response.on('end', complete);
+      response.on('error', (error) => fail(networkFailure(error)));
+      response.on('close', () => fail('connection closed before the answer was complete'));
+    };
+    try {
+      const outgoing = (request.url.protocol === 'https:' ? httpsRequest : httpRequest)(request.url, options, onResponse);
+      outgoing.on('error', (error) => fail(networkFailure(error)));
+      outgoing.end(request.body);
+    } catch (error) {
+      // Thrown synchronously for a request that cannot be written, such as a
+      // header value with a line break.
+      fail(networkFailure(error));
+    }
+  });
+}
+
+/** The error's code only: Node's messages can quote header values. */
+function networkFailure(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return `network error (${typeof code === 'string' ? code : 'unknown'})`;
+}
+
+function classify(answer: HttpAnswer, kind: UpstreamRequestKind, redactor: Redactor): UpstreamOutcome {
+  const { status } = answer;
+  if (status >= 200 && status < 300) return kind === 'token' ? readToken(answer) : { kind: 'valid' };
+  if (status >= 300 && status < 400) {
+    return { kind: 'rejected', httpStatus: status, error: 'redirect', description: `answered HTTP ${status}, a redirect; redirects are not followed` };
+  }
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+    const body = parseJsonObject(answer.body);
+    return { kind: 'rejected', httpStatus: status, error: redactor.clean(body?.error), description: redactor.clean(body?.error_description) };
+  }
+  const reason = status === 429 ? 'rate limited (HTTP 429)' : status === 408 || status >= 500 ? `HTTP ${status}` : `unexpected HTTP status ${status}`;
+  return { kind: 'transient', reason, httpStatus: status, retryAfterSeconds: parseRetryAfter(answer.headers['retry-after']) };
+}
+
+function readToken(answer: HttpAnswer): UpstreamOutcome {
+  const body = parseJsonObject(answer.body);
+  const accessToken = body?.access_token;
+  if (typeof accessToken !== 'string' || accessToken === '') {
+    return {
+      kind: 'transient',
+      reason: `HTTP ${answer.status} without an access_token`,
+      httpStatus: answer.status,
+      retryAfterSeconds: parseRetryAfter(answer.headers['retry-after']),
+    };
+  }
+  return { kind: 'token', accessToken, expiresInSeconds: parseExpiresIn(body?.expires_in) };
+}
+
+function parseExpiresIn(value: unknown): number {
+  const seconds = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  return Number.isFinite(seconds) && seconds >= 1 ? Math.floor(seconds) : DEFAULT_EXPIRES_IN_SECONDS;
+}
+
+function parseJsonObject(body: Buffer): Record<string, unknown> | null {
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Retry-After as delta-seconds or an HTTP-date, in whole seconds from now. */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | null {
+  if (value === undefined) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  // Every HTTP-date form starts with a day name; Date.parse alone would also
+  // take things like "-5" for a year.
+  const at = /^[A-Za-z]{3}/.test(trimmed) ? Date.parse(trimmed) : NaN;
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1_000));
+}

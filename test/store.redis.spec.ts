@@ -1,0 +1,245 @@
+import Redis from 'ioredis';
+import { DuplicateClientError, StoreUnavailableError } from '../src/store/broker-store';
+import { RedisStore } from '../src/store/redis.store';
+import type { StoreEvent } from '../src/store/store.types';
+import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server';
+import { testRedisUrl, uniquePrefix } from './support/test-redis';
+import { describeStoreContract, eventually, makeEntry, makeToken, statusIn, subscribed } from './store.contract';
+
+const usedPrefixes: string[] = [];
+
+function connectStore(prefix = uniquePrefix('store')): Promise<RedisStore> {
+  usedPrefixes.push(prefix);
+  return RedisStore.connect({ url: testRedisUrl(), keyPrefix: prefix });
+}
+
+/** Leaves the shared test server as it was found. */
+async function deleteUsedKeys(): Promise<void> {
+  const admin = new Redis(testRedisUrl());
+  try {
+    for (const prefix of usedPrefixes.splice(0)) {
+      const keys = await keysUnder(admin, prefix);
+      if (keys.length > 0) await admin.del(...keys);
+    }
+  } finally {
+    await admin.quit();
+  }
+}
+
+async function keysUnder(admin: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await admin.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 1_000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys.sort();
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** The part of a key Redis Cluster hashes to pick its slot, or null when the whole key is hashed. */
+function hashTag(key: string): string | null {
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : null;
+}
+
+describeStoreContract('RedisStore', () => connectStore(uniquePrefix('contract')), deleteUsedKeys);
+
+describe('RedisStore on Redis', () => {
+  let admin: Redis;
+  let store: RedisStore;
+  let prefix: string;
+
+  beforeAll(() => {
+    admin = new Redis(testRedisUrl());
+  });
+
+  beforeEach(async () => {
+    prefix = uniquePrefix('redis');
+    store = await connectStore(prefix);
+  });
+
+  afterEach(async () => {
+    await store.close();
+  });
+
+  afterAll(async () => {
+    await admin.quit();
+    await deleteUsedKeys();
+  });
+
+  it('is the redis kind', () => {
+    expect(store.kind).toBe('redis');
+  });
+
+  it('keeps every key under the prefix, one client per hash tag, one workspace per hash tag', async () => {
+    await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one', token: makeToken(1) }));
+    await store.updateClient('cl_a', 1, { status: statusIn('failing', '2025-01-01T00:00:00.000Z') });
+    await store.setDue('cl_a', 1_000);
+    await store.acquireLock('cl_a', 'owner-1', 60_000);
+    await store.insertServiceKey({ id: 'sk_a', name: 'k', workspaces: ['*'], keyHash: 'ab'.repeat(32), createdAt: '2025-01-01T00:00:00.000Z' });
+    await store.appendAudit({ at: '2025-01-01T00:00:00.000Z', actor: 'admin:0123abcd', action: 'client.create', clientId: 'cl_a', workspaceId: 'o_one' }, 10);
+
+    const keys = await keysUnder(admin, prefix);
+    expect(keys).toEqual(
+      [
+        'audit',
+        'clients',
+        'failing',
+        'schedule',
+        'service-keys',
+        'stats',
+        '{c:cl_a}',
+        '{c:cl_a}:lock',
+        '{ws:o_one}:client-ids',
+        '{ws:o_one}:clients',
+      ]
+        .map((name) => `${prefix}${name}`)
+        .sort(),
+    );
+    const tags = Object.fromEntries(keys.map((key) => [key.slice(prefix.length), hashTag(key)]));
+    expect(tags).toEqual({
+      audit: null,
+      clients: null,
+      failing: null,
+      schedule: null,
+      'service-keys': null,
+      stats: null,
+      '{c:cl_a}': 'c:cl_a',
+      '{c:cl_a}:lock': 'c:cl_a',
+      '{ws:o_one}:client-ids': 'ws:o_one',
+      '{ws:o_one}:clients': 'ws:o_one',
+    });
+    expect(await admin.type(`${prefix}audit`)).toBe('stream');
+    expect(await admin.type(`${prefix}{c:cl_a}`)).toBe('hash');
+    expect(await admin.type(`${prefix}schedule`)).toBe('zset');
+    expect(await admin.hgetall(`${prefix}stats`)).toEqual({ pending: '0', failing: '1' });
+  });
+
+  it('stores the sealed secret and token exactly as given: sealing is the caller’s job', async () => {
+    const entry = makeEntry('cl_a', { token: makeToken(1, { sealedAccessToken: 'v1:k1:opaque+/=token' }) });
+    await store.insertClient(entry);
+
+    const fields = await admin.hgetall(`${prefix}{c:cl_a}`);
+    expect(Object.keys(fields).sort()).toEqual(['client', 'gen', 'state', 'status', 'token']);
+    expect(fields.gen).toBe('1');
+    expect(fields.state).toBe('pending');
+    expect(JSON.parse(fields.client)).toEqual(entry.client);
+    expect(JSON.parse(fields.client).sealedSecret).toBe(entry.client.sealedSecret);
+    expect(JSON.parse(fields.token).sealedAccessToken).toBe('v1:k1:opaque+/=token');
+
+    await store.updateClient('cl_a', 1, { token: null });
+    expect(await admin.hexists(`${prefix}{c:cl_a}`, 'token')).toBe(0);
+  });
+
+  it('shares clients, uniqueness and events between stores on one prefix (replicas)', async () => {
+    const replica = await connectStore(prefix);
+    try {
+      const entry = makeEntry('cl_a', { clientId: 'shared' });
+      await store.insertClient(entry);
+      expect(await replica.getClient('cl_a')).toEqual(entry);
+      await expect(replica.insertClient(makeEntry('cl_b', { clientId: 'shared' }))).rejects.toBeInstanceOf(DuplicateClientError);
+
+      const heard = await subscribed(replica);
+      await store.publish({ kind: 'client', id: 'cl_a' });
+      await eventually(() => expect(heard.events()).toEqual([{ kind: 'client', id: 'cl_a' }]));
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('ignores channel messages that are not store events', async () => {
+    const heard = await subscribed(store);
+    for (const junk of ['not json', 'null', '{"kind":"client"}', '{"kind":"other","id":"x"}', '{"kind":"client","id":7}']) {
+      await admin.publish(`${prefix}events`, junk);
+    }
+    const valid: StoreEvent = { kind: 'service_key', id: 'sk_a' };
+    await store.publish(valid);
+    await eventually(() => expect(heard.events()).toEqual([valid]));
+  });
+
+  describe('after a crash between the steps of a write', () => {
+    it('skips and drops list entries whose client hash is gone, still filling the page', async () => {
+      for (const id of ['cl_a', 'cl_b', 'cl_c', 'cl_d']) await store.insertClient(makeEntry(id));
+      // A delete that stopped after its first step: the hash is gone, the index entries remain.
+      await admin.del(`${prefix}{c:cl_b}`);
+
+      expect((await store.listClients({ limit: 2 })).map((entry) => entry.client.id)).toEqual(['cl_a', 'cl_c']);
+      expect(await admin.zrange(`${prefix}clients`, 0, -1)).toEqual(['cl_a', 'cl_c', 'cl_d']);
+      expect((await store.listClients({ workspaceId: 'o_one', limit: 10 })).map((entry) => entry.client.id)).toEqual([
+        'cl_a',
+        'cl_c',
+        'cl_d',
+      ]);
+    });
+
+    it('lets a new client take over an OAuth client id whose client is gone', async () => {
+      await store.insertClient(makeEntry('cl_a', { clientId: 'shared' }));
+      await admin.del(`${prefix}{c:cl_a}`);
+
+      await store.insertClient(makeEntry('cl_b', { clientId: 'shared' }));
+      expect(await admin.hget(`${prefix}{ws:o_one}:client-ids`, 'shared')).toBe('cl_b');
+      // The old client's delete, finishing late, must not free the id the new client holds.
+      expect(await store.deleteClient('cl_a')).toBeNull();
+      await expect(store.insertClient(makeEntry('cl_c', { clientId: 'shared' }))).rejects.toMatchObject({ existingId: 'cl_b' });
+    });
+  });
+});
+
+describe('RedisStore while Redis is unreachable', () => {
+  let server: RedisServerHandle | undefined;
+  let store: RedisStore | undefined;
+
+  afterAll(async () => {
+    await store?.close();
+    await server?.stop();
+  });
+
+  it('throws StoreUnavailableError, recovers by itself, and resyncs subscribers after a reconnect', async () => {
+    const port = await freePort();
+    const startedAt = Date.now();
+    store = await RedisStore.connect({ url: `redis://127.0.0.1:${port}`, keyPrefix: uniquePrefix('outage') });
+    const live = store;
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+
+    await expect(live.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(live.insertClient(makeEntry('cl_a'))).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(live.getClient('cl_a')).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(live.tokenStats(10)).rejects.toBeInstanceOf(StoreUnavailableError);
+
+    // Subscribed before Redis is there at all.
+    const received: StoreEvent[] = [];
+    let resyncs = 0;
+    live.subscribe(
+      (event) => received.push(event),
+      () => (resyncs += 1),
+    );
+
+    server = await startRedisServer({ port });
+    await eventually(() => live.ping());
+    await live.insertClient(makeEntry('cl_a'));
+    expect((await live.getClient('cl_a'))?.client.id).toBe('cl_a');
+    await eventually(async () => {
+      await live.publish({ kind: 'client', id: 'first' });
+      expect(received).toContainEqual({ kind: 'client', id: 'first' });
+    });
+    expect(resyncs).toBe(0);
+
+    await server.stop();
+    await eventually(() => expect(live.ping()).rejects.toBeInstanceOf(StoreUnavailableError));
+    await expect(live.setDue('cl_a', 1_000)).rejects.toBeInstanceOf(StoreUnavailableError);
+
+    server = await startRedisServer({ port });
+    await eventually(() => expect(resyncs).toBe(1));
+    await live.ping();
+    await eventually(async () => {
+      await live.publish({ kind: 'client', id: 'after-reconnect' });
+      expect(received).toContainEqual({ kind: 'client', id: 'after-reconnect' });
+    });
+  });
+});
