@@ -236,7 +236,8 @@ describe('RedisStore while Redis is unreachable', () => {
 
     server = await startRedisServer({ port });
     await eventually(() => expect(resyncs).toBe(1));
-    await live.ping();
+    // The command and subscriber connections reconnect independently.
+    await eventually(() => live.ping());
     await eventually(async () => {
       await live.publish({ kind: 'client', id: 'after-reconnect' });
       expect(received).toContainEqual({ kind: 'client', id: 'after-reconnect' });
