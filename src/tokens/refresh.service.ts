@@ -131,26 +131,41 @@ export class RefreshService implements BeforeApplicationShutdown {
 
   /** Whether this refresh should reach the upstream, or when the client is next due instead. */
   private decide(entry: ClientEntry, reason: RefreshReason, now: number): 'refresh' | { dueAt: number } {
-    const { client, status, token } = entry;
+    const { client, status } = entry;
     const backingOff = status.nextAttemptAt !== null && status.nextAttemptAt > now;
     if (reason === 'forced') {
       const last = status.lastForcedRefreshAt;
       const coalesced = last !== null && now - last < this.config.forceRefreshMinIntervalSeconds * 1000;
       return coalesced || status.state === 'rejected' || (status.state === 'failing' && backingOff) ? { dueAt: now } : 'refresh';
     }
-    if (reason === 'demand' && (status.state === 'rejected' || (status.state === 'failing' && backingOff))) {
-      return { dueAt: status.nextAttemptAt ?? now };
-    }
-    if (status.state !== 'ready' || status.nextAttemptAt !== null) {
-      return backingOff ? { dueAt: status.nextAttemptAt! } : 'refresh';
+    if (status.state === 'rejected' || status.state === 'failing') {
+      if (backingOff) return { dueAt: status.nextAttemptAt! };
+      // Refused credentials are retried on the slow schedule only, never because a caller asked.
+      return status.state === 'rejected' && reason === 'demand' ? { dueAt: now } : 'refresh';
     }
     if (client.type === 'api_key') {
       const nextCheck = Date.parse(status.lastRefreshAt ?? '') + this.config.apiKeyCheckIntervalSeconds * 1000;
-      return !(now < nextCheck) ? 'refresh' : { dueAt: nextCheck };
+      return Number.isNaN(nextCheck) || now >= nextCheck ? 'refresh' : { dueAt: nextCheck };
     }
-    if (!token || token.generation !== client.generation) return 'refresh';
+    const token = entry.token;
+    if (!token || !this.servable(entry, now)) return 'refresh';
+    // A caller found no servable token, but one is there now: another replica has just fetched it.
+    if (reason === 'demand') return { dueAt: now };
     const windowStart = refreshWindowStart(token.obtainedAt, token.expiresAt, this.config);
     return now >= windowStart ? 'refresh' : { dueAt: scheduledRefreshAt(token.obtainedAt, token.expiresAt, this.config) };
+  }
+
+  /** A token of the current generation, with at least MIN_TOKEN_TTL_SECONDS left, that opens. */
+  private servable({ client, token }: ClientEntry, now: number): boolean {
+    if (!token || token.generation !== client.generation) return false;
+    if (token.expiresAt - now < this.config.minTokenTtlSeconds * 1000) return false;
+    try {
+      this.box.open(token.sealedAccessToken, tokenContext(client.id));
+      return true;
+    } catch (error) {
+      if (error instanceof SealedValueError) return false;
+      throw error;
+    }
   }
 
   private async askUpstream(entry: ClientEntry): Promise<UpstreamOutcome> {

@@ -1,0 +1,41 @@
+import { ConfigError } from '../config/config';
+import { loadConfigFromEnvironment } from '../config/load-config';
+import { reencryptAll } from '../crypto/reencrypt';
+import { SecretBox } from '../crypto/secret-box';
+import { RedisStore } from '../store/redis.store';
+
+/**
+ * `npm run keys:reencrypt`: with the new key first in BROKER_ENCRYPTION_KEYS
+ * and the old ones after it, seals every stored secret and token under the
+ * new key. Safe to run while brokers serve; safe to run again.
+ */
+async function main(): Promise<number> {
+  const config = loadConfigFromEnvironment();
+  if (config.redisUrl === null) {
+    process.stderr.write('keys:reencrypt needs REDIS_URL: the memory store lives only inside a running broker.\n');
+    return 1;
+  }
+  const store = await RedisStore.connect({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix });
+  try {
+    await store.ping();
+    const report = await reencryptAll(store, new SecretBox(config.encryptionKeys));
+    process.stdout.write(
+      `${JSON.stringify({ primaryKey: config.encryptionKeys[0].kid, ...report })}\n`,
+    );
+    if (report.unreadable.length > 0) {
+      process.stderr.write('Some clients could not be opened with any configured key; keep the old keys until they are rotated.\n');
+      return 2;
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`${error instanceof ConfigError ? error.message : `keys:reencrypt failed: ${error instanceof Error ? error.message : String(error)}`}\n`);
+    process.exit(1);
+  },
+);

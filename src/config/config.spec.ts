@@ -1,0 +1,101 @@
+import { ConfigError, parseConfig } from './config';
+
+const key = (kid: string, fill = 1) => `${kid}:${Buffer.alloc(32, fill).toString('base64')}`;
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('parseConfig', () => {
+  it('applies the defaults of SPEC.md', () => {
+    const config = parseConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      redisUrl: null,
+      redisKeyPrefix: 'tb:',
+      defaultTokenUrl: 'https://api.pipedream.com/v1/oauth/token',
+      pipedreamApiBase: 'https://api.pipedream.com',
+      tokenUrlAllowlist: [{ protocol: 'https:', hostname: 'api.pipedream.com', port: null }],
+      refreshBeforeSeconds: 600,
+      minTokenTtlSeconds: 60,
+      upstreamTimeoutMs: 10_000,
+      forceRefreshMinIntervalSeconds: 10,
+      apiKeyCheckIntervalSeconds: 900,
+      schedulerTickMs: 1_000,
+      upstreamConcurrency: 16,
+      auditMaxEvents: 100_000,
+      logLevel: 'info',
+    });
+  });
+
+  it('outside production with nothing set, generates an admin key and a throwaway encryption key for the memory store', () => {
+    const config = parseConfig({});
+    expect(config.adminKeyGenerated).toBe(true);
+    expect(config.adminKeys).toHaveLength(1);
+    expect(config.adminKeys[0].length).toBeGreaterThanOrEqual(32);
+    expect(config.encryptionKeyEphemeral).toBe(true);
+    expect(parseConfig({}).adminKeys[0]).not.toBe(config.adminKeys[0]);
+  });
+
+  it('allows a throwaway encryption key only with the memory store', () => {
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379' })).toEqual([
+      expect.stringContaining('BROKER_ENCRYPTION_KEYS is required with REDIS_URL'),
+    ]);
+  });
+
+  it('in production refuses to start without REDIS_URL, BROKER_ADMIN_KEYS and BROKER_ENCRYPTION_KEYS, naming each', () => {
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+      'NODE_ENV=production requires REDIS_URL, BROKER_ADMIN_KEYS, BROKER_ENCRYPTION_KEYS',
+    ]);
+    expect(problemsOf({ NODE_ENV: 'production', REDIS_URL: 'redis://r:6379', BROKER_ADMIN_KEYS: 'a-long-admin-key-0001' })).toEqual([
+      'NODE_ENV=production requires BROKER_ENCRYPTION_KEYS',
+    ]);
+    const config = parseConfig({
+      NODE_ENV: 'production',
+      REDIS_URL: 'redis://r:6379',
+      BROKER_ADMIN_KEYS: 'a-long-admin-key-0001, a-long-admin-key-0002',
+      BROKER_ENCRYPTION_KEYS: `${key('k2', 2)},${key('k1')}`,
+    });
+    expect(config.adminKeys).toEqual(['a-long-admin-key-0001', 'a-long-admin-key-0002']);
+    expect(config.adminKeyGenerated).toBe(false);
+    expect(config.encryptionKeys.map((k) => k.kid)).toEqual(['k2', 'k1']);
+  });
+
+  it('names every bad variable at once', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      MIN_TOKEN_TTL_SECONDS: '-1',
+      UPSTREAM_CONCURRENCY: '0',
+      LOG_LEVEL: 'loud',
+      REDIS_URL: 'http://not-redis',
+      BROKER_ENCRYPTION_KEYS: 'k1:c2hvcnQ=',
+      BROKER_ADMIN_KEYS: 'short',
+      TOKEN_URL_ALLOWLIST: 'ftp://x',
+      DEFAULT_TOKEN_URL: 'not a url',
+    });
+    for (const name of ['PORT', 'MIN_TOKEN_TTL_SECONDS', 'UPSTREAM_CONCURRENCY', 'LOG_LEVEL', 'REDIS_URL', 'BROKER_ENCRYPTION_KEYS', 'BROKER_ADMIN_KEYS', 'TOKEN_URL_ALLOWLIST', 'DEFAULT_TOKEN_URL']) {
+      expect(problems.some((problem) => problem.includes(name))).toBe(true);
+    }
+  });
+
+  it('refuses duplicate key ids and malformed key entries', () => {
+    expect(problemsOf({ BROKER_ENCRYPTION_KEYS: `${key('k1')},${key('k1', 2)}` })).toEqual([expect.stringContaining('"k1" appears twice')]);
+    expect(problemsOf({ BROKER_ENCRYPTION_KEYS: Buffer.alloc(32).toString('base64') })).toEqual([expect.stringContaining('kid:base64-32-bytes')]);
+  });
+
+  it('parses the token URL allowlist: https hosts, and http only where named with http://', () => {
+    const config = parseConfig({ TOKEN_URL_ALLOWLIST: 'API.Pipedream.com., http://127.0.0.1, http://localhost:8080' });
+    expect(config.tokenUrlAllowlist).toEqual([
+      { protocol: 'https:', hostname: 'api.pipedream.com', port: null },
+      { protocol: 'http:', hostname: '127.0.0.1', port: null },
+      { protocol: 'http:', hostname: 'localhost', port: '8080' },
+    ]);
+    expect(problemsOf({ TOKEN_URL_ALLOWLIST: 'https://user@host' })).toContainEqual(expect.stringContaining('"https://user@host" is not a host name'));
+  });
+});

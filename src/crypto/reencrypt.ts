@@ -1,0 +1,74 @@
+import type { BrokerStore } from '../store/broker-store';
+import type { ClientEntry } from '../store/store.types';
+import { SealedValueError, SecretBox, secretContext, tokenContext } from './secret-box';
+
+export interface ReencryptReport {
+  clients: number;
+  reencrypted: number;
+  /** Ids whose values no configured key opens (key removed too early, or tampered). */
+  unreadable: string[];
+}
+
+const PAGE = 500;
+const ATTEMPTS = 3;
+
+/**
+ * Seals every client's secret and token again under the first key of the
+ * ring, so older keys can then be removed from BROKER_ENCRYPTION_KEYS. Each
+ * write is fenced on the client's generation: a rotation that lands in
+ * between wins, and the client is read again.
+ */
+export async function reencryptAll(store: BrokerStore, box: SecretBox): Promise<ReencryptReport> {
+  const report: ReencryptReport = { clients: 0, reencrypted: 0, unreadable: [] };
+  let afterId: string | undefined;
+  for (;;) {
+    const ids = await store.listClientIds(afterId, PAGE);
+    for (const id of ids) {
+      report.clients += 1;
+      const outcome = await reencryptClient(store, box, id);
+      if (outcome === 'reencrypted') report.reencrypted += 1;
+      if (outcome === 'unreadable') report.unreadable.push(id);
+    }
+    if (ids.length < PAGE) return report;
+    afterId = ids[ids.length - 1];
+  }
+}
+
+async function reencryptClient(store: BrokerStore, box: SecretBox, id: string): Promise<'reencrypted' | 'current' | 'unreadable'> {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) {
+    const entry = await store.getClient(id);
+    if (!entry || !needsReseal(entry, box.primaryKeyId)) return 'current';
+    let resealed: Pick<ClientEntry, 'client' | 'token'>;
+    try {
+      resealed = reseal(entry, box);
+    } catch (error) {
+      if (error instanceof SealedValueError) return 'unreadable';
+      throw error;
+    }
+    const written = await store.updateClient(id, entry.client.generation, resealed);
+    if (written === 'ok') {
+      await store.publish({ kind: 'client', id });
+      return 'reencrypted';
+    }
+    if (written === 'not_found') return 'current';
+  }
+  throw new Error(`client ${id} kept changing while it was re-encrypted; run the command again`);
+}
+
+function needsReseal({ client, token }: ClientEntry, primaryKeyId: string): boolean {
+  return (
+    SecretBox.keyIdOf(client.sealedSecret) !== primaryKeyId ||
+    (token !== null && SecretBox.keyIdOf(token.sealedAccessToken) !== primaryKeyId)
+  );
+}
+
+function reseal({ client, token }: ClientEntry, box: SecretBox): Pick<ClientEntry, 'client' | 'token'> {
+  const secret = box.open(client.sealedSecret, secretContext(client.id));
+  return {
+    client: { ...client, sealedSecret: box.seal(secret, secretContext(client.id)) },
+    token: token && {
+      ...token,
+      sealedAccessToken: box.seal(box.open(token.sealedAccessToken, tokenContext(client.id)), tokenContext(client.id)),
+    },
+  };
+}
