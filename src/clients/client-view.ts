@@ -45,7 +45,7 @@ export function toClientView({ client, status }: ClientEntry): ClientView {
   };
 }
 
-/** The last 4 characters, enough to tell secrets apart; all of a secret that short would be the secret. */
+/** The last 4 characters, enough to tell secrets apart; none for a secret under 8 characters, of which 4 would be half. */
 export function secretHintOf(secret: string): string {
-  return secret.length >= 12 ? secret.slice(-4) : '';
+  return secret.length >= 8 ? secret.slice(-4) : '';
 }
