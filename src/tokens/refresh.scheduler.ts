@@ -1,4 +1,4 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { LOGGER, type AppLogger } from '../common/logger';
 import { APP_CONFIG } from '../config/config.module';
@@ -19,12 +19,13 @@ const CLAIM_LEASE_MS = 20_000;
  * the upstream rather than one batch per tick.
  */
 @Injectable()
-export class RefreshScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class RefreshScheduler implements OnApplicationBootstrap {
   private running = 0;
   private pumping = false;
   private pumpAgain = false;
   private stopped = false;
   private lastTickAt: number | null = null;
+  private failingSince: number | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -42,7 +43,8 @@ export class RefreshScheduler implements OnApplicationBootstrap, BeforeApplicati
     this.pump();
   }
 
-  beforeApplicationShutdown(): void {
+  /** Takes no more due clients; those running finish. */
+  stop(): void {
     this.stopped = true;
     if (this.registry.doesExist('interval', INTERVAL_NAME)) this.registry.deleteInterval(INTERVAL_NAME);
   }
@@ -63,9 +65,15 @@ export class RefreshScheduler implements OnApplicationBootstrap, BeforeApplicati
     this.pumping = true;
     void this.claimWhileFree()
       .then(() => {
+        if (this.failingSince !== null) this.logger.info('scheduler ticks complete again');
+        this.failingSince = null;
         this.lastTickAt = Date.now();
       })
-      .catch((error) => this.logger.warn({ err: error }, 'scheduler tick failed; will retry next tick'))
+      .catch((error) => {
+        // Once per outage, not once per tick: a store outage would otherwise write a line a second.
+        if (this.failingSince === null) this.logger.warn({ err: error }, 'scheduler tick failed; retrying every tick');
+        this.failingSince ??= Date.now();
+      })
       .finally(() => {
         this.pumping = false;
         if (this.pumpAgain) {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/principal';
@@ -28,13 +28,12 @@ const LOCKED_RETRY_MS = 2_000;
  * refresh that began before a rotation never overwrites its result.
  */
 @Injectable()
-export class RefreshService implements BeforeApplicationShutdown {
+export class RefreshService {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly heldLocks = new Map<string, string>();
   private readonly replicaId = randomBytes(6).toString('hex');
   readonly lockTtlMs: number;
   private readonly waitLimitMs: number;
-  private stopping = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -66,10 +65,12 @@ export class RefreshService implements BeforeApplicationShutdown {
     return this.inFlight.size;
   }
 
-  /** SIGTERM: let running refreshes finish briefly, then give their locks back so another replica need not wait them out. */
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    await Promise.race([Promise.allSettled([...this.inFlight.values()]), sleep(3_000)]);
+  /**
+   * Shutdown: lets running refreshes finish for up to `graceMs`, then gives
+   * back every lock still held, so another replica need not wait them out.
+   */
+  async releaseLocks(graceMs: number): Promise<void> {
+    await Promise.race([Promise.allSettled([...this.inFlight.values()]), sleep(graceMs)]);
     await Promise.allSettled([...this.heldLocks].map(([id, owner]) => this.store.releaseLock(id, owner)));
     this.heldLocks.clear();
   }
@@ -79,7 +80,7 @@ export class RefreshService implements BeforeApplicationShutdown {
     const giveUpAt = Date.now() + this.waitLimitMs;
     for (;;) {
       const wake = this.events.nextClientChange(id, LOCK_RECHECK_MS);
-      if (!this.stopping && (await this.store.acquireLock(id, owner, this.lockTtlMs))) {
+      if (await this.store.acquireLock(id, owner, this.lockTtlMs)) {
         wake.cancel();
         this.heldLocks.set(id, owner);
         try {
@@ -96,7 +97,7 @@ export class RefreshService implements BeforeApplicationShutdown {
         await this.store.setDue(id, Date.now() + LOCKED_RETRY_MS);
         return;
       }
-      if ((await wake.changed) || Date.now() >= giveUpAt || this.stopping) return;
+      if ((await wake.changed) || Date.now() >= giveUpAt) return;
     }
   }
 

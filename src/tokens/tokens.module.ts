@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { GracefulShutdown } from './graceful-shutdown';
 import { RefreshScheduler } from './refresh.scheduler';
 import { RefreshService } from './refresh.service';
 import { TokenCache } from './token-cache';
@@ -10,7 +11,7 @@ import { UpstreamClient } from './upstream/upstream.client';
 @Module({
   imports: [AuditModule],
   controllers: [TokensController],
-  providers: [TokensService, TokenCache, RefreshService, RefreshScheduler, UpstreamClient],
+  providers: [TokensService, TokenCache, RefreshService, RefreshScheduler, UpstreamClient, GracefulShutdown],
   exports: [RefreshService, RefreshScheduler, UpstreamClient, TokenCache],
 })
 export class TokensModule {}

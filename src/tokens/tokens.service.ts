@@ -7,7 +7,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
 import { SealedValueError, SecretBox, secretContext, tokenContext } from '../crypto/secret-box';
 import { MetricsService, type TokenRequestOutcome } from '../metrics/metrics.service';
-import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
+import { BROKER_STORE, StoreUnavailableError, type BrokerStore } from '../store/broker-store';
 import type { ClientEntry } from '../store/store.types';
 import { RefreshService } from './refresh.service';
 import { TokenCache, type CachedToken } from './token-cache';
@@ -187,6 +187,7 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 function outcomeOf(error: unknown): TokenRequestOutcome {
+  if (error instanceof StoreUnavailableError) return 'store_unavailable';
   if (!(error instanceof BrokerError)) return 'error';
   switch (error.code) {
     case 'not_found':
