@@ -1,6 +1,7 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
+import type { FastifyReply } from 'fastify';
 import { Access } from '../auth/access.decorator';
 import { HealthService } from './health.service';
 
@@ -21,8 +22,15 @@ export class HealthController {
   @Get('ready')
   @Access('public')
   @HealthCheck()
-  ready() {
-    return this.checks.check([() => this.health.storeIndicator(), () => this.health.schedulerIndicator()]);
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
+    try {
+      return await this.checks.check([() => this.health.storeIndicator(), () => this.health.schedulerIndicator()]);
+    } catch (error) {
+      // Not ready is an answer, not an error: it keeps Terminus' shape rather than the API's error shape.
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      reply.status(503);
+      return error.getResponse() as HealthCheckResult;
+    }
   }
 
   @Get('tokens')
