@@ -1,8 +1,11 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
 import { NestPinoLogger, type AppLogger } from './common/logger';
+import { BrokerError } from './common/broker-error';
+import { sendError } from './common/all-exceptions.filter';
 import type { AppConfig } from './config/config';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -20,12 +23,23 @@ const SECURITY_HEADERS: Record<string, string> = {
  * on the configured port, tests on an ephemeral one.
  */
 export async function createApp(config: AppConfig, logger: AppLogger): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, logger: false, return503OnClosing: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    logger: false,
+    return503OnClosing: true,
+    // URLs the router cannot match (bad percent-encoding, an over-long path
+    // parameter) never reach Nest; answer them in the contract's shape too.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => sendError(logger, routerError(error), request, reply),
+  });
+  // bodyParser: false keeps Nest from adding a form parser; with Fastify's
+  // text/plain parser removed, JSON is the only body accepted, anything else is 415.
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     logger: new NestPinoLogger(logger),
     abortOnError: false,
+    bodyParser: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  fastify.removeContentTypeParser('text/plain');
   fastify.addHook('onSend', async (_request, reply, payload) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
@@ -44,4 +58,20 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   SwaggerModule.setup('docs', app, document);
   await app.init();
   return app;
+}
+
+/** The router's own refusals as contract errors; the path is not quoted back. */
+function routerError(error: { code?: string }): unknown {
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return new BrokerError('bad_request', 'The URL is not valid: check its percent-encoding', {
+        details: [{ field: 'path', problems: ['must be a validly percent-encoded URL path'] }],
+      });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new BrokerError('bad_request', 'A path parameter is too long: ids are 1-64 characters', {
+        details: [{ field: 'path', problems: ['path parameters are at most 64 characters'] }],
+      });
+    default:
+      return error;
+  }
 }

@@ -235,6 +235,7 @@ describe('replicas of one deployment (two brokers, one Redis, one upstream)', ()
       return view.body.status.state === 'rejected' ? view.body : null;
     }, 3_000);
     expect(rejected.status.lastError).toContain('invalid_client');
+    expect(upstream.issued.filter((t) => t.clientId === clientId)).toHaveLength(1);
     for (const replica of [a, b]) {
       const served = await token(replica, id);
       expect(served.status).toBe(502);

@@ -54,8 +54,12 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const code = CODE_BY_STATUS[status] ?? (status < 500 ? 'bad_request' : 'internal');
-    const message = status >= 500 ? 'Internal error' : (MESSAGES_BY_STATUS[status] ?? httpExceptionMessage(error));
-    return respond(status, code, message, { unexpected: status >= 500 });
+    let message = status >= 500 ? 'Internal error' : (MESSAGES_BY_STATUS[status] ?? httpExceptionMessage(error));
+    // Nest's "Cannot GET /path?query" for an unknown route: the query string may carry a secret, so it is not echoed.
+    if (status === 404) message = message.replace(/\?.*$/s, '');
+    // A 400 that did not come from validation is a body Fastify could not parse (broken JSON, an empty JSON body).
+    const details = status === 400 ? [{ field: 'body', problems: [message] }] : undefined;
+    return respond(status, code, message, { details, unexpected: status >= 500 });
   }
   return respond(HttpStatus.INTERNAL_SERVER_ERROR, 'internal', 'Internal error', { unexpected: true });
 }

@@ -36,7 +36,7 @@ function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
     const own: FieldProblem[] = error.constraints
-      ? [{ field, problems: Object.entries(error.constraints).map(([name, message]) => (name === 'whitelistValidation' ? 'unknown field' : message)) }]
+      ? [{ field, problems: [...new Set(Object.entries(error.constraints).map(([name, message]) => (name === 'whitelistValidation' ? 'unknown field' : message)))] }]
       : [];
     return [...own, ...flatten(error.children ?? [], field)];
   });
