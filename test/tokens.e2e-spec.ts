@@ -392,6 +392,22 @@ describe('token routes (Redis store, fake upstream)', () => {
       expect(w.fake.tokenRequestCount(c.clientId)).toBe(requestsAtRejection);
     });
 
+    it('answers 502 to the forced refresh that discovers the refusal, rather than the token its caller was refused with', async () => {
+      const w = await world();
+      const c = await registerOauth(w);
+      await waitForState(w, c.id, 'ready');
+      const held = await getToken(w, c.id);
+      w.fake.revokeClient(c.clientId);
+
+      const forced = await forceRefresh(w, c.id, { rejectedToken: held.body.access_token });
+      expect(forced.status).toBe(502);
+      expect(forced.body).toEqual(errorBody(502, 'credentials_rejected'));
+      expect(w.fake.tokenRequestCount(c.clientId)).toBe(2);
+      expect((await view(w, c.id)).status.state).toBe('rejected');
+      // GET still serves the held token while it is valid: an admin has time to rotate.
+      expect((await getToken(w, c.id)).body.access_token).toBe(held.body.access_token);
+    });
+
     it('answers 502 at once for a client refused from the start, without asking the upstream again', async () => {
       const w = await world();
       w.fake.echoSecretsInErrors = true;

@@ -350,12 +350,13 @@ export class RedisStore implements BrokerStore {
   }
 
   async tokenStats(failingLimit: number): Promise<TokenStats> {
-    const [total, counts, failingIds, earliest] = (await this.pipeline((pipeline) => {
+    const [total, counts, earliest, failingIds = []] = (await this.pipeline((pipeline) => {
       pipeline.zcard(this.keys.clients);
       pipeline.hgetall(this.keys.stats);
-      pipeline.zrevrange(this.keys.failing, 0, failingLimit - 1);
       pipeline.zrange(this.keys.schedule, 0, 0, 'WITHSCORES');
-    })) as [number, Record<string, string>, string[], string[]];
+      // ZREVRANGE 0 -1 would read every failing client: a limit of 0 asks for none.
+      if (failingLimit > 0) pipeline.zrevrange(this.keys.failing, 0, failingLimit - 1);
+    })) as [number, Record<string, string>, string[], string[] | undefined];
     const byState = {} as Record<ClientState, number>;
     // Counters can dip below zero after a crash between a delete's steps; never report that.
     for (const state of CLIENT_STATES) byState[state] = Math.max(0, Number(counts[state] ?? 0));

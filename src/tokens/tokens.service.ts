@@ -79,13 +79,19 @@ export class TokensService {
       }
       if (entry.status.state === 'rejected') throw rejected(entry);
       await this.refresher.refresh(id, 'forced', principal);
-      return { response: await this.afterRefresh(id, principal), outcome: 'fetched' };
+      return { response: await this.afterRefresh(id, principal, { refuseRejected: true }), outcome: 'fetched' };
     });
   }
 
-  private async afterRefresh(id: string, principal: Principal): Promise<TokenResponse> {
+  /**
+   * The answer once the refresh is over. A forced refresh that found the
+   * credentials refused answers 502 even while the old token is valid: that
+   * token is the one its caller was just refused with.
+   */
+  private async afterRefresh(id: string, principal: Principal, options: { refuseRejected?: boolean } = {}): Promise<TokenResponse> {
     const version = this.cache.version(id);
     const entry = await this.load(id, principal);
+    if (options.refuseRejected && entry.status.state === 'rejected') throw rejected(entry);
     const now = Date.now();
     const held = this.servableToken(entry, now);
     if (held) {
