@@ -25,6 +25,9 @@ async function main(): Promise<void> {
     logger.warn('BROKER_ENCRYPTION_KEYS is not set: secrets are encrypted with a throwaway key for this run only');
   }
 
+  // A promise nobody awaited must not take down a replica that is serving held tokens.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+
   const app = await createApp(config, logger);
   await app.listen({ port: config.port, host: config.host });
   logger.info({ port: config.port, host: config.host, store: config.redisUrl ? 'redis' : 'memory' }, 'token-broker listening');

@@ -41,8 +41,8 @@ export function describeStoreContract(
       it('returns what was inserted, and null for an unknown id', async () => {
         const withToken = makeEntry('cl_a', { token: makeToken(1) });
         const withoutToken = makeEntry('cl_b');
-        await store.insertClient(withToken);
-        await store.insertClient(withoutToken);
+        await store.insertClient(withToken, UNSCHEDULED);
+        await store.insertClient(withoutToken, UNSCHEDULED);
 
         expect(await store.getClient('cl_a')).toEqual(withToken);
         expect(await store.getClient('cl_b')).toEqual(withoutToken);
@@ -50,15 +50,15 @@ export function describeStoreContract(
       });
 
       it('refuses a second client with the same id', async () => {
-        await store.insertClient(makeEntry('cl_a'));
-        const again = store.insertClient(makeEntry('cl_a', { clientId: 'another-oauth-id' }));
+        await store.insertClient(makeEntry('cl_a'), UNSCHEDULED);
+        const again = store.insertClient(makeEntry('cl_a', { clientId: 'another-oauth-id' }), UNSCHEDULED);
         await expect(again).rejects.toThrow();
         await expect(again).rejects.not.toBeInstanceOf(DuplicateClientError);
       });
 
       it('refuses the same OAuth client id twice in one workspace, naming the existing client', async () => {
-        await store.insertClient(makeEntry('cl_a', { clientId: 'shared' }));
-        const duplicate = store.insertClient(makeEntry('cl_b', { clientId: 'shared' }));
+        await store.insertClient(makeEntry('cl_a', { clientId: 'shared' }), UNSCHEDULED);
+        const duplicate = store.insertClient(makeEntry('cl_b', { clientId: 'shared' }), UNSCHEDULED);
 
         await expect(duplicate).rejects.toBeInstanceOf(DuplicateClientError);
         await expect(duplicate).rejects.toMatchObject({ existingId: 'cl_a' });
@@ -69,22 +69,22 @@ export function describeStoreContract(
       });
 
       it('allows the same OAuth client id in another workspace', async () => {
-        await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one', clientId: 'shared' }));
-        await store.insertClient(makeEntry('cl_b', { workspaceId: 'o_two', clientId: 'shared' }));
+        await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one', clientId: 'shared' }), UNSCHEDULED);
+        await store.insertClient(makeEntry('cl_b', { workspaceId: 'o_two', clientId: 'shared' }), UNSCHEDULED);
         expect(await store.getClient('cl_b')).not.toBeNull();
       });
 
       it('does not index api_key clients by client id: many may share a workspace', async () => {
-        await store.insertClient(makeEntry('cl_a', { clientId: null }));
-        await store.insertClient(makeEntry('cl_b', { clientId: null }));
+        await store.insertClient(makeEntry('cl_a', { clientId: null }), UNSCHEDULED);
+        await store.insertClient(makeEntry('cl_b', { clientId: null }), UNSCHEDULED);
         expect((await store.listClients({ limit: 10 })).map(idOf)).toEqual(['cl_a', 'cl_b']);
       });
 
       it('frees the OAuth client id when its client is deleted', async () => {
-        await store.insertClient(makeEntry('cl_a', { clientId: 'shared' }));
+        await store.insertClient(makeEntry('cl_a', { clientId: 'shared' }), UNSCHEDULED);
         await store.deleteClient('cl_a');
-        await store.insertClient(makeEntry('cl_b', { clientId: 'shared' }));
-        await expect(store.insertClient(makeEntry('cl_c', { clientId: 'shared' }))).rejects.toMatchObject({
+        await store.insertClient(makeEntry('cl_b', { clientId: 'shared' }), UNSCHEDULED);
+        await expect(store.insertClient(makeEntry('cl_c', { clientId: 'shared' }), UNSCHEDULED)).rejects.toMatchObject({
           existingId: 'cl_b',
         });
       });
@@ -98,7 +98,7 @@ export function describeStoreContract(
 
       it('is stale, and changes nothing, when the generation differs', async () => {
         const entry = makeEntry('cl_a', { token: makeToken(1) });
-        await store.insertClient(entry);
+        await store.insertClient(entry, UNSCHEDULED);
 
         const outcome = await store.updateClient('cl_a', 2, {
           client: { ...entry.client, name: 'renamed', generation: 3 },
@@ -112,7 +112,7 @@ export function describeStoreContract(
 
       it('writes only the parts given', async () => {
         const entry = makeEntry('cl_a', { token: makeToken(1) });
-        await store.insertClient(entry);
+        await store.insertClient(entry, UNSCHEDULED);
         const ready = statusIn('ready');
 
         expect(await store.updateClient('cl_a', 1, { status: ready })).toBe('ok');
@@ -125,7 +125,7 @@ export function describeStoreContract(
 
       it('fences on the new generation once the client record bumps it', async () => {
         const entry = makeEntry('cl_a');
-        await store.insertClient(entry);
+        await store.insertClient(entry, UNSCHEDULED);
         const rotated = { ...entry.client, sealedSecret: 'sealed-new-secret', generation: 2 };
 
         expect(await store.updateClient('cl_a', 1, { client: rotated })).toBe('ok');
@@ -135,7 +135,7 @@ export function describeStoreContract(
       });
 
       it('replaces the token, keeps it when token is undefined, removes it when token is null', async () => {
-        await store.insertClient(makeEntry('cl_a'));
+        await store.insertClient(makeEntry('cl_a'), UNSCHEDULED);
         const token = makeToken(1, { sealedAccessToken: 'sealed-second' });
 
         expect(await store.updateClient('cl_a', 1, { token })).toBe('ok');
@@ -150,7 +150,7 @@ export function describeStoreContract(
 
       it('refuses to change which client it is (id, workspace, OAuth client id)', async () => {
         const entry = makeEntry('cl_a', { workspaceId: 'o_one', clientId: 'oauth-a' });
-        await store.insertClient(entry);
+        await store.insertClient(entry, UNSCHEDULED);
 
         for (const changed of [
           { ...entry.client, workspaceId: 'o_two' },
@@ -166,7 +166,7 @@ export function describeStoreContract(
     describe('deleteClient', () => {
       it('returns what it removed, then null', async () => {
         const entry = makeEntry('cl_a', { token: makeToken(1), status: statusIn('ready') });
-        await store.insertClient(entry);
+        await store.insertClient(entry, UNSCHEDULED);
 
         expect(await store.deleteClient('cl_a')).toEqual(entry);
         expect(await store.getClient('cl_a')).toBeNull();
@@ -177,7 +177,7 @@ export function describeStoreContract(
       });
 
       it('removes its schedule entry and its lock', async () => {
-        await store.insertClient(makeEntry('cl_a'));
+        await store.insertClient(makeEntry('cl_a'), UNSCHEDULED);
         await store.setDue('cl_a', 1_000);
         expect(await store.acquireLock('cl_a', 'replica-1', 60_000)).toBe(true);
 
@@ -191,11 +191,11 @@ export function describeStoreContract(
 
     describe('listing', () => {
       beforeEach(async () => {
-        await store.insertClient(makeEntry('cl_c', { workspaceId: 'o_one' }));
-        await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one' }));
-        await store.insertClient(makeEntry('cl_b', { workspaceId: 'o_two' }));
-        await store.insertClient(makeEntry('cl_d', { workspaceId: 'o_two' }));
-        await store.insertClient(makeEntry('cl_e', { workspaceId: 'o_one' }));
+        await store.insertClient(makeEntry('cl_c', { workspaceId: 'o_one' }), UNSCHEDULED);
+        await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one' }), UNSCHEDULED);
+        await store.insertClient(makeEntry('cl_b', { workspaceId: 'o_two' }), UNSCHEDULED);
+        await store.insertClient(makeEntry('cl_d', { workspaceId: 'o_two' }), UNSCHEDULED);
+        await store.insertClient(makeEntry('cl_e', { workspaceId: 'o_one' }), UNSCHEDULED);
       });
 
       it('lists ascending by id, in pages after a cursor', async () => {
@@ -235,13 +235,13 @@ export function describeStoreContract(
         const changes = [
           async () => {
             await store.deleteClient('cl_b');
-            await store.insertClient(makeEntry('cl_0', { workspaceId: 'o_one' }));
+            await store.insertClient(makeEntry('cl_0', { workspaceId: 'o_one' }), UNSCHEDULED);
           },
           async () => {
-            await store.insertClient(makeEntry('cl_cc', { workspaceId: 'o_two' }));
+            await store.insertClient(makeEntry('cl_cc', { workspaceId: 'o_two' }), UNSCHEDULED);
             await store.deleteClient('cl_d');
           },
-          async () => store.insertClient(makeEntry('cl_f', { workspaceId: 'o_one' })),
+          async () => store.insertClient(makeEntry('cl_f', { workspaceId: 'o_one' }), UNSCHEDULED),
         ];
         let afterId: string | undefined;
         for (let page = 0; page < 20; page += 1) {
@@ -267,8 +267,8 @@ export function describeStoreContract(
           nextDueAt: null,
         });
 
-        for (const id of ['cl_a', 'cl_b', 'cl_c']) await store.insertClient(makeEntry(id));
-        await store.insertClient(makeEntry('cl_d', { status: statusIn('failing', isoAt(1)) }));
+        for (const id of ['cl_a', 'cl_b', 'cl_c']) await store.insertClient(makeEntry(id), UNSCHEDULED);
+        await store.insertClient(makeEntry('cl_d', { status: statusIn('failing', isoAt(1)) }), UNSCHEDULED);
         expect(await counts()).toEqual({ total: 4, pending: 3, ready: 0, failing: 1, rejected: 0 });
 
         await store.updateClient('cl_a', 1, { status: statusIn('ready') });
@@ -294,10 +294,10 @@ export function describeStoreContract(
       });
 
       it('lists failing and rejected clients, newest failure first, at most the limit', async () => {
-        await store.insertClient(makeEntry('cl_a', { status: statusIn('failing', isoAt(10)) }));
-        await store.insertClient(makeEntry('cl_b'));
-        await store.insertClient(makeEntry('cl_c'));
-        await store.insertClient(makeEntry('cl_d'));
+        await store.insertClient(makeEntry('cl_a', { status: statusIn('failing', isoAt(10)) }), UNSCHEDULED);
+        await store.insertClient(makeEntry('cl_b'), UNSCHEDULED);
+        await store.insertClient(makeEntry('cl_c'), UNSCHEDULED);
+        await store.insertClient(makeEntry('cl_d'), UNSCHEDULED);
         await store.updateClient('cl_b', 1, { status: statusIn('rejected', isoAt(40)) });
         await store.updateClient('cl_c', 1, { status: statusIn('failing', isoAt(20)) });
         await store.updateClient('cl_d', 1, { status: statusIn('failing', isoAt(30)) });
@@ -312,8 +312,8 @@ export function describeStoreContract(
       });
 
       it('puts a client that failed without a failingSince time at the top', async () => {
-        await store.insertClient(makeEntry('cl_a', { status: statusIn('failing', isoAt(10)) }));
-        await store.insertClient(makeEntry('cl_b'));
+        await store.insertClient(makeEntry('cl_a', { status: statusIn('failing', isoAt(10)) }), UNSCHEDULED);
+        await store.insertClient(makeEntry('cl_b'), UNSCHEDULED);
         await store.updateClient('cl_b', 1, { status: statusIn('rejected', null) });
         expect((await store.tokenStats(10)).failingIds).toEqual(['cl_b', 'cl_a']);
       });
@@ -404,6 +404,24 @@ export function describeStoreContract(
         expect(await store.acquireLock('cl_a', 'owner-2', 60_000)).toBe(true);
         expect(await store.releaseLock('cl_a', 'owner-1')).toBe(false);
         expect(await store.releaseLock('cl_a', 'owner-2')).toBe(true);
+      });
+
+      it('extends a lock only for its owner, keeping it past its first expiry', async () => {
+        expect(await store.acquireLock('cl_a', 'owner-1', 150)).toBe(true);
+        expect(await store.extendLock('cl_a', 'owner-2', 60_000)).toBe(false);
+        expect(await store.extendLock('cl_a', 'owner-1', 60_000)).toBe(true);
+        await sleep(300);
+        expect(await store.acquireLock('cl_a', 'owner-2', 60_000)).toBe(false);
+        expect(await store.releaseLock('cl_a', 'owner-1')).toBe(true);
+        expect(await store.extendLock('cl_a', 'owner-1', 60_000)).toBe(false);
+      });
+    });
+
+    describe('scheduling on insert', () => {
+      it('makes a new client due at the time given, so a client is never stored unscheduled', async () => {
+        await store.insertClient(makeEntry('cl_new'), 1_000);
+        expect(await store.claimDue(999, 5_000, 10)).toEqual([]);
+        expect(await store.claimDue(1_000, 5_000, 10)).toEqual([{ id: 'cl_new', dueAt: 1_000 }]);
       });
     });
 
@@ -502,6 +520,25 @@ export function describeStoreContract(
         await eventually(() => expect(second.events()).toEqual(expected));
       });
 
+      it('announces every stored change of a client or service key as part of the write, and nothing else', async () => {
+        const heard = await subscribed(store);
+        await store.insertClient(makeEntry('cl_e'), UNSCHEDULED);
+        expect(await store.updateClient('cl_e', 99, { status: statusIn('ready') })).toBe('stale');
+        expect(await store.updateClient('cl_e', 1, { status: statusIn('ready') })).toBe('ok');
+        expect(await store.updateClient('cl_missing', 1, { status: statusIn('ready') })).toBe('not_found');
+        await store.deleteClient('cl_e');
+        await store.insertServiceKey(serviceKey('sk_e', '2025-01-01T00:00:00.000Z', ['*']));
+        await store.deleteServiceKey('sk_e');
+        await eventually(() =>
+          expect(heard.events()).toEqual([
+            { kind: 'client', id: 'cl_e' },
+            { kind: 'client', id: 'cl_e' },
+            { kind: 'service_key', id: 'sk_e' },
+            { kind: 'service_key', id: 'sk_e' },
+          ]),
+        );
+      });
+
       it('keeps delivering to the others when one subscriber throws', async () => {
         store.subscribe(
           () => {
@@ -520,7 +557,7 @@ export function describeStoreContract(
       it('keeps no reference to what callers pass in or get back', async () => {
         const entry = makeEntry('cl_a', { token: makeToken(1) });
         const expected = structuredClone(entry);
-        await store.insertClient(entry);
+        await store.insertClient(entry, UNSCHEDULED);
         entry.client.name = 'mutated';
         entry.token!.sealedAccessToken = 'mutated';
 
@@ -618,6 +655,9 @@ function idOf(item: { id: string } | { client: { id: string } }): string {
 }
 
 const PROBE_ID = 'probe';
+
+/** A due time far enough ahead that clients inserted by these tests stay out of the schedule tests' way. */
+export const UNSCHEDULED = 8_000_000_000_000;
 
 /**
  * Subscribes and waits until the subscription is live: with Redis it is

@@ -4,7 +4,7 @@ import { RedisStore } from '../src/store/redis.store';
 import type { StoreEvent } from '../src/store/store.types';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server';
 import { testRedisUrl, uniquePrefix } from './support/test-redis';
-import { describeStoreContract, eventually, makeEntry, makeToken, statusIn, subscribed } from './store.contract';
+import { UNSCHEDULED, describeStoreContract, eventually, makeEntry, makeToken, statusIn, subscribed } from './store.contract';
 
 const usedPrefixes: string[] = [];
 
@@ -78,7 +78,7 @@ describe('RedisStore on Redis', () => {
   });
 
   it('keeps every key under the prefix, one client per hash tag, one workspace per hash tag', async () => {
-    await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one', token: makeToken(1) }));
+    await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one', token: makeToken(1) }), UNSCHEDULED);
     await store.updateClient('cl_a', 1, { status: statusIn('failing', '2025-01-01T00:00:00.000Z') });
     await store.setDue('cl_a', 1_000);
     await store.acquireLock('cl_a', 'owner-1', 60_000);
@@ -123,7 +123,7 @@ describe('RedisStore on Redis', () => {
 
   it('stores the sealed secret and token exactly as given: sealing is the caller’s job', async () => {
     const entry = makeEntry('cl_a', { token: makeToken(1, { sealedAccessToken: 'v1:k1:opaque+/=token' }) });
-    await store.insertClient(entry);
+    await store.insertClient(entry, UNSCHEDULED);
 
     const fields = await admin.hgetall(`${prefix}{c:cl_a}`);
     expect(Object.keys(fields).sort()).toEqual(['client', 'gen', 'state', 'status', 'token']);
@@ -141,9 +141,9 @@ describe('RedisStore on Redis', () => {
     const replica = await connectStore(prefix);
     try {
       const entry = makeEntry('cl_a', { clientId: 'shared' });
-      await store.insertClient(entry);
+      await store.insertClient(entry, UNSCHEDULED);
       expect(await replica.getClient('cl_a')).toEqual(entry);
-      await expect(replica.insertClient(makeEntry('cl_b', { clientId: 'shared' }))).rejects.toBeInstanceOf(DuplicateClientError);
+      await expect(replica.insertClient(makeEntry('cl_b', { clientId: 'shared' }), UNSCHEDULED)).rejects.toBeInstanceOf(DuplicateClientError);
 
       const heard = await subscribed(replica);
       await store.publish({ kind: 'client', id: 'cl_a' });
@@ -165,7 +165,7 @@ describe('RedisStore on Redis', () => {
 
   describe('after a crash between the steps of a write', () => {
     it('skips and drops list entries whose client hash is gone, still filling the page', async () => {
-      for (const id of ['cl_a', 'cl_b', 'cl_c', 'cl_d']) await store.insertClient(makeEntry(id));
+      for (const id of ['cl_a', 'cl_b', 'cl_c', 'cl_d']) await store.insertClient(makeEntry(id), UNSCHEDULED);
       // A delete that stopped after its first step: the hash is gone, the index entries remain.
       await admin.del(`${prefix}{c:cl_b}`);
 
@@ -179,14 +179,14 @@ describe('RedisStore on Redis', () => {
     });
 
     it('lets a new client take over an OAuth client id whose client is gone', async () => {
-      await store.insertClient(makeEntry('cl_a', { clientId: 'shared' }));
+      await store.insertClient(makeEntry('cl_a', { clientId: 'shared' }), UNSCHEDULED);
       await admin.del(`${prefix}{c:cl_a}`);
 
-      await store.insertClient(makeEntry('cl_b', { clientId: 'shared' }));
+      await store.insertClient(makeEntry('cl_b', { clientId: 'shared' }), UNSCHEDULED);
       expect(await admin.hget(`${prefix}{ws:o_one}:client-ids`, 'shared')).toBe('cl_b');
       // The old client's delete, finishing late, must not free the id the new client holds.
       expect(await store.deleteClient('cl_a')).toBeNull();
-      await expect(store.insertClient(makeEntry('cl_c', { clientId: 'shared' }))).rejects.toMatchObject({ existingId: 'cl_b' });
+      await expect(store.insertClient(makeEntry('cl_c', { clientId: 'shared' }), UNSCHEDULED)).rejects.toMatchObject({ existingId: 'cl_b' });
     });
   });
 });
@@ -208,7 +208,7 @@ describe('RedisStore while Redis is unreachable', () => {
     expect(Date.now() - startedAt).toBeLessThan(5_000);
 
     await expect(live.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
-    await expect(live.insertClient(makeEntry('cl_a'))).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(live.insertClient(makeEntry('cl_a'), UNSCHEDULED)).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(live.getClient('cl_a')).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(live.tokenStats(10)).rejects.toBeInstanceOf(StoreUnavailableError);
 
@@ -222,7 +222,7 @@ describe('RedisStore while Redis is unreachable', () => {
 
     server = await startRedisServer({ port });
     await eventually(() => live.ping());
-    await live.insertClient(makeEntry('cl_a'));
+    await live.insertClient(makeEntry('cl_a'), UNSCHEDULED);
     expect((await live.getClient('cl_a'))?.client.id).toBe('cl_a');
     await eventually(async () => {
       await live.publish({ kind: 'client', id: 'first' });

@@ -47,7 +47,7 @@ export class AuthService implements OnApplicationBootstrap {
     });
     this.failedAuth = new FailureWindow(config.authFailureLimitPerMinute);
     this.tokenBudget = new TokenBuckets(config.tokenRequestsPerSecondPerKey);
-    events.onServiceKeyChanged((id) => void this.reloadServiceKey(id));
+    events.onServiceKeyChanged((id) => void this.onServiceKeyChanged(id));
     events.onResync(() => void this.loadServiceKeys());
   }
 
@@ -61,7 +61,7 @@ export class AuthService implements OnApplicationBootstrap {
    */
   async authenticate(authorization: string | undefined, source: string): Promise<Principal> {
     const match = authorization === undefined ? null : BEARER.exec(authorization);
-    const principal = match ? await this.principalFor(match[1]) : null;
+    const principal = match ? await this.principalFor(match[1], source) : null;
     if (principal) return principal;
     const retryAfterSeconds = this.failedAuth.retryAfterSeconds(source);
     if (retryAfterSeconds > 0) {
@@ -83,7 +83,17 @@ export class AuthService implements OnApplicationBootstrap {
     }
   }
 
-  private async principalFor(key: string): Promise<Principal | null> {
+  /** A key changed somewhere: forget it here first, so a deleted key is refused even if the reload fails. */
+  private async onServiceKeyChanged(id: string): Promise<void> {
+    this.serviceKeys.delete(id);
+    try {
+      await this.reloadServiceKey(id);
+    } catch (error) {
+      this.logger.warn({ err: error, serviceKeyId: id }, 'could not reload a changed service key; it will be read again on next use');
+    }
+  }
+
+  private async principalFor(key: string, source: string): Promise<Principal | null> {
     const digest = sha256(key);
     let admin: Principal | null = null;
     for (const candidate of this.adminKeys) {
@@ -92,7 +102,8 @@ export class AuthService implements OnApplicationBootstrap {
     if (admin) return admin;
     const id = serviceKeyIdOf(key);
     if (id === null) return null;
-    const known = this.serviceKeys.get(id) ?? (await this.reloadServiceKey(id));
+    // A source over its failure limit does not get to make the store look up more ids.
+    const known = this.serviceKeys.get(id) ?? (this.failedAuth.retryAfterSeconds(source) > 0 ? undefined : await this.reloadServiceKey(id));
     return known && timingSafeEqual(known.digest, digest) ? known.principal : null;
   }
 

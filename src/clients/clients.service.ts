@@ -65,14 +65,13 @@ export class ClientsService {
     };
     const entry: ClientEntry = { client, status: initialStatus(), token: null };
     try {
-      await this.store.insertClient(entry);
+      await this.store.insertClient(entry, Date.now());
     } catch (error) {
       if (error instanceof DuplicateClientError) {
         throw new BrokerError('conflict', `Workspace ${dto.workspaceId} already has a client with this clientId (${error.existingId})`);
       }
       throw error;
     }
-    await this.store.setDue(id, Date.now());
     await this.audit.record(actor, 'client.create', id, client.workspaceId);
     this.scheduler.pump();
     return toClientView(entry);
@@ -149,8 +148,9 @@ export class ClientsService {
     let change: ClientChange = { client: rotated, token: null, status: initialStatus() };
     let dueAt = now;
     if (verify) {
+      const askedAt = Date.now();
       const outcome = await this.verify(client, secret);
-      const applied = this.refresher.apply({ ...entry, client: rotated }, outcome, 'demand', Date.now());
+      const applied = this.refresher.apply({ ...entry, client: rotated }, outcome, 'demand', Date.now(), askedAt);
       change = { client: rotated, token: applied.token ?? null, status: applied.status };
       dueAt = applied.dueAt;
     }
@@ -162,7 +162,6 @@ export class ClientsService {
   async delete(id: string, actor: Principal): Promise<void> {
     const removed = await this.store.deleteClient(id);
     if (!removed) throw BrokerError.notFound('Client');
-    await this.store.publish({ kind: 'client', id });
     await this.audit.record(actor, 'client.delete', id, removed.client.workspaceId);
   }
 
@@ -189,7 +188,7 @@ export class ClientsService {
     return outcome;
   }
 
-  /** Writes a change fenced on the generation read, reschedules the client when asked, and tells every replica. */
+  /** Writes a change fenced on the generation read (the store tells every replica), and reschedules the client when asked. */
   private async commit(entry: ClientEntry, change: ClientChange, dueAt?: number): Promise<ClientEntry> {
     const id = entry.client.id;
     const outcome = await this.store.updateClient(id, entry.client.generation, change);
@@ -200,7 +199,6 @@ export class ClientsService {
       status: change.status ?? entry.status,
       token: change.token === undefined ? entry.token : change.token,
     };
-    await this.store.publish({ kind: 'client', id });
     if (dueAt !== undefined) {
       await this.store.setDue(id, dueAt);
       this.scheduler.pump();

@@ -46,10 +46,7 @@ async function reencryptClient(store: BrokerStore, box: SecretBox, id: string): 
       throw error;
     }
     const written = await store.updateClient(id, entry.client.generation, resealed);
-    if (written === 'ok') {
-      await store.publish({ kind: 'client', id });
-      return 'reencrypted';
-    }
+    if (written === 'ok') return 'reencrypted';
     if (written === 'not_found') return 'current';
   }
   throw new Error(`client ${id} kept changing while it was re-encrypted; run the command again`);

@@ -36,7 +36,6 @@ export class ServiceKeysService {
       createdAt: new Date().toISOString(),
     };
     await this.store.insertServiceKey(record);
-    await this.store.publish({ kind: 'service_key', id });
     await this.audit.record(actor, 'service_key.create', null, null);
     return { ...toView(record), key };
   }
@@ -48,7 +47,6 @@ export class ServiceKeysService {
 
   async delete(id: string, actor: Principal): Promise<void> {
     if (!(await this.store.deleteServiceKey(id))) throw BrokerError.notFound('Service key');
-    await this.store.publish({ kind: 'service_key', id });
     await this.audit.record(actor, 'service_key.delete', null, null);
   }
 }

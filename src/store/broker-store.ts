@@ -61,6 +61,10 @@ export interface AuditPageQuery {
 /**
  * The store of record. Redis in production, process memory for a first run;
  * both pass test/store.contract.ts. Every method may throw StoreUnavailableError.
+ *
+ * Every successful updateClient and deleteClient broadcasts `{ kind: 'client' }`,
+ * and insertServiceKey and deleteServiceKey `{ kind: 'service_key' }`, as part
+ * of the write itself: a change that is stored cannot go unannounced.
  */
 export interface BrokerStore {
   readonly kind: 'redis' | 'memory';
@@ -69,7 +73,8 @@ export interface BrokerStore {
   ping(): Promise<void>;
 
   // Clients. State counters (tokenStats) are kept by the store as entries change.
-  insertClient(entry: ClientEntry): Promise<void>;
+  /** Stores a new client, due for its first refresh at `dueAt`. */
+  insertClient(entry: ClientEntry, dueAt: number): Promise<void>;
   getClient(id: string): Promise<ClientEntry | null>;
   /** Ascending by id, optionally only one workspace. */
   listClients(query: ClientPageQuery): Promise<ClientEntry[]>;
@@ -96,6 +101,8 @@ export interface BrokerStore {
 
   // One refresher per client across replicas.
   acquireLock(id: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Pushes the expiry of a lock `owner` still holds to `ttlMs` from now; false when it no longer holds it. */
+  extendLock(id: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Releases only when `owner` still holds it. */
   releaseLock(id: string, owner: string): Promise<boolean>;
 

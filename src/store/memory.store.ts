@@ -55,7 +55,7 @@ export class MemoryStore implements BrokerStore {
 
   async ping(): Promise<void> {}
 
-  async insertClient(entry: ClientEntry): Promise<void> {
+  async insertClient(entry: ClientEntry, dueAt: number): Promise<void> {
     const { id, workspaceId, clientId } = entry.client;
     if (this.clients.has(id)) throw new Error(`a client with id ${id} already exists`);
     const workspaceClientIds = this.oauthClientIds.get(workspaceId) ?? new Map<string, string>();
@@ -72,6 +72,7 @@ export class MemoryStore implements BrokerStore {
     this.idsByWorkspace.set(workspaceId, workspaceIds);
     this.stateCounts[entry.status.state] += 1;
     this.trackFailing(id, entry.status);
+    this.schedule.set(id, dueAt);
   }
 
   async getClient(id: string): Promise<ClientEntry | null> {
@@ -107,6 +108,7 @@ export class MemoryStore implements BrokerStore {
       }
     }
     if (change.token !== undefined) entry.token = structuredClone(change.token);
+    await this.publish({ kind: 'client', id });
     return 'ok';
   }
 
@@ -122,6 +124,7 @@ export class MemoryStore implements BrokerStore {
     this.failingSince.delete(id);
     this.schedule.delete(id);
     this.locks.delete(id);
+    await this.publish({ kind: 'client', id });
     return entry;
   }
 
@@ -155,6 +158,13 @@ export class MemoryStore implements BrokerStore {
     return true;
   }
 
+  async extendLock(id: string, owner: string, ttlMs: number): Promise<boolean> {
+    const held = this.locks.get(id);
+    if (!held || held.owner !== owner || held.expiresAt <= Date.now()) return false;
+    held.expiresAt = Date.now() + ttlMs;
+    return true;
+  }
+
   async releaseLock(id: string, owner: string): Promise<boolean> {
     const held = this.locks.get(id);
     if (!held || held.owner !== owner || held.expiresAt <= Date.now()) return false;
@@ -164,6 +174,7 @@ export class MemoryStore implements BrokerStore {
 
   async insertServiceKey(record: ServiceKeyRecord): Promise<void> {
     this.serviceKeys.set(record.id, structuredClone(record));
+    await this.publish({ kind: 'service_key', id: record.id });
   }
 
   async getServiceKey(id: string): Promise<ServiceKeyRecord | null> {
@@ -176,7 +187,9 @@ export class MemoryStore implements BrokerStore {
   }
 
   async deleteServiceKey(id: string): Promise<boolean> {
-    return this.serviceKeys.delete(id);
+    const deleted = this.serviceKeys.delete(id);
+    if (deleted) await this.publish({ kind: 'service_key', id });
+    return deleted;
   }
 
   async appendAudit(event: Omit<AuditEvent, 'id'>, maxEvents: number): Promise<AuditEvent> {

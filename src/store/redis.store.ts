@@ -91,11 +91,14 @@ interface StoreScripts {
     status: string,
     state: string,
     token: string,
+    channel: string,
+    event: string,
   ): Promise<UpdateReply>;
-  tbDeleteClient(clientKey: string, lockKey: string): Promise<string[] | null>;
+  tbDeleteClient(clientKey: string, lockKey: string, channel: string, event: string): Promise<string[] | null>;
   tbReplaceClientIdOwner(indexKey: string, clientId: string, expectedOwner: string, newOwner: string): Promise<number>;
   tbClaimDue(scheduleKey: string, now: string, leaseUntil: string, limit: string): Promise<string[]>;
   tbReleaseLock(lockKey: string, owner: string): Promise<number>;
+  tbExtendLock(lockKey: string, owner: string, ttlMs: string): Promise<number>;
 }
 
 type ScriptedRedis = Redis & StoreScripts;
@@ -109,8 +112,9 @@ const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }>
       if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'token', ARGV[5]) end
       return 1`,
   },
-  // ARGV: expected generation, client JSON, its generation, status JSON, its state, token JSON.
+  // ARGV: expected generation, client JSON, its generation, status JSON, its state, token JSON, channel, event.
   // An empty argument leaves that field as it is; a token of 'null' removes the held token.
+  // The event is published in the same script, so no replica can miss a change that was written.
   tbUpdateClient: {
     numberOfKeys: 1,
     lua: `
@@ -131,6 +135,7 @@ const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }>
       elseif ARGV[6] ~= '' then
         redis.call('HSET', KEYS[1], 'token', ARGV[6])
       end
+      redis.call('PUBLISH', ARGV[7], ARGV[8])
       return {'ok', previousState}`,
   },
   tbDeleteClient: {
@@ -139,6 +144,7 @@ const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }>
       local fields = redis.call('HGETALL', KEYS[1])
       if #fields == 0 then return false end
       redis.call('DEL', KEYS[1], KEYS[2])
+      redis.call('PUBLISH', ARGV[1], ARGV[2])
       return fields`,
   },
   // Compare-and-set on one field of a workspace's client-ids hash; an empty new owner removes the field.
@@ -160,6 +166,12 @@ const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }>
     numberOfKeys: 1,
     lua: `
       if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+      return 0`,
+  },
+  tbExtendLock: {
+    numberOfKeys: 1,
+    lua: `
+      if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
       return 0`,
   },
 };
@@ -250,7 +262,7 @@ export class RedisStore implements BrokerStore {
     await this.run((redis) => redis.ping());
   }
 
-  async insertClient(entry: ClientEntry): Promise<void> {
+  async insertClient(entry: ClientEntry, dueAt: number): Promise<void> {
     const { client, status, token } = entry;
     const created = await this.run((redis) =>
       redis.tbInsertClient(
@@ -277,6 +289,7 @@ export class RedisStore implements BrokerStore {
       pipeline.zadd(this.keys.workspaceClients(client.workspaceId), 0, client.id);
       pipeline.hincrby(this.keys.stats, status.state, 1);
       if (isFailingState(status.state)) pipeline.zadd(this.keys.failing, failingScore(status), client.id);
+      pipeline.zadd(this.keys.schedule, dueAt, client.id);
     });
   }
 
@@ -317,6 +330,8 @@ export class RedisStore implements BrokerStore {
         status ? JSON.stringify(status) : '',
         status ? status.state : '',
         token === undefined ? '' : JSON.stringify(token),
+        this.keys.events,
+        clientEvent(id),
       ),
     );
     if (outcome === 'immutable') throw identityChangeError();
@@ -331,7 +346,9 @@ export class RedisStore implements BrokerStore {
   }
 
   async deleteClient(id: string): Promise<ClientEntry | null> {
-    const fields = await this.run((redis) => redis.tbDeleteClient(this.keys.client(id), this.keys.lock(id)));
+    const fields = await this.run((redis) =>
+      redis.tbDeleteClient(this.keys.client(id), this.keys.lock(id), this.keys.events, clientEvent(id)),
+    );
     const entry = fields === null ? null : parseEntry(pairsToRecord(fields));
     if (entry === null) return null;
     const { workspaceId, clientId } = entry.client;
@@ -393,12 +410,23 @@ export class RedisStore implements BrokerStore {
     return reply === 'OK';
   }
 
+  async extendLock(id: string, owner: string, ttlMs: number): Promise<boolean> {
+    const ttl = String(Math.max(1, Math.ceil(ttlMs)));
+    return (await this.run((redis) => redis.tbExtendLock(this.keys.lock(id), owner, ttl))) === 1;
+  }
+
   async releaseLock(id: string, owner: string): Promise<boolean> {
     return (await this.run((redis) => redis.tbReleaseLock(this.keys.lock(id), owner))) === 1;
   }
 
   async insertServiceKey(record: ServiceKeyRecord): Promise<void> {
-    await this.run((redis) => redis.hset(this.keys.serviceKeys, record.id, JSON.stringify(record)));
+    await this.run((redis) =>
+      redis
+        .multi()
+        .hset(this.keys.serviceKeys, record.id, JSON.stringify(record))
+        .publish(this.keys.events, serviceKeyEvent(record.id))
+        .exec(),
+    );
   }
 
   async getServiceKey(id: string): Promise<ServiceKeyRecord | null> {
@@ -412,7 +440,13 @@ export class RedisStore implements BrokerStore {
   }
 
   async deleteServiceKey(id: string): Promise<boolean> {
-    return (await this.run((redis) => redis.hdel(this.keys.serviceKeys, id))) === 1;
+    // The event goes out in the same transaction; for a key that was not there it only makes replicas look again.
+    const replies = await this.run((redis) =>
+      redis.multi().hdel(this.keys.serviceKeys, id).publish(this.keys.events, serviceKeyEvent(id)).exec(),
+    );
+    const [error, deleted] = replies?.[0] ?? [null, 0];
+    if (error) throw error;
+    return deleted === 1;
   }
 
   async appendAudit(event: Omit<AuditEvent, 'id'>, maxEvents: number): Promise<AuditEvent> {
@@ -624,3 +658,6 @@ function parseStoreEvent(message: string): StoreEvent | null {
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+const clientEvent = (id: string): string => JSON.stringify({ kind: 'client', id } satisfies StoreEvent);
+const serviceKeyEvent = (id: string): string => JSON.stringify({ kind: 'service_key', id } satisfies StoreEvent);

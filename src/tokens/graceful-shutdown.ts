@@ -3,7 +3,9 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { RefreshScheduler } from './refresh.scheduler';
 import { RefreshService } from './refresh.service';
 
-const REFRESH_GRACE_MS = 3_000;
+/** Requests still running after this are cut short, so that the process exits within SPEC.md's 10 s. */
+const HTTP_DRAIN_MS = 5_000;
+const REFRESH_GRACE_MS = 2_000;
 
 /**
  * SIGTERM, in the order that loses nothing: take no more scheduled work, stop
@@ -21,7 +23,11 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
 
   async beforeApplicationShutdown(): Promise<void> {
     this.scheduler.stop();
-    await this.adapterHost.httpAdapter?.close();
+    await Promise.race([this.adapterHost.httpAdapter?.close(), sleep(HTTP_DRAIN_MS)]);
     await this.refresher.releaseLocks(REFRESH_GRACE_MS);
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -4,6 +4,8 @@ export const BACKOFF_BASE_MS = 1_000;
 export const BACKOFF_CAP_MS = 5 * 60_000;
 export const REJECTED_RETRY_MS = 15 * 60_000;
 export const DEFAULT_EXPIRES_IN_SECONDS = 3_600;
+/** Retry-After beyond this is taken as this: an upstream must not park a client for days. */
+export const RETRY_AFTER_CAP_MS = 60 * 60_000;
 
 export interface RefreshWindowSettings {
   refreshBeforeSeconds: number;
@@ -43,5 +45,5 @@ export function backoffDelayMs(
 ): number {
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(30, Math.max(0, consecutiveFailures - 1)));
   const jittered = Math.max(BACKOFF_BASE_MS / 10, random() * ceiling);
-  return Math.max(jittered, (retryAfterSeconds ?? 0) * 1000);
+  return Math.max(jittered, Math.min(RETRY_AFTER_CAP_MS, (retryAfterSeconds ?? 0) * 1000));
 }

@@ -90,6 +90,11 @@ export class RefreshScheduler implements OnApplicationBootstrap {
       const now = Date.now();
       const due = await this.store.claimDue(now, now + CLAIM_LEASE_MS, free);
       for (const { id, dueAt } of due) {
+        if (this.stopped) {
+          // Stopped while claiming: hand the client back at once rather than after the lease.
+          await this.store.setDue(id, dueAt);
+          continue;
+        }
         this.metrics.refreshLag.observe(Math.max(0, now - dueAt) / 1000);
         this.running += 1;
         void this.refresher

@@ -15,24 +15,30 @@ import type { UpstreamOutcome } from './upstream/upstream.types';
 
 export type RefreshReason = 'scheduled' | 'demand' | 'forced';
 
+/**
+ * A refresh lock lives this long unless its holder renews it (every third of
+ * it) while its request waits for an upstream slot and runs: a replica that
+ * dies lets go within this time, whatever UPSTREAM_TIMEOUT_MS is.
+ */
+const LOCK_TTL_MS = 15_000;
 /** How long a waiter sleeps between looks at the lock when no broadcast came (its holder may have died). */
 const LOCK_RECHECK_MS = 1_000;
 /** A scheduled refresh that found the client locked looks again this soon. */
 const LOCKED_RETRY_MS = 2_000;
 
 /**
- * Obtains tokens from the upstream: one refresh per client at a time in this
- * process (joined promises) and across replicas (a Redis lock with an owner
- * token). Waiters on other replicas are woken by the store's broadcast when
- * the token lands. Every write is fenced on the client's generation, so a
- * refresh that began before a rotation never overwrites its result.
+ * Obtains tokens from the upstream: one refresh per client at a time across
+ * replicas (a Redis lock with an owner token, renewed while held), and in
+ * this process concurrent calls of one kind join one promise. Waiters are
+ * woken by the store's broadcast when the token lands. Every write is fenced
+ * on the client's generation, so a refresh that began before a rotation never
+ * overwrites its result.
  */
 @Injectable()
 export class RefreshService {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly heldLocks = new Map<string, string>();
   private readonly replicaId = randomBytes(6).toString('hex');
-  readonly lockTtlMs: number;
   private readonly waitLimitMs: number;
 
   constructor(
@@ -44,20 +50,22 @@ export class RefreshService {
     private readonly events: StoreEventsService,
     private readonly audit: AuditService,
   ) {
-    this.lockTtlMs = Math.max(15_000, 2 * config.upstreamTimeoutMs + 5_000);
-    this.waitLimitMs = this.lockTtlMs + 5_000;
+    this.waitLimitMs = 2 * config.upstreamTimeoutMs + 10_000;
   }
 
   /**
-   * Runs, or joins, the one refresh of this client. Resolves once it has
-   * landed, failed, or been done by another replica; the caller then reads
-   * the outcome from the store.
+   * Runs, or joins, the one refresh of this client for this reason. Resolves
+   * once it has landed, failed, or been done by someone else; the caller then
+   * reads the outcome from the store. Calls of different reasons do not join
+   * each other (a scheduled pass that finds the lock taken gives up at once,
+   * which a caller waiting for a token must not), and meet at the lock instead.
    */
   refresh(id: string, reason: RefreshReason, actor?: Principal): Promise<void> {
-    const running = this.inFlight.get(id);
+    const key = `${reason}:${id}`;
+    const running = this.inFlight.get(key);
     if (running) return running;
-    const job = this.runExclusively(id, reason, actor).finally(() => this.inFlight.delete(id));
-    this.inFlight.set(id, job);
+    const job = this.runExclusively(id, reason, actor).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, job);
     return job;
   }
 
@@ -80,12 +88,17 @@ export class RefreshService {
     const giveUpAt = Date.now() + this.waitLimitMs;
     for (;;) {
       const wake = this.events.nextClientChange(id, LOCK_RECHECK_MS);
-      if (await this.store.acquireLock(id, owner, this.lockTtlMs)) {
+      if (await this.store.acquireLock(id, owner, LOCK_TTL_MS)) {
         wake.cancel();
         this.heldLocks.set(id, owner);
+        const renewal = setInterval(() => {
+          this.store.extendLock(id, owner, LOCK_TTL_MS).catch(() => undefined);
+        }, LOCK_TTL_MS / 3);
+        renewal.unref();
         try {
           await this.refreshHoldingLock(id, reason, actor);
         } finally {
+          clearInterval(renewal);
           this.heldLocks.delete(id);
           await this.store.releaseLock(id, owner).catch((error) => this.logger.warn({ err: error, clientId: id }, 'could not release refresh lock'));
         }
@@ -117,13 +130,13 @@ export class RefreshService {
     if (reason === 'forced' && actor) {
       await this.audit.record(actor, 'token.refresh_forced', id, entry.client.workspaceId);
     }
+    // A token's life is counted from when it was asked for: the upstream may have issued it long before it arrived.
+    const askedAt = Date.now();
     const outcome = await this.askUpstream(entry);
-    const landedAt = Date.now();
-    const next = this.apply(entry, outcome, reason, landedAt);
+    const next = this.apply(entry, outcome, reason, Date.now(), askedAt);
     const written = await this.store.updateClient(id, entry.client.generation, { status: next.status, token: next.token });
     if (written !== 'ok') return;
     await this.store.setDue(id, next.dueAt);
-    await this.store.publish({ kind: 'client', id });
     this.logger.info(
       { clientId: id, workspaceId: entry.client.workspaceId, reason, outcome: outcome.kind, state: next.status.state },
       'refresh finished',
@@ -189,28 +202,33 @@ export class RefreshService {
     });
   }
 
-  /** The status, token and next due time that follow from an upstream answer. */
+  /**
+   * The status, token and next due time that follow from an upstream answer
+   * that arrived at `now` to a request sent at `askedAt`.
+   */
   apply(
     entry: ClientEntry,
-    outcome: UpstreamOutcome,
+    answer: UpstreamOutcome,
     reason: RefreshReason,
     now: number,
+    askedAt = now,
   ): { status: ClientStatus; token: StoredToken | null | undefined; dueAt: number } {
     const { client, status } = entry;
     const at = new Date(now).toISOString();
     const lastForcedRefreshAt = reason === 'forced' ? now : status.lastForcedRefreshAt;
+    const outcome = this.usableOrTransient(answer);
     switch (outcome.kind) {
       case 'token': {
-        const expiresAt = now + outcome.expiresInSeconds * 1000;
+        const expiresAt = askedAt + outcome.expiresInSeconds * 1000;
         return {
           status: { ...healthy(at, lastForcedRefreshAt), tokenExpiresAt: new Date(expiresAt).toISOString() },
           token: {
             sealedAccessToken: this.box.seal(outcome.accessToken, tokenContext(client.id)),
             expiresAt,
-            obtainedAt: now,
+            obtainedAt: askedAt,
             generation: client.generation,
           },
-          dueAt: scheduledRefreshAt(now, expiresAt, this.config),
+          dueAt: scheduledRefreshAt(askedAt, expiresAt, this.config),
         };
       }
       case 'valid':
@@ -237,12 +255,17 @@ export class RefreshService {
         };
       }
       case 'transient': {
+        if (status.state === 'rejected') {
+          // Still refused as far as anyone knows: keep what the upstream said, and the slow retry.
+          const nextAttemptAt = now + Math.max(REJECTED_RETRY_MS, backoffDelayMs(1, outcome.retryAfterSeconds));
+          return { status: { ...status, nextAttemptAt, lastForcedRefreshAt }, token: undefined, dueAt: nextAttemptAt };
+        }
         const consecutiveFailures = status.consecutiveFailures + 1;
         const nextAttemptAt = now + backoffDelayMs(consecutiveFailures, outcome.retryAfterSeconds);
         return {
           status: {
             ...status,
-            state: status.state === 'rejected' ? 'rejected' : 'failing',
+            state: 'failing',
             lastError: `upstream unavailable: ${outcome.reason}`,
             failingSince: status.failingSince ?? at,
             consecutiveFailures,
@@ -254,6 +277,21 @@ export class RefreshService {
         };
       }
     }
+  }
+
+  /**
+   * A token that would leave less than MIN_TOKEN_TTL_SECONDS at once can never
+   * be served: it counts as a failed attempt (with backoff), not as a token to
+   * refresh again immediately, which would ask the upstream in a loop.
+   */
+  private usableOrTransient(outcome: UpstreamOutcome): UpstreamOutcome {
+    if (outcome.kind !== 'token' || outcome.expiresInSeconds > this.config.minTokenTtlSeconds) return outcome;
+    return {
+      kind: 'transient',
+      reason: `the upstream issued a token that lives ${outcome.expiresInSeconds} s, no more than MIN_TOKEN_TTL_SECONDS`,
+      httpStatus: null,
+      retryAfterSeconds: null,
+    };
   }
 }
 

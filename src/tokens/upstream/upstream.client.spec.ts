@@ -341,6 +341,12 @@ describe('UpstreamClient', () => {
       fake.fail('503');
       await expect(upstreamClient().checkApiKey('pd_api_key_1')).resolves.toMatchObject({ kind: 'transient', httpStatus: 503 });
     });
+
+    it('does not reject the key for a 4xx other than 401 or 403 (a wrong PIPEDREAM_API_BASE says nothing about the key)', async () => {
+      fake.addApiKey('pd_api_key_1');
+      const client = upstreamClient({ PIPEDREAM_API_BASE: `${fake.baseUrl}/wrong-base` });
+      await expect(client.checkApiKey('pd_api_key_1')).resolves.toMatchObject({ kind: 'transient', httpStatus: 404 });
+    });
   });
 
   describe('per-host limits', () => {

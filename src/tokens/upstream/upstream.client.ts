@@ -249,7 +249,10 @@ function classify(answer: HttpAnswer, kind: UpstreamRequestKind, redactor: Redac
   if (status >= 300 && status < 400) {
     return { kind: 'rejected', httpStatus: status, error: 'redirect', description: `answered HTTP ${status}, a redirect; redirects are not followed` };
   }
-  if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+  // The API-key check is refused only by 401 and 403; any other 4xx there (a 404 from a wrong
+  // PIPEDREAM_API_BASE, say) says nothing about the key, so it must not reject every API-key client.
+  const refused = kind === 'token' ? status >= 400 && status < 500 && status !== 408 && status !== 429 : status === 401 || status === 403;
+  if (refused) {
     const body = parseJsonObject(answer.body);
     return { kind: 'rejected', httpStatus: status, error: redactor.clean(body?.error), description: redactor.clean(body?.error_description) };
   }
