@@ -17,12 +17,18 @@ export interface CachedToken {
  * deletion reach every replica as fast as the broadcast (milliseconds). When
  * the broadcast may have been missed (reconnect), everything is dropped.
  */
+const MAX_TRACKED = 100_000;
+
 @Injectable()
 export class TokenCache {
   private readonly entries = new Map<string, CachedToken>();
-  /** Bumped on every invalidation, so a load that raced with one does not cache what it read. */
-  private epochs = new Map<string, number>();
-  private globalEpoch = 0;
+  /**
+   * Invalidations per client, so that a load which began before one does not
+   * cache what it read. Bounded: past MAX_TRACKED it starts over under a new
+   * era, which only makes loads in flight at that moment skip caching.
+   */
+  private invalidations = new Map<string, number>();
+  private era = 0;
 
   constructor(events: StoreEventsService) {
     events.onClientChanged((id) => this.invalidate(id));
@@ -33,25 +39,30 @@ export class TokenCache {
     return this.entries.get(id);
   }
 
-  /** The version to hand back to `set`, taken before reading the store. */
+  /** To take before reading the store, and hand back to `set`. */
   version(id: string): string {
-    return `${this.globalEpoch}:${this.epochs.get(id) ?? 0}`;
+    return `${this.era}:${this.invalidations.get(id) ?? 0}`;
   }
 
-  /** Caches only when nothing was invalidated since `version` was taken. */
+  /** Caches only when the client was not invalidated since `version` was taken. */
   set(id: string, token: CachedToken, version: string): void {
     if (version === this.version(id)) this.entries.set(id, token);
   }
 
   invalidate(id: string): void {
     this.entries.delete(id);
-    this.epochs.set(id, (this.epochs.get(id) ?? 0) + 1);
+    if (this.invalidations.size >= MAX_TRACKED) this.startNewEra();
+    this.invalidations.set(id, (this.invalidations.get(id) ?? 0) + 1);
   }
 
   clear(): void {
     this.entries.clear();
-    this.epochs = new Map();
-    this.globalEpoch += 1;
+    this.startNewEra();
+  }
+
+  private startNewEra(): void {
+    this.invalidations = new Map();
+    this.era += 1;
   }
 
   get size(): number {

@@ -1,0 +1,59 @@
+import type { StoreEventsService } from '../store/store-events.service';
+import { TokenCache, type CachedToken } from './token-cache';
+
+function cacheWithEvents() {
+  let onChanged: (id: string) => void = () => undefined;
+  let onResync: () => void = () => undefined;
+  const events = {
+    onClientChanged: (listener: (id: string) => void) => (onChanged = listener),
+    onResync: (listener: () => void) => (onResync = listener),
+  } as unknown as StoreEventsService;
+  return { cache: new TokenCache(events), changed: (id: string) => onChanged(id), resync: () => onResync() };
+}
+
+const token: CachedToken = { workspaceId: 'o_1', type: 'oauth_client_credentials', accessToken: 'at', expiresAt: 1 };
+
+describe('TokenCache', () => {
+  it('caches a load, and drops the entry when the client changes anywhere', () => {
+    const { cache, changed } = cacheWithEvents();
+    cache.set('cl_a', token, cache.version('cl_a'));
+    expect(cache.get('cl_a')).toEqual(token);
+    changed('cl_a');
+    expect(cache.get('cl_a')).toBeUndefined();
+  });
+
+  it('does not cache a load that raced with a change of the same client', () => {
+    const { cache, changed } = cacheWithEvents();
+    const version = cache.version('cl_a');
+    changed('cl_a');
+    cache.set('cl_a', token, version);
+    expect(cache.get('cl_a')).toBeUndefined();
+  });
+
+  it('still caches a load that raced with a change of another client', () => {
+    const { cache, changed } = cacheWithEvents();
+    const version = cache.version('cl_a');
+    changed('cl_b');
+    cache.set('cl_a', token, version);
+    expect(cache.get('cl_a')).toEqual(token);
+  });
+
+  it('drops everything, and every load in flight, on a resync', () => {
+    const { cache, resync } = cacheWithEvents();
+    cache.set('cl_a', token, cache.version('cl_a'));
+    const version = cache.version('cl_b');
+    resync();
+    cache.set('cl_b', token, version);
+    expect(cache.size).toBe(0);
+  });
+
+  it('keeps its bookkeeping bounded however many clients change', () => {
+    const { cache, changed } = cacheWithEvents();
+    const version = cache.version('cl_a');
+    for (let i = 0; i < 100_001; i += 1) changed(`cl_${i}`);
+    cache.set('cl_a', token, version);
+    expect(cache.get('cl_a')).toBeUndefined();
+    cache.set('cl_a', token, cache.version('cl_a'));
+    expect(cache.get('cl_a')).toEqual(token);
+  });
+});
