@@ -18,7 +18,7 @@ import {
   matchesAuditQuery,
   sortServiceKeys,
   type StoreLogger,
-} from './memory.store';
+} from './store-helpers';
 import {
   CLIENT_STATES,
   type AuditEvent,
