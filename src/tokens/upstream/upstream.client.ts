@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../../config/config';
 import { APP_CONFIG } from '../../config/config.module';
 import { MetricsService, type UpstreamRequestKind, type UpstreamRequestOutcome } from '../../metrics/metrics.service';
+import { ADDRESS_NOT_ALLOWED, guardedLookup } from './address-guard';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
 import { HostLimiter } from './host-limiter';
 import type { RejectedOutcome, TokenRequest, TransientOutcome, UpstreamOutcome } from './upstream.types';
@@ -20,6 +22,8 @@ interface OutgoingRequest {
   url: URL;
   headers: OutgoingHttpHeaders;
   body?: string;
+  /** For token URLs: refuses host names that resolve to non-public addresses. */
+  lookup?: LookupFunction;
 }
 
 interface HttpAnswer {
@@ -41,11 +45,14 @@ interface HostGuard {
 @Injectable()
 export class UpstreamClient {
   private readonly guards = new Map<string, HostGuard>();
+  private readonly tokenUrlLookup: LookupFunction;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.tokenUrlLookup = guardedLookup(config.tokenUrlAllowlist);
+  }
 
   async requestToken(request: TokenRequest): Promise<UpstreamOutcome> {
     const url = parseHttpUrl(request.tokenUrl);
@@ -60,7 +67,7 @@ export class UpstreamClient {
       'User-Agent': USER_AGENT,
     };
     if (request.format === 'form') headers.Authorization = `Basic ${basicCredential}`;
-    return this.send('token', { method: 'POST', url, headers, body }, redactor);
+    return this.send('token', { method: 'POST', url, headers, body, lookup: this.tokenUrlLookup }, redactor);
   }
 
   async checkApiKey(apiKey: string): Promise<UpstreamOutcome> {
@@ -91,7 +98,10 @@ export class UpstreamClient {
       const started = performance.now();
       const outcome = await exchange(request, this.config.upstreamTimeoutMs).then(
         (answer) => classify(answer, kind, redactor),
-        (error: Error): TransientOutcome => ({ kind: 'transient', reason: error.message, httpStatus: null, retryAfterSeconds: null }),
+        (error: Error): UpstreamOutcome =>
+          (error as NodeJS.ErrnoException).code === ADDRESS_NOT_ALLOWED
+            ? { kind: 'rejected', httpStatus: null, error: 'address_not_allowed', description: 'the token URL host name resolves to a loopback, private or link-local address; not contacted' }
+            : { kind: 'transient', reason: error.message, httpStatus: null, retryAfterSeconds: null },
       );
       if (outcome.kind === 'transient') guard.circuit.recordFailure();
       else guard.circuit.recordSuccess();
@@ -206,7 +216,7 @@ function exchange(request: OutgoingRequest, timeoutMs: number): Promise<HttpAnsw
       controller.abort();
     }, timeoutMs);
 
-    const options = { method: request.method, headers: request.headers, signal: controller.signal };
+    const options = { method: request.method, headers: request.headers, signal: controller.signal, ...(request.lookup && { lookup: request.lookup }) };
     const onResponse = (response: IncomingMessage): void => {
       const chunks: Buffer[] = [];
       let received = 0;
@@ -227,7 +237,9 @@ function exchange(request: OutgoingRequest, timeoutMs: number): Promise<HttpAnsw
     };
     try {
       const outgoing = (request.url.protocol === 'https:' ? httpsRequest : httpRequest)(request.url, options, onResponse);
-      outgoing.on('error', (error) => fail(networkFailure(error)));
+      outgoing.on('error', (error: NodeJS.ErrnoException) =>
+        error.code === ADDRESS_NOT_ALLOWED ? settle(() => reject(error)) : fail(networkFailure(error)),
+      );
       outgoing.end(request.body);
     } catch (error) {
       // Thrown synchronously for a request that cannot be written, such as a
