@@ -3,6 +3,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
+import { TOKEN_ROUTE, TokenRoute } from './tokens/token.route';
 import { NestPinoLogger, type AppLogger } from './common/logger';
 import { BrokerError } from './common/broker-error';
 import { sendError } from './common/all-exceptions.filter';
@@ -16,6 +17,23 @@ const SECURITY_HEADERS: Record<string, string> = {
   'referrer-policy': 'no-referrer',
   'cross-origin-resource-policy': 'same-origin',
   'strict-transport-security': 'max-age=31536000; includeSubDomains',
+};
+
+/** TokenRoute sits outside Nest's router, so its OpenAPI entry is written here. */
+const TOKEN_ROUTE_DOCUMENT = {
+  tags: ['tokens'],
+  summary: 'A token with at least MIN_TOKEN_TTL_SECONDS left (service key or admin key)',
+  security: [{ bearer: [] }],
+  parameters: [{ name: 'id', in: 'path' as const, required: true, schema: { type: 'string' as const } }],
+  responses: {
+    '200': { description: '{ access_token, token_type: "Bearer", expires_at, expires_in }, with Cache-Control: no-store' },
+    '401': { description: 'unauthorized' },
+    '403': { description: 'forbidden: a client of another workspace' },
+    '404': { description: 'not_found' },
+    '429': { description: 'rate_limited' },
+    '502': { description: 'credentials_rejected' },
+    '503': { description: 'upstream_unavailable or store_unavailable, with Retry-After' },
+  },
 };
 
 /**
@@ -40,11 +58,13 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');
-  fastify.addHook('onSend', async (_request, reply, payload) => {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+  // A callback hook, not an async one: it runs on every answer, the hot path's included.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    reply.headers(SECURITY_HEADERS);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-    return payload;
+    done(null, payload);
   });
+  app.get(TokenRoute).register(fastify);
 
   const document = SwaggerModule.createDocument(
     app,
@@ -55,6 +75,7 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
       .addBearerAuth()
       .build(),
   );
+  document.paths[TOKEN_ROUTE.replace(':id', '{id}')] = { get: TOKEN_ROUTE_DOCUMENT };
   SwaggerModule.setup('docs', app, document);
   await app.init();
   return app;

@@ -30,7 +30,7 @@ const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
  */
 @Injectable()
 export class AuthService implements OnApplicationBootstrap {
-  private readonly adminKeys: { digest: Buffer; actor: string }[];
+  private readonly adminKeys: { digest: Buffer; principal: Principal }[];
   private serviceKeys = new Map<string, { record: ServiceKeyRecord; digest: Buffer; principal: Principal }>();
   private readonly failedAuth: FailureWindow;
   private readonly tokenBudget: TokenBuckets;
@@ -43,7 +43,7 @@ export class AuthService implements OnApplicationBootstrap {
   ) {
     this.adminKeys = config.adminKeys.map((key) => {
       const digest = sha256(key);
-      return { digest, actor: `admin:${digest.toString('hex').slice(0, 8)}` };
+      return { digest, principal: { kind: 'admin', actor: `admin:${digest.toString('hex').slice(0, 8)}` } };
     });
     this.failedAuth = new FailureWindow(config.authFailureLimitPerMinute);
     this.tokenBudget = new TokenBuckets(config.tokenRequestsPerSecondPerKey);
@@ -60,6 +60,8 @@ export class AuthService implements OnApplicationBootstrap {
    * a source has failed too often). A valid key is never rate limited here.
    */
   async authenticate(authorization: string | undefined, source: string): Promise<Principal> {
+    const known = this.authenticateFromMemory(authorization);
+    if (known) return known;
     const match = authorization === undefined ? null : BEARER.exec(authorization);
     const principal = match ? await this.principalFor(match[1], source) : null;
     if (principal) return principal;
@@ -72,6 +74,22 @@ export class AuthService implements OnApplicationBootstrap {
       'unauthorized',
       match ? 'Unknown or revoked key' : 'Send Authorization: Bearer <admin key or service key>',
     );
+  }
+
+  /**
+   * The principal of a key this replica knows without asking the store (the
+   * admin keys, and the service keys it holds): the hot path's authentication,
+   * synchronous. Undefined when the store must be asked, or there is no such key.
+   */
+  authenticateFromMemory(authorization: string | undefined): Principal | undefined {
+    const match = authorization === undefined ? null : BEARER.exec(authorization);
+    if (!match) return undefined;
+    const digest = sha256(match[1]);
+    const admin = this.adminFor(digest);
+    if (admin) return admin;
+    const id = serviceKeyIdOf(match[1]);
+    const known = id === null ? undefined : this.serviceKeys.get(id);
+    return known && timingSafeEqual(known.digest, digest) ? known.principal : undefined;
   }
 
   /** The per-service-key budget for token requests; admin keys have none. */
@@ -95,16 +113,22 @@ export class AuthService implements OnApplicationBootstrap {
 
   private async principalFor(key: string, source: string): Promise<Principal | null> {
     const digest = sha256(key);
-    let admin: Principal | null = null;
-    for (const candidate of this.adminKeys) {
-      if (timingSafeEqual(candidate.digest, digest)) admin = { kind: 'admin', actor: candidate.actor };
-    }
+    const admin = this.adminFor(digest);
     if (admin) return admin;
     const id = serviceKeyIdOf(key);
     if (id === null) return null;
     // A source over its failure limit does not get to make the store look up more ids.
     const known = this.serviceKeys.get(id) ?? (this.failedAuth.retryAfterSeconds(source) > 0 ? undefined : await this.reloadServiceKey(id));
     return known && timingSafeEqual(known.digest, digest) ? known.principal : null;
+  }
+
+  /** Compares with every admin key, so the time taken does not depend on which one matched. */
+  private adminFor(digest: Buffer): Principal | undefined {
+    let admin: Principal | undefined;
+    for (const candidate of this.adminKeys) {
+      if (timingSafeEqual(candidate.digest, digest)) admin = candidate.principal;
+    }
+    return admin;
   }
 
   private async reloadServiceKey(id: string) {

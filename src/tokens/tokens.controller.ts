@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Header, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import { Body, Controller, Header, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Access, CurrentPrincipal } from '../auth/access.decorator';
 import type { Principal } from '../auth/principal';
@@ -9,15 +9,10 @@ import { TokensService } from './tokens.service';
 @ApiTags('tokens')
 @ApiBearerAuth()
 @Access('token')
+/** GET of the token is the hot path and is served by TokenRoute, outside Nest's router. */
 @Controller('v1/clients/:id/token')
 export class TokensController {
   constructor(private readonly tokens: TokensService) {}
-
-  @Get()
-  @Header('Cache-Control', 'no-store')
-  get(@Param() { id }: IdParamDto, @CurrentPrincipal() principal: Principal) {
-    return this.tokens.getToken(principal, id);
-  }
 
   @Post('refresh')
   @HttpCode(HttpStatus.OK)

@@ -4,6 +4,7 @@ import { GracefulShutdown } from './graceful-shutdown';
 import { RefreshScheduler } from './refresh.scheduler';
 import { RefreshService } from './refresh.service';
 import { TokenCache } from './token-cache';
+import { TokenRoute } from './token.route';
 import { TokensController } from './tokens.controller';
 import { TokensService } from './tokens.service';
 import { UpstreamClient } from './upstream/upstream.client';
@@ -11,7 +12,7 @@ import { UpstreamClient } from './upstream/upstream.client';
 @Module({
   imports: [AuditModule],
   controllers: [TokensController],
-  providers: [TokensService, TokenCache, RefreshService, RefreshScheduler, UpstreamClient, GracefulShutdown],
+  providers: [TokensService, TokenCache, TokenRoute, RefreshService, RefreshScheduler, UpstreamClient, GracefulShutdown],
   exports: [RefreshService, RefreshScheduler, UpstreamClient, TokenCache],
 })
 export class TokensModule {}

@@ -41,16 +41,31 @@ export class TokensService {
     this.minTtlMs = config.minTokenTtlSeconds * 1000;
   }
 
+  /**
+   * The hot path: the answer from this replica's memory alone, synchronously,
+   * or undefined when the store (and perhaps the upstream) must be asked.
+   * Throws 403 for a client of a workspace the principal may not use.
+   */
+  serveFromMemory(principal: Principal, id: string): TokenResponse | undefined {
+    const cached = this.cache.get(id);
+    if (!cached) return undefined;
+    const now = Date.now();
+    try {
+      authorize(principal, cached.workspaceId);
+    } catch (error) {
+      this.metrics.tokenRequests.inc({ outcome: 'forbidden' });
+      throw error;
+    }
+    if (!this.servable(cached, now)) return undefined;
+    this.metrics.tokenCache.inc({ result: 'hit' });
+    this.metrics.tokenRequests.inc({ outcome: 'served' });
+    return toResponse(cached, now);
+  }
+
   async getToken(principal: Principal, id: string): Promise<TokenResponse> {
+    const fromMemory = this.serveFromMemory(principal, id);
+    if (fromMemory) return fromMemory;
     return this.counted(async () => {
-      const cached = this.cache.get(id);
-      if (cached) {
-        authorize(principal, cached.workspaceId);
-        if (this.servable(cached, Date.now())) {
-          this.metrics.tokenCache.inc({ result: 'hit' });
-          return { response: toResponse(cached, Date.now()), outcome: 'served' };
-        }
-      }
       this.metrics.tokenCache.inc({ result: 'miss' });
       const version = this.cache.version(id);
       const entry = await this.load(id, principal);
