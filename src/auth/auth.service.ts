@@ -16,8 +16,11 @@ export const sha256 = (value: string): Buffer => createHash('sha256').update(val
 
 /** Splits `tbsk.<id>.<secret>`; null when the key is not of that shape. */
 export function serviceKeyIdOf(key: string): string | null {
-  const parts = key.split('.');
-  return parts.length === 3 && parts[0] === SERVICE_KEY_PREFIX && parts[1] !== '' && parts[2] !== '' ? parts[1] : null;
+  if (!key.startsWith(`${SERVICE_KEY_PREFIX}.`)) return null;
+  const start = SERVICE_KEY_PREFIX.length + 1;
+  const end = key.indexOf('.', start);
+  const valid = end > start && end < key.length - 1 && key.indexOf('.', end + 1) === -1;
+  return valid ? key.slice(start, end) : null;
 }
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;

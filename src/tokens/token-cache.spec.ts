@@ -1,5 +1,5 @@
 import type { StoreEventsService } from '../store/store-events.service';
-import { TokenCache, type CachedToken } from './token-cache';
+import { TokenCache, cachedToken } from './token-cache';
 
 function cacheWithEvents() {
   let onChanged: (id: string) => void = () => undefined;
@@ -11,7 +11,7 @@ function cacheWithEvents() {
   return { cache: new TokenCache(events), changed: (id: string) => onChanged(id), resync: () => onResync() };
 }
 
-const token: CachedToken = { workspaceId: 'o_1', type: 'oauth_client_credentials', accessToken: 'at', expiresAt: 1 };
+const token = cachedToken('o_1', 'oauth_client_credentials', 'at', 1);
 
 describe('TokenCache', () => {
   it('caches a load, and drops the entry when the client changes anywhere', () => {
@@ -55,5 +55,20 @@ describe('TokenCache', () => {
     expect(cache.get('cl_a')).toBeUndefined();
     cache.set('cl_a', token, cache.version('cl_a'));
     expect(cache.get('cl_a')).toEqual(token);
+  });
+});
+
+describe('cachedToken', () => {
+  it('pre-serialises the answer so that adding expires_in makes exactly the JSON of the token response', () => {
+    const expiresAt = Date.parse('2026-01-01T01:00:00.000Z');
+    const held = cachedToken('o_1', 'oauth_client_credentials', 'tok"en\\with "quotes"', expiresAt);
+    expect(JSON.parse(`${held.bodyPrefix}3599}`)).toEqual({
+      access_token: 'tok"en\\with "quotes"',
+      token_type: 'Bearer',
+      expires_at: '2026-01-01T01:00:00.000Z',
+      expires_in: 3599,
+    });
+    const key = cachedToken('o_1', 'api_key', 'pd_key', null);
+    expect(JSON.parse(key.bodyPrefix)).toEqual({ access_token: 'pd_key', token_type: 'Bearer', expires_at: null, expires_in: null });
   });
 });

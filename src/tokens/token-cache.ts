@@ -9,6 +9,19 @@ export interface CachedToken {
   accessToken: string;
   /** Epoch ms; null for api_key clients, whose key does not expire. */
   expiresAt: number | null;
+  /**
+   * The serialised answer up to `"expires_in":` (all of it for an API key),
+   * made once when the token is cached, so serving it is one concatenation.
+   */
+  bodyPrefix: string;
+}
+
+export function cachedToken(workspaceId: string, type: ClientType, accessToken: string, expiresAt: number | null): CachedToken {
+  const bodyPrefix =
+    expiresAt === null
+      ? JSON.stringify({ access_token: accessToken, token_type: 'Bearer', expires_at: null, expires_in: null })
+      : `{"access_token":${JSON.stringify(accessToken)},"token_type":"Bearer","expires_at":"${new Date(expiresAt).toISOString()}","expires_in":`;
+  return { workspaceId, type, accessToken, expiresAt, bodyPrefix };
 }
 
 /**

@@ -7,7 +7,7 @@ import { BrokerError } from '../common/broker-error';
 import { ID_PROBLEM } from '../common/id-param.dto';
 import { ID_PATTERN } from '../common/ids';
 import { LOGGER, type AppLogger } from '../common/logger';
-import { TokensService, type TokenResponse } from './tokens.service';
+import { TokensService } from './tokens.service';
 
 export const TOKEN_ROUTE = '/v1/clients/:id/token';
 
@@ -64,7 +64,7 @@ export class TokenRoute {
         principal = await this.auth.authenticate(request.headers.authorization, request.ip);
         this.auth.chargeTokenRequest(principal);
       }
-      send(reply, await this.tokens.getToken(principal, validId(request.params.id)));
+      send(reply, JSON.stringify(await this.tokens.getToken(principal, validId(request.params.id))));
     } catch (error) {
       sendError(this.logger, error, request, reply);
     }
@@ -77,6 +77,6 @@ function validId(id: string): string {
   throw new BrokerError('bad_request', 'Invalid id', { details: [{ field: 'id', problems: [ID_PROBLEM] }] });
 }
 
-function send(reply: FastifyReply, body: TokenResponse): void {
-  reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(JSON.stringify(body));
+function send(reply: FastifyReply, body: string): void {
+  reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(body);
 }

@@ -10,7 +10,7 @@ import { MetricsService, type TokenRequestOutcome } from '../metrics/metrics.ser
 import { BROKER_STORE, StoreUnavailableError, type BrokerStore } from '../store/broker-store';
 import type { ClientEntry } from '../store/store.types';
 import { RefreshService } from './refresh.service';
-import { TokenCache, type CachedToken } from './token-cache';
+import { TokenCache, cachedToken, type CachedToken } from './token-cache';
 
 export interface TokenResponse {
   access_token: string;
@@ -28,6 +28,9 @@ export interface TokenResponse {
 @Injectable()
 export class TokensService {
   private readonly minTtlMs: number;
+  private readonly servedFromMemory;
+  private readonly forbiddenFromMemory;
+  private readonly cacheHits;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -39,32 +42,28 @@ export class TokensService {
     private readonly metrics: MetricsService,
   ) {
     this.minTtlMs = config.minTokenTtlSeconds * 1000;
+    // Bound once: labelled increments on the hot path would hash their labels on every request.
+    this.servedFromMemory = metrics.tokenRequests.labels('served');
+    this.forbiddenFromMemory = metrics.tokenRequests.labels('forbidden');
+    this.cacheHits = metrics.tokenCache.labels('hit');
   }
 
   /**
-   * The hot path: the answer from this replica's memory alone, synchronously,
-   * or undefined when the store (and perhaps the upstream) must be asked.
-   * Throws 403 for a client of a workspace the principal may not use.
+   * The hot path: the serialised answer from this replica's memory alone,
+   * synchronously, or undefined when the store (and perhaps the upstream) must
+   * be asked. Throws 403 for a client of a workspace the principal may not use.
    */
-  serveFromMemory(principal: Principal, id: string): TokenResponse | undefined {
-    const cached = this.cache.get(id);
-    if (!cached) return undefined;
+  serveFromMemory(principal: Principal, id: string): string | undefined {
     const now = Date.now();
-    try {
-      authorize(principal, cached.workspaceId);
-    } catch (error) {
-      this.metrics.tokenRequests.inc({ outcome: 'forbidden' });
-      throw error;
-    }
-    if (!this.servable(cached, now)) return undefined;
-    this.metrics.tokenCache.inc({ result: 'hit' });
-    this.metrics.tokenRequests.inc({ outcome: 'served' });
-    return toResponse(cached, now);
+    const cached = this.heldInMemory(principal, id, now);
+    if (!cached) return undefined;
+    return cached.expiresAt === null ? cached.bodyPrefix : `${cached.bodyPrefix}${Math.floor((cached.expiresAt - now) / 1000)}}`;
   }
 
   async getToken(principal: Principal, id: string): Promise<TokenResponse> {
-    const fromMemory = this.serveFromMemory(principal, id);
-    if (fromMemory) return fromMemory;
+    const now = Date.now();
+    const cached = this.heldInMemory(principal, id, now);
+    if (cached) return toResponse(cached, now);
     return this.counted(async () => {
       this.metrics.tokenCache.inc({ result: 'miss' });
       const version = this.cache.version(id);
@@ -103,6 +102,19 @@ export class TokensService {
    * credentials refused answers 502 even while the old token is valid: that
    * token is the one its caller was just refused with.
    */
+  private heldInMemory(principal: Principal, id: string, now: number): CachedToken | undefined {
+    const cached = this.cache.get(id);
+    if (!cached) return undefined;
+    if (!mayAccessWorkspace(principal, cached.workspaceId)) {
+      this.forbiddenFromMemory.inc();
+      throw forbidden();
+    }
+    if (!this.servable(cached, now)) return undefined;
+    this.cacheHits.inc();
+    this.servedFromMemory.inc();
+    return cached;
+  }
+
   private async afterRefresh(id: string, principal: Principal, options: { refuseRejected?: boolean } = {}): Promise<TokenResponse> {
     const version = this.cache.version(id);
     const entry = await this.load(id, principal);
@@ -138,12 +150,12 @@ export class TokensService {
     const { client, status, token } = entry;
     if (client.type === 'api_key') {
       if (status.state === 'rejected') return null;
-      return { workspaceId: client.workspaceId, type: client.type, accessToken: this.open(client.sealedSecret, secretContext(client.id)), expiresAt: null };
+      return cachedToken(client.workspaceId, client.type, this.open(client.sealedSecret, secretContext(client.id)), null);
     }
     if (!token || token.generation !== client.generation || token.expiresAt - now < this.minTtlMs) return null;
     try {
       const accessToken = this.box.open(token.sealedAccessToken, tokenContext(client.id));
-      return { workspaceId: client.workspaceId, type: client.type, accessToken, expiresAt: token.expiresAt };
+      return cachedToken(client.workspaceId, client.type, accessToken, token.expiresAt);
     } catch (error) {
       if (!(error instanceof SealedValueError)) throw error;
       // A token that does not open is never served; a fresh one is fetched instead.
@@ -180,9 +192,11 @@ export class TokensService {
 }
 
 function authorize(principal: Principal, workspaceId: string): void {
-  if (!mayAccessWorkspace(principal, workspaceId)) {
-    throw new BrokerError('forbidden', 'This service key may not fetch tokens for this workspace');
-  }
+  if (!mayAccessWorkspace(principal, workspaceId)) throw forbidden();
+}
+
+function forbidden(): BrokerError {
+  return new BrokerError('forbidden', 'This service key may not fetch tokens for this workspace');
 }
 
 function rejected(entry: ClientEntry): BrokerError {
