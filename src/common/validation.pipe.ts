@@ -32,9 +32,17 @@ export class BrokerValidationPipe extends ValidationPipe {
   }
 }
 
+/**
+ * An unknown field's name is the caller's text, not ours: one that could be a
+ * secret pasted as a key (long, or not a plain identifier) is not quoted back.
+ */
+const QUOTABLE_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+
 function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
   return errors.flatMap((error) => {
-    const field = parent ? `${parent}.${error.property}` : error.property;
+    const unknown = error.constraints?.whitelistValidation !== undefined;
+    const property = unknown && !QUOTABLE_FIELD.test(error.property) ? '(unknown field name not shown)' : error.property;
+    const field = parent ? `${parent}.${property}` : property;
     const own: FieldProblem[] = error.constraints
       ? [{ field, problems: [...new Set(Object.entries(error.constraints).map(([name, message]) => (name === 'whitelistValidation' ? 'unknown field' : message)))] }]
       : [];
