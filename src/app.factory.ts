@@ -1,8 +1,10 @@
+import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
+import { SECURITY_HEADERS } from './common/security-headers';
 import { TOKEN_ROUTE, TokenRoute } from './tokens/token.route';
 import { NestPinoLogger, type AppLogger } from './common/logger';
 import { BrokerError } from './common/broker-error';
@@ -10,14 +12,6 @@ import { sendError } from './common/all-exceptions.filter';
 import type { AppConfig } from './config/config';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
-
-const SECURITY_HEADERS: Record<string, string> = {
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-resource-policy': 'same-origin',
-  'strict-transport-security': 'max-age=31536000; includeSubDomains',
-};
 
 /** TokenRoute sits outside Nest's router, so its OpenAPI entry is written here. */
 const TOKEN_ROUTE_DOCUMENT = {
@@ -41,13 +35,24 @@ const TOKEN_ROUTE_DOCUMENT = {
  * on the configured port, tests on an ephemeral one.
  */
 export async function createApp(config: AppConfig, logger: AppLogger): Promise<NestFastifyApplication> {
+  // Bound once the application exists: the server is made before it.
+  let answerFromMemory: (request: IncomingMessage, response: ServerResponse) => boolean = () => false;
   const adapter = new FastifyAdapter({
+    // A token request this replica can answer from memory alone is answered
+    // before Fastify sees it (see TokenRoute.answerFromMemory); any other
+    // request, and any that needs more, goes to Fastify and Nest as usual.
+    serverFactory: (handler: (request: IncomingMessage, response: ServerResponse) => void, options: ServerOptions) =>
+      createServer(options, (request, response) => {
+        if (!answerFromMemory(request, response)) handler(request, response);
+      }),
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
     return503OnClosing: true,
     // URLs the router cannot match (bad percent-encoding, an over-long path
     // parameter) never reach Nest; answer them in the contract's shape too.
-    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => sendError(logger, routerError(error), request, reply),
+    // These answers skip the onSend hook below, so they get the security headers here.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
+      sendError(logger, routerError(error), request, reply.headers(SECURITY_HEADERS)),
   });
   // bodyParser: false keeps Nest from adding a form parser; with Fastify's
   // text/plain parser removed, JSON is the only body accepted, anything else is 415.
@@ -64,7 +69,9 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     done(null, payload);
   });
-  app.get(TokenRoute).register(fastify);
+  const tokenRoute = app.get(TokenRoute);
+  tokenRoute.register(fastify);
+  answerFromMemory = (request, response) => tokenRoute.answerFromMemory(request, response);
 
   const document = SwaggerModule.createDocument(
     app,

@@ -95,6 +95,11 @@ export class AuthService implements OnApplicationBootstrap {
     return known && timingSafeEqual(known.digest, digest) ? known.principal : undefined;
   }
 
+  /** Takes one request from the key's budget; false when it is spent (nothing is taken then). */
+  tryChargeTokenRequest(principal: Principal): boolean {
+    return principal.kind !== 'service' || this.tokenBudget.take(principal.serviceKeyId) === 0;
+  }
+
   /** The per-service-key budget for token requests; admin keys have none. */
   chargeTokenRequest(principal: Principal): void {
     if (principal.kind !== 'service') return;

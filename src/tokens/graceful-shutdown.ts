@@ -1,11 +1,21 @@
 import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import { HttpAdapterHost } from '@nestjs/core';
 import { RefreshScheduler } from './refresh.scheduler';
 import { RefreshService } from './refresh.service';
+import { TokenRoute } from './token.route';
 
 /** Requests still running after this are cut short, so that the process exits within SPEC.md's 10 s. */
 const HTTP_DRAIN_MS = 5_000;
 const REFRESH_GRACE_MS = 2_000;
+/**
+ * Before Fastify closes the server (which cuts idle keep-alive connections),
+ * new connections are refused and every answer carries `Connection: close`,
+ * for up to this long: keep-alive clients are told to go elsewhere instead of
+ * having a connection cut while their next request is already on the wire (a reset).
+ */
+const KEEP_ALIVE_DRAIN_MS = 1_000;
 
 /**
  * SIGTERM, in the order that loses nothing: take no more scheduled work, stop
@@ -19,13 +29,38 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
     private readonly adapterHost: HttpAdapterHost,
     private readonly scheduler: RefreshScheduler,
     private readonly refresher: RefreshService,
+    private readonly tokenRoute: TokenRoute,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
     this.scheduler.stop();
+    this.tokenRoute.close();
+    await this.closeKeepAliveConnections();
     await Promise.race([this.adapterHost.httpAdapter?.close(), sleep(HTTP_DRAIN_MS)]);
     await this.refresher.releaseLocks(REFRESH_GRACE_MS);
   }
+
+  /**
+   * Stops accepting connections, and every answer from now on closes its
+   * connection; waits until none is left open, or KEEP_ALIVE_DRAIN_MS.
+   */
+  private async closeKeepAliveConnections(): Promise<void> {
+    const server = this.adapterHost.httpAdapter?.getHttpServer?.() as Server | undefined;
+    if (!server?.listening) return;
+    // Prepended, so it runs before Fastify's handler writes anything.
+    server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
+      response.shouldKeepAlive = false;
+    });
+    // net's close, not http's: http's would also cut idle keep-alive connections now, racing requests
+    // already sent on them. Fastify's close later tolerates the server having stopped listening.
+    NetServer.prototype.close.call(server);
+    const deadline = Date.now() + KEEP_ALIVE_DRAIN_MS;
+    while (Date.now() < deadline && (await openConnections(server)) > 0) await sleep(50);
+  }
+}
+
+function openConnections(server: Server): Promise<number> {
+  return new Promise((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthService } from '../auth/auth.service';
 import type { Principal } from '../auth/principal';
@@ -7,9 +8,17 @@ import { BrokerError } from '../common/broker-error';
 import { ID_PROBLEM } from '../common/id-param.dto';
 import { ID_PATTERN } from '../common/ids';
 import { LOGGER, type AppLogger } from '../common/logger';
+import { SECURITY_HEADERS } from '../common/security-headers';
 import { TokensService } from './tokens.service';
 
 export const TOKEN_ROUTE = '/v1/clients/:id/token';
+const PATH_START = '/v1/clients/';
+const PATH_END = '/token';
+const HEADERS: readonly [string, string][] = [
+  ...Object.entries(SECURITY_HEADERS),
+  ['content-type', 'application/json; charset=utf-8'],
+  ['cache-control', 'no-store'],
+];
 
 type TokenRequest = FastifyRequest<{ Params: { id: string } }>;
 
@@ -26,11 +35,43 @@ type TokenRequest = FastifyRequest<{ Params: { id: string } }>;
  */
 @Injectable()
 export class TokenRoute {
+  private open = true;
+
   constructor(
     private readonly auth: AuthService,
     private readonly tokens: TokensService,
     @Inject(LOGGER) private readonly logger: AppLogger,
   ) {}
+
+  /**
+   * Answers, straight from node:http, a token request that needs nothing but
+   * this replica's memory: a GET of exactly /v1/clients/<valid id>/token, a
+   * key held in memory, a token held for a client of one of its workspaces,
+   * within the key's budget. Returns false, having written nothing, for any
+   * other request, which then takes the full route below. Every check the
+   * full route makes is made; a request that would fail one goes there, to
+   * be answered in the contract's shape.
+   */
+  answerFromMemory(request: IncomingMessage, response: ServerResponse): boolean {
+    const url = request.url;
+    if (!this.open || request.method !== 'GET' || url === undefined || !url.startsWith(PATH_START) || !url.endsWith(PATH_END)) {
+      return false;
+    }
+    const id = url.slice(PATH_START.length, url.length - PATH_END.length);
+    if (!ID_PATTERN.test(id)) return false;
+    const principal = this.auth.authenticateFromMemory(request.headers.authorization);
+    if (!principal || !this.tokens.holdsServable(principal, id) || !this.auth.tryChargeTokenRequest(principal)) return false;
+    const body = this.tokens.serveFromMemory(principal, id);
+    if (body === undefined) return false;
+    response.writeHead(200, [...HEADERS, ['content-length', String(Buffer.byteLength(body))]]);
+    response.end(body);
+    return true;
+  }
+
+  /** Shutdown: from now on every request goes through Fastify, which answers 503 while it closes. */
+  close(): void {
+    this.open = false;
+  }
 
   register(fastify: FastifyInstance): void {
     fastify.get<{ Params: { id: string } }>(TOKEN_ROUTE, (request, reply) => this.handle(request, reply));

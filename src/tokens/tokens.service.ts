@@ -60,6 +60,12 @@ export class TokensService {
     return cached.expiresAt === null ? cached.bodyPrefix : `${cached.bodyPrefix}${Math.floor((cached.expiresAt - now) / 1000)}}`;
   }
 
+  /** Whether serveFromMemory would answer with a token (and not 403): a look with no side effects. */
+  holdsServable(principal: Principal, id: string): boolean {
+    const cached = this.cache.get(id);
+    return cached !== undefined && mayAccessWorkspace(principal, cached.workspaceId) && this.servable(cached, Date.now());
+  }
+
   async getToken(principal: Principal, id: string): Promise<TokenResponse> {
     const now = Date.now();
     const cached = this.heldInMemory(principal, id, now);
