@@ -28,8 +28,30 @@ export class BrokerValidationPipe extends ValidationPipe {
         details: [{ field: metadata.type, problems: ['must be a JSON object'] }],
       });
     }
+    // class-transformer and class-validator recurse into whatever they are given; a body nested
+    // thousands deep (well under 64 KB) would overflow the stack and answer 500.
+    if (nestingDepthExceeds(value, MAX_NESTING_DEPTH)) {
+      throw new BrokerError('bad_request', `The ${metadata.type} is nested too deeply`, {
+        details: [{ field: metadata.type, problems: [`must not nest objects or arrays more than ${MAX_NESTING_DEPTH} deep`] }],
+      });
+    }
     return super.transform(value, metadata);
   }
+}
+
+/** No field of the API nests more than a couple of levels; this leaves room and stops abuse. */
+export const MAX_NESTING_DEPTH = 16;
+
+/** Iterative, so that checking a deep value cannot itself overflow the stack. */
+function nestingDepthExceeds(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /**
