@@ -75,11 +75,19 @@ export class RefreshService {
 
   /**
    * Shutdown: lets running refreshes finish for up to `graceMs`, then gives
-   * back every lock still held, so another replica need not wait them out.
+   * back every lock still held, so another replica need not wait them out,
+   * and makes each of those clients due now: otherwise its schedule entry
+   * would sit on this replica's claim lease (20 s) before anyone took it.
    */
   async releaseLocks(graceMs: number): Promise<void> {
     await Promise.race([Promise.allSettled([...this.inFlight.values()]), sleep(graceMs)]);
-    await Promise.allSettled([...this.heldLocks].map(([id, owner]) => this.store.releaseLock(id, owner)));
+    const now = Date.now();
+    await Promise.allSettled(
+      [...this.heldLocks].map(async ([id, owner]) => {
+        await this.store.releaseLock(id, owner);
+        await this.store.setDue(id, now);
+      }),
+    );
     this.heldLocks.clear();
   }
 
