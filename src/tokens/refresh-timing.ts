@@ -4,6 +4,12 @@ export const BACKOFF_BASE_MS = 1_000;
 export const BACKOFF_CAP_MS = 5 * 60_000;
 export const REJECTED_RETRY_MS = 15 * 60_000;
 export const DEFAULT_EXPIRES_IN_SECONDS = 3_600;
+/**
+ * A token is served only while it has MIN_TOKEN_TTL_SECONDS plus this left, so
+ * that it still has MIN_TOKEN_TTL_SECONDS when the answer reaches its caller
+ * (transit and event-loop lag under load take milliseconds to tens of them).
+ */
+export const SERVE_MARGIN_MS = 500;
 /** Retry-After beyond this is taken as this: an upstream must not park a client for days. */
 export const RETRY_AFTER_CAP_MS = 60 * 60_000;
 

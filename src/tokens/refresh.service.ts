@@ -9,7 +9,7 @@ import { SealedValueError, SecretBox, secretContext, tokenContext } from '../cry
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import { StoreEventsService } from '../store/store-events.service';
 import type { ClientEntry, ClientStatus, StoredToken } from '../store/store.types';
-import { REJECTED_RETRY_MS, backoffDelayMs, refreshWindowStart, scheduledRefreshAt } from './refresh-timing';
+import { REJECTED_RETRY_MS, SERVE_MARGIN_MS, backoffDelayMs, refreshWindowStart, scheduledRefreshAt } from './refresh-timing';
 import { UpstreamClient } from './upstream/upstream.client';
 import type { UpstreamOutcome } from './upstream/upstream.types';
 
@@ -180,7 +180,7 @@ export class RefreshService {
   /** A token of the current generation, with at least MIN_TOKEN_TTL_SECONDS left, that opens. */
   private servable({ client, token }: ClientEntry, now: number): boolean {
     if (!token || token.generation !== client.generation) return false;
-    if (token.expiresAt - now < this.config.minTokenTtlSeconds * 1000) return false;
+    if (token.expiresAt - now < this.config.minTokenTtlSeconds * 1000 + SERVE_MARGIN_MS) return false;
     try {
       this.box.open(token.sealedAccessToken, tokenContext(client.id));
       return true;

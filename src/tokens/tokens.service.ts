@@ -10,6 +10,7 @@ import { MetricsService, type TokenRequestOutcome } from '../metrics/metrics.ser
 import { BROKER_STORE, StoreUnavailableError, type BrokerStore } from '../store/broker-store';
 import type { ClientEntry } from '../store/store.types';
 import { RefreshService } from './refresh.service';
+import { SERVE_MARGIN_MS } from './refresh-timing';
 import { TokenCache, cachedToken, type CachedToken } from './token-cache';
 
 export interface TokenResponse {
@@ -41,7 +42,7 @@ export class TokensService {
     private readonly refresher: RefreshService,
     private readonly metrics: MetricsService,
   ) {
-    this.minTtlMs = config.minTokenTtlSeconds * 1000;
+    this.minTtlMs = config.minTokenTtlSeconds * 1000 + SERVE_MARGIN_MS;
     // Bound once: labelled increments on the hot path would hash their labels on every request.
     this.servedFromMemory = metrics.tokenRequests.labels('served');
     this.forbiddenFromMemory = metrics.tokenRequests.labels('forbidden');
