@@ -52,6 +52,7 @@ describe('scenario 2: a replica killed mid-refresh', () => {
       // Kill once the refresh wave is under way on the replicas (requests held by the slow upstream).
       const waitUntil = Date.now() + 15_000;
       while (fake.inFlight < 12 && Date.now() < waitUntil) await sleep(20);
+      await cluster.waitForLocksOnReplicas(3, 10_000);
       const locks = await cluster.redisProbe().keys('tbf:{c:*}:lock');
       killedAt = Date.now();
       victim.proc.child.kill('SIGKILL');

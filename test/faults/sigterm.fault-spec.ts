@@ -54,6 +54,7 @@ describe('scenario 8: SIGTERM under load', () => {
       // SIGTERM once the victim is refreshing (the refresh wave holds the slow upstream).
       const waitUntil = Date.now() + 15_000;
       while (fake.inFlight < 12 && Date.now() < waitUntil) await sleep(20);
+      await cluster.waitForLocksOnReplicas(3, 10_000);
       const probe = cluster.redisProbe();
       const lockKeys = await probe.keys('tbf:{c:*}:lock');
       const owners = new Map<string, string | null>(await Promise.all(lockKeys.map(async (k) => [k, await probe.get(k)] as [string, string | null])));

@@ -165,6 +165,22 @@ export class Cluster {
     return this.probe;
   }
 
+  /**
+   * Waits until refresh locks are held by `replicas` different replicas (a lock's
+   * owner is `<replica id>.<random>`), so that a fault hits one while it refreshes.
+   */
+  async waitForLocksOnReplicas(replicas: number, timeoutMs: number): Promise<void> {
+    const probe = this.redisProbe();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const keys = await probe.keys(`${PREFIX}{c:*}:lock`);
+      const owners = keys.length === 0 ? [] : await probe.mget(...keys);
+      if (new Set(owners.filter((o): o is string => o !== null).map((o) => o.split('.')[0])).size >= replicas) return;
+      await sleep(20);
+    }
+    throw new Error(`refresh locks were not held by ${replicas} replicas at once within ${timeoutMs} ms`);
+  }
+
   /** Stops redis-server (SIGTERM, or SIGKILL) and returns a function that starts it again on the same port and directory. */
   async stopRedis(signal: 'SIGTERM' | 'SIGKILL'): Promise<() => Promise<void>> {
     const { port } = this.redis;
