@@ -10,6 +10,9 @@ import { expectContractError } from './support';
  * is still served. (The admin-route side and the per-key token budget are in
  * test/auth-and-input.e2e-spec.ts.)
  */
+// Generous: these run beside the rest of the suite on a busy machine.
+jest.setTimeout(60_000);
+
 describe('brute force on the token routes', () => {
   let upstream: FakePipedream;
   let broker: TestBroker;

@@ -83,6 +83,9 @@ function expected(access: Access, caller: Caller): 'success' | 401 | 403 {
 /** Secret-bearing or authenticated answers must not be cached anywhere. */
 const mustNotBeCached = (pattern: string) => pattern.startsWith('/v1/') || pattern === '/health/tokens';
 
+// Generous: these run beside the rest of the suite on a busy machine.
+jest.setTimeout(60_000);
+
 describe('authorisation matrix over the live route table', () => {
   let upstream: FakePipedream;
   let broker: TestBroker;

@@ -21,6 +21,9 @@ const OLD = `old:${randomBytes(32).toString('base64')}`;
 const NEW = `new:${randomBytes(32).toString('base64')}`;
 const SEALED = /v1\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g;
 
+// Generous: these run beside the rest of the suite on a busy machine.
+jest.setTimeout(60_000);
+
 describe('encryption key rotation, the runbook', () => {
   let upstream: FakePipedream;
   let redis: Redis;

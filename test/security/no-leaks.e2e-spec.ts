@@ -28,6 +28,9 @@ interface Answer {
   mayCarry: string[];
 }
 
+// Generous: these run beside the rest of the suite on a busy machine.
+jest.setTimeout(60_000);
+
 describe('no secret leaks', () => {
   let upstream: FakePipedream;
   let broker: TestBroker;

@@ -11,6 +11,9 @@ import { expectContractError } from './support';
  * loopback address a host NAME resolves to (checked when connecting, so DNS
  * rebinding is covered: see src/tokens/upstream/address-guard.spec.ts).
  */
+// Generous: these run beside the rest of the suite on a busy machine.
+jest.setTimeout(60_000);
+
 describe('SSRF through the token URL', () => {
   let upstream: FakePipedream;
   /** Another host the broker must never reach: counts what reaches it. */
