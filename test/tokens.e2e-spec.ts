@@ -354,7 +354,7 @@ describe('token routes (Redis store, fake upstream)', () => {
       const w = await world({ MIN_TOKEN_TTL_SECONDS: '1' });
       // The fake quotes the presented secret back in its error: the broker must not store or show it.
       w.fake.echoSecretsInErrors = true;
-      const c = await registerOauth(w, { fakeOptions: { expiresIn: 6 } });
+      const c = await registerOauth(w, { fakeOptions: { expiresIn: 8 } });
       await waitForState(w, c.id, 'ready');
       const held = await getToken(w, c.id);
       expect(held.status).toBe(200);
@@ -362,8 +362,8 @@ describe('token routes (Redis store, fake upstream)', () => {
       const expiresAt = Date.parse(held.body.expires_at);
 
       w.fake.revokeClient(c.clientId);
-      // The broker's own refresh (3 to 4.5 s into the 6 s lifetime) meets the refusal.
-      const rejected = await waitForState(w, c.id, 'rejected', 8_000);
+      // The broker's own refresh (4 to 6 s into the 8 s lifetime) meets the refusal.
+      const rejected = await waitForState(w, c.id, 'rejected', 10_000);
       expect(rejected.status).toMatchObject({ state: 'rejected', failingSince: expect.any(String) });
       expect(rejected.status.lastError).toContain('invalid_client');
       expect(rejected.status.lastError).toContain('The client has been revoked');
@@ -371,8 +371,8 @@ describe('token routes (Redis store, fake upstream)', () => {
       const requestsAtRejection = w.fake.tokenRequestCount(c.clientId);
       expect(requestsAtRejection).toBe(2);
 
-      // The held token still has more than MIN_TOKEN_TTL_SECONDS left: still served.
-      expect(expiresAt - Date.now()).toBeGreaterThan(1_200);
+      // The held token still has more than MIN_TOKEN_TTL_SECONDS (and the serving margin) left: still served.
+      expect(expiresAt - Date.now()).toBeGreaterThan(1_000 + SERVE_MARGIN_MS + 200);
       const stillServed = await getToken(w, c.id);
       expect(stillServed.status).toBe(200);
       expect(stillServed.body.access_token).toBe(heldToken);
