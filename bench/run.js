@@ -1052,7 +1052,7 @@ main()
   .then(async () => {
     await procs.runCleanups();
     results.totalSeconds = round((performance.now() - started) / 1000, 1);
-    row('run', 'total time', `${results.totalSeconds} s`, QUICK ? 'a few seconds' : '< 10 min', '');
+    row('run', 'total time', `${results.totalSeconds} s`, QUICK ? '< 60 s' : '< 10 min', '');
     const file = path.join(RESULTS_DIR, `bench-${results.mode}-${stamp}.json`);
     results.table = rows;
     fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
@@ -1061,6 +1061,8 @@ main()
     process.exit(0);
   })
   .catch(async (error) => {
+    // After Ctrl-C the signal handler stops everything and exits 130; what failed meanwhile is its echo.
+    if (procs.interrupted) return;
     process.stderr.write(`bench failed: ${error && error.stack ? error.stack : error}\n`);
     await procs.runCleanups();
     if (rows.length) printTable();

@@ -34,6 +34,7 @@ function runCleanups() {
 function installSignalHandlers() {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.once(signal, () => {
+      module.exports.interrupted = true;
       process.stderr.write(`\nbench: ${signal}: stopping every process it started\n`);
       // A second Ctrl-C during cleanup kills at once.
       process.once(signal, () => process.exit(130));
