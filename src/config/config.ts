@@ -162,7 +162,7 @@ export function parseConfig(env: Env): AppConfig {
     auditMaxEvents: integer('AUDIT_MAX_EVENTS', 100_000, 1, 10_000_000),
     logLevel,
     authFailureLimitPerMinute: integer('AUTH_FAILURE_LIMIT_PER_MINUTE', 30, 1, 1_000_000),
-    tokenRequestsPerSecondPerKey: integer('TOKEN_REQUESTS_PER_SECOND_PER_KEY', 2_000, 1, 10_000_000),
+    tokenRequestsPerSecondPerKey: integer('TOKEN_REQUESTS_PER_SECOND_PER_KEY', 10_000, 1, 10_000_000),
   };
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   return config;
