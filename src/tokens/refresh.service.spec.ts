@@ -70,6 +70,13 @@ describe('RefreshService.apply', () => {
     expect(next.dueAt).toBe(next.status.nextAttemptAt);
   });
 
+  it("a refusal by the host's open circuit retries when the circuit allows, without lengthening the client's backoff", () => {
+    const next = service.apply(entry({ state: 'failing', consecutiveFailures: 4, failingSince: 'then' }), { kind: 'transient', reason: 'circuit open', httpStatus: null, retryAfterSeconds: 5, notSent: true }, 'scheduled', NOW);
+    expect(next.status).toMatchObject({ state: 'failing', consecutiveFailures: 4, lastError: 'upstream unavailable: circuit open' });
+    expect(next.status.nextAttemptAt).toBeGreaterThanOrEqual(NOW + 5_000);
+    expect(next.status.nextAttemptAt).toBeLessThanOrEqual(NOW + 6_000);
+  });
+
   it('a transient failure of a rejected client keeps it rejected, with what the upstream said and the slow retry', () => {
     const rejected = entry({ state: 'rejected', lastError: 'upstream refused the credentials 401', failingSince: 'then' });
     const next = service.apply(rejected, { kind: 'transient', reason: 'HTTP 503', httpStatus: 503, retryAfterSeconds: null }, 'scheduled', NOW);

@@ -268,8 +268,13 @@ export class RefreshService {
           const nextAttemptAt = now + Math.max(REJECTED_RETRY_MS, backoffDelayMs(1, outcome.retryAfterSeconds));
           return { status: { ...status, nextAttemptAt, lastForcedRefreshAt }, token: undefined, dueAt: nextAttemptAt };
         }
-        const consecutiveFailures = status.consecutiveFailures + 1;
-        const nextAttemptAt = now + backoffDelayMs(consecutiveFailures, outcome.retryAfterSeconds);
+        // A refusal by the host's open circuit sent nothing: it does not lengthen this client's backoff
+        // (else a long outage would leave clients backing off for minutes after the host is back);
+        // the client tries again once the circuit lets a probe through, spread over a second.
+        const consecutiveFailures = outcome.notSent ? status.consecutiveFailures : status.consecutiveFailures + 1;
+        const nextAttemptAt = outcome.notSent
+          ? now + (outcome.retryAfterSeconds ?? 1) * 1000 + Math.random() * 1000
+          : now + backoffDelayMs(consecutiveFailures, outcome.retryAfterSeconds);
         return {
           status: {
             ...status,

@@ -372,7 +372,7 @@ describe('UpstreamClient', () => {
 
       const refused = await Promise.all(Array.from({ length: 10 }, () => client.requestToken(tokenRequest())));
       for (const outcome of refused) {
-        expect(outcome).toEqual({ kind: 'transient', reason: 'circuit open', httpStatus: null, retryAfterSeconds: expect.any(Number) });
+        expect(outcome).toEqual({ kind: 'transient', reason: 'circuit open', httpStatus: null, retryAfterSeconds: expect.any(Number), notSent: true });
         if (outcome.kind === 'transient') expect(outcome.retryAfterSeconds).toBeLessThanOrEqual(5);
       }
       await expect(client.checkApiKey('pd_api_key_1')).resolves.toMatchObject({ reason: 'circuit open' });

@@ -112,7 +112,7 @@ export class UpstreamClient {
 
   private refuse(host: string, kind: UpstreamRequestKind, retryAfterMs: number): TransientOutcome {
     this.metrics.recordUpstream(host, kind, 'circuit_open');
-    return { kind: 'transient', reason: 'circuit open', httpStatus: null, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1_000)) };
+    return { kind: 'transient', reason: 'circuit open', httpStatus: null, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1_000)), notSent: true };
   }
 
   private guardFor(host: string): HostGuard {

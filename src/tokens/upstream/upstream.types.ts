@@ -17,7 +17,14 @@ export type UpstreamOutcome =
   | { kind: 'token'; accessToken: string; expiresInSeconds: number }
   | { kind: 'valid' }
   | { kind: 'rejected'; httpStatus: number | null; error: string | null; description: string | null }
-  | { kind: 'transient'; reason: string; httpStatus: number | null; retryAfterSeconds: number | null };
+  | {
+      kind: 'transient';
+      reason: string;
+      httpStatus: number | null;
+      retryAfterSeconds: number | null;
+      /** Set when nothing was sent: the host's circuit is open. Says nothing new about this client. */
+      notSent?: true;
+    };
 
 export type RejectedOutcome = Extract<UpstreamOutcome, { kind: 'rejected' }>;
 export type TransientOutcome = Extract<UpstreamOutcome, { kind: 'transient' }>;
