@@ -57,8 +57,8 @@ export class UpstreamClient {
   async requestToken(request: TokenRequest): Promise<UpstreamOutcome> {
     const url = parseHttpUrl(request.tokenUrl);
     if (url === null) return invalidUrl('token URL');
-    const basicCredential = Buffer.from(`${formEncode(request.clientId)}:${formEncode(request.clientSecret)}`, 'utf8').toString('base64');
-    const redactor = new Redactor([...sensitiveForms(request.clientSecret), basicCredential]);
+    const basicCredential = request.format === 'form' ? basicCredentialOf(request) : null;
+    const redactor = new Redactor(() => [...sensitiveForms(request.clientSecret), basicCredential ?? basicCredentialOf(request)]);
     const body = request.format === 'form' ? formTokenBody(request) : jsonTokenBody(request);
     const headers: OutgoingHttpHeaders = {
       Accept: 'application/json',
@@ -66,7 +66,7 @@ export class UpstreamClient {
       'Content-Length': Buffer.byteLength(body),
       'User-Agent': USER_AGENT,
     };
-    if (request.format === 'form') headers.Authorization = `Basic ${basicCredential}`;
+    if (basicCredential !== null) headers.Authorization = `Basic ${basicCredential}`;
     return this.send('token', { method: 'POST', url, headers, body, lookup: this.tokenUrlLookup }, redactor);
   }
 
@@ -74,7 +74,7 @@ export class UpstreamClient {
     const url = parseHttpUrl(`${this.config.pipedreamApiBase}/v1/users/me`);
     if (url === null) return invalidUrl('PIPEDREAM_API_BASE');
     const headers: OutgoingHttpHeaders = { Accept: 'application/json', Authorization: `Bearer ${apiKey}`, 'User-Agent': USER_AGENT };
-    return this.send('api_key_check', { method: 'GET', url, headers }, new Redactor(sensitiveForms(apiKey)));
+    return this.send('api_key_check', { method: 'GET', url, headers }, new Redactor(() => sensitiveForms(apiKey)));
   }
 
   /** The circuit guarding the host of `url` (a token URL or the API base). */
@@ -140,6 +140,11 @@ function formTokenBody(request: TokenRequest): string {
   return params.toString();
 }
 
+/** The HTTP Basic credential of RFC 6749 section 2.3.1: each half form-encoded, then base64. */
+function basicCredentialOf(request: TokenRequest): string {
+  return Buffer.from(`${formEncode(request.clientId)}:${formEncode(request.clientSecret)}`, 'utf8').toString('base64');
+}
+
 /**
  * application/x-www-form-urlencoded encoding of one value, as RFC 6749
  * section 2.3.1 requires for each half of the Basic credential.
@@ -155,17 +160,17 @@ function sensitiveForms(secret: string): string[] {
   return [secret, formEncode(secret), JSON.stringify(secret).slice(1, -1)];
 }
 
+/** Built for every request, used only for an upstream's refusal: the secrets' forms are worked out on first use. */
 class Redactor {
-  private readonly secrets: string[];
+  private secrets: string[] | null = null;
 
-  constructor(secrets: string[]) {
-    // Longest first, so a secret that contains another is replaced whole.
-    this.secrets = [...new Set(secrets.filter((secret) => secret !== ''))].sort((a, b) => b.length - a.length);
-  }
+  constructor(private readonly sensitive: () => string[]) {}
 
   /** Upstream text made safe to store and show: secrets replaced, then shortened. */
   clean(value: unknown): string | null {
     if (typeof value !== 'string') return null;
+    // Longest first, so a secret that contains another is replaced whole.
+    this.secrets ??= [...new Set(this.sensitive().filter((secret) => secret !== ''))].sort((a, b) => b.length - a.length);
     const redacted = this.secrets.reduce((text, secret) => text.split(secret).join(REDACTED), value);
     return redacted.slice(0, MAX_ERROR_TEXT_LENGTH);
   }
