@@ -22,6 +22,7 @@ export function describeStoreContract(
 ): void {
   describe(`${name}: BrokerStore contract`, () => {
     let store: BrokerStore;
+    const acquireLock = async (id: string, owner: string, ttlMs: number) => (await store.lockAndRead(id, owner, ttlMs)).locked;
 
     beforeEach(async () => {
       store = await makeStore();
@@ -179,13 +180,13 @@ export function describeStoreContract(
       it('removes its schedule entry and its lock', async () => {
         await store.insertClient(makeEntry('cl_a'), UNSCHEDULED);
         await store.setDue('cl_a', 1_000);
-        expect(await store.acquireLock('cl_a', 'replica-1', 60_000)).toBe(true);
+        expect(await acquireLock('cl_a', 'replica-1', 60_000)).toBe(true);
 
         await store.deleteClient('cl_a');
 
-        expect(await store.claimDue(10_000, 20_000, 10)).toEqual([]);
+        expect((await store.claimDue(10_000, 20_000, 10)).due).toEqual([]);
         expect((await store.tokenStats(10)).nextDueAt).toBeNull();
-        expect(await store.acquireLock('cl_a', 'replica-2', 60_000)).toBe(true);
+        expect(await acquireLock('cl_a', 'replica-2', 60_000)).toBe(true);
       });
     });
 
@@ -339,29 +340,29 @@ export function describeStoreContract(
         await store.setDue('cl_a', 1_000);
         await store.setDue('cl_exact', 2_500);
 
-        expect(await store.claimDue(2_500, 60_000, 10)).toEqual([
+        expect((await store.claimDue(2_500, 60_000, 10)).due).toEqual([
           { id: 'cl_a', dueAt: 1_000 },
           { id: 'cl_b', dueAt: 2_000 },
           { id: 'cl_exact', dueAt: 2_500 },
         ]);
         // The client that was not due keeps its time.
-        expect(await store.claimDue(10_000, 60_000, 10)).toEqual([{ id: 'cl_late', dueAt: 10_000 }]);
+        expect((await store.claimDue(10_000, 60_000, 10)).due).toEqual([{ id: 'cl_late', dueAt: 10_000 }]);
       });
 
       it('leases what it claims: not claimed again before leaseUntil, claimed again from then', async () => {
         await store.setDue('cl_a', 1_000);
-        expect(await store.claimDue(1_000, 5_000, 10)).toEqual([{ id: 'cl_a', dueAt: 1_000 }]);
-        expect(await store.claimDue(4_999, 9_000, 10)).toEqual([]);
+        expect((await store.claimDue(1_000, 5_000, 10)).due).toEqual([{ id: 'cl_a', dueAt: 1_000 }]);
+        expect((await store.claimDue(4_999, 9_000, 10)).due).toEqual([]);
         expect((await store.tokenStats(10)).nextDueAt).toBe(5_000);
-        expect(await store.claimDue(5_000, 9_000, 10)).toEqual([{ id: 'cl_a', dueAt: 5_000 }]);
+        expect((await store.claimDue(5_000, 9_000, 10)).due).toEqual([{ id: 'cl_a', dueAt: 5_000 }]);
       });
 
       it('takes at most limit clients; the rest stay due', async () => {
         for (let index = 1; index <= 5; index += 1) await store.setDue(`cl_${index}`, index * 100);
-        expect((await store.claimDue(1_000, 60_000, 2)).map(idOf)).toEqual(['cl_1', 'cl_2']);
-        expect((await store.claimDue(1_000, 60_000, 2)).map(idOf)).toEqual(['cl_3', 'cl_4']);
-        expect((await store.claimDue(1_000, 60_000, 2)).map(idOf)).toEqual(['cl_5']);
-        expect(await store.claimDue(1_000, 60_000, 0)).toEqual([]);
+        expect((await store.claimDue(1_000, 60_000, 2)).due.map(idOf)).toEqual(['cl_1', 'cl_2']);
+        expect((await store.claimDue(1_000, 60_000, 2)).due.map(idOf)).toEqual(['cl_3', 'cl_4']);
+        expect((await store.claimDue(1_000, 60_000, 2)).due.map(idOf)).toEqual(['cl_5']);
+        expect((await store.claimDue(1_000, 60_000, 0)).due).toEqual([]);
       });
 
       it('setDue reschedules, removeDue unschedules', async () => {
@@ -371,47 +372,66 @@ export function describeStoreContract(
         await store.removeDue('cl_b');
         await store.removeDue('cl_never_scheduled');
 
-        expect(await store.claimDue(5_000, 60_000, 10)).toEqual([]);
-        expect(await store.claimDue(8_000, 60_000, 10)).toEqual([{ id: 'cl_a', dueAt: 8_000 }]);
+        expect((await store.claimDue(5_000, 60_000, 10)).due).toEqual([]);
+        expect((await store.claimDue(8_000, 60_000, 10)).due).toEqual([{ id: 'cl_a', dueAt: 8_000 }]);
+      });
+
+      it('tells when the earliest client it left behind is due, leases included', async () => {
+        expect((await store.claimDue(1_000, 60_000, 10)).nextDueAt).toBeNull();
+        await store.setDue('cl_a', 1_000);
+        await store.setDue('cl_b', 7_000);
+        expect(await store.claimDue(1_000, 60_000, 10)).toEqual({ due: [{ id: 'cl_a', dueAt: 1_000 }], nextDueAt: 7_000 });
+        expect(await store.claimDue(7_000, 5_000, 10)).toEqual({ due: [{ id: 'cl_b', dueAt: 7_000 }], nextDueAt: 5_000 });
+        await store.removeDue('cl_a');
+        await store.removeDue('cl_b');
+        expect((await store.claimDue(1_000, 60_000, 10)).nextDueAt).toBeNull();
       });
 
       it('claims a client once even when it was rescheduled back to an earlier time', async () => {
         await store.setDue('cl_a', 1_000);
         await store.setDue('cl_a', 3_000);
         await store.setDue('cl_a', 1_000);
-        expect(await store.claimDue(5_000, 0, 10)).toEqual([{ id: 'cl_a', dueAt: 1_000 }]);
+        expect((await store.claimDue(5_000, 0, 10)).due).toEqual([{ id: 'cl_a', dueAt: 1_000 }]);
       });
     });
 
     describe('locks', () => {
       it('gives a lock to one owner at a time, and only its owner releases it', async () => {
-        expect(await store.acquireLock('cl_a', 'owner-1', 60_000)).toBe(true);
-        expect(await store.acquireLock('cl_a', 'owner-2', 60_000)).toBe(false);
-        expect(await store.acquireLock('cl_a', 'owner-1', 60_000)).toBe(false);
-        expect(await store.acquireLock('cl_b', 'owner-2', 60_000)).toBe(true);
+        expect(await acquireLock('cl_a', 'owner-1', 60_000)).toBe(true);
+        expect(await acquireLock('cl_a', 'owner-2', 60_000)).toBe(false);
+        expect(await acquireLock('cl_a', 'owner-1', 60_000)).toBe(false);
+        expect(await acquireLock('cl_b', 'owner-2', 60_000)).toBe(true);
 
         expect(await store.releaseLock('cl_a', 'owner-2')).toBe(false);
-        expect(await store.acquireLock('cl_a', 'owner-3', 60_000)).toBe(false);
+        expect(await acquireLock('cl_a', 'owner-3', 60_000)).toBe(false);
 
         expect(await store.releaseLock('cl_a', 'owner-1')).toBe(true);
         expect(await store.releaseLock('cl_a', 'owner-1')).toBe(false);
-        expect(await store.acquireLock('cl_a', 'owner-2', 60_000)).toBe(true);
+        expect(await acquireLock('cl_a', 'owner-2', 60_000)).toBe(true);
+      });
+
+      it('reads the client in the same step as it takes the lock, and nothing when the lock is taken', async () => {
+        const entry = makeEntry('cl_a', { token: makeToken(1) });
+        await store.insertClient(entry, UNSCHEDULED);
+        expect(await store.lockAndRead('cl_a', 'owner-1', 60_000)).toEqual({ locked: true, entry });
+        expect(await store.lockAndRead('cl_a', 'owner-2', 60_000)).toEqual({ locked: false });
+        expect(await store.lockAndRead('cl_deleted', 'owner-1', 60_000)).toEqual({ locked: true, entry: null });
       });
 
       it('frees a lock when it expires', async () => {
-        expect(await store.acquireLock('cl_a', 'owner-1', 100)).toBe(true);
+        expect(await acquireLock('cl_a', 'owner-1', 100)).toBe(true);
         await sleep(250);
-        expect(await store.acquireLock('cl_a', 'owner-2', 60_000)).toBe(true);
+        expect(await acquireLock('cl_a', 'owner-2', 60_000)).toBe(true);
         expect(await store.releaseLock('cl_a', 'owner-1')).toBe(false);
         expect(await store.releaseLock('cl_a', 'owner-2')).toBe(true);
       });
 
       it('extends a lock only for its owner, keeping it past its first expiry', async () => {
-        expect(await store.acquireLock('cl_a', 'owner-1', 150)).toBe(true);
+        expect(await acquireLock('cl_a', 'owner-1', 150)).toBe(true);
         expect(await store.extendLock('cl_a', 'owner-2', 60_000)).toBe(false);
         expect(await store.extendLock('cl_a', 'owner-1', 60_000)).toBe(true);
         await sleep(300);
-        expect(await store.acquireLock('cl_a', 'owner-2', 60_000)).toBe(false);
+        expect(await acquireLock('cl_a', 'owner-2', 60_000)).toBe(false);
         expect(await store.releaseLock('cl_a', 'owner-1')).toBe(true);
         expect(await store.extendLock('cl_a', 'owner-1', 60_000)).toBe(false);
       });
@@ -420,8 +440,8 @@ export function describeStoreContract(
     describe('scheduling on insert', () => {
       it('makes a new client due at the time given, so a client is never stored unscheduled', async () => {
         await store.insertClient(makeEntry('cl_new'), 1_000);
-        expect(await store.claimDue(999, 5_000, 10)).toEqual([]);
-        expect(await store.claimDue(1_000, 5_000, 10)).toEqual([{ id: 'cl_new', dueAt: 1_000 }]);
+        expect((await store.claimDue(999, 5_000, 10)).due).toEqual([]);
+        expect((await store.claimDue(1_000, 5_000, 10)).due).toEqual([{ id: 'cl_new', dueAt: 1_000 }]);
       });
     });
 

@@ -81,7 +81,7 @@ describe('RedisStore on Redis', () => {
     await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one', token: makeToken(1) }), UNSCHEDULED);
     await store.updateClient('cl_a', 1, { status: statusIn('failing', '2025-01-01T00:00:00.000Z') });
     await store.setDue('cl_a', 1_000);
-    await store.acquireLock('cl_a', 'owner-1', 60_000);
+    await store.lockAndRead('cl_a', 'owner-1', 60_000);
     await store.insertServiceKey({ id: 'sk_a', name: 'k', workspaces: ['*'], keyHash: 'ab'.repeat(32), createdAt: '2025-01-01T00:00:00.000Z' });
     await store.appendAudit({ at: '2025-01-01T00:00:00.000Z', actor: 'admin:0123abcd', action: 'client.create', clientId: 'cl_a', workspaceId: 'o_one' }, 10);
 

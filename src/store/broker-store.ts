@@ -50,6 +50,15 @@ export interface DueClient {
   dueAt: number;
 }
 
+/** What one claim took, and when the earliest client it left behind is due (null: none is scheduled). */
+export interface DueClaim {
+  due: DueClient[];
+  nextDueAt: number | null;
+}
+
+/** A refresh lock taken, with the client as it stood once the lock was held (null: no such client); or not taken. */
+export type LockedRead = { locked: true; entry: ClientEntry | null } | { locked: false };
+
 export interface AuditPageQuery {
   clientId?: string;
   workspaceId?: string;
@@ -95,12 +104,18 @@ export interface BrokerStore {
   /**
    * Atomically takes up to `limit` clients due at or before `now` and pushes
    * their due time to `leaseUntil`, so other replicas do not take them again
-   * unless the taker dies before rescheduling them.
+   * unless the taker dies before rescheduling them. Also tells when the
+   * earliest client left in the schedule is due, so the caller can sleep until then.
    */
-  claimDue(now: number, leaseUntil: number, limit: number): Promise<DueClient[]>;
+  claimDue(now: number, leaseUntil: number, limit: number): Promise<DueClaim>;
 
   // One refresher per client across replicas.
-  acquireLock(id: string, owner: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Takes the client's refresh lock for `ttlMs` when nobody holds it and, in
+   * the same step, reads the client: what the holder sees is never older than
+   * the lock, so it cannot act on a token another replica replaced just before.
+   */
+  lockAndRead(id: string, owner: string, ttlMs: number): Promise<LockedRead>;
   /** Pushes the expiry of a lock `owner` still holds to `ttlMs` from now; false when it no longer holds it. */
   extendLock(id: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Releases only when `owner` still holds it. */

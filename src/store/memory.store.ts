@@ -4,7 +4,9 @@ import {
   type BrokerStore,
   type ClientChange,
   type ClientPageQuery,
+  type DueClaim,
   type DueClient,
+  type LockedRead,
   type UpdateOutcome,
 } from './broker-store';
 import {
@@ -154,15 +156,16 @@ export class MemoryStore implements BrokerStore {
     this.schedule.delete(id);
   }
 
-  async claimDue(now: number, leaseUntil: number, limit: number): Promise<DueClient[]> {
-    return this.schedule.claim(now, leaseUntil, limit);
+  async claimDue(now: number, leaseUntil: number, limit: number): Promise<DueClaim> {
+    const due = this.schedule.claim(now, leaseUntil, limit);
+    return { due, nextDueAt: this.schedule.earliest() };
   }
 
-  async acquireLock(id: string, owner: string, ttlMs: number): Promise<boolean> {
+  async lockAndRead(id: string, owner: string, ttlMs: number): Promise<LockedRead> {
     const held = this.locks.get(id);
-    if (held && held.expiresAt > Date.now()) return false;
+    if (held && held.expiresAt > Date.now()) return { locked: false };
     this.locks.set(id, { owner, expiresAt: Date.now() + ttlMs });
-    return true;
+    return { locked: true, entry: await this.getClient(id) };
   }
 
   async extendLock(id: string, owner: string, ttlMs: number): Promise<boolean> {

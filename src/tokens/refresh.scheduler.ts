@@ -10,19 +10,38 @@ import { RefreshService } from './refresh.service';
 const INTERVAL_NAME = 'token-refresh-tick';
 /** A claimed client not rescheduled by then (its replica died) is due again; keeps takeover within 30 s. */
 const CLAIM_LEASE_MS = 20_000;
+/**
+ * Refreshes in flight per upstream slot (UPSTREAM_CONCURRENCY): the others do
+ * their store round trips while the slots are busy, and wait in the host's
+ * queue for one, so the upstream's slots never sit idle behind Redis.
+ */
+const REFRESHES_PER_UPSTREAM_SLOT = 4;
+/**
+ * How long finished refreshes are gathered before the schedule is asked for
+ * more: a busy replica claims in batches, not with one round trip per refresh.
+ * It is also the least a due client waits.
+ */
+const CLAIM_BATCH_WINDOW_MS = 5;
 
 /**
- * Each tick takes the clients that are due from the store's schedule (a
- * sorted set, so a tick costs what is due, not what is registered) and
- * refreshes them, at most UPSTREAM_CONCURRENCY at a time; as each finishes,
- * the next due ones are taken at once, so a backlog drains at the speed of
- * the upstream rather than one batch per tick.
+ * Takes the clients that are due from the store's schedule (a sorted set, so
+ * a claim costs what is due, not what is registered) and refreshes them. It
+ * wakes when the earliest scheduled client falls due, not on the next tick,
+ * so refreshes start on time to within a few milliseconds; the tick
+ * (SCHEDULER_TICK_MS) only catches schedules changed by other replicas. A
+ * backlog drains at the speed of the upstream: as refreshes finish, more due
+ * clients are claimed at once.
  */
 @Injectable()
 export class RefreshScheduler implements OnApplicationBootstrap {
+  private readonly maxRunning: number;
   private running = 0;
   private pumping = false;
   private pumpAgain = false;
+  /** The last claim filled every free slot: more may be due, so a finishing refresh makes room for them. */
+  private backlogged = false;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private wakeAt = Number.POSITIVE_INFINITY;
   private stopped = false;
   private lastTickAt: number | null = null;
   private failingSince: number | null = null;
@@ -34,7 +53,9 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     private readonly refresher: RefreshService,
     private readonly metrics: MetricsService,
     private readonly registry: SchedulerRegistry,
-  ) {}
+  ) {
+    this.maxRunning = REFRESHES_PER_UPSTREAM_SLOT * config.upstreamConcurrency;
+  }
 
   onApplicationBootstrap(): void {
     const interval = setInterval(() => this.pump(), this.config.schedulerTickMs);
@@ -46,6 +67,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /** Takes no more due clients; those running finish. */
   stop(): void {
     this.stopped = true;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
     if (this.registry.doesExist('interval', INTERVAL_NAME)) this.registry.deleteInterval(INTERVAL_NAME);
   }
 
@@ -55,7 +77,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     return now - this.lastTickAt <= Math.max(5_000, 3 * this.config.schedulerTickMs);
   }
 
-  /** Takes due clients until none are due or every slot is busy. Safe to call at any time. */
+  /** Claims due clients for every free slot now (or as soon as the claim running now is done). Safe to call at any time. */
   pump(): void {
     if (this.stopped) return;
     if (this.pumping) {
@@ -63,7 +85,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
       return;
     }
     this.pumping = true;
-    void this.claimWhileFree()
+    void this.claim()
       .then(() => {
         if (this.failingSince !== null) this.logger.info('scheduler ticks complete again');
         this.failingSince = null;
@@ -83,29 +105,44 @@ export class RefreshScheduler implements OnApplicationBootstrap {
       });
   }
 
-  private async claimWhileFree(): Promise<void> {
-    for (;;) {
-      const free = this.config.upstreamConcurrency - this.running;
-      if (free <= 0 || this.stopped) return;
-      const now = Date.now();
-      const due = await this.store.claimDue(now, now + CLAIM_LEASE_MS, free);
-      for (const { id, dueAt } of due) {
-        if (this.stopped) {
-          // Stopped while claiming: hand the client back at once rather than after the lease.
-          await this.store.setDue(id, dueAt);
-          continue;
-        }
-        this.metrics.refreshLag.observe(Math.max(0, now - dueAt) / 1000);
-        this.running += 1;
-        void this.refresher
-          .refresh(id, 'scheduled')
-          .catch((error) => this.logger.warn({ err: error, clientId: id }, 'scheduled refresh failed'))
-          .finally(() => {
-            this.running -= 1;
-            this.pump();
-          });
-      }
-      if (due.length < free) return;
+  private async claim(): Promise<void> {
+    const free = this.maxRunning - this.running;
+    if (free <= 0) {
+      this.backlogged = true;
+      return;
     }
+    const now = Date.now();
+    const { due, nextDueAt } = await this.store.claimDue(now, now + CLAIM_LEASE_MS, free);
+    for (const { id, dueAt } of due) {
+      if (this.stopped) {
+        // Stopped while claiming: hand the client back at once rather than after the lease.
+        await this.store.setDue(id, dueAt);
+        continue;
+      }
+      this.metrics.refreshLag.observe(Math.max(0, now - dueAt) / 1000);
+      this.running += 1;
+      void this.refresher
+        .refresh(id, 'scheduled')
+        .catch((error) => this.logger.warn({ err: error, clientId: id }, 'scheduled refresh failed'))
+        .finally(() => {
+          this.running -= 1;
+          if (this.backlogged) this.wakeBy(Date.now() + CLAIM_BATCH_WINDOW_MS);
+        });
+    }
+    this.backlogged = due.length === free;
+    if (!this.backlogged && nextDueAt !== null) this.wakeBy(Math.max(nextDueAt, Date.now() + CLAIM_BATCH_WINDOW_MS));
+  }
+
+  /** Pumps at `at` at the latest; anything beyond the next tick is left to the tick. */
+  private wakeBy(at: number): void {
+    if (this.stopped || at >= this.wakeAt || at - Date.now() >= this.config.schedulerTickMs) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      this.wakeAt = Number.POSITIVE_INFINITY;
+      this.pump();
+    }, at - Date.now());
+    this.wakeTimer.unref();
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/principal';
@@ -16,9 +16,9 @@ import type { UpstreamOutcome } from './upstream/upstream.types';
 export type RefreshReason = 'scheduled' | 'demand' | 'forced';
 
 /**
- * A refresh lock lives this long unless its holder renews it (every third of
- * it) while its request waits for an upstream slot and runs: a replica that
- * dies lets go within this time, whatever UPSTREAM_TIMEOUT_MS is.
+ * A refresh lock lives this long unless its holder renews it (all held locks,
+ * every third of it) while its request waits for an upstream slot and runs: a
+ * replica that dies lets go within this time, whatever UPSTREAM_TIMEOUT_MS is.
  */
 const LOCK_TTL_MS = 15_000;
 /** How long a waiter sleeps between looks at the lock when no broadcast came (its holder may have died). */
@@ -35,10 +35,14 @@ const LOCKED_RETRY_MS = 2_000;
  * overwrites its result.
  */
 @Injectable()
-export class RefreshService {
+export class RefreshService implements OnModuleInit, OnModuleDestroy {
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Client id -> owner token of each refresh lock this replica holds. */
   private readonly heldLocks = new Map<string, string>();
-  private readonly replicaId = randomBytes(6).toString('hex');
+  /** Owner tokens need only be unique (they fence, they guard nothing): a random replica id and a counter. */
+  private readonly replicaId = randomBytes(8).toString('hex');
+  private lockSequence = 0;
+  private lockRenewal: NodeJS.Timeout | null = null;
   private readonly waitLimitMs: number;
 
   constructor(
@@ -51,6 +55,15 @@ export class RefreshService {
     private readonly audit: AuditService,
   ) {
     this.waitLimitMs = 2 * config.upstreamTimeoutMs + 10_000;
+  }
+
+  onModuleInit(): void {
+    this.lockRenewal = setInterval(() => this.renewHeldLocks(), LOCK_TTL_MS / 3);
+    this.lockRenewal.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.lockRenewal) clearInterval(this.lockRenewal);
   }
 
   /**
@@ -92,28 +105,28 @@ export class RefreshService {
   }
 
   private async runExclusively(id: string, reason: RefreshReason, actor?: Principal): Promise<void> {
-    const owner = `${this.replicaId}.${randomBytes(8).toString('hex')}`;
+    const owner = `${this.replicaId}.${(this.lockSequence += 1)}`;
     const giveUpAt = Date.now() + this.waitLimitMs;
     for (;;) {
-      const wake = this.events.nextClientChange(id, LOCK_RECHECK_MS);
-      if (await this.store.acquireLock(id, owner, LOCK_TTL_MS)) {
-        wake.cancel();
+      // Listening starts before the lock is tried, so a token that lands in between still wakes this caller.
+      const wake = reason === 'scheduled' ? null : this.events.nextClientChange(id, LOCK_RECHECK_MS);
+      const lock = await this.store.lockAndRead(id, owner, LOCK_TTL_MS);
+      if (lock.locked) {
+        wake?.cancel();
         this.heldLocks.set(id, owner);
-        const renewal = setInterval(() => {
-          this.store.extendLock(id, owner, LOCK_TTL_MS).catch(() => undefined);
-        }, LOCK_TTL_MS / 3);
-        renewal.unref();
+        let dueAt: number | null = null;
         try {
-          await this.refreshHoldingLock(id, reason, actor);
+          dueAt = await this.refreshHoldingLock(id, lock.entry, reason, actor);
         } finally {
-          clearInterval(renewal);
           this.heldLocks.delete(id);
-          await this.store.releaseLock(id, owner).catch((error) => this.logger.warn({ err: error, clientId: id }, 'could not release refresh lock'));
+          const released = this.store
+            .releaseLock(id, owner)
+            .catch((error) => this.logger.warn({ err: error, clientId: id }, 'could not release refresh lock'));
+          await Promise.all([dueAt === null ? undefined : this.store.setDue(id, dueAt), released]);
         }
         return;
       }
-      if (reason === 'scheduled') {
-        wake.cancel();
+      if (wake === null) {
         // Another replica is refreshing it and will reschedule it; if that replica died, look again soon.
         await this.store.setDue(id, Date.now() + LOCKED_RETRY_MS);
         return;
@@ -122,19 +135,23 @@ export class RefreshService {
     }
   }
 
-  private async refreshHoldingLock(id: string, reason: RefreshReason, actor?: Principal): Promise<void> {
-    const entry = await this.store.getClient(id);
+  /** Keeps every lock this replica holds alive while its refresh waits for an upstream slot and runs. */
+  private renewHeldLocks(): void {
+    for (const [id, owner] of this.heldLocks) {
+      this.store.extendLock(id, owner, LOCK_TTL_MS).catch(() => undefined);
+    }
+  }
+
+  /** Refreshes the client if it should be; returns when it is next due (null: leave its schedule entry alone). */
+  private async refreshHoldingLock(id: string, entry: ClientEntry | null, reason: RefreshReason, actor?: Principal): Promise<number | null> {
     if (!entry) {
       // Deleted while due (or its schedule entry outlived a crash mid-delete): nothing to refresh, ever.
       await this.store.removeDue(id);
-      return;
+      return null;
     }
     const now = Date.now();
     const decision = this.decide(entry, reason, now);
-    if (decision !== 'refresh') {
-      if (reason === 'scheduled') await this.store.setDue(id, decision.dueAt);
-      return;
-    }
+    if (decision !== 'refresh') return reason === 'scheduled' ? decision.dueAt : null;
     if (reason === 'forced' && actor) {
       await this.audit.record(actor, 'token.refresh_forced', id, entry.client.workspaceId);
     }
@@ -143,12 +160,12 @@ export class RefreshService {
     const outcome = await this.askUpstream(entry);
     const next = this.apply(entry, outcome, reason, Date.now(), askedAt);
     const written = await this.store.updateClient(id, entry.client.generation, { status: next.status, token: next.token });
-    if (written !== 'ok') return;
-    await this.store.setDue(id, next.dueAt);
+    if (written !== 'ok') return null;
     this.logger.info(
       { clientId: id, workspaceId: entry.client.workspaceId, reason, outcome: outcome.kind, state: next.status.state },
       'refresh finished',
     );
+    return next.dueAt;
   }
 
   /** Whether this refresh should reach the upstream, or when the client is next due instead. */
@@ -170,11 +187,13 @@ export class RefreshService {
       return Number.isNaN(nextCheck) || now >= nextCheck ? 'refresh' : { dueAt: nextCheck };
     }
     const token = entry.token;
-    if (!token || !this.servable(entry, now)) return 'refresh';
+    if (!token) return 'refresh';
+    // In its window, a token is refreshed whatever it holds: no need to open it first.
+    if (reason === 'scheduled' && now >= refreshWindowStart(token.obtainedAt, token.expiresAt, this.config)) return 'refresh';
+    if (!this.servable(entry, now)) return 'refresh';
     // A caller found no servable token, but one is there now: another replica has just fetched it.
     if (reason === 'demand') return { dueAt: now };
-    const windowStart = refreshWindowStart(token.obtainedAt, token.expiresAt, this.config);
-    return now >= windowStart ? 'refresh' : { dueAt: scheduledRefreshAt(token.obtainedAt, token.expiresAt, this.config) };
+    return { dueAt: scheduledRefreshAt(token.obtainedAt, token.expiresAt, this.config) };
   }
 
   /** A token of the current generation, with at least MIN_TOKEN_TTL_SECONDS left, that opens. */

@@ -1,0 +1,91 @@
+import { SchedulerRegistry } from '@nestjs/schedule';
+import type { AppLogger } from '../common/logger';
+import { parseConfig } from '../config/config';
+import type { MetricsService } from '../metrics/metrics.service';
+import { MemoryStore } from '../store/memory.store';
+import { RefreshScheduler } from './refresh.scheduler';
+import type { RefreshService } from './refresh.service';
+
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as AppLogger;
+const metrics = { refreshLag: { observe: () => undefined } } as unknown as MetricsService;
+
+/** A refresher that records when each client was refreshed, and how many ran at once; each takes `workMs`. */
+function recordingRefresher(workMs: number) {
+  const refreshedAt = new Map<string, number[]>();
+  let running = 0;
+  let mostAtOnce = 0;
+  const refresher = {
+    refresh: async (id: string) => {
+      running += 1;
+      mostAtOnce = Math.max(mostAtOnce, running);
+      refreshedAt.set(id, [...(refreshedAt.get(id) ?? []), Date.now()]);
+      await new Promise((resolve) => setTimeout(resolve, workMs));
+      running -= 1;
+    },
+  };
+  return { refresher: refresher as unknown as RefreshService, refreshedAt, mostAtOnce: () => mostAtOnce };
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('RefreshScheduler', () => {
+  let store: MemoryStore;
+  let scheduler: RefreshScheduler | undefined;
+
+  beforeEach(() => {
+    store = new MemoryStore();
+  });
+
+  afterEach(async () => {
+    scheduler?.stop();
+    await store.close();
+  });
+
+  function start(refresher: RefreshService, env: Record<string, string>): RefreshScheduler {
+    scheduler = new RefreshScheduler(parseConfig(env), store, silent, refresher, metrics, new SchedulerRegistry());
+    scheduler.onApplicationBootstrap();
+    return scheduler;
+  }
+
+  it('wakes when the earliest client falls due, not on the next tick, and never before it is due', async () => {
+    const { refresher, refreshedAt } = recordingRefresher(0);
+    // A tick of a minute: only the scheduler's own wake-up can refresh these within the test.
+    start(refresher, { SCHEDULER_TICK_MS: '60000' });
+    const dueAt = { cl_soon: Date.now() + 150, cl_later: Date.now() + 400 };
+    await store.setDue('cl_soon', dueAt.cl_soon);
+    await store.setDue('cl_later', dueAt.cl_later);
+    scheduler!.pump();
+
+    await until(() => refreshedAt.has('cl_later'), 5_000);
+    expect(refreshedAt.get('cl_soon')![0]).toBeGreaterThanOrEqual(dueAt.cl_soon);
+    expect(refreshedAt.get('cl_later')![0]).toBeGreaterThanOrEqual(dueAt.cl_later);
+    expect(refreshedAt.get('cl_soon')![0]).toBeLessThan(dueAt.cl_later);
+  });
+
+  it('drains a backlog larger than its slots, each client once, never more than 4 per upstream slot at a time', async () => {
+    const { refresher, refreshedAt, mostAtOnce } = recordingRefresher(20);
+    const now = Date.now();
+    for (let index = 0; index < 200; index += 1) await store.setDue(`cl_${index}`, now - index);
+    start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+
+    await until(() => refreshedAt.size === 200, 10_000);
+    expect([...refreshedAt.values()].every((times) => times.length === 1)).toBe(true);
+    expect(mostAtOnce()).toBe(16);
+  });
+
+  it('claims nothing once stopped', async () => {
+    const { refresher, refreshedAt } = recordingRefresher(0);
+    start(refresher, { SCHEDULER_TICK_MS: '60000' }).stop();
+    await store.setDue('cl_a', Date.now());
+    scheduler!.pump();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(refreshedAt.size).toBe(0);
+    expect(scheduler!.isRunning()).toBe(false);
+  });
+});
