@@ -87,6 +87,7 @@ interface StoreScripts {
   tbInsertClient(clientKey: string, client: string, generation: string, state: string, status: string, token: string): Promise<number>;
   tbUpdateClient(
     clientKey: string,
+    lockKey: string,
     expectedGeneration: string,
     client: string,
     generation: string,
@@ -95,6 +96,7 @@ interface StoreScripts {
     token: string,
     channel: string,
     event: string,
+    lockOwner: string,
   ): Promise<UpdateReply>;
   tbDeleteClient(clientKey: string, lockKey: string, channel: string, event: string): Promise<string[] | null>;
   tbReplaceClientIdOwner(indexKey: string, clientId: string, expectedOwner: string, newOwner: string): Promise<number>;
@@ -115,12 +117,14 @@ const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }>
       if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'token', ARGV[5]) end
       return 1`,
   },
-  // ARGV: expected generation, client JSON, its generation, status JSON, its state, token JSON, channel, event.
-  // An empty argument leaves that field as it is; a token of 'null' removes the held token.
+  // ARGV: expected generation, client JSON, its generation, status JSON, its state, token JSON, channel, event,
+  // lock owner. An empty argument leaves that field as it is; a token of 'null' removes the held token.
   // The event is published in the same script, so no replica can miss a change that was written.
+  // The lock (KEYS[2]) is released first when the owner named still holds it, whatever the outcome.
   tbUpdateClient: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `
+      if ARGV[9] ~= '' and redis.call('GET', KEYS[2]) == ARGV[9] then redis.call('DEL', KEYS[2]) end
       if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
       if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then return {'stale'} end
       if ARGV[2] ~= '' then
@@ -231,9 +235,6 @@ export class RedisStore implements BrokerStore {
     };
     this.redis = new Redis(options.url, {
       ...common,
-      // Commands issued in one tick (a batch of claimed refreshes, say) leave in one write: under load
-      // the socket writes, not Redis, were the largest cost of a refresh.
-      enableAutoPipelining: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: COMMAND_TIMEOUT_MS,
@@ -333,11 +334,12 @@ export class RedisStore implements BrokerStore {
     return this.idsAfter(this.keys.clients, afterId, limit);
   }
 
-  async updateClient(id: string, expectedGeneration: number, change: ClientChange): Promise<UpdateOutcome> {
+  async updateClient(id: string, expectedGeneration: number, change: ClientChange, releaseLockOf?: string): Promise<UpdateOutcome> {
     const { client, status, token } = change;
     const [outcome, previousState] = await this.run((redis) =>
       redis.tbUpdateClient(
         this.keys.client(id),
+        this.keys.lock(id),
         String(expectedGeneration),
         client ? JSON.stringify(client) : '',
         client ? String(client.generation) : '',
@@ -346,6 +348,7 @@ export class RedisStore implements BrokerStore {
         token === undefined ? '' : JSON.stringify(token),
         this.keys.events,
         clientEvent(id),
+        releaseLockOf ?? '',
       ),
     );
     if (outcome === 'immutable') throw identityChangeError();
