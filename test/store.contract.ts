@@ -418,6 +418,20 @@ export function describeStoreContract(
         expect(await store.lockAndRead('cl_deleted', 'owner-1', 60_000)).toEqual({ locked: true, entry: null });
       });
 
+      it("releases the lock its owner names in the same write, whatever the write's outcome, and no one else's", async () => {
+        await store.insertClient(makeEntry('cl_a'), UNSCHEDULED);
+        expect(await acquireLock('cl_a', 'owner-1', 60_000)).toBe(true);
+        expect(await store.updateClient('cl_a', 1, { status: statusIn('ready') }, 'owner-2')).toBe('ok');
+        expect(await acquireLock('cl_a', 'owner-2', 60_000)).toBe(false);
+        expect(await store.updateClient('cl_a', 1, { status: statusIn('ready') }, 'owner-1')).toBe('ok');
+        expect(await acquireLock('cl_a', 'owner-2', 60_000)).toBe(true);
+        expect(await store.updateClient('cl_a', 99, { status: statusIn('failing') }, 'owner-2')).toBe('stale');
+        expect(await acquireLock('cl_a', 'owner-3', 60_000)).toBe(true);
+        expect(await acquireLock('cl_gone', 'owner-1', 60_000)).toBe(true);
+        expect(await store.updateClient('cl_gone', 1, { status: statusIn('ready') }, 'owner-1')).toBe('not_found');
+        expect(await acquireLock('cl_gone', 'owner-2', 60_000)).toBe(true);
+      });
+
       it('frees a lock when it expires', async () => {
         expect(await acquireLock('cl_a', 'owner-1', 100)).toBe(true);
         await sleep(250);

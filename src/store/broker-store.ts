@@ -92,8 +92,10 @@ export interface BrokerStore {
   /**
    * Applies the change only when the stored client's generation equals
    * expectedGeneration ('stale' otherwise, 'not_found' when there is no such client).
+   * With `releaseLockOf`, the refresh lock that owner holds is released in the
+   * same step, whatever the outcome: a refresh ends with one write.
    */
-  updateClient(id: string, expectedGeneration: number, change: ClientChange): Promise<UpdateOutcome>;
+  updateClient(id: string, expectedGeneration: number, change: ClientChange, releaseLockOf?: string): Promise<UpdateOutcome>;
   /** Removes the client, its token, its schedule entry and its lock; returns what was removed. */
   deleteClient(id: string): Promise<ClientEntry | null>;
   tokenStats(failingLimit: number): Promise<TokenStats>;

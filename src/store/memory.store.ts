@@ -99,7 +99,8 @@ export class MemoryStore implements BrokerStore {
     return this.allIds.after(afterId, limit);
   }
 
-  async updateClient(id: string, expectedGeneration: number, change: ClientChange): Promise<UpdateOutcome> {
+  async updateClient(id: string, expectedGeneration: number, change: ClientChange, releaseLockOf?: string): Promise<UpdateOutcome> {
+    if (releaseLockOf !== undefined) this.releaseHeldLock(id, releaseLockOf);
     const entry = this.clients.get(id);
     if (!entry) return 'not_found';
     if (entry.client.generation !== expectedGeneration) return 'stale';
@@ -176,10 +177,7 @@ export class MemoryStore implements BrokerStore {
   }
 
   async releaseLock(id: string, owner: string): Promise<boolean> {
-    const held = this.locks.get(id);
-    if (!held || held.owner !== owner || held.expiresAt <= Date.now()) return false;
-    this.locks.delete(id);
-    return true;
+    return this.releaseHeldLock(id, owner);
   }
 
   async insertServiceKey(record: ServiceKeyRecord): Promise<void> {
@@ -236,6 +234,13 @@ export class MemoryStore implements BrokerStore {
 
   async close(): Promise<void> {
     this.subscriptions = [];
+  }
+
+  private releaseHeldLock(id: string, owner: string): boolean {
+    const held = this.locks.get(id);
+    if (!held || held.owner !== owner || held.expiresAt <= Date.now()) return false;
+    this.locks.delete(id);
+    return true;
   }
 
   private trackFailing(id: string, status: ClientStatus): void {

@@ -15,6 +15,12 @@ import type { UpstreamOutcome } from './upstream/upstream.types';
 
 export type RefreshReason = 'scheduled' | 'demand' | 'forced';
 
+/** How a refresh that held the lock ended: when the client is next due (null: leave its schedule entry), and whether its write let the lock go. */
+interface RefreshEnd {
+  dueAt: number | null;
+  lockReleased: boolean;
+}
+
 /**
  * A refresh lock lives this long unless its holder renews it (all held locks,
  * every third of it) while its request waits for an upstream slot and runs: a
@@ -114,15 +120,15 @@ export class RefreshService implements OnModuleInit, OnModuleDestroy {
       if (lock.locked) {
         wake?.cancel();
         this.heldLocks.set(id, owner);
-        let dueAt: number | null = null;
+        let end: RefreshEnd = { dueAt: null, lockReleased: false };
         try {
-          dueAt = await this.refreshHoldingLock(id, lock.entry, reason, actor);
+          end = await this.refreshHoldingLock(id, lock.entry, reason, owner, actor);
         } finally {
           this.heldLocks.delete(id);
-          const released = this.store
-            .releaseLock(id, owner)
-            .catch((error) => this.logger.warn({ err: error, clientId: id }, 'could not release refresh lock'));
-          await Promise.all([dueAt === null ? undefined : this.store.setDue(id, dueAt), released]);
+          const released = end.lockReleased
+            ? undefined
+            : this.store.releaseLock(id, owner).catch((error) => this.logger.warn({ err: error, clientId: id }, 'could not release refresh lock'));
+          await Promise.all([end.dueAt === null ? undefined : this.store.setDue(id, end.dueAt), released]);
         }
         return;
       }
@@ -142,16 +148,22 @@ export class RefreshService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** Refreshes the client if it should be; returns when it is next due (null: leave its schedule entry alone). */
-  private async refreshHoldingLock(id: string, entry: ClientEntry | null, reason: RefreshReason, actor?: Principal): Promise<number | null> {
+  /** Refreshes the client if it should be; says when it is next due, and whether the write released the lock. */
+  private async refreshHoldingLock(
+    id: string,
+    entry: ClientEntry | null,
+    reason: RefreshReason,
+    owner: string,
+    actor?: Principal,
+  ): Promise<RefreshEnd> {
     if (!entry) {
       // Deleted while due (or its schedule entry outlived a crash mid-delete): nothing to refresh, ever.
       await this.store.removeDue(id);
-      return null;
+      return { dueAt: null, lockReleased: false };
     }
     const now = Date.now();
     const decision = this.decide(entry, reason, now);
-    if (decision !== 'refresh') return reason === 'scheduled' ? decision.dueAt : null;
+    if (decision !== 'refresh') return { dueAt: reason === 'scheduled' ? decision.dueAt : null, lockReleased: false };
     if (reason === 'forced' && actor) {
       await this.audit.record(actor, 'token.refresh_forced', id, entry.client.workspaceId);
     }
@@ -159,13 +171,13 @@ export class RefreshService implements OnModuleInit, OnModuleDestroy {
     const askedAt = Date.now();
     const outcome = await this.askUpstream(entry);
     const next = this.apply(entry, outcome, reason, Date.now(), askedAt);
-    const written = await this.store.updateClient(id, entry.client.generation, { status: next.status, token: next.token });
-    if (written !== 'ok') return null;
+    const written = await this.store.updateClient(id, entry.client.generation, { status: next.status, token: next.token }, owner);
+    if (written !== 'ok') return { dueAt: null, lockReleased: true };
     this.logger.info(
       { clientId: id, workspaceId: entry.client.workspaceId, reason, outcome: outcome.kind, state: next.status.state },
       'refresh finished',
     );
-    return next.dueAt;
+    return { dueAt: next.dueAt, lockReleased: true };
   }
 
   /** Whether this refresh should reach the upstream, or when the client is next due instead. */
