@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -8,7 +8,7 @@ import { APP_CONFIG } from '../../config/config.module';
 import { MetricsService, type UpstreamRequestKind, type UpstreamRequestOutcome } from '../../metrics/metrics.service';
 import { ADDRESS_NOT_ALLOWED, guardedLookup } from './address-guard';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
-import { HostLimiter } from './host-limiter';
+import { FifoLimiter } from '../../common/fifo-limiter';
 import type { RejectedOutcome, TokenRequest, TransientOutcome, UpstreamOutcome } from './upstream.types';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -33,7 +33,7 @@ interface HttpAnswer {
 }
 
 interface HostGuard {
-  limiter: HostLimiter;
+  limiter: FifoLimiter;
   circuit: CircuitBreaker;
 }
 
@@ -118,7 +118,7 @@ export class UpstreamClient {
   private guardFor(host: string): HostGuard {
     let guard = this.guards.get(host);
     if (!guard) {
-      guard = { limiter: new HostLimiter(this.config.upstreamConcurrency), circuit: new CircuitBreaker() };
+      guard = { limiter: new FifoLimiter(this.config.upstreamConcurrency), circuit: new CircuitBreaker() };
       this.guards.set(host, guard);
     }
     return guard;
@@ -207,7 +207,7 @@ function metricOutcome(outcome: UpstreamOutcome): UpstreamRequestOutcome {
  */
 function exchange(request: OutgoingRequest, timeoutMs: number): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const controller = new AbortController();
+    let outgoing: ClientRequest | undefined;
     let settled = false;
     const settle = (finish: () => void): void => {
       if (settled) return;
@@ -218,10 +218,10 @@ function exchange(request: OutgoingRequest, timeoutMs: number): Promise<HttpAnsw
     const fail = (reason: string): void => settle(() => reject(new Error(reason)));
     const timer = setTimeout(() => {
       fail(`no complete answer within ${timeoutMs} ms`);
-      controller.abort();
+      outgoing?.destroy();
     }, timeoutMs);
 
-    const options = { method: request.method, headers: request.headers, signal: controller.signal, ...(request.lookup && { lookup: request.lookup }) };
+    const options = { method: request.method, headers: request.headers, ...(request.lookup && { lookup: request.lookup }) };
     const onResponse = (response: IncomingMessage): void => {
       const chunks: Buffer[] = [];
       let received = 0;
@@ -241,7 +241,7 @@ function exchange(request: OutgoingRequest, timeoutMs: number): Promise<HttpAnsw
       response.on('close', () => fail('connection closed before the answer was complete'));
     };
     try {
-      const outgoing = (request.url.protocol === 'https:' ? httpsRequest : httpRequest)(request.url, options, onResponse);
+      outgoing = (request.url.protocol === 'https:' ? httpsRequest : httpRequest)(request.url, options, onResponse);
       outgoing.on('error', (error: NodeJS.ErrnoException) =>
         error.code === ADDRESS_NOT_ALLOWED ? settle(() => reject(error)) : fail(networkFailure(error)),
       );
