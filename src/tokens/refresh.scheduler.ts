@@ -36,8 +36,8 @@ const CLAIM_BATCH_WINDOW_MS = 5;
 export class RefreshScheduler implements OnApplicationBootstrap {
   private readonly maxRunning: number;
   private running = 0;
-  private pumping = false;
-  private pumpAgain = false;
+  private claiming = false;
+  private claimAgain = false;
   /** The last claim filled every free slot: more may be due, so a finishing refresh makes room for them. */
   private backlogged = false;
   private wakeTimer: NodeJS.Timeout | null = null;
@@ -58,10 +58,10 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   }
 
   onApplicationBootstrap(): void {
-    const interval = setInterval(() => this.pump(), this.config.schedulerTickMs);
+    const interval = setInterval(() => this.claimNow(), this.config.schedulerTickMs);
     interval.unref();
     this.registry.addInterval(INTERVAL_NAME, interval);
-    this.pump();
+    this.claimNow();
   }
 
   /** Takes no more due clients; those running finish. */
@@ -77,14 +77,22 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     return now - this.lastTickAt <= Math.max(5_000, 3 * this.config.schedulerTickMs);
   }
 
-  /** Claims due clients for every free slot now (or as soon as the claim running now is done). Safe to call at any time. */
+  /**
+   * A client has just become due (registered, say): it is claimed within
+   * CLAIM_BATCH_WINDOW_MS, together with any others made due meanwhile.
+   */
   pump(): void {
+    this.wakeBy(Date.now() + CLAIM_BATCH_WINDOW_MS);
+  }
+
+  /** Claims due clients for every free slot now (or as soon as the claim running now is done). */
+  private claimNow(): void {
     if (this.stopped) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
+    if (this.claiming) {
+      this.claimAgain = true;
       return;
     }
-    this.pumping = true;
+    this.claiming = true;
     void this.claim()
       .then(() => {
         if (this.failingSince !== null) this.logger.info('scheduler ticks complete again');
@@ -97,10 +105,10 @@ export class RefreshScheduler implements OnApplicationBootstrap {
         this.failingSince ??= Date.now();
       })
       .finally(() => {
-        this.pumping = false;
-        if (this.pumpAgain) {
-          this.pumpAgain = false;
-          this.pump();
+        this.claiming = false;
+        if (this.claimAgain) {
+          this.claimAgain = false;
+          this.claimNow();
         }
       });
   }
@@ -141,7 +149,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     this.wakeTimer = setTimeout(() => {
       this.wakeTimer = null;
       this.wakeAt = Number.POSITIVE_INFINITY;
-      this.pump();
+      this.claimNow();
     }, at - Date.now());
     this.wakeTimer.unref();
   }
