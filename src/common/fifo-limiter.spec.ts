@@ -1,4 +1,4 @@
-import { HostLimiter } from './host-limiter';
+import { FifoLimiter } from './fifo-limiter';
 
 interface ControlledTask {
   run: () => Promise<string>;
@@ -26,9 +26,9 @@ function controlledTask(name: string, started: string[]): ControlledTask {
 
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-describe('HostLimiter', () => {
+describe('FifoLimiter', () => {
   it('runs at most maxInFlight tasks at once and queues the rest', async () => {
-    const limiter = new HostLimiter(2);
+    const limiter = new FifoLimiter(2);
     const started: string[] = [];
     const tasks = ['a', 'b', 'c', 'd'].map((name) => controlledTask(name, started));
     const results = tasks.map((task) => limiter.run(task.run));
@@ -49,7 +49,7 @@ describe('HostLimiter', () => {
   });
 
   it('serves waiters first in, first out, and a newcomer cannot overtake them', async () => {
-    const limiter = new HostLimiter(1);
+    const limiter = new FifoLimiter(1);
     const started: string[] = [];
     const first = controlledTask('first', started);
     const queued = ['q1', 'q2', 'q3'].map((name) => controlledTask(name, started));
@@ -68,7 +68,7 @@ describe('HostLimiter', () => {
   });
 
   it('frees the slot when a task fails', async () => {
-    const limiter = new HostLimiter(1);
+    const limiter = new FifoLimiter(1);
     const started: string[] = [];
     const failing = controlledTask('failing', started);
     const next = controlledTask('next', started);
@@ -84,7 +84,7 @@ describe('HostLimiter', () => {
   });
 
   it('keeps order through a long queue', async () => {
-    const limiter = new HostLimiter(3);
+    const limiter = new FifoLimiter(3);
     const order: number[] = [];
     await Promise.all(
       Array.from({ length: 5_000 }, (_, i) =>
@@ -98,7 +98,7 @@ describe('HostLimiter', () => {
   });
 
   it('refuses a cap that is not a positive integer', () => {
-    expect(() => new HostLimiter(0)).toThrow();
-    expect(() => new HostLimiter(1.5)).toThrow();
+    expect(() => new FifoLimiter(0)).toThrow();
+    expect(() => new FifoLimiter(1.5)).toThrow();
   });
 });

@@ -1,9 +1,9 @@
 /**
- * Caps the requests in flight to one host. Callers beyond the cap wait in
- * FIFO order; a finishing task hands its slot straight to the oldest waiter,
- * so a newcomer can never overtake the queue.
+ * Caps the tasks in flight (requests to one upstream host, admin writes).
+ * Callers beyond the cap wait in FIFO order; a finishing task hands its slot
+ * straight to the oldest waiter, so a newcomer can never overtake the queue.
  */
-export class HostLimiter {
+export class FifoLimiter {
   private running = 0;
   // An array with a moving head: shift() on a queue of many thousands of
   // waiters would copy the whole array each time.
