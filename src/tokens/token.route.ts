@@ -14,11 +14,26 @@ import { TokensService } from './tokens.service';
 export const TOKEN_ROUTE = '/v1/clients/:id/token';
 const PATH_START = '/v1/clients/';
 const PATH_END = '/token';
-const HEADERS: readonly [string, string][] = [
-  ...Object.entries(SECURITY_HEADERS),
-  ['content-type', 'application/json; charset=utf-8'],
-  ['cache-control', 'no-store'],
+const HEADERS: readonly string[] = [
+  ...Object.entries(SECURITY_HEADERS).flat(),
+  'content-type',
+  'application/json; charset=utf-8',
+  'cache-control',
+  'no-store',
 ];
+/** The answer's headers by body length: token bodies come in a handful of lengths, so each array is built once. */
+const headersByLength = new Map<number, string[]>();
+
+function headersFor(length: number): string[] {
+  let headers = headersByLength.get(length);
+  if (headers === undefined) {
+    headers = [...HEADERS, 'content-length', String(length)];
+    // A bound that real token lengths never reach; past it (a hostile upstream's odd sizes) start over.
+    if (headersByLength.size >= 1_000) headersByLength.clear();
+    headersByLength.set(length, headers);
+  }
+  return headers;
+}
 
 type TokenRequest = FastifyRequest<{ Params: { id: string } }>;
 
@@ -60,10 +75,12 @@ export class TokenRoute {
     const id = url.slice(PATH_START.length, url.length - PATH_END.length);
     if (!ID_PATTERN.test(id)) return false;
     const principal = this.auth.authenticateFromMemory(request.headers.authorization);
-    if (!principal || !this.tokens.holdsServable(principal, id) || !this.auth.tryChargeTokenRequest(principal)) return false;
-    const body = this.tokens.serveFromMemory(principal, id);
-    if (body === undefined) return false;
-    response.writeHead(200, [...HEADERS, ['content-length', String(Buffer.byteLength(body))]]);
+    if (!principal) return false;
+    const now = Date.now();
+    const cached = this.tokens.servableFromMemory(principal, id, now);
+    if (!cached || !this.auth.tryChargeTokenRequest(principal)) return false;
+    const body = this.tokens.answerWith(cached, now);
+    response.writeHead(200, headersFor(Buffer.byteLength(body)));
     response.end(body);
     return true;
   }

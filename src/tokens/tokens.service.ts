@@ -29,9 +29,7 @@ export interface TokenResponse {
 @Injectable()
 export class TokensService {
   private readonly minTtlMs: number;
-  private readonly servedFromMemory;
   private readonly forbiddenFromMemory;
-  private readonly cacheHits;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -43,10 +41,7 @@ export class TokensService {
     private readonly metrics: MetricsService,
   ) {
     this.minTtlMs = config.minTokenTtlSeconds * 1000 + SERVE_MARGIN_MS;
-    // Bound once: labelled increments on the hot path would hash their labels on every request.
-    this.servedFromMemory = metrics.tokenRequests.labels('served');
     this.forbiddenFromMemory = metrics.tokenRequests.labels('forbidden');
-    this.cacheHits = metrics.tokenCache.labels('hit');
   }
 
   /**
@@ -57,14 +52,22 @@ export class TokensService {
   serveFromMemory(principal: Principal, id: string): string | undefined {
     const now = Date.now();
     const cached = this.heldInMemory(principal, id, now);
-    if (!cached) return undefined;
-    return cached.expiresAt === null ? cached.bodyPrefix : `${cached.bodyPrefix}${Math.floor((cached.expiresAt - now) / 1000)}}`;
+    return cached && bodyOf(cached, now);
   }
 
-  /** Whether serveFromMemory would answer with a token (and not 403): a look with no side effects. */
-  holdsServable(principal: Principal, id: string): boolean {
+  /**
+   * The token serveFromMemory would answer with (not a 403, not a miss), or
+   * undefined: a look with no side effects. `answerWith` then serves it.
+   */
+  servableFromMemory(principal: Principal, id: string, now: number): CachedToken | undefined {
     const cached = this.cache.get(id);
-    return cached !== undefined && mayAccessWorkspace(principal, cached.workspaceId) && this.servable(cached, Date.now());
+    return cached !== undefined && mayAccessWorkspace(principal, cached.workspaceId) && this.servable(cached, now) ? cached : undefined;
+  }
+
+  /** Serves what servableFromMemory found, counting it as serveFromMemory would. */
+  answerWith(cached: CachedToken, now: number): string {
+    this.metrics.countServedFromMemory();
+    return bodyOf(cached, now);
   }
 
   async getToken(principal: Principal, id: string): Promise<TokenResponse> {
@@ -117,8 +120,7 @@ export class TokensService {
       throw forbidden();
     }
     if (!this.servable(cached, now)) return undefined;
-    this.cacheHits.inc();
-    this.servedFromMemory.inc();
+    this.metrics.countServedFromMemory();
     return cached;
   }
 
@@ -208,6 +210,10 @@ function forbidden(): BrokerError {
 
 function rejected(entry: ClientEntry): BrokerError {
   return new BrokerError('credentials_rejected', `The upstream refused this client's credentials: ${entry.status.lastError ?? 'rejected'}. Rotate its secret.`);
+}
+
+function bodyOf(cached: CachedToken, now: number): string {
+  return cached.expiresAt === null ? cached.bodyPrefix : `${cached.bodyPrefix}${Math.floor((cached.expiresAt - now) / 1000)}}`;
 }
 
 function toResponse(token: CachedToken, now: number): TokenResponse {
