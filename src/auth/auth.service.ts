@@ -35,7 +35,7 @@ const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
 @Injectable()
 export class AuthService implements OnApplicationBootstrap {
   private readonly adminKeys: { digest: Buffer; principal: Principal }[];
-  private serviceKeys = new Map<string, { record: ServiceKeyRecord; digest: Buffer; principal: Principal }>();
+  private serviceKeys = new Map<string, KnownServiceKey>();
   private readonly failedAuth: FailureWindow;
   private readonly tokenBudget: TokenBuckets;
 
@@ -88,12 +88,16 @@ export class AuthService implements OnApplicationBootstrap {
   authenticateFromMemory(authorization: string | undefined): Principal | undefined {
     const match = authorization === undefined ? null : BEARER.exec(authorization);
     if (!match) return undefined;
-    const digest = sha256(match[1]);
+    const key = match[1];
+    const id = serviceKeyIdOf(key);
+    const known = id === null ? undefined : this.serviceKeys.get(id);
+    if (known?.seen !== undefined && sameBytes(known.seen, key)) return known.principal;
+    const digest = sha256(key);
     const admin = this.adminFor(digest);
     if (admin) return admin;
-    const id = serviceKeyIdOf(match[1]);
-    const known = id === null ? undefined : this.serviceKeys.get(id);
-    return known && timingSafeEqual(known.digest, digest) ? known.principal : undefined;
+    if (!known || !timingSafeEqual(known.digest, digest)) return undefined;
+    known.seen = Buffer.from(key);
+    return known.principal;
   }
 
   /** Takes one request from the key's budget; false when it is spent (nothing is taken then). */
@@ -163,7 +167,28 @@ export class AuthService implements OnApplicationBootstrap {
   }
 }
 
-function cacheEntry(record: ServiceKeyRecord) {
+interface KnownServiceKey {
+  record: ServiceKeyRecord;
+  /** SHA-256 of the key, as stored. */
+  digest: Buffer;
+  principal: Principal;
+  /**
+   * The key itself, once a request has presented it and matched the digest.
+   * Later requests are compared with it directly, still in constant time: a
+   * SHA-256 per request was the largest single cost of serving a held token.
+   * It lives in this process only (as admin keys do, from configuration); the
+   * store keeps the hash alone, and the entry goes when the key is deleted.
+   */
+  seen?: Buffer;
+}
+
+/** Constant-time equality of a remembered key and a presented one (their lengths are no secret: keys have one format). */
+function sameBytes(remembered: Buffer, presented: string): boolean {
+  const bytes = Buffer.from(presented);
+  return bytes.length === remembered.length && timingSafeEqual(bytes, remembered);
+}
+
+function cacheEntry(record: ServiceKeyRecord): KnownServiceKey {
   const principal: Principal = {
     kind: 'service',
     actor: record.id,
