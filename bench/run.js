@@ -52,13 +52,13 @@ const DIST = path.resolve(ROOT, option('dist') ?? 'dist');
 
 const P = QUICK
   ? {
-      hotClients: 100, hotWorkspaces: 20, serviceKeys: 4, connections: 50, warmupSeconds: 1, durationSeconds: 2,
+      hotClients: 100, hotWorkspaces: 20, serviceKeys: 4, connections: 50, warmupSeconds: 1, durationSeconds: 2, hotRounds: 1,
       herd: 200, herdDelayMs: 200,
       scaleClients: 200, registerConcurrency: 32, registerBudgetSeconds: 60, expiresIn: 4, minTokenTtl: 1, cycleTimeoutSeconds: 30,
       idleSeconds: 1, listLimit: 500,
     }
   : {
-      hotClients: 1_000, hotWorkspaces: 100, serviceKeys: 10, connections: 50, warmupSeconds: 3, durationSeconds: 10,
+      hotClients: 1_000, hotWorkspaces: 100, serviceKeys: 10, connections: 50, warmupSeconds: 3, durationSeconds: 10, hotRounds: Number(option('hot-rounds') ?? 3),
       herd: 1_000, herdDelayMs: 200,
       scaleClients: Number(option('scale-clients') ?? 100_000), registerConcurrency: 64, registerBudgetSeconds: Number(option('register-budget') ?? 150), expiresIn: 120, minTokenTtl: 10, cycleTimeoutSeconds: 60,
       idleSeconds: 10, listLimit: 500,
@@ -74,6 +74,7 @@ const log = (message) => process.stderr.write(`[bench ${new Date().toISOString()
 const range = (n) => Array.from({ length: n }, (_, i) => i);
 const pad = (n, width) => String(n).padStart(width, '0');
 const percentile = (sorted, p) => (sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
+const round3 = (value) => round(value, 3);
 const round = (value, digits = 2) => (value === null || value === undefined || Number.isNaN(value) ? null : Number(value.toFixed(digits)));
 
 function httpRequest(agent, port, method, urlPath, { headers = {}, body, timeoutMs = 60_000 } = {}) {
@@ -488,21 +489,27 @@ async function hotPath(ctx) {
   const bareCheck = await httpRequest(undefined, barePort, 'GET', line[0], { headers: { authorization: line[1] } });
   const sameBytes = Buffer.byteLength(bareCheck.text) === bodyBytes && bareCheck.headers['cache-control'] === 'no-store';
 
-  log(`hot path: bare node:http (${LOAD_TOOL} -c${P.connections}, ${P.warmupSeconds} s warm-up + ${P.durationSeconds} s)`);
-  const bareRun = await measureLoad(barePort, bare.pid, hot.requestsFile);
+  // Rounds of bare then broker, back to back: the machine's mood drifts over minutes (bare node:http
+  // itself has served from 59 to 68 µs per answer here), and the median round is the figure reported.
+  const metricsBefore = (await api('GET', '/metrics')).text;
+  const rounds = [];
+  for (let n = 1; n <= P.hotRounds; n++) {
+    log(`hot path, round ${n} of ${P.hotRounds}: bare node:http (${LOAD_TOOL} -c${P.connections}, ${P.warmupSeconds} s warm-up + ${P.durationSeconds} s)`);
+    const bareRun = await measureLoad(barePort, bare.pid, hot.requestsFile);
+    log(`hot path, round ${n} of ${P.hotRounds}: broker GET /v1/clients/:id/token (${hot.clients.length} clients, ${hot.keys.length} service keys)`);
+    const brokerRun = await measureLoad(ctx.port, ctx.broker.child.pid, hot.requestsFile);
+    rounds.push({ bare: bareRun, broker: brokerRun, ratio: round3(brokerRun.rps / bareRun.rps), cpuRatio: round3(bareRun.cpuUsPerRequest / brokerRun.cpuUsPerRequest) });
+  }
   unregister();
   await stopBare();
-
-  log(`hot path: broker GET /v1/clients/:id/token (${hot.clients.length} clients, ${hot.keys.length} service keys)`);
-  const metricsBefore = (await api('GET', '/metrics')).text;
-  const brokerRun = await measureLoad(ctx.port, ctx.broker.child.pid, hot.requestsFile);
   const metricsAfter = (await api('GET', '/metrics')).text;
   const cacheHits = counterDelta(metricsBefore, metricsAfter, 'tb_token_cache_total{result="hit"}');
   const cacheMisses = counterDelta(metricsBefore, metricsAfter, 'tb_token_cache_total{result="miss"}');
 
-  const ratio = brokerRun.rps / bareRun.rps;
+  const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)];
+  const { bare: bareRun, broker: brokerRun, ratio } = median;
   // CPU per request is what a shared machine disturbs least: the ratio of the two.
-  const cpuRatio = bareRun.cpuUsPerRequest / brokerRun.cpuUsPerRequest;
+  const cpuRatio = median.cpuRatio;
   const out = {
     tool: LOAD_TOOL,
     connections: P.connections,
@@ -517,6 +524,7 @@ async function hotPath(ctx) {
     broker: brokerRun,
     ratio: round(ratio, 3),
     cpuPerRequestRatio: round(cpuRatio, 3),
+    rounds: rounds.map(({ ratio: r, cpuRatio: c, bare: b, broker: k }) => ({ ratio: r, cpuPerRequestRatio: c, bareRps: b.rps, brokerRps: k.rps, bareCpuUs: b.cpuUsPerRequest, brokerCpuUs: k.cpuUsPerRequest, brokerP99Ms: k.p99Ms })),
     cacheHits,
     cacheMisses,
     targets: TARGETS,
@@ -524,7 +532,8 @@ async function hotPath(ctx) {
   const tool = `${LOAD_TOOL} -c${P.connections}`;
   row('hot', 'bare node:http req/s', Math.round(bareRun.rps), '', tool);
   row('hot', 'broker req/s', Math.round(brokerRun.rps), '', tool);
-  row('hot', 'broker / bare throughput', `${ratio.toFixed(3)}x`, `>= ${TARGETS.hotRatio}x ${ratio >= TARGETS.hotRatio ? 'MET' : 'MISSED'}`, tool);
+  row('hot', `broker / bare throughput${rounds.length > 1 ? ` (median of ${rounds.length} rounds)` : ''}`, `${ratio.toFixed(3)}x`, `>= ${TARGETS.hotRatio}x ${ratio >= TARGETS.hotRatio ? 'MET' : 'MISSED'}`, tool);
+  if (rounds.length > 1) row('hot', 'each round: throughput ratio (broker / bare CPU per answer)', rounds.map((r) => `${r.ratio}x (${r.broker.cpuUsPerRequest} / ${r.bare.cpuUsPerRequest} us)`).join(', '), '', tool);
   row('hot', 'bare / broker CPU per request', `${cpuRatio.toFixed(3)}x`, '', '/proc stat');
   row('hot', 'broker p50 / p99 latency', `${brokerRun.p50Ms} / ${brokerRun.p99Ms} ms`, `p99 <= ${TARGETS.hotP99Ms} ms ${brokerRun.p99Ms <= TARGETS.hotP99Ms ? 'MET' : 'MISSED'}`, tool);
   row('hot', 'bare p50 / p99 latency', `${bareRun.p50Ms} / ${bareRun.p99Ms} ms`, '', tool);
