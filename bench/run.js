@@ -60,12 +60,12 @@ const P = QUICK
   : {
       hotClients: 1_000, hotWorkspaces: 100, serviceKeys: 10, connections: 50, warmupSeconds: 3, durationSeconds: 10, hotRounds: Number(option('hot-rounds') ?? 3),
       herd: 1_000, herdDelayMs: 200,
-      scaleClients: Number(option('scale-clients') ?? 100_000), registerConcurrency: 64, registerBudgetSeconds: Number(option('register-budget') ?? 150), expiresIn: 120, minTokenTtl: 10, cycleTimeoutSeconds: 60,
+      scaleClients: Number(option('scale-clients') ?? 100_000), registerConcurrency: 64, registerBudgetSeconds: Number(option('register-budget') ?? 360), expiresIn: 120, minTokenTtl: 10, cycleTimeoutSeconds: 60,
       idleSeconds: 10, listLimit: 500,
     };
 const TARGETS = { hotRatio: 0.65, hotP99Ms: 10 };
 /** The refresh cycles are cut short here (ms after start), leaving time for listing and the idle measure. */
-const CYCLES_DEADLINE_MS = Number(option('max-seconds') ?? (QUICK ? 120 : 540)) * 1000;
+const CYCLES_DEADLINE_MS = Number(option('max-seconds') ?? (QUICK ? 120 : 1080)) * 1000;
 const RUN_START = Date.now();
 
 // ---------------------------------------------------------------- small helpers
