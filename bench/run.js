@@ -55,13 +55,13 @@ const P = QUICK
       hotClients: 100, hotWorkspaces: 20, serviceKeys: 4, connections: 50, warmupSeconds: 1, durationSeconds: 2, hotRounds: 1,
       herd: 200, herdDelayMs: 200,
       scaleClients: 200, registerConcurrency: 32, registerBudgetSeconds: 60, expiresIn: 4, minTokenTtl: 1, cycleTimeoutSeconds: 30,
-      idleSeconds: 1, listLimit: 500,
+      idleSeconds: 1, duePerTick: 20, listLimit: 500,
     }
   : {
       hotClients: 1_000, hotWorkspaces: 100, serviceKeys: 10, connections: 50, warmupSeconds: 3, durationSeconds: 10, hotRounds: Number(option('hot-rounds') ?? 3),
       herd: 1_000, herdDelayMs: 200,
       scaleClients: Number(option('scale-clients') ?? 100_000), registerConcurrency: 64, registerBudgetSeconds: Number(option('register-budget') ?? 360), expiresIn: 120, minTokenTtl: 10, cycleTimeoutSeconds: 60,
-      idleSeconds: 10, listLimit: 500,
+      idleSeconds: 10, duePerTick: 100, listLimit: 500,
     };
 const TARGETS = { hotRatio: 0.65, hotP99Ms: 10 };
 /** The refresh cycles are cut short here (ms after start), leaving time for listing and the idle measure. */
@@ -963,11 +963,48 @@ async function idleTickCost(ctx, label) {
     loadAverage: procs.loadAverage(),
   };
   log(`idle (${label}): broker ${out.brokerCpuMsPerSecond} ms CPU/s, redis ${out.redisCpuMsPerSecond} ms CPU/s, ${dueSoon} due`);
+  out.withDue = await dueTickCost(ctx, label);
+  return out;
+}
+
+/**
+ * A tick with the same number of clients due at every size: each second the
+ * harness makes P.duePerTick hot clients due now (ZADD XX on the broker's
+ * schedule). Their hour-long tokens are far from their refresh window, so
+ * each costs the broker a claim, a lock and read, and a reschedule, and no
+ * upstream request (checked in the fake's log).
+ */
+async function dueTickCost(ctx, label) {
+  const { broker, redis, redisServer, fake, hot } = ctx;
+  const ids = hot.clients.slice(0, P.duePerTick).map((client) => client.id);
+  const upstreamBefore = fake.requests.length;
+  const brokerMeter = procs.cpuMeterPrecise(broker.child.pid);
+  const redisMeter = procs.cpuMeterPrecise(redisServer.process.pid);
+  for (let second = 0; second < P.idleSeconds; second++) {
+    const now = String(Date.now());
+    await redis.call('ZADD', 'tb:schedule', 'XX', ...ids.flatMap((id) => [now, id]));
+    await sleep(1_000);
+  }
+  const b = brokerMeter.stop();
+  const r = redisMeter.stop();
+  const stillDue = await redis.call('ZCOUNT', 'tb:schedule', '-inf', String(Date.now()));
+  const out = {
+    duePerTick: ids.length,
+    ticks: P.idleSeconds,
+    brokerCpuMsPerTick: round((b.cpuSeconds * 1000) / P.idleSeconds, 2),
+    redisCpuMsPerTick: round((r.cpuSeconds * 1000) / P.idleSeconds, 2),
+    upstreamRequests: fake.requests.length - upstreamBefore,
+    stillDueAfter: stillDue,
+  };
+  log(`due (${label}): ${ids.length} due per tick: broker ${out.brokerCpuMsPerTick} ms CPU per tick, redis ${out.redisCpuMsPerTick} ms, ${out.upstreamRequests} upstream requests`);
   return out;
 }
 
 function tickSummary(small, large) {
   if (!small || !large) return null;
+  const due = (m) => `broker ${m.withDue.brokerCpuMsPerTick} ms, redis ${m.withDue.redisCpuMsPerTick} ms (${m.withDue.upstreamRequests} upstream requests)`;
+  row('scale', `tick CPU with ${small.withDue.duePerTick} due, at ${small.scheduled} clients`, due(small), '', '/proc stat');
+  row('scale', `tick CPU with ${large.withDue.duePerTick} due, at ${large.scheduled} clients`, due(large), 'same as above', '/proc stat');
   row('scale', `idle CPU per 1 s tick at ${small.scheduled} clients (${small.dueDuringWindow} due)`, `broker ${small.brokerCpuMsPerTick} ms, redis ${small.redisCpuMsPerSecond} ms`, '', '/proc stat');
   if (large.dueDuringWindow > 0) {
     // Refreshes were still running (the cycles were cut short): that is not an idle tick.
