@@ -28,6 +28,8 @@ import { checkTokenUrl } from './token-url';
  * registered at 64 in flight, 12 ms once registration was over).
  */
 const BULK_WRITES_IN_FLIGHT = 8;
+/** While refreshes are behind, a registration waits for them this long at most (then goes ahead). */
+const REFRESH_BACKLOG_WAIT_MS = 500;
 
 @Injectable()
 export class ClientsService {
@@ -60,6 +62,8 @@ export class ClientsService {
   }
 
   private async insert(dto: CreateClientDto, tokenUrl: string | null, actor: Principal): Promise<ClientView> {
+    // Refreshes of the tokens already held come first (the measured 55 s above was 25 s with the cap alone).
+    await this.scheduler.caughtUp(REFRESH_BACKLOG_WAIT_MS);
     const oauth = dto.type === 'oauth_client_credentials';
     const id = newClientId();
     const secret = oauth ? dto.clientSecret! : dto.apiKey!;

@@ -19,7 +19,7 @@ function recordingRefresher(workMs: number) {
       running += 1;
       mostAtOnce = Math.max(mostAtOnce, running);
       refreshedAt.set(id, [...(refreshedAt.get(id) ?? []), Date.now()]);
-      await new Promise((resolve) => setTimeout(resolve, workMs));
+      await new Promise((resolve) => setTimeout(resolve, workMs).unref());
       running -= 1;
     },
   };
@@ -77,6 +77,30 @@ describe('RefreshScheduler', () => {
     await until(() => refreshedAt.size === 200, 10_000);
     expect([...refreshedAt.values()].every((times) => times.length === 1)).toBe(true);
     expect(mostAtOnce()).toBe(16);
+  });
+
+  it('caughtUp waits while more clients are due than its slots, until the last of them is claimed', async () => {
+    const { refresher, refreshedAt } = recordingRefresher(100);
+    const now = Date.now();
+    for (let index = 0; index < 40; index += 1) await store.setDue(`cl_${index}`, now - index);
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+    await until(() => refreshedAt.size === 16, 2_000);
+
+    await scheduler.caughtUp(10_000);
+    expect(refreshedAt.size).toBe(40);
+  });
+
+  it('caughtUp gives up after the longest wait it was given', async () => {
+    const { refresher, refreshedAt } = recordingRefresher(60_000);
+    const now = Date.now();
+    for (let index = 0; index < 40; index += 1) await store.setDue(`cl_${index}`, now - index);
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+    await until(() => refreshedAt.size === 16, 2_000);
+
+    const startedAt = Date.now();
+    await scheduler.caughtUp(200);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(190);
+    expect(refreshedAt.size).toBe(16);
   });
 
   it('claims nothing once stopped', async () => {

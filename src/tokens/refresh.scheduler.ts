@@ -64,6 +64,18 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     this.claimNow();
   }
 
+  /**
+   * Waits, up to `maxWaitMs`, while more clients are due than this replica has
+   * refresh slots for: admin writes call it so that refreshes of the tokens
+   * already held come first when the process is saturated.
+   */
+  async caughtUp(maxWaitMs: number): Promise<void> {
+    const giveUpAt = Date.now() + maxWaitMs;
+    while (this.backlogged && !this.stopped && Date.now() < giveUpAt) {
+      await new Promise((resolve) => setTimeout(resolve, CLAIM_BATCH_WINDOW_MS));
+    }
+  }
+
   /** Takes no more due clients; those running finish. */
   stop(): void {
     this.stopped = true;

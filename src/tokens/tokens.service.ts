@@ -30,6 +30,7 @@ export interface TokenResponse {
 export class TokensService {
   private readonly minTtlMs: number;
   private readonly forbiddenFromMemory;
+  private readonly reads = new Map<string, Promise<ClientEntry | null>>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -148,10 +149,24 @@ export class TokensService {
   }
 
   private async load(id: string, principal: Principal): Promise<ClientEntry> {
-    const entry = await this.store.getClient(id);
+    const entry = await this.read(id);
     if (!entry) throw BrokerError.notFound('Client');
     authorize(principal, entry.client.workspaceId);
     return entry;
+  }
+
+  /**
+   * Concurrent reads of one client share one store round trip: a herd of
+   * callers woken by the one refresh would otherwise read the same entry once
+   * each. The entry is shared, so it is only ever read, never changed.
+   */
+  private read(id: string): Promise<ClientEntry | null> {
+    let reading = this.reads.get(id);
+    if (!reading) {
+      reading = this.store.getClient(id).finally(() => this.reads.delete(id));
+      this.reads.set(id, reading);
+    }
+    return reading;
   }
 
   /** The token to serve from this entry, decrypted, or null when none may be served. */
