@@ -11,12 +11,6 @@ const INTERVAL_NAME = 'token-refresh-tick';
 /** A claimed client not rescheduled by then (its replica died) is due again; keeps takeover within 30 s. */
 const CLAIM_LEASE_MS = 20_000;
 /**
- * Refreshes in flight per upstream slot (UPSTREAM_CONCURRENCY): the others do
- * their store round trips while the slots are busy, and wait in the host's
- * queue for one, so the upstream's slots never sit idle behind Redis.
- */
-const REFRESHES_PER_UPSTREAM_SLOT = 4;
-/**
  * How long finished refreshes are gathered before the schedule is asked for
  * more: a busy replica claims in batches, not with one round trip per refresh.
  * It is also the least a due client waits.
@@ -34,6 +28,12 @@ const CLAIM_BATCH_WINDOW_MS = 5;
  */
 @Injectable()
 export class RefreshScheduler implements OnApplicationBootstrap {
+  /**
+   * Refreshes this replica runs at once: UPSTREAM_CONCURRENCY. More would wait
+   * in the host's queue holding their locks and claims, and behind a slow
+   * upstream another replica with free slots could not take them (the
+   * SIGTERM fault scenario caught a handed-back client waiting 5 s so).
+   */
   private readonly maxRunning: number;
   private running = 0;
   private claiming = false;
@@ -54,7 +54,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     private readonly metrics: MetricsService,
     private readonly registry: SchedulerRegistry,
   ) {
-    this.maxRunning = REFRESHES_PER_UPSTREAM_SLOT * config.upstreamConcurrency;
+    this.maxRunning = config.upstreamConcurrency;
   }
 
   onApplicationBootstrap(): void {
