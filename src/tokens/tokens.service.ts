@@ -30,7 +30,7 @@ export interface TokenResponse {
 export class TokensService {
   private readonly minTtlMs: number;
   private readonly forbiddenFromMemory;
-  private readonly reads = new Map<string, Promise<ClientEntry | null>>();
+  private readonly reads = new Map<string, { version: string; entry: Promise<ClientEntry | null> }>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -158,15 +158,20 @@ export class TokensService {
   /**
    * Concurrent reads of one client share one store round trip: a herd of
    * callers woken by the one refresh would otherwise read the same entry once
-   * each. The entry is shared, so it is only ever read, never changed.
+   * each. A caller joins only a read begun since the client's last change
+   * event (the cache's version): a waiter woken by the event that announced
+   * its token must not get a read that began before that token landed. The
+   * entry is shared, so it is only ever read, never changed.
    */
   private read(id: string): Promise<ClientEntry | null> {
-    let reading = this.reads.get(id);
-    if (!reading) {
-      reading = this.store.getClient(id).finally(() => this.reads.delete(id));
-      this.reads.set(id, reading);
-    }
-    return reading;
+    const version = this.cache.version(id);
+    const running = this.reads.get(id);
+    if (running && running.version === version) return running.entry;
+    const entry: Promise<ClientEntry | null> = this.store.getClient(id).finally(() => {
+      if (this.reads.get(id)?.entry === entry) this.reads.delete(id);
+    });
+    this.reads.set(id, { version, entry });
+    return entry;
   }
 
   /** The token to serve from this entry, decrypted, or null when none may be served. */
