@@ -153,7 +153,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     if (!this.backlogged && nextDueAt !== null) this.wakeBy(Math.max(nextDueAt, Date.now() + CLAIM_BATCH_WINDOW_MS));
   }
 
-  /** Pumps at `at` at the latest; anything beyond the next tick is left to the tick. */
+  /** Claims at `at` at the latest; anything beyond the next tick is left to the tick. */
   private wakeBy(at: number): void {
     if (this.stopped || at >= this.wakeAt || at - Date.now() >= this.config.schedulerTickMs) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
