@@ -8,13 +8,12 @@ import { APP_CONFIG } from '../../config/config.module';
 import { MetricsService, type UpstreamRequestKind, type UpstreamRequestOutcome } from '../../metrics/metrics.service';
 import { ADDRESS_NOT_ALLOWED, guardedLookup } from './address-guard';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
+import { Redactor, formEncode } from './redaction';
 import { FifoLimiter } from '../../common/fifo-limiter';
 import type { RejectedOutcome, TokenRequest, TransientOutcome, UpstreamOutcome } from './upstream.types';
 
 const MAX_BODY_BYTES = 64 * 1024;
-const MAX_ERROR_TEXT_LENGTH = 200;
 const DEFAULT_EXPIRES_IN_SECONDS = 3_600;
-const REDACTED = '[redacted]';
 const USER_AGENT = 'token-broker';
 
 interface OutgoingRequest {
@@ -58,7 +57,7 @@ export class UpstreamClient {
     const url = parseHttpUrl(request.tokenUrl);
     if (url === null) return invalidUrl('token URL');
     const basicCredential = request.format === 'form' ? basicCredentialOf(request) : null;
-    const redactor = new Redactor(() => [...sensitiveForms(request.clientSecret), basicCredential ?? basicCredentialOf(request)]);
+    const redactor = new Redactor(() => [request.clientSecret, basicCredential ?? basicCredentialOf(request)]);
     const body = request.format === 'form' ? formTokenBody(request) : jsonTokenBody(request);
     const headers: OutgoingHttpHeaders = {
       Accept: 'application/json',
@@ -74,7 +73,7 @@ export class UpstreamClient {
     const url = parseHttpUrl(`${this.config.pipedreamApiBase}/v1/users/me`);
     if (url === null) return invalidUrl('PIPEDREAM_API_BASE');
     const headers: OutgoingHttpHeaders = { Accept: 'application/json', Authorization: `Bearer ${apiKey}`, 'User-Agent': USER_AGENT };
-    return this.send('api_key_check', { method: 'GET', url, headers }, new Redactor(() => sensitiveForms(apiKey)));
+    return this.send('api_key_check', { method: 'GET', url, headers }, new Redactor(() => [apiKey]));
   }
 
   /** The circuit guarding the host of `url` (a token URL or the API base). */
@@ -143,37 +142,6 @@ function formTokenBody(request: TokenRequest): string {
 /** The HTTP Basic credential of RFC 6749 section 2.3.1: each half form-encoded, then base64. */
 function basicCredentialOf(request: TokenRequest): string {
   return Buffer.from(`${formEncode(request.clientId)}:${formEncode(request.clientSecret)}`, 'utf8').toString('base64');
-}
-
-/**
- * application/x-www-form-urlencoded encoding of one value, as RFC 6749
- * section 2.3.1 requires for each half of the Basic credential.
- * URLSearchParams implements exactly that serializer (and, unlike
- * encodeURIComponent, does not throw on a lone surrogate).
- */
-function formEncode(value: string): string {
-  return new URLSearchParams({ v: value }).toString().slice('v='.length);
-}
-
-/** A secret as an upstream might echo it back: raw, form-encoded, or JSON-escaped. */
-function sensitiveForms(secret: string): string[] {
-  return [secret, formEncode(secret), JSON.stringify(secret).slice(1, -1)];
-}
-
-/** Built for every request, used only for an upstream's refusal: the secrets' forms are worked out on first use. */
-class Redactor {
-  private secrets: string[] | null = null;
-
-  constructor(private readonly sensitive: () => string[]) {}
-
-  /** Upstream text made safe to store and show: secrets replaced, then shortened. */
-  clean(value: unknown): string | null {
-    if (typeof value !== 'string') return null;
-    // Longest first, so a secret that contains another is replaced whole.
-    this.secrets ??= [...new Set(this.sensitive().filter((secret) => secret !== ''))].sort((a, b) => b.length - a.length);
-    const redacted = this.secrets.reduce((text, secret) => text.split(secret).join(REDACTED), value);
-    return redacted.slice(0, MAX_ERROR_TEXT_LENGTH);
-  }
 }
 
 function parseHttpUrl(value: string): URL | null {
