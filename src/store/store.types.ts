@@ -32,6 +32,8 @@ export interface ClientStatus {
   tokenExpiresAt: string | null;
   lastRefreshAt: string | null;
   lastError: string | null;
+  /** While `rejected`: the kind of refusal (`invalid_client`, `HTTP 401`), never the upstream's text; absent in older records. */
+  refusal?: string;
   failingSince: string | null;
   /** Transient failures in a row; the exponent of the backoff. */
   consecutiveFailures: number;

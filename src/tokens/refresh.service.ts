@@ -11,6 +11,7 @@ import { StoreEventsService } from '../store/store-events.service';
 import type { ClientEntry, ClientStatus, StoredToken } from '../store/store.types';
 import { REJECTED_RETRY_MS, SERVE_MARGIN_MS, backoffDelayMs, refreshWindowStart, scheduledRefreshAt } from './refresh-timing';
 import { UpstreamClient } from './upstream/upstream.client';
+import { refusalKindOf } from './upstream/refusal';
 import type { UpstreamOutcome } from './upstream/upstream.types';
 
 export type RefreshReason = 'scheduled' | 'demand' | 'forced';
@@ -284,6 +285,7 @@ export class RefreshService implements OnModuleInit, OnModuleDestroy {
             ...status,
             state: 'rejected',
             lastError: `upstream refused the credentials${httpStatus}${said ? ` (${said})` : ''}`,
+            refusal: refusalKindOf(outcome),
             failingSince: status.failingSince ?? at,
             consecutiveFailures: 0,
             nextAttemptAt: now + REJECTED_RETRY_MS,

@@ -229,7 +229,8 @@ function forbidden(): BrokerError {
 }
 
 function rejected(entry: ClientEntry): BrokerError {
-  return new BrokerError('credentials_rejected', `The upstream refused this client's credentials: ${entry.status.lastError ?? 'rejected'}. Rotate its secret.`);
+  // The kind of refusal only: the upstream's own words (lastError) are for admins, in the client view.
+  return new BrokerError('credentials_rejected', `The upstream refused this client's credentials (${entry.status.refusal ?? 'refused'}). Rotate its secret.`);
 }
 
 function bodyOf(cached: CachedToken, now: number): string {
