@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DISGUISES, type Disguise } from './leak-scanner';
 
 /**
  * How the fake misbehaves until heal():
@@ -94,6 +95,8 @@ export class FakePipedream {
   readonly requests: UpstreamRequestLog[] = [];
   /** When true, 4xx error descriptions quote the presented secret, key and Authorization header back. */
   echoSecretsInErrors = false;
+  /** When set, 4xx error descriptions also quote the presented secret, key and Basic credential back in this disguise. */
+  echoDisguise: Disguise | null = null;
 
   private readonly clients = new Map<string, FakeClient>();
   private readonly apiKeys = new Set<string>();
@@ -209,6 +212,7 @@ export class FakePipedream {
     this.delayMs = this.startOptions.delayMs ?? 0;
     this.redirectUrl = null;
     this.echoSecretsInErrors = false;
+    this.echoDisguise = null;
     this.maxInFlightSeen = this.inFlightNow;
   }
 
@@ -303,7 +307,9 @@ export class FakePipedream {
       const echo = this.echoSecretsInErrors
         ? ` (presented client_secret "${presented.clientSecret ?? ''}", Authorization "${req.headers.authorization ?? ''}")`
         : '';
-      return this.send(res, entry, authorized.status, { error: authorized.error, error_description: authorized.description + echo });
+      const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const disguised = this.disguisedEcho([presented.clientSecret ?? '', ...(basic === undefined ? [] : [basic])]);
+      return this.send(res, entry, authorized.status, { error: authorized.error, error_description: authorized.description + echo + disguised });
     }
     const expiresIn = authorized.client.options.expiresIn ?? this.defaultExpiresIn;
     const accessToken = `pd_at_${randomBytes(24).toString('base64url')}`;
@@ -336,11 +342,17 @@ export class FakePipedream {
     if (req.method !== 'GET') return this.send(res, entry, 405, { error: 'invalid_request', error_description: 'use GET' });
     const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? null;
     if (key === null || !this.apiKeys.has(key)) {
-      const echo = this.echoSecretsInErrors ? ` (presented key "${key ?? ''}")` : '';
+      const echo = (this.echoSecretsInErrors ? ` (presented key "${key ?? ''}")` : '') + this.disguisedEcho([key ?? '']);
       return this.send(res, entry, 401, { error: 'unauthorized', error_description: `Invalid API key${echo}` });
     }
     const userId = `u_${Buffer.from(key).toString('hex').slice(0, 12)}`;
     this.send(res, entry, 200, { data: { id: userId, username: 'fake-user', email: 'fake-user@example.com' } });
+  }
+
+  /** The presented values in the scripted disguise, as an upstream that quotes its input (cut, encoded, re-cased) would. */
+  private disguisedEcho(values: string[]): string {
+    const disguise = this.echoDisguise;
+    return disguise === null ? '' : ` (you sent ${values.map((value) => DISGUISES[disguise](value)).join(' with ')})`;
   }
 
   private send(res: ServerResponse, entry: UpstreamRequestLog, status: number, body: object | string, headers: Record<string, string> = {}): void {

@@ -55,7 +55,8 @@ export interface Leak {
  * encoding of any secret. A secret shorter than that is searched for whole.
  */
 export class LeakScanner {
-  private readonly windows = new Map<string, string>();
+  /** Window to the labels of the secrets it comes from. */
+  private readonly windows = new Map<string, Set<string>>();
   private readonly wholes: { label: string; value: string }[] = [];
 
   constructor(secrets: readonly SecretToFind[]) {
@@ -64,23 +65,28 @@ export class LeakScanner {
         if (encoded.length < LEAK_WINDOW) this.wholes.push({ label, value: encoded });
         for (let start = 0; start + LEAK_WINDOW <= encoded.length; start += 1) {
           const window = encoded.slice(start, start + LEAK_WINDOW);
-          if (!this.windows.has(window)) this.windows.set(window, label);
+          this.windows.set(window, (this.windows.get(window) ?? new Set()).add(label));
         }
       }
     }
   }
 
-  /** Leaks in `text`, one per secret and run, except of the secrets labelled in `allowed`. */
+  /**
+   * Leaks in `text`, one per secret and run. Windows of the secrets labelled
+   * in `allowed` (a token in its own answer) are not leaks, even where another
+   * secret shares them.
+   */
   scan(text: string, allowed: readonly string[] = []): Leak[] {
     const folded = text.toLowerCase();
     const leaks: Leak[] = [];
     const lastEnd = new Map<string, number>();
     for (let start = 0; start + LEAK_WINDOW <= folded.length; start += 1) {
-      const window = folded.slice(start, start + LEAK_WINDOW);
-      const label = this.windows.get(window);
-      if (label === undefined || allowed.includes(label)) continue;
-      if ((lastEnd.get(label) ?? -1) < start) leaks.push({ label, at: start, window: text.slice(start, start + LEAK_WINDOW) });
-      lastEnd.set(label, start + LEAK_WINDOW);
+      const labels = this.windows.get(folded.slice(start, start + LEAK_WINDOW));
+      if (labels === undefined || allowed.some((label) => labels.has(label))) continue;
+      for (const label of labels) {
+        if ((lastEnd.get(label) ?? -1) < start) leaks.push({ label, at: start, window: text.slice(start, start + LEAK_WINDOW) });
+        lastEnd.set(label, start + LEAK_WINDOW);
+      }
     }
     for (const { label, value } of this.wholes) {
       const at = folded.indexOf(value);
