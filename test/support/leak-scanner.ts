@@ -7,6 +7,8 @@
 /** Runs of this many characters of any form of a secret count as a leak. */
 export const LEAK_WINDOW = 8;
 
+const HTML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
 /** Ways an upstream may echo a secret back. */
 export const DISGUISES = {
   raw: (secret: string) => secret,
@@ -22,7 +24,7 @@ export const DISGUISES = {
   base64url: (secret: string) => Buffer.from(secret, 'utf8').toString('base64url'),
   percent: (secret: string) => encodeURIComponent(secret),
   form: (secret: string) => new URLSearchParams({ v: secret }).toString().slice(2),
-  html: (secret: string) => secret.replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": '#39' }[c]};`),
+  html: (secret: string) => secret.replace(/[&<>"']/g, (character) => HTML_ENTITIES[character]),
   json: (secret: string) => JSON.stringify(secret).slice(1, -1),
   lower: (secret: string) => secret.toLowerCase(),
   upper: (secret: string) => secret.toUpperCase(),
@@ -84,7 +86,8 @@ export class LeakScanner {
       const labels = this.windows.get(folded.slice(start, start + LEAK_WINDOW));
       if (labels === undefined || allowed.some((label) => labels.has(label))) continue;
       for (const label of labels) {
-        if ((lastEnd.get(label) ?? -1) < start) leaks.push({ label, at: start, window: text.slice(start, start + LEAK_WINDOW) });
+        const window = text.slice(start, start + LEAK_WINDOW);
+        if ((lastEnd.get(label) ?? -1) < start) leaks.push({ label, at: start, window });
         lastEnd.set(label, start + LEAK_WINDOW);
       }
     }

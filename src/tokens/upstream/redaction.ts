@@ -76,7 +76,9 @@ class FormMatcher {
   constructor(forms: readonly string[]) {
     for (const form of new Set(forms.map(foldCase))) {
       if (form.length < WINDOW) this.shortForms.push(form);
-      else for (let start = 0; start + WINDOW <= form.length; start += 1) this.windows.add(form.slice(start, start + WINDOW));
+      for (let start = 0; start + WINDOW <= form.length; start += 1) {
+        this.windows.add(form.slice(start, start + WINDOW));
+      }
     }
   }
 

@@ -9,10 +9,18 @@ const refusal = (error: string | null, httpStatus: number | null): RejectedOutco
 });
 
 describe('refusalKindOf', () => {
-  it.each(['invalid_client', 'unauthorized_client', 'invalid_scope', 'invalid_request', 'invalid_grant', 'unsupported_grant_type'])(
-    'names a registered OAuth error code: %s',
-    (code) => expect(refusalKindOf(refusal(code, 400))).toBe(code),
-  );
+  const registered = [
+    'invalid_client',
+    'unauthorized_client',
+    'invalid_scope',
+    'invalid_request',
+    'invalid_grant',
+    'unsupported_grant_type',
+  ];
+
+  it.each(registered)('names a registered OAuth error code: %s', (code) => {
+    expect(refusalKindOf(refusal(code, 400))).toBe(code);
+  });
 
   it.each(['address_not_allowed', 'invalid_url', 'redirect'])('names the broker’s own refusals: %s', (code) => {
     expect(refusalKindOf(refusal(code, null))).toBe(code);
