@@ -16,12 +16,31 @@ export const RETRY_AFTER_CAP_MS = 60 * 60_000;
 export interface RefreshWindowSettings {
   refreshBeforeSeconds: number;
   minTokenTtlSeconds: number;
+  upstreamTimeoutMs: number;
+}
+
+/** A token's refresh window W: its last REFRESH_BEFORE_SECONDS, or half its lifetime if shorter. */
+function refreshWindowMs(obtainedAt: number, expiresAt: number, settings: RefreshWindowSettings): number {
+  const lifetimeMs = Math.max(0, expiresAt - obtainedAt);
+  return Math.min(settings.refreshBeforeSeconds * 1000, lifetimeMs / 2);
+}
+
+/**
+ * The refresh deadline: MIN_TOKEN_TTL_SECONDS + min(W/4, UPSTREAM_TIMEOUT_MS)
+ * before expiry. A refresh drawn at the serving limit itself would land after
+ * it (the request takes time, the scheduler wakes a few ms late), so the
+ * margin leaves room for one upstream exchange, bounded by a quarter of the
+ * window so that short windows keep some of their spread.
+ */
+export function refreshDeadline(obtainedAt: number, expiresAt: number, settings: RefreshWindowSettings): number {
+  const windowMs = refreshWindowMs(obtainedAt, expiresAt, settings);
+  return expiresAt - settings.minTokenTtlSeconds * 1000 - Math.min(windowMs / 4, settings.upstreamTimeoutMs);
 }
 
 /**
  * When to refresh a token: at a moment drawn uniformly from the first half of
- * its refresh window (W = min(REFRESH_BEFORE_SECONDS, lifetime / 2) before
- * expiry), and never later than MIN_TOKEN_TTL_SECONDS before expiry.
+ * its refresh window (between W and W/2 before expiry), and never later than
+ * its refresh deadline (nor before it was obtained).
  */
 export function scheduledRefreshAt(
   obtainedAt: number,
@@ -29,18 +48,15 @@ export function scheduledRefreshAt(
   settings: RefreshWindowSettings,
   random: () => number = Math.random,
 ): number {
-  const lifetimeMs = Math.max(0, expiresAt - obtainedAt);
-  const windowMs = Math.min(settings.refreshBeforeSeconds * 1000, lifetimeMs / 2);
+  const windowMs = refreshWindowMs(obtainedAt, expiresAt, settings);
   const drawn = expiresAt - windowMs + random() * (windowMs / 2);
-  const latest = expiresAt - settings.minTokenTtlSeconds * 1000;
-  return Math.max(obtainedAt, Math.min(drawn, latest));
+  return Math.max(obtainedAt, Math.min(drawn, refreshDeadline(obtainedAt, expiresAt, settings)));
 }
 
 /** The start of a token's refresh window: before it, a refresh would be wasted. */
 export function refreshWindowStart(obtainedAt: number, expiresAt: number, settings: RefreshWindowSettings): number {
-  const lifetimeMs = Math.max(0, expiresAt - obtainedAt);
-  const windowMs = Math.min(settings.refreshBeforeSeconds * 1000, lifetimeMs / 2);
-  return Math.min(expiresAt - windowMs, expiresAt - settings.minTokenTtlSeconds * 1000);
+  const windowMs = refreshWindowMs(obtainedAt, expiresAt, settings);
+  return Math.min(expiresAt - windowMs, refreshDeadline(obtainedAt, expiresAt, settings));
 }
 
 /** Exponential backoff with full jitter, at least what the upstream's Retry-After asked for. */

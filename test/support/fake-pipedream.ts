@@ -17,11 +17,14 @@ export type FailureMode = '500' | '503' | 'timeout' | '429' | 'html500' | 'reset
 
 export type TokenRequestFormat = 'json' | 'form';
 
+/** What the fake puts in `expires_in`: seconds, a string as some upstreams send, or null for none. */
+export type ExpiresIn = number | string | null;
+
 export interface IssuedToken {
   clientId: string;
   accessToken: string;
-  /** null when the answer carried no expires_in. */
-  expiresIn: number | null;
+  /** null when the answer carried no expires_in; a string when the fake was told to send one (odd upstreams do). */
+  expiresIn: ExpiresIn;
   scope: string | null;
   format: TokenRequestFormat;
   at: number;
@@ -100,7 +103,7 @@ export class FakePipedream {
 
   private readonly clients = new Map<string, FakeClient>();
   private readonly apiKeys = new Set<string>();
-  private defaultExpiresIn: number | null;
+  private defaultExpiresIn: ExpiresIn;
   private delayMs: number;
   private failure: ActiveFailure | null = null;
   private redirectUrl: string | null = null;
@@ -159,7 +162,7 @@ export class FakePipedream {
     this.apiKeys.delete(key);
   }
 
-  setExpiresIn(seconds: number | null): void {
+  setExpiresIn(seconds: ExpiresIn): void {
     this.defaultExpiresIn = seconds;
   }
 

@@ -117,15 +117,28 @@ describe('UpstreamClient', () => {
 
     it.each([
       ['a string', '"1800"', 1_800],
-      ['zero', '0', 3_600],
-      ['negative', '-5', 3_600],
-      ['not a number', '"soon"', 3_600],
+      ['a fraction', '1800.7', 1_800],
       ['null', 'null', 3_600],
     ])('reads an expires_in that is %s', async (_label, rawExpiresIn, expected) => {
       const server = await scriptedServer((_req, res) => res.writeHead(200).end(`{"access_token":"t","expires_in":${rawExpiresIn}}`));
       try {
         const outcome = await upstreamClient().requestToken(tokenRequest({ tokenUrl: server.url }));
         expect(outcome).toEqual({ kind: 'token', accessToken: 't', expiresInSeconds: expected });
+      } finally {
+        await server.close();
+      }
+    });
+
+    it.each([
+      ['zero', '0'],
+      ['negative', '-5'],
+      ['not a number', '"soon"'],
+      ['over a year', '1e13'],
+    ])('takes an expires_in that is %s as a transient failure, never a token', async (_label, rawExpiresIn) => {
+      const server = await scriptedServer((_req, res) => res.writeHead(200).end(`{"access_token":"t","expires_in":${rawExpiresIn}}`));
+      try {
+        const outcome = await upstreamClient().requestToken(tokenRequest({ tokenUrl: server.url }));
+        expect(outcome).toMatchObject({ kind: 'transient', reason: expect.stringContaining('invalid expires_in') });
       } finally {
         await server.close();
       }

@@ -10,6 +10,7 @@ import { ADDRESS_NOT_ALLOWED, guardedLookup } from './address-guard';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
 import { Redactor, formEncode } from './redaction';
 import { FifoLimiter } from '../../common/fifo-limiter';
+import { tokenOutcomeOf } from './token-answer';
 import type { RejectedOutcome, TokenRequest, TransientOutcome, UpstreamOutcome } from './upstream.types';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -246,22 +247,8 @@ function classify(answer: HttpAnswer, kind: UpstreamRequestKind, redactor: Redac
 }
 
 function readToken(answer: HttpAnswer): UpstreamOutcome {
-  const body = parseJsonObject(answer.body);
-  const accessToken = body?.access_token;
-  if (typeof accessToken !== 'string' || accessToken === '') {
-    return {
-      kind: 'transient',
-      reason: `HTTP ${answer.status} without an access_token`,
-      httpStatus: answer.status,
-      retryAfterSeconds: parseRetryAfter(answer.headers['retry-after']),
-    };
-  }
-  return { kind: 'token', accessToken, expiresInSeconds: parseExpiresIn(body?.expires_in) };
-}
-
-function parseExpiresIn(value: unknown): number {
-  const seconds = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-  return Number.isFinite(seconds) && seconds >= 1 ? Math.floor(seconds) : DEFAULT_EXPIRES_IN_SECONDS;
+  const retryAfter = parseRetryAfter(answer.headers['retry-after']);
+  return tokenOutcomeOf(parseJsonObject(answer.body), answer.status, retryAfter, DEFAULT_EXPIRES_IN_SECONDS);
 }
 
 function parseJsonObject(body: Buffer): Record<string, unknown> | null {
