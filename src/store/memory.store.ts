@@ -39,7 +39,7 @@ interface Subscription {
 /**
  * The store for a single process: nothing is shared with other replicas and
  * nothing survives a restart. It keeps the same indexes and counters as
- * RedisStore so that both behave alike under test/store.contract.ts; values
+ * RedisStore so that both behave alike under test/store-contract/; values
  * are cloned on the way in and out so callers never share state with it.
  */
 export class MemoryStore implements BrokerStore {
