@@ -1,5 +1,5 @@
 import { MemoryStore } from '../src/store/memory.store';
-import { describeStoreContract, eventually } from './store.contract';
+import { describeStoreContract, eventually } from './store-contract';
 import type { StoreEvent } from '../src/store/store.types';
 
 describeStoreContract('MemoryStore', async () => new MemoryStore());

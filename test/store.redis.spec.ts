@@ -1,10 +1,12 @@
 import Redis from 'ioredis';
+import { createLogger } from '../src/common/logger';
 import { DuplicateClientError, StoreUnavailableError } from '../src/store/broker-store';
 import { RedisStore } from '../src/store/redis.store';
+import { StoreCommandError } from '../src/store/redis/redis-errors';
 import type { StoreEvent } from '../src/store/store.types';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server';
 import { testRedisUrl, uniquePrefix } from './support/test-redis';
-import { UNSCHEDULED, describeStoreContract, eventually, makeEntry, makeToken, statusIn, subscribed } from './store.contract';
+import { UNSCHEDULED, describeStoreContract, eventually, makeEntry, makeToken, statusIn, subscribed } from './store-contract';
 
 const usedPrefixes: string[] = [];
 
@@ -161,6 +163,58 @@ describe('RedisStore on Redis', () => {
     const valid: StoreEvent = { kind: 'service_key', id: 'sk_a' };
     await store.publish(valid);
     await eventually(() => expect(heard.events()).toEqual([valid]));
+  });
+
+  it('renews every lock in one script call', async () => {
+    for (const id of ['cl_a', 'cl_b', 'cl_c']) await store.lockAndRead(id, 'owner-1', 60_000);
+    const monitor = await admin.monitor();
+    const commands: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+    try {
+      // MONITOR may start a moment after the call resolves: wait until it shows a command.
+      await eventually(async () => {
+        await admin.echo('monitor-probe');
+        expect(commands.map(([name]) => name.toLowerCase())).toContain('echo');
+      });
+      commands.splice(0);
+      const locks = ['cl_a', 'cl_b', 'cl_c'].map((id) => ({ id, owner: 'owner-1' }));
+      expect(await store.extendLocks(locks, 90_000)).toEqual([]);
+      // MONITOR shows the script call, then each command the script runs.
+      await eventually(() => expect(commands.filter(([name]) => /^pexpire$/i.test(name))).toHaveLength(3));
+    } finally {
+      monitor.disconnect();
+    }
+    const calls = commands.filter(([name]) => /^eval(sha)?$/i.test(name));
+    expect(calls).toHaveLength(1);
+    expect(calls[0].slice(2, 6)).toEqual(['3', ...['cl_a', 'cl_b', 'cl_c'].map((id) => `${prefix}{c:${id}}:lock`)]);
+    expect(await admin.pttl(`${prefix}{c:cl_c}:lock`)).toBeGreaterThan(60_000);
+  });
+
+  it("keeps a failing script's arguments (sealed values) out of its error, rethrown and logged", async () => {
+    const entry = makeEntry('cl_a');
+    await store.insertClient(entry, UNSCHEDULED);
+    // No longer a hash: the script's HGET fails with WRONGTYPE after the arguments were sent.
+    await admin.del(`${prefix}{c:cl_a}`);
+    await admin.set(`${prefix}{c:cl_a}`, 'not a hash');
+    const change = {
+      client: { ...entry.client, sealedSecret: 'v1:k1:SEALED-SECRET-MARKER' },
+      token: makeToken(1, { sealedAccessToken: 'v1:k1:SEALED-TOKEN-MARKER' }),
+    };
+
+    const error: unknown = await store.updateClient('cl_a', 1, change, 'LOCK-OWNER-MARKER').then(
+      () => null,
+      (thrown: unknown) => thrown,
+    );
+
+    expect(error).toBeInstanceOf(StoreCommandError);
+    expect(error).toMatchObject({ command: 'updateClient', message: expect.stringContaining('WRONGTYPE') });
+    const lines: string[] = [];
+    createLogger('info', { write: (line: string) => lines.push(line) }).error({ err: error }, 'store write failed');
+    const logged = lines.join('');
+    expect(logged).toContain('WRONGTYPE');
+    for (const marker of ['SEALED-SECRET-MARKER', 'SEALED-TOKEN-MARKER', 'LOCK-OWNER-MARKER', 'oauth-cl_a']) {
+      expect(logged).not.toContain(marker);
+    }
   });
 
   describe('after a crash between the steps of a write', () => {

@@ -4,14 +4,14 @@ import { LOGGER, type AppLogger } from '../common/logger';
 import { toPage, type Page } from '../common/page-query';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
-import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
+import { BROKER_STORE, type AuditStore } from '../store/broker-store';
 import type { AuditAction, AuditEvent } from '../store/store.types';
 import type { AuditQueryDto } from './dto/audit-query.dto';
 
 @Injectable()
 export class AuditService {
   constructor(
-    @Inject(BROKER_STORE) private readonly store: BrokerStore,
+    @Inject(BROKER_STORE) private readonly store: AuditStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: AppLogger,
   ) {}

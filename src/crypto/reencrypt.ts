@@ -1,4 +1,4 @@
-import type { BrokerStore } from '../store/broker-store';
+import type { ClientStore } from '../store/broker-store';
 import type { ClientEntry } from '../store/store.types';
 import { SealedValueError, SecretBox, secretContext, tokenContext } from './secret-box';
 
@@ -18,7 +18,7 @@ const ATTEMPTS = 3;
  * write is fenced on the client's generation: a rotation that lands in
  * between wins, and the client is read again.
  */
-export async function reencryptAll(store: BrokerStore, box: SecretBox): Promise<ReencryptReport> {
+export async function reencryptAll(store: ClientStore, box: SecretBox): Promise<ReencryptReport> {
   const report: ReencryptReport = { clients: 0, reencrypted: 0, unreadable: [] };
   let afterId: string | undefined;
   for (;;) {
@@ -34,7 +34,7 @@ export async function reencryptAll(store: BrokerStore, box: SecretBox): Promise<
   }
 }
 
-async function reencryptClient(store: BrokerStore, box: SecretBox, id: string): Promise<'reencrypted' | 'current' | 'unreadable'> {
+async function reencryptClient(store: ClientStore, box: SecretBox, id: string): Promise<'reencrypted' | 'current' | 'unreadable'> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) {
     const entry = await store.getClient(id);
     if (!entry || !needsReseal(entry, box.primaryKeyId)) return 'current';

@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { Access } from '../auth/access.decorator';
-import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
+import { BROKER_STORE, type ClientStore } from '../store/broker-store';
 import { CLIENT_STATES } from '../store/store.types';
 import { MetricsService } from './metrics.service';
 
@@ -10,7 +10,7 @@ import { MetricsService } from './metrics.service';
 export class MetricsController {
   constructor(
     private readonly metrics: MetricsService,
-    @Inject(BROKER_STORE) private readonly store: BrokerStore,
+    @Inject(BROKER_STORE) private readonly store: ClientStore,
   ) {}
 
   @Get()

@@ -5,7 +5,7 @@ import { SERVICE_KEY_PREFIX, sha256 } from '../auth/auth.service';
 import type { Principal } from '../auth/principal';
 import { BrokerError } from '../common/broker-error';
 import { newServiceKeyId } from '../common/ids';
-import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
+import { BROKER_STORE, type ServiceKeyStore } from '../store/broker-store';
 import type { ServiceKeyRecord } from '../store/store.types';
 import type { CreateServiceKeyDto } from './dto/create-service-key.dto';
 
@@ -19,7 +19,7 @@ export interface ServiceKeyView {
 @Injectable()
 export class ServiceKeysService {
   constructor(
-    @Inject(BROKER_STORE) private readonly store: BrokerStore,
+    @Inject(BROKER_STORE) private readonly store: ServiceKeyStore,
     private readonly audit: AuditService,
   ) {}
 

@@ -5,7 +5,7 @@ import {
   type ClientChange,
   type ClientPageQuery,
   type DueClaim,
-  type DueClient,
+  type HeldLock,
   type LockedRead,
   type UpdateOutcome,
 } from './broker-store';
@@ -13,7 +13,6 @@ import {
   CLIENT_STATES,
   type AuditEvent,
   type ClientEntry,
-  type ClientState,
   type ClientStatus,
   type ServiceKeyRecord,
   type StoreEvent,
@@ -30,6 +29,7 @@ import {
   sortServiceKeys,
   type StoreLogger,
 } from './store-helpers';
+import { DueSchedule, SortedIds, StreamIdClock, emptyStateCounts } from './memory/memory-indexes';
 
 interface Subscription {
   onEvent: (event: StoreEvent) => void;
@@ -39,7 +39,7 @@ interface Subscription {
 /**
  * The store for a single process: nothing is shared with other replicas and
  * nothing survives a restart. It keeps the same indexes and counters as
- * RedisStore so that both behave alike under test/store.contract.ts; values
+ * RedisStore so that both behave alike under test/store-contract/; values
  * are cloned on the way in and out so callers never share state with it.
  */
 export class MemoryStore implements BrokerStore {
@@ -99,7 +99,12 @@ export class MemoryStore implements BrokerStore {
     return this.allIds.after(afterId, limit);
   }
 
-  async updateClient(id: string, expectedGeneration: number, change: ClientChange, releaseLockOf?: string): Promise<UpdateOutcome> {
+  async updateClient(
+    id: string,
+    expectedGeneration: number,
+    change: ClientChange,
+    releaseLockOf?: string,
+  ): Promise<UpdateOutcome> {
     if (releaseLockOf !== undefined) this.releaseHeldLock(id, releaseLockOf);
     const entry = this.clients.get(id);
     if (!entry) return 'not_found';
@@ -176,6 +181,12 @@ export class MemoryStore implements BrokerStore {
     return true;
   }
 
+  async extendLocks(locks: HeldLock[], ttlMs: number): Promise<string[]> {
+    const lost: string[] = [];
+    for (const { id, owner } of locks) if (!(await this.extendLock(id, owner, ttlMs))) lost.push(id);
+    return lost;
+  }
+
   async releaseLock(id: string, owner: string): Promise<boolean> {
     return this.releaseHeldLock(id, owner);
   }
@@ -247,149 +258,4 @@ export class MemoryStore implements BrokerStore {
     if (isFailingState(status.state)) this.failingSince.set(id, failingScore(status));
     else this.failingSince.delete(id);
   }
-}
-
-class StreamIdClock {
-  private lastMs = 0;
-  private sequence = 0;
-
-  next(): string {
-    const now = Date.now();
-    if (now > this.lastMs) {
-      this.lastMs = now;
-      this.sequence = 0;
-    } else {
-      this.sequence += 1;
-    }
-    return `${this.lastMs}-${this.sequence}`;
-  }
-}
-
-function emptyStateCounts(): Record<ClientState, number> {
-  return { pending: 0, ready: 0, failing: 0, rejected: 0 };
-}
-
-/** Ids kept sorted (code-unit order, as Redis orders ASCII members) for cursor pages without a sort per call. */
-class SortedIds {
-  private readonly ids: string[] = [];
-
-  add(id: string): void {
-    const index = this.firstIndexNotBelow(id);
-    if (this.ids[index] !== id) this.ids.splice(index, 0, id);
-  }
-
-  delete(id: string): void {
-    const index = this.firstIndexNotBelow(id);
-    if (this.ids[index] === id) this.ids.splice(index, 1);
-  }
-
-  /** Up to `limit` ids strictly greater than `afterId`. */
-  after(afterId: string | undefined, limit: number): string[] {
-    if (limit <= 0) return [];
-    let start = afterId === undefined ? 0 : this.firstIndexNotBelow(afterId);
-    if (this.ids[start] === afterId) start += 1;
-    return this.ids.slice(start, start + limit);
-  }
-
-  private firstIndexNotBelow(id: string): number {
-    let low = 0;
-    let high = this.ids.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.ids[middle] < id) low = middle + 1;
-      else high = middle;
-    }
-    return low;
-  }
-}
-
-interface DueEntry {
-  dueAt: number;
-  id: string;
-}
-
-/**
- * One due time per client, with a min-heap ordered like the Redis sorted set
- * (due time, then id) so a claim costs O(claimed · log n), not a scan.
- * Heap entries are never changed in place: a rescheduled or removed client
- * leaves its old entry behind, and it is dropped when it reaches the top.
- */
-class DueSchedule {
-  private readonly dueAtById = new Map<string, number>();
-  private readonly heap: DueEntry[] = [];
-
-  set(id: string, dueAt: number): void {
-    if (this.dueAtById.get(id) === dueAt) return;
-    this.dueAtById.set(id, dueAt);
-    this.push({ id, dueAt });
-  }
-
-  delete(id: string): void {
-    this.dueAtById.delete(id);
-  }
-
-  earliest(): number | null {
-    this.dropSuperseded();
-    return this.heap[0]?.dueAt ?? null;
-  }
-
-  claim(now: number, leaseUntil: number, limit: number): DueClient[] {
-    // A client rescheduled back to an earlier time can have two live heap entries; it is claimed once.
-    const claimed = new Map<string, number>();
-    while (claimed.size < limit) {
-      this.dropSuperseded();
-      const top = this.heap[0];
-      if (!top || top.dueAt > now) break;
-      this.pop();
-      if (!claimed.has(top.id)) claimed.set(top.id, top.dueAt);
-    }
-    // Re-queued only now, so a lease that is itself already due is not claimed twice in one call.
-    for (const id of claimed.keys()) {
-      this.dueAtById.set(id, leaseUntil);
-      this.push({ id, dueAt: leaseUntil });
-    }
-    return [...claimed].map(([id, dueAt]) => ({ id, dueAt }));
-  }
-
-  private dropSuperseded(): void {
-    while (this.heap.length > 0) {
-      const top = this.heap[0];
-      if (this.dueAtById.get(top.id) === top.dueAt) return;
-      this.pop();
-    }
-  }
-
-  private push(entry: DueEntry): void {
-    const heap = this.heap;
-    heap.push(entry);
-    let index = heap.length - 1;
-    while (index > 0) {
-      const parent = (index - 1) >>> 1;
-      if (!isEarlier(heap[index], heap[parent])) break;
-      [heap[index], heap[parent]] = [heap[parent], heap[index]];
-      index = parent;
-    }
-  }
-
-  private pop(): void {
-    const heap = this.heap;
-    const last = heap.pop()!;
-    if (heap.length === 0) return;
-    heap[0] = last;
-    let index = 0;
-    for (;;) {
-      const left = index * 2 + 1;
-      const right = left + 1;
-      let earliest = index;
-      if (left < heap.length && isEarlier(heap[left], heap[earliest])) earliest = left;
-      if (right < heap.length && isEarlier(heap[right], heap[earliest])) earliest = right;
-      if (earliest === index) return;
-      [heap[index], heap[earliest]] = [heap[earliest], heap[index]];
-      index = earliest;
-    }
-  }
-}
-
-function isEarlier(a: DueEntry, b: DueEntry): boolean {
-  return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.id < b.id);
 }

@@ -1,0 +1,15 @@
+import type { AuditEvent } from '../store.types';
+
+export interface AuditPageQuery {
+  clientId?: string;
+  workspaceId?: string;
+  /** Return events strictly older than the event with this id. */
+  beforeId?: string;
+  limit: number;
+}
+
+/** Audit events: a capped log, newest first. */
+export interface AuditStore {
+  appendAudit(event: Omit<AuditEvent, 'id'>, maxEvents: number): Promise<AuditEvent>;
+  listAudit(query: AuditPageQuery): Promise<AuditEvent[]>;
+}

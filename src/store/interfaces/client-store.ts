@@ -1,0 +1,49 @@
+import type { ClientEntry, ClientRecord, ClientStatus, StoredToken, TokenStats } from '../store.types';
+
+/** What updateClient writes; a field left undefined is left as it is. */
+export interface ClientChange {
+  client?: ClientRecord;
+  status?: ClientStatus;
+  /** null removes the held token. */
+  token?: StoredToken | null;
+}
+
+export type UpdateOutcome = 'ok' | 'not_found' | 'stale';
+
+export interface ClientPageQuery {
+  workspaceId?: string;
+  /** Return ids strictly greater than this one. */
+  afterId?: string;
+  limit: number;
+}
+
+/**
+ * Registered clients with their status and held token. State counters
+ * (tokenStats) are kept by the store as entries change. Every successful
+ * updateClient and deleteClient broadcasts `{ kind: 'client' }` as part of
+ * the write itself: a change that is stored cannot go unannounced.
+ */
+export interface ClientStore {
+  /** Stores a new client, due for its first refresh at `dueAt`. */
+  insertClient(entry: ClientEntry, dueAt: number): Promise<void>;
+  getClient(id: string): Promise<ClientEntry | null>;
+  /** Ascending by id, optionally only one workspace. */
+  listClients(query: ClientPageQuery): Promise<ClientEntry[]>;
+  /** Every client id, ascending, in pages; for maintenance commands such as key re-encryption. */
+  listClientIds(afterId: string | undefined, limit: number): Promise<string[]>;
+  /**
+   * Applies the change only when the stored client's generation equals
+   * expectedGeneration ('stale' otherwise, 'not_found' when there is no such client).
+   * With `releaseLockOf`, the refresh lock that owner holds is released in the
+   * same step, whatever the outcome: a refresh ends with one write.
+   */
+  updateClient(
+    id: string,
+    expectedGeneration: number,
+    change: ClientChange,
+    releaseLockOf?: string,
+  ): Promise<UpdateOutcome>;
+  /** Removes the client, its token, its schedule entry and its lock; returns what was removed. */
+  deleteClient(id: string): Promise<ClientEntry | null>;
+  tokenStats(failingLimit: number): Promise<TokenStats>;
+}

@@ -1,0 +1,32 @@
+/**
+ * Key layout. Everything sits under the prefix. One client's keys share the
+ * hash tag {c:<id>}, a workspace's indexes share {ws:<id>}, and every other
+ * key is global and lives alone in its slot, so no command (and no script)
+ * ever touches keys of two slots: Redis Cluster can hold this layout.
+ */
+export function redisKeys(prefix: string) {
+  return {
+    /** Hash: client (JSON), gen, state, status (JSON), token (JSON, absent when none). */
+    client: (id: string) => `${prefix}{c:${id}}`,
+    lock: (id: string) => `${prefix}{c:${id}}:lock`,
+    /** Sorted set, all scores 0: ids in lexicographic order, for cursor pages. */
+    workspaceClients: (workspaceId: string) => `${prefix}{ws:${workspaceId}}:clients`,
+    /** Hash: OAuth client id -> broker client id, for the per-workspace uniqueness check. */
+    workspaceClientIds: (workspaceId: string) => `${prefix}{ws:${workspaceId}}:client-ids`,
+    clients: `${prefix}clients`,
+    /** Sorted set: client id scored by its next refresh time (epoch ms); a claim moves it to the lease's end. */
+    schedule: `${prefix}schedule`,
+    /** Hash: state -> number of clients in it. */
+    stats: `${prefix}stats`,
+    /** Sorted set: failing or rejected client ids scored by when they started failing. */
+    failing: `${prefix}failing`,
+    /** Hash: service key id -> record (JSON). */
+    serviceKeys: `${prefix}service-keys`,
+    /** Stream of audit events, capped by XADD MAXLEN. */
+    audit: `${prefix}audit`,
+    /** Pub/sub channel of StoreEvent JSON. */
+    events: `${prefix}events`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -1,0 +1,36 @@
+import type { HeldLock, LockedRead, LockStore } from '../interfaces/lock-store';
+import { lockTtl, pairsToRecord, parseEntry } from './redis-codec';
+import type { RedisConnection } from './redis-connection';
+
+/** Refresh locks on Redis: one key per client, holding its owner's token, with a time to live. */
+export class RedisLockStore implements LockStore {
+  constructor(private readonly connection: RedisConnection) {}
+
+  async lockAndRead(id: string, owner: string, ttlMs: number): Promise<LockedRead> {
+    const { keys } = this.connection;
+    const lockKeys: [lock: string, client: string] = [keys.lock(id), keys.client(id)];
+    const fields = await this.connection.script('lockAndRead', lockKeys, [owner, lockTtl(ttlMs)]);
+    return fields === null ? { locked: false } : { locked: true, entry: parseEntry(pairsToRecord(fields)) };
+  }
+
+  async extendLock(id: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.connection.script('extendLock', [this.connection.keys.lock(id)], [owner, lockTtl(ttlMs)])) === 1;
+  }
+
+  /**
+   * One script call for every lock, so renewing costs one round trip however
+   * many locks are held. On one Redis only: the locks sit in different slots,
+   * so Redis Cluster will need one call per slot (group the locks by slot).
+   */
+  async extendLocks(locks: HeldLock[], ttlMs: number): Promise<string[]> {
+    if (locks.length === 0) return [];
+    const lockKeys = locks.map(({ id }) => this.connection.keys.lock(id));
+    const owners = locks.map(({ owner }) => owner);
+    const lost = await this.connection.script('extendLocks', lockKeys, [lockTtl(ttlMs), ...owners]);
+    return lost.map((index) => locks[index - 1].id);
+  }
+
+  async releaseLock(id: string, owner: string): Promise<boolean> {
+    return (await this.connection.script('releaseLock', [this.connection.keys.lock(id)], [owner])) === 1;
+  }
+}

@@ -1,0 +1,28 @@
+import type { DueClaim, DueClient, ScheduleStore } from '../interfaces/schedule-store';
+import type { RedisConnection } from './redis-connection';
+
+/** The refresh schedule on Redis: one sorted set, client id scored by due time. */
+export class RedisScheduleStore implements ScheduleStore {
+  constructor(private readonly connection: RedisConnection) {}
+
+  async setDue(id: string, dueAt: number): Promise<void> {
+    await this.connection.run((redis) => redis.zadd(this.connection.keys.schedule, dueAt, id));
+  }
+
+  async removeDue(id: string): Promise<void> {
+    await this.connection.run((redis) => redis.zrem(this.connection.keys.schedule, id));
+  }
+
+  async claimDue(now: number, leaseUntil: number, limit: number): Promise<DueClaim> {
+    const [idsAndScores, next] = await this.connection.script(
+      'claimDue',
+      [this.connection.keys.schedule],
+      [now, leaseUntil, Math.max(0, limit)],
+    );
+    const due: DueClient[] = [];
+    for (let index = 0; index < idsAndScores.length; index += 2) {
+      due.push({ id: idsAndScores[index], dueAt: Number(idsAndScores[index + 1]) });
+    }
+    return { due, nextDueAt: next.length === 0 ? null : Number(next[1]) };
+  }
+}

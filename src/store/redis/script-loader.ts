@@ -1,0 +1,155 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type Redis from 'ioredis';
+import type { ClientState } from '../store.types';
+import type { UpdateOutcome } from '../interfaces/client-store';
+
+/**
+ * The Lua scripts of src/store/lua, one file per script named
+ * `<name>-<key count>.lua` (`-n`: any number of keys), each opening with a
+ * header naming its KEYS, ARGV and reply. Copied next to the compiled code by
+ * `npm run build`, so they are found relative to this file in src and in dist.
+ */
+const LUA_DIR = join(__dirname, '..', 'lua');
+const SCRIPT_FILE = /^([A-Za-z]+)-(\d+|n)\.lua$/;
+const INCLUDE = /^--- @include "([\w/]+)"$/gm;
+
+/** A script's keys, its ARGV (objects are sent as one JSON argument, numbers as decimal strings) and its reply. */
+interface Signature<Keys extends string[], Argv extends ScriptArgument[], Reply> {
+  keys: Keys;
+  argv: Argv;
+  reply: Reply;
+}
+type ScriptArgument = string | number | object;
+
+export interface InsertClientArgs {
+  client: string;
+  generation: string;
+  state: string;
+  status: string;
+  token?: string;
+}
+
+export interface UpdateClientArgs {
+  expectedGeneration: string;
+  client?: string;
+  generation?: string;
+  status?: string;
+  state?: string;
+  token?: string | null;
+  lockOwner?: string;
+}
+
+export interface ClientIdClaim {
+  clientId: string;
+  expectedOwner: string;
+  /** Absent: the field is removed. */
+  newOwner?: string;
+}
+
+export type UpdateReply = [outcome: UpdateOutcome | 'immutable', previousState?: ClientState | null];
+
+/** Every script's signature: the one place it is written down on this side of the Lua. */
+export interface ScriptSignatures {
+  insertClient: Signature<[client: string], [entry: InsertClientArgs], 0 | 1>;
+  updateClient: Signature<
+    [client: string, lock: string],
+    [change: UpdateClientArgs, channel: string, event: string],
+    UpdateReply
+  >;
+  deleteClient: Signature<[client: string, lock: string], [channel: string, event: string], string[] | null>;
+  replaceClientIdOwner: Signature<[clientIds: string], [claim: ClientIdClaim], 0 | 1>;
+  claimDue: Signature<[schedule: string], [now: number, leaseUntil: number, limit: number], [string[], string[]]>;
+  lockAndRead: Signature<[lock: string, client: string], [owner: string, ttlMs: number], string[] | null>;
+  releaseLock: Signature<[lock: string], [owner: string], 0 | 1>;
+  extendLock: Signature<[lock: string], [owner: string, ttlMs: number], 0 | 1>;
+  extendLocks: Signature<string[], [ttlMs: number, ...owners: string[]], number[]>;
+}
+
+export type ScriptName = keyof ScriptSignatures;
+
+/** Runs a script by name with typed keys and arguments. */
+export type ScriptRunner = <Name extends ScriptName>(
+  name: Name,
+  keys: ScriptSignatures[Name]['keys'],
+  argv: ScriptSignatures[Name]['argv'],
+) => Promise<ScriptSignatures[Name]['reply']>;
+
+const SCRIPT_NAMES: Record<ScriptName, true> = {
+  insertClient: true,
+  updateClient: true,
+  deleteClient: true,
+  replaceClientIdOwner: true,
+  claimDue: true,
+  lockAndRead: true,
+  releaseLock: true,
+  extendLock: true,
+  extendLocks: true,
+};
+
+interface LoadedScript {
+  lua: string;
+  /** Undefined: the caller passes the key count (a `-n` script). */
+  numberOfKeys: number | undefined;
+}
+
+let loaded: Map<ScriptName, LoadedScript> | undefined;
+
+/** Reads every script once per process; a script without a signature, or a signature without a script, is a bug. */
+export function loadScripts(directory = LUA_DIR): Map<ScriptName, LoadedScript> {
+  if (directory === LUA_DIR && loaded) return loaded;
+  const scripts = new Map<ScriptName, LoadedScript>();
+  for (const file of readdirSync(directory)) {
+    const match = SCRIPT_FILE.exec(file);
+    if (!match) continue;
+    const [, name, keyCount] = match;
+    if (!isScriptName(name)) throw new Error(`${file} has no signature in ScriptSignatures`);
+    const lua = withIncludes(readFileSync(join(directory, file), 'utf8'), directory);
+    scripts.set(name, { lua, numberOfKeys: keyCount === 'n' ? undefined : Number(keyCount) });
+  }
+  const missing = Object.keys(SCRIPT_NAMES).filter((name) => !scripts.has(name as ScriptName));
+  if (missing.length > 0) throw new Error(`Lua scripts missing from ${directory}: ${missing.join(', ')}`);
+  if (directory === LUA_DIR) loaded = scripts;
+  return scripts;
+}
+
+/** Defines every script as a command on the connection and returns the typed way to run them. */
+export function defineScripts(redis: Redis): ScriptRunner {
+  const scripts = loadScripts();
+  for (const [name, { lua, numberOfKeys }] of scripts) redis.defineCommand(commandName(name), { lua, numberOfKeys });
+  const commands = redis as unknown as Record<string, (...args: string[]) => Promise<unknown>>;
+  return (name, keys, argv) => {
+    const script = scripts.get(name);
+    const encoded = (argv as ScriptArgument[]).map(encodeArgument);
+    if (script?.numberOfKeys === undefined) {
+      return commands[commandName(name)](String(keys.length), ...keys, ...encoded) as Promise<never>;
+    }
+    if (keys.length !== script.numberOfKeys) throw new Error(`${name} takes ${script.numberOfKeys} keys`);
+    return commands[commandName(name)](...keys, ...encoded) as Promise<never>;
+  };
+}
+
+function isScriptName(name: string): name is ScriptName {
+  return Object.hasOwn(SCRIPT_NAMES, name);
+}
+
+/** Prefixed so a script never shadows a command ioredis already has. */
+function commandName(name: ScriptName): string {
+  return `tb_${name}`;
+}
+
+/** Replaces each `--- @include "includes/<name>"` line by that file, once per script. */
+function withIncludes(lua: string, directory: string): string {
+  const included = new Set<string>();
+  return lua.replace(INCLUDE, (_, path: string) => {
+    if (included.has(path)) return '';
+    included.add(path);
+    return readFileSync(join(directory, `${path}.lua`), 'utf8');
+  });
+}
+
+function encodeArgument(argument: ScriptArgument): string {
+  if (typeof argument === 'string') return argument;
+  if (typeof argument === 'number') return String(argument);
+  return JSON.stringify(argument);
+}

@@ -1,0 +1,75 @@
+import type { ClientStore, ScheduleStore } from '../../src/store/broker-store';
+import { idOf, makeEntry } from './fixtures';
+
+/** The refresh schedule. `store()` is the fresh store of the running test. */
+export function describeScheduleContract(store: () => ClientStore & ScheduleStore): void {
+  describe('schedule', () => {
+    it('claims only clients due at or before now, earliest first, with the time each was due', async () => {
+      await store().setDue('cl_late', 10_000);
+      await store().setDue('cl_b', 2_000);
+      await store().setDue('cl_a', 1_000);
+      await store().setDue('cl_exact', 2_500);
+
+      expect((await store().claimDue(2_500, 60_000, 10)).due).toEqual([
+        { id: 'cl_a', dueAt: 1_000 },
+        { id: 'cl_b', dueAt: 2_000 },
+        { id: 'cl_exact', dueAt: 2_500 },
+      ]);
+      // The client that was not due keeps its time.
+      expect((await store().claimDue(10_000, 60_000, 10)).due).toEqual([{ id: 'cl_late', dueAt: 10_000 }]);
+    });
+
+    it('leases what it claims: not claimed again before leaseUntil, claimed again from then', async () => {
+      await store().setDue('cl_a', 1_000);
+      expect((await store().claimDue(1_000, 5_000, 10)).due).toEqual([{ id: 'cl_a', dueAt: 1_000 }]);
+      expect((await store().claimDue(4_999, 9_000, 10)).due).toEqual([]);
+      expect((await store().tokenStats(10)).nextDueAt).toBe(5_000);
+      expect((await store().claimDue(5_000, 9_000, 10)).due).toEqual([{ id: 'cl_a', dueAt: 5_000 }]);
+    });
+
+    it('takes at most limit clients; the rest stay due', async () => {
+      for (let index = 1; index <= 5; index += 1) await store().setDue(`cl_${index}`, index * 100);
+      expect((await store().claimDue(1_000, 60_000, 2)).due.map(idOf)).toEqual(['cl_1', 'cl_2']);
+      expect((await store().claimDue(1_000, 60_000, 2)).due.map(idOf)).toEqual(['cl_3', 'cl_4']);
+      expect((await store().claimDue(1_000, 60_000, 2)).due.map(idOf)).toEqual(['cl_5']);
+      expect((await store().claimDue(1_000, 60_000, 0)).due).toEqual([]);
+    });
+
+    it('setDue reschedules, removeDue unschedules', async () => {
+      await store().setDue('cl_a', 1_000);
+      await store().setDue('cl_b', 1_000);
+      await store().setDue('cl_a', 8_000);
+      await store().removeDue('cl_b');
+      await store().removeDue('cl_never_scheduled');
+
+      expect((await store().claimDue(5_000, 60_000, 10)).due).toEqual([]);
+      expect((await store().claimDue(8_000, 60_000, 10)).due).toEqual([{ id: 'cl_a', dueAt: 8_000 }]);
+    });
+
+    it('tells when the earliest client it left behind is due, leases included', async () => {
+      expect((await store().claimDue(1_000, 60_000, 10)).nextDueAt).toBeNull();
+      await store().setDue('cl_a', 1_000);
+      await store().setDue('cl_b', 7_000);
+      expect(await store().claimDue(1_000, 60_000, 10)).toEqual({ due: [{ id: 'cl_a', dueAt: 1_000 }], nextDueAt: 7_000 });
+      expect(await store().claimDue(7_000, 5_000, 10)).toEqual({ due: [{ id: 'cl_b', dueAt: 7_000 }], nextDueAt: 5_000 });
+      await store().removeDue('cl_a');
+      await store().removeDue('cl_b');
+      expect((await store().claimDue(1_000, 60_000, 10)).nextDueAt).toBeNull();
+    });
+
+    it('claims a client once even when it was rescheduled back to an earlier time', async () => {
+      await store().setDue('cl_a', 1_000);
+      await store().setDue('cl_a', 3_000);
+      await store().setDue('cl_a', 1_000);
+      expect((await store().claimDue(5_000, 0, 10)).due).toEqual([{ id: 'cl_a', dueAt: 1_000 }]);
+    });
+  });
+
+  describe('scheduling on insert', () => {
+    it('makes a new client due at the time given, so a client is never stored unscheduled', async () => {
+      await store().insertClient(makeEntry('cl_new'), 1_000);
+      expect((await store().claimDue(999, 5_000, 10)).due).toEqual([]);
+      expect((await store().claimDue(1_000, 5_000, 10)).due).toEqual([{ id: 'cl_new', dueAt: 1_000 }]);
+    });
+  });
+}
