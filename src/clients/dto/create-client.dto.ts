@@ -5,6 +5,9 @@ import type { ClientType, TokenRequestFormat } from '../../store/store.types';
 
 export const CLIENT_TYPES: ClientType[] = ['oauth_client_credentials', 'api_key'];
 export const TOKEN_REQUEST_FORMATS: TokenRequestFormat[] = ['json', 'form'];
+/** An API key is sent as `Authorization: Bearer <key>`: only what a header can carry unchanged works. */
+export const API_KEY_PATTERN = /^[\x21-\x7e]+$/;
+export const API_KEY_PROBLEM = 'apiKey must be visible ASCII characters only: no spaces, line breaks or accents';
 const isOAuth = (dto: CreateClientDto) => dto.type === 'oauth_client_credentials';
 const isApiKey = (dto: CreateClientDto) => dto.type === 'api_key';
 
@@ -37,6 +40,7 @@ export class CreateClientDto {
   @ApiPropertyOptional({ description: 'Pipedream user API key; required for api_key; never returned' })
   @ValidateIf((dto: CreateClientDto) => isApiKey(dto) || dto.apiKey !== undefined)
   @IsString({ message: 'apiKey is required for api_key clients, as a string' })
+  @Matches(API_KEY_PATTERN, { message: API_KEY_PROBLEM })
   @Length(1, 4096)
   apiKey?: string;
 
