@@ -98,7 +98,7 @@ describe('bad input that used to get through (issue 9)', () => {
     ];
     const before = await store();
     for (const [method, path] of routes) {
-      for (const json of ['null', '[]', '"x"', '1', 'true', '[{"rejectedToken":"x"}]']) {
+      for (const json of ['null', '[]', '"x"', '""', '1', 'true', '[{"rejectedToken":"x"}]']) {
         expectRefused(await sendJson(method, path, json), `${method} ${path} ${json}`, ['body']);
       }
     }

@@ -22,8 +22,8 @@ export class BrokerValidationPipe extends ValidationPipe {
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'custom') return super.transform(value, metadata);
-    // No body at all is an empty one; a JSON `null` is a body, and not an object.
-    if (metadata.type === 'body' && (value === undefined || value === '')) value = {};
+    // No body at all is an empty one; a JSON `null` or `""` is a body, and not an object.
+    if (metadata.type === 'body' && value === undefined) value = {};
     if ((metadata.type === 'body' || metadata.type === 'query') && (typeof value !== 'object' || value === null || Array.isArray(value))) {
       throw new BrokerError('bad_request', `The ${metadata.type} must be a JSON object`, {
         details: [{ field: metadata.type, problems: [`must be a JSON object, not ${kindOf(value)}`] }],
