@@ -27,7 +27,9 @@ async function main(): Promise<number> {
       process.stderr.write('Some clients could not be opened with any configured key; keep the old keys until they are rotated.\n');
     }
     if (report.failed.length > 0) {
-      process.stderr.write('Some clients were not re-encrypted (named above); keep the old keys, fix them and run the command again.\n');
+      process.stderr.write(
+        'Some clients were not re-encrypted (named above); keep the old keys, fix them and run the command again.\n',
+      );
     }
     if (report.unreadable.length > 0 || report.failed.length > 0) return 2;
     return 0;

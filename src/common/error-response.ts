@@ -65,7 +65,12 @@ export function toErrorResponse(error: unknown): ErrorResponse {
 }
 
 /** An error in the contract's shape for answers made outside Nest (the HTTP parser's refusals). */
-export function contractErrorBody(status: number, code: ErrorCode, message: string, details?: FieldProblem[]): ErrorResponse {
+export function contractErrorBody(
+  status: number,
+  code: ErrorCode,
+  message: string,
+  details?: FieldProblem[],
+): ErrorResponse {
   return respond(status, code, message, { details });
 }
 
@@ -93,7 +98,8 @@ function respond(
   message: string,
   extra: { details?: FieldProblem[]; retryAfterSeconds?: number; unexpected?: boolean } = {},
 ): ErrorResponse {
-  const body: ErrorBody = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: clip(message, MAX_MESSAGE), code };
+  const error = STATUS_CODES[status] ?? 'Error';
+  const body: ErrorBody = { statusCode: status, error, message: clip(message, MAX_MESSAGE), code };
   if (extra.details) body.details = capDetails(extra.details);
   return { status, body, retryAfterSeconds: extra.retryAfterSeconds, unexpected: extra.unexpected ?? false };
 }

@@ -24,7 +24,8 @@ export class BrokerValidationPipe extends ValidationPipe {
     if (metadata.type === 'custom') return super.transform(value, metadata);
     // No body at all is an empty one; a JSON `null` or `""` is a body, and not an object.
     if (metadata.type === 'body' && value === undefined) value = {};
-    if ((metadata.type === 'body' || metadata.type === 'query') && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    const notAnObject = typeof value !== 'object' || value === null || Array.isArray(value);
+    if ((metadata.type === 'body' || metadata.type === 'query') && notAnObject) {
       throw new BrokerError('bad_request', `The ${metadata.type} must be a JSON object`, {
         details: [{ field: metadata.type, problems: [`must be a JSON object, not ${kindOf(value)}`] }],
       });

@@ -96,9 +96,11 @@ export function parseConfig(env: Env): AppConfig {
   const adminKeys = splitList(env.BROKER_ADMIN_KEYS);
   for (const key of adminKeys) {
     if (key.length < 16) problems.push('BROKER_ADMIN_KEYS: every key must be at least 16 characters');
-    if (key.length > MAX_BEARER_LENGTH) problems.push(`BROKER_ADMIN_KEYS: every key must be at most ${MAX_BEARER_LENGTH} characters`);
+    if (key.length > MAX_BEARER_LENGTH) {
+      problems.push(`BROKER_ADMIN_KEYS: every key must be at most ${MAX_BEARER_LENGTH} characters`);
+    }
     if (!BEARER_CHARACTERS.test(key)) {
-      problems.push('BROKER_ADMIN_KEYS: keys may hold only visible ASCII characters (no spaces, no accents), as a bearer token does');
+      problems.push('BROKER_ADMIN_KEYS: keys may hold only visible ASCII (no spaces, no accents), like a bearer token');
     }
   }
   const adminKeyGenerated = adminKeys.length === 0 && !production;
