@@ -9,6 +9,7 @@ import { TOKEN_ROUTE, TokenRoute } from './tokens/token.route';
 import { NestPinoLogger, type AppLogger } from './common/logger';
 import { BrokerError } from './common/broker-error';
 import { sendError } from './common/all-exceptions.filter';
+import { answerClientError } from './common/client-error';
 import type { AppConfig } from './config/config';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -41,10 +42,16 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
     // A token request this replica can answer from memory alone is answered
     // before Fastify sees it (see TokenRoute.answerFromMemory); any other
     // request, and any that needs more, goes to Fastify and Nest as usual.
-    serverFactory: (handler: (request: IncomingMessage, response: ServerResponse) => void, options: ServerOptions) =>
-      createServer(options, (request, response) => {
+    serverFactory: (handler: (request: IncomingMessage, response: ServerResponse) => void, options: ServerOptions) => {
+      const server = createServer({ ...options, ...connectionTimeouts(config) }, (request, response) => {
         if (!answerFromMemory(request, response)) handler(request, response);
-      }),
+      });
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      return server;
+    },
+    // What Node's HTTP parser refuses (bad header characters, over-large headers, timeouts) never
+    // reaches Fastify's hooks: it is answered in the contract's shape here.
+    clientErrorHandler: answerClientError,
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
     return503OnClosing: true,
@@ -86,6 +93,26 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   SwaggerModule.setup('docs', app, document);
   await app.init();
   return app;
+}
+
+/**
+ * Idle keep-alive connections live longer than a load balancer's usual 60 s,
+ * so the balancer, not the broker, closes them (no race on a reused socket).
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+/**
+ * Fastify hands its requestTimeout (0) to the server, which would turn
+ * Node's header timeout off too: a client sending a header a minute would
+ * hold its connection for ever. Node checks the timeouts every
+ * connectionsCheckingInterval (30 s by default), far coarser than they are.
+ */
+function connectionTimeouts(config: AppConfig): ServerOptions {
+  return {
+    headersTimeout: config.httpHeadersTimeoutMs,
+    requestTimeout: config.httpRequestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, Math.ceil(config.httpHeadersTimeoutMs / 4)),
+  };
 }
 
 /** The router's own refusals as contract errors; the path is not quoted back. */

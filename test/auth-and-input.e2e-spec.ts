@@ -358,7 +358,7 @@ describe('authentication, authorisation and input validation', () => {
         }],
         ['a JSON array', raw('post', '/v1/service-keys', 'application/json', '[]'), 400, {
           message: 'The body must be a JSON object',
-          details: [{ field: 'body', problems: ['must be a JSON object'] }],
+          details: [{ field: 'body', problems: ['must be a JSON object, not an array'] }],
         }],
         ['broken JSON', raw('post', '/v1/service-keys', 'application/json', '{"name":'), 400, {
           message: "Body is not valid JSON but content-type is set to 'application/json'",

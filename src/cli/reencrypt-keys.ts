@@ -22,10 +22,16 @@ async function main(): Promise<number> {
     process.stdout.write(
       `${JSON.stringify({ primaryKey: config.encryptionKeys[0].kid, ...report })}\n`,
     );
+    for (const { id, reason } of report.failed) process.stderr.write(`client ${id} was not re-encrypted: ${reason}\n`);
     if (report.unreadable.length > 0) {
       process.stderr.write('Some clients could not be opened with any configured key; keep the old keys until they are rotated.\n');
-      return 2;
     }
+    if (report.failed.length > 0) {
+      process.stderr.write(
+        'Some clients were not re-encrypted (named above); keep the old keys, fix them and run the command again.\n',
+      );
+    }
+    if (report.unreadable.length > 0 || report.failed.length > 0) return 2;
     return 0;
   } finally {
     await store.close();

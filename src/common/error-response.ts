@@ -64,14 +64,43 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   return respond(HttpStatus.INTERNAL_SERVER_ERROR, 'internal', 'Internal error', { unexpected: true });
 }
 
+/** An error in the contract's shape for answers made outside Nest (the HTTP parser's refusals). */
+export function contractErrorBody(
+  status: number,
+  code: ErrorCode,
+  message: string,
+  details?: FieldProblem[],
+): ErrorResponse {
+  return respond(status, code, message, { details });
+}
+
+/**
+ * Bounds on what a 400 echoes, so that a 64 KB body of thousands of bad fields
+ * gets a short answer; the message names how many fields there were.
+ */
+export const MAX_DETAILS = 20;
+const MAX_PROBLEMS_PER_FIELD = 5;
+const MAX_TEXT = 300;
+const MAX_MESSAGE = 1_000;
+
+const clip = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+function capDetails(details: FieldProblem[]): FieldProblem[] {
+  return details.slice(0, MAX_DETAILS).map(({ field, problems }) => ({
+    field: clip(field, MAX_TEXT),
+    problems: problems.slice(0, MAX_PROBLEMS_PER_FIELD).map((problem) => clip(problem, MAX_TEXT)),
+  }));
+}
+
 function respond(
   status: number,
   code: ErrorCode,
   message: string,
   extra: { details?: FieldProblem[]; retryAfterSeconds?: number; unexpected?: boolean } = {},
 ): ErrorResponse {
-  const body: ErrorBody = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, code };
-  if (extra.details) body.details = extra.details;
+  const error = STATUS_CODES[status] ?? 'Error';
+  const body: ErrorBody = { statusCode: status, error, message: clip(message, MAX_MESSAGE), code };
+  if (extra.details) body.details = capDetails(extra.details);
   return { status, body, retryAfterSeconds: extra.retryAfterSeconds, unexpected: extra.unexpected ?? false };
 }
 

@@ -1,5 +1,7 @@
 import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { BrokerError, type FieldProblem } from './broker-error';
+import { MAX_DETAILS } from './error-response';
+import { inputRuleProblems } from './input-rules';
 
 /**
  * class-validator on every body, query and path parameter: unknown fields are
@@ -14,18 +16,18 @@ export class BrokerValidationPipe extends ValidationPipe {
       forbidNonWhitelisted: true,
       forbidUnknownValues: true,
       validationError: { target: false, value: false },
-      exceptionFactory: (errors) => {
-        const details = flatten(errors);
-        return new BrokerError('bad_request', `Invalid ${details.map((d) => d.field).join(', ')}`, { details });
-      },
+      exceptionFactory: (errors) => invalidInput(flatten(errors)),
     });
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'body' && (value === undefined || value === null || value === '')) value = {};
-    if ((metadata.type === 'body' || metadata.type === 'query') && (typeof value !== 'object' || Array.isArray(value))) {
-      throw new BrokerError('bad_request', 'The body must be a JSON object', {
-        details: [{ field: metadata.type, problems: ['must be a JSON object'] }],
+    if (metadata.type === 'custom') return super.transform(value, metadata);
+    // No body at all is an empty one; a JSON `null` or `""` is a body, and not an object.
+    if (metadata.type === 'body' && value === undefined) value = {};
+    const notAnObject = typeof value !== 'object' || value === null || Array.isArray(value);
+    if ((metadata.type === 'body' || metadata.type === 'query') && notAnObject) {
+      throw new BrokerError('bad_request', `The ${metadata.type} must be a JSON object`, {
+        details: [{ field: metadata.type, problems: [`must be a JSON object, not ${kindOf(value)}`] }],
       });
     }
     // class-transformer and class-validator recurse into whatever they are given; a body nested
@@ -35,8 +37,34 @@ export class BrokerValidationPipe extends ValidationPipe {
         details: [{ field: metadata.type, problems: [`must not nest objects or arrays more than ${MAX_NESTING_DEPTH} deep`] }],
       });
     }
-    return super.transform(value, metadata);
+    const ruleProblems = inputRuleProblems(value, metadata.metatype);
+    if (ruleProblems.length === 0) return super.transform(value, metadata);
+    // Every bad field in one answer: the DTO's own problems too.
+    const dtoProblems = await super.transform(value, metadata).then(
+      () => [],
+      (error: unknown) => (error instanceof BrokerError ? (error.options.details ?? []) : []),
+    );
+    throw invalidInput([...ruleProblems, ...dtoProblems]);
   }
+}
+
+/** One entry per field, and a message that names the first few (as many as `details` keeps) and counts the rest. */
+function invalidInput(problems: FieldProblem[]): BrokerError {
+  const byField = new Map<string, Set<string>>();
+  for (const { field, problems: list } of problems) {
+    const known = byField.get(field) ?? new Set<string>();
+    for (const problem of list) known.add(problem);
+    byField.set(field, known);
+  }
+  const details = [...byField].map(([field, list]) => ({ field, problems: [...list] }));
+  const named = details.slice(0, MAX_DETAILS).map((detail) => detail.field).join(', ');
+  const more = details.length - MAX_DETAILS;
+  return new BrokerError('bad_request', `Invalid ${named}${more > 0 ? ` and ${more} more fields` : ''}`, { details });
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 }
 
 /** No field of the API nests more than a couple of levels; this leaves room and stops abuse. */

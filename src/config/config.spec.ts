@@ -84,6 +84,16 @@ describe('parseConfig', () => {
     }
   });
 
+  it('refuses admin keys that could never authenticate: a space, a control or non-ASCII character, over 512 characters', () => {
+    const refusal = expect.stringContaining('BROKER_ADMIN_KEYS');
+    for (const bad of ['an admin key with spaces', 'an-admin-key-0001\u0000x', 'an-admin-key-0001-\u00e9', 'a'.repeat(513)]) {
+      expect({ bad, problems: problemsOf({ BROKER_ADMIN_KEYS: `a-good-admin-key-0001,${bad}` }) }).toEqual({ bad, problems: [refusal] });
+    }
+    // A tab between two keys is whitespace around the comma, not part of a key.
+    expect(parseConfig({ BROKER_ADMIN_KEYS: `a-good-admin-key-0001,\t${'k'.repeat(512)}` }).adminKeys).toEqual(['a-good-admin-key-0001', 'k'.repeat(512)]);
+    expect(parseConfig({ BROKER_ADMIN_KEYS: 'a+good/admin=key~0001' }).adminKeys).toEqual(['a+good/admin=key~0001']);
+  });
+
   it('refuses duplicate key ids and malformed key entries', () => {
     expect(problemsOf({ BROKER_ENCRYPTION_KEYS: `${key('k1')},${key('k1', 2)}` })).toEqual([expect.stringContaining('"k1" appears twice')]);
     expect(problemsOf({ BROKER_ENCRYPTION_KEYS: Buffer.alloc(32).toString('base64') })).toEqual([expect.stringContaining('kid:base64-32-bytes')]);

@@ -44,6 +44,10 @@ export interface AppConfig {
   authFailureLimitPerMinute: number;
   /** Token requests allowed per service key per second (burst of the same size) before 429. */
   tokenRequestsPerSecondPerKey: number;
+  /** A connection that has not sent a whole request head within this is answered 408 and closed. */
+  httpHeadersTimeoutMs: number;
+  /** The same for the whole request, body included (not the answer). */
+  httpRequestTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -57,6 +61,9 @@ type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const KEY_ID = /^[A-Za-z0-9_.-]{1,32}$/;
+/** What `Authorization: Bearer <key>` can carry, as the auth guard reads it: a key outside this never authenticates. */
+const BEARER_CHARACTERS = /^[\x21-\x7e]+$/;
+const MAX_BEARER_LENGTH = 512;
 
 /**
  * Parses and validates the whole configuration at once, so that one start
@@ -89,6 +96,12 @@ export function parseConfig(env: Env): AppConfig {
   const adminKeys = splitList(env.BROKER_ADMIN_KEYS);
   for (const key of adminKeys) {
     if (key.length < 16) problems.push('BROKER_ADMIN_KEYS: every key must be at least 16 characters');
+    if (key.length > MAX_BEARER_LENGTH) {
+      problems.push(`BROKER_ADMIN_KEYS: every key must be at most ${MAX_BEARER_LENGTH} characters`);
+    }
+    if (!BEARER_CHARACTERS.test(key)) {
+      problems.push('BROKER_ADMIN_KEYS: keys may hold only visible ASCII (no spaces, no accents), like a bearer token');
+    }
   }
   const adminKeyGenerated = adminKeys.length === 0 && !production;
   if (adminKeyGenerated) adminKeys.push(`adm_${randomBytes(24).toString('base64url')}`);
@@ -163,7 +176,12 @@ export function parseConfig(env: Env): AppConfig {
     logLevel,
     authFailureLimitPerMinute: integer('AUTH_FAILURE_LIMIT_PER_MINUTE', 30, 1, 1_000_000),
     tokenRequestsPerSecondPerKey: integer('TOKEN_REQUESTS_PER_SECOND_PER_KEY', 10_000, 1, 10_000_000),
+    httpHeadersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    httpRequestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
   };
+  if (config.httpRequestTimeoutMs < config.httpHeadersTimeoutMs) {
+    problems.push('HTTP_REQUEST_TIMEOUT_MS must be at least HTTP_HEADERS_TIMEOUT_MS (a request includes its headers)');
+  }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   return config;
 }

@@ -1,4 +1,4 @@
-import type { ClientStore } from '../store/broker-store';
+import { StoreUnavailableError, type ClientStore } from '../store/broker-store';
 import type { ClientEntry } from '../store/store.types';
 import { SealedValueError, SecretBox, secretContext, tokenContext } from './secret-box';
 
@@ -7,6 +7,8 @@ export interface ReencryptReport {
   reencrypted: number;
   /** Ids whose values no configured key opens (key removed too early, or tampered). */
   unreadable: string[];
+  /** Clients that could not be re-encrypted for another reason (e.g. a record Redis refuses to decode), and why. */
+  failed: { id: string; reason: string }[];
 }
 
 const PAGE = 500;
@@ -19,19 +21,32 @@ const ATTEMPTS = 3;
  * between wins, and the client is read again.
  */
 export async function reencryptAll(store: ClientStore, box: SecretBox): Promise<ReencryptReport> {
-  const report: ReencryptReport = { clients: 0, reencrypted: 0, unreadable: [] };
+  const report: ReencryptReport = { clients: 0, reencrypted: 0, unreadable: [], failed: [] };
   let afterId: string | undefined;
   for (;;) {
     const ids = await store.listClientIds(afterId, PAGE);
     for (const id of ids) {
       report.clients += 1;
-      const outcome = await reencryptClient(store, box, id);
+      const outcome = await reencryptClient(store, box, id).catch((error: unknown) => failure(error));
       if (outcome === 'reencrypted') report.reencrypted += 1;
       if (outcome === 'unreadable') report.unreadable.push(id);
+      if (typeof outcome === 'object') report.failed.push({ id, reason: outcome.reason });
     }
     if (ids.length < PAGE) return report;
     afterId = ids[ids.length - 1];
   }
+}
+
+const MAX_REASON = 200;
+
+/**
+ * One client's failure does not stop the others: it is reported by id and the
+ * run goes on. An unreachable store stops the run, as no client can be done then.
+ */
+function failure(error: unknown): { reason: string } {
+  if (error instanceof StoreUnavailableError) throw error;
+  const message = error instanceof Error ? error.message : String(error);
+  return { reason: message.split('\n')[0].slice(0, MAX_REASON) };
 }
 
 async function reencryptClient(store: ClientStore, box: SecretBox, id: string): Promise<'reencrypted' | 'current' | 'unreadable'> {

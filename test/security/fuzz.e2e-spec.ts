@@ -216,6 +216,67 @@ function problemWith(req: FuzzRequest, answer: FuzzAnswer): string | null {
   return null;
 }
 
+// ---- every field of every body route -----------------------------------------------------------
+
+/** One JSON body route as the live OpenAPI document describes it, its body's fields and which may be null. */
+interface BodyRoute {
+  method: string;
+  path: string;
+  fields: { name: string; array: boolean; nullable: boolean }[];
+}
+
+interface OpenApiSchema {
+  properties?: Record<string, { type?: string; nullable?: boolean }>;
+}
+interface OpenApiDocument {
+  paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { $ref: string } }> } }>>;
+  components: { schemas: Record<string, OpenApiSchema> };
+}
+
+/** Every route that takes a body, from the broker's own OpenAPI document: a route added later is fuzzed too. */
+function bodyRoutes(document: OpenApiDocument): BodyRoute[] {
+  const routes: BodyRoute[] = [];
+  for (const [path, operations] of Object.entries(document.paths)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const ref = operation.requestBody?.content['application/json']?.schema.$ref;
+      if (!ref) continue;
+      const schema = document.components.schemas[ref.split('/').pop() as string];
+      const fields = Object.entries(schema.properties ?? {}).map(([name, property]) => ({
+        name,
+        array: property.type === 'array',
+        nullable: property.nullable === true,
+      }));
+      routes.push({ method: method.toUpperCase(), path, fields });
+    }
+  }
+  return routes;
+}
+
+const CONTROL_CHARACTERS = [0x00, 0x09, 0x0a, 0x0d, 0x1b, 0x1f, 0x7f, 0x85, 0x9f].map((code) => String.fromCharCode(code));
+const SURROGATES = ['\ud83d', '\udc00', '\udfff', '\ud800'];
+
+/** Text with one bad unit at a random place: a control character or a lone surrogate (a reversed pair too). */
+const badText = (valid: string): fc.Arbitrary<string> =>
+  fc.tuple(fc.oneof(fc.constantFrom(...CONTROL_CHARACTERS, ...SURROGATES, '\udc00\ud83d'), fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+    fc.integer({ min: 0, max: 0x1f }).map((c) => String.fromCharCode(c))), fc.nat(valid.length))
+    .map(([bad, at]) => `${valid.slice(0, at)}${bad}${valid.slice(at)}`);
+
+/** The values every field is tried with: null, and text that is not clean, however valid the rest of it. */
+function badValues(valid: unknown, seed: number): unknown[] {
+  const text = typeof valid === 'string' && valid.length > 0 ? valid : 'valid';
+  return [
+    null,
+    `${text}\n`,
+    `${text}\r\n`,
+    `\u0000${text}`,
+    `${text} \ud83d`,
+    `\udc00${text}`,
+    ...fc.sample(badText(text), { seed, numRuns: 6 }),
+  ];
+}
+
+const NOT_OBJECTS = ['null', '[]', '"x"', '1', 'true', '0', '""', '[{}]', '[null]'];
+
 describe('bad input fuzz', () => {
   let upstream: FakePipedream;
   let broker: TestBroker;
@@ -268,5 +329,75 @@ describe('bad input fuzz', () => {
     expect(await dumpRedis(redis, broker.config.redisKeyPrefix)).toEqual(before);
     // The broker is still fine.
     expect((await broker.http().get('/v1/clients?limit=500').set(admin)).body.items).toHaveLength(3);
+  }, 120_000);
+
+  it('null, control characters and lone surrogates in every field of every body route, and bodies that are not objects: 400 naming the field, nothing changed', async () => {
+    const created: Record<string, string> = {};
+    for (const [type, body] of [
+      ['oauth', { workspaceId: 'o_fuzz', name: 'Fields', type: 'oauth_client_credentials', clientId: `pd_${randomSecret('fields')}`, clientSecret: randomSecret() }],
+      ['key', { workspaceId: 'o_fuzz', name: 'Fields key', type: 'api_key', apiKey: randomSecret('pd_key') }],
+    ] as const) {
+      if (type === 'oauth') upstream.addClient(body.clientId, body.clientSecret);
+      else upstream.addApiKey(body.apiKey);
+      const res = await broker.http().post('/v1/clients').set(admin).send(body);
+      expect(res.status).toBe(201);
+      created[type] = res.body.id;
+    }
+    await eventually(async () => (await broker.http().get('/health/tokens').set(admin)).body.byState?.pending === 0);
+    const document = (await broker.http().get('/docs-json')).body as OpenApiDocument;
+    const routes = bodyRoutes(document);
+    // A valid body for each route, so that the one bad field is the only thing wrong; a new body route must get one here.
+    const validBodies: Record<string, (id: string) => Record<string, unknown>> = {
+      'POST /v1/clients': () => ({ workspaceId: 'o_fuzz', name: 'Fuzz', type: 'oauth_client_credentials', clientId: `pd_${randomSecret('fz')}`, clientSecret: randomSecret(), scope: 'read' }),
+      'PATCH /v1/clients/{id}': () => ({ name: 'Renamed', scope: 'read write' }),
+      'PUT /v1/clients/{id}/secret': (id) => (id === created.key ? { apiKey: randomSecret('pd_key') } : { clientSecret: randomSecret() }),
+      'POST /v1/clients/{id}/token/refresh': () => ({ rejectedToken: 'a_token_that_was_refused' }),
+      'POST /v1/service-keys': () => ({ name: 'svc', workspaces: ['o_fuzz'] }),
+    };
+    expect(routes.map((route) => `${route.method} ${route.path}`).filter((key) => !validBodies[key])).toEqual([]);
+    expect(routes.length).toBeGreaterThanOrEqual(5);
+
+    const snapshot = async () => ({
+      redis: await dumpRedis(redis, broker.config.redisKeyPrefix),
+      clients: (await broker.http().get('/v1/clients?limit=500').set(admin)).body,
+      keys: (await broker.http().get('/v1/service-keys').set(admin)).body,
+      audit: (await broker.http().get('/v1/audit-events?limit=500').set(admin)).body,
+    });
+    const before = await snapshot();
+    const problems: string[] = [];
+    let sent = 0;
+    const expectRefusal = async (method: string, path: string, json: string, field: string) => {
+      const req: FuzzRequest = { method, path, headers: { ...admin, 'content-type': 'application/json' }, body: Buffer.from(json), parsesBody: true };
+      const answer = await send(broker.url, req);
+      sent += 1;
+      const problem = answer.status !== 400 ? `answered ${answer.status}, not 400` : problemWith(req, answer);
+      const named = problem ? [] : [...new Set((JSON.parse(answer.text).details as { field: string }[]).map((d) => d.field.split('.')[0]))];
+      if (problem || named.join() !== field) problems.push(`${problem ?? `details name ${named.join()}, not ${field}`}: ${method} ${path} ${JSON.stringify(json).slice(0, 160)}`);
+    };
+
+    let seed = SEED;
+    for (const route of routes) {
+      const instances = route.path.includes('{id}') ? [created.oauth, created.key] : [''];
+      const queries = route.method === 'PUT' ? ['', '?verify=false', '?verify=true'] : [''];
+      for (const id of instances) {
+        for (const q of queries) {
+          const path = route.path.replace('{id}', id) + q;
+          const valid = validBodies[`${route.method} ${route.path}`](id);
+          for (const field of route.fields) {
+            seed += 1;
+            for (const bad of badValues(valid[field.name], seed)) {
+              if (bad === null && field.nullable) continue;
+              await expectRefusal(route.method, path, JSON.stringify({ ...valid, [field.name]: bad }), field.name);
+              if (field.array && bad !== null) await expectRefusal(route.method, path, JSON.stringify({ ...valid, [field.name]: [bad] }), field.name);
+            }
+          }
+          for (const json of NOT_OBJECTS) await expectRefusal(route.method, path, json, 'body');
+        }
+      }
+    }
+
+    expect(problems.slice(0, 10)).toEqual([]);
+    expect(sent).toBeGreaterThan(400);
+    expect(await snapshot()).toEqual(before);
   }, 120_000);
 });

@@ -85,9 +85,9 @@ describe('encryption key rotation, the runbook', () => {
     const env = { ...process.env, NODE_ENV: 'test', REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix, BROKER_ENCRYPTION_KEYS: `${NEW},${OLD}`, BROKER_ADMIN_KEYS: ADMIN_KEY, LOG_LEVEL: 'silent' };
     const cli = join(__dirname, '..', '..', 'dist', 'cli', 'reencrypt-keys.js');
     const first = await run(process.execPath, [cli], { env });
-    expect(JSON.parse(first.stdout)).toEqual({ primaryKey: 'new', clients: 3, reencrypted: 2, unreadable: [] });
+    expect(JSON.parse(first.stdout)).toEqual({ primaryKey: 'new', clients: 3, reencrypted: 2, unreadable: [], failed: [] });
     const again = await run(process.execPath, [cli], { env });
-    expect(JSON.parse(again.stdout)).toEqual({ primaryKey: 'new', clients: 3, reencrypted: 0, unreadable: [] });
+    expect(JSON.parse(again.stdout)).toEqual({ primaryKey: 'new', clients: 3, reencrypted: 0, unreadable: [], failed: [] });
     const kids = await kidsInRedis();
     expect(kids.length).toBeGreaterThanOrEqual(5); // a and b: secret and token; k: its key
     expect(new Set(kids)).toEqual(new Set(['new']));
@@ -140,5 +140,40 @@ describe('encryption key rotation, the runbook', () => {
     expect(broker.logs.some((line) => line.includes('stored secret cannot be opened'))).toBe(true);
     // a is untouched by all this.
     expect(await token(a.id)).toBeTruthy();
+  });
+
+  it('goes on past a client it cannot re-encrypt, names it, and exits non-zero at the end', async () => {
+    const ownPrefix = uniquePrefix('runbook_bad');
+    broker = await startBroker({ upstream, prefix: ownPrefix, env: { BROKER_ENCRYPTION_KEYS: OLD } });
+    const ids: string[] = [];
+    for (const name of ['first', 'broken', 'last']) {
+      const apiKey = randomSecret('pd_key');
+      upstream.addApiKey(apiKey);
+      const res = await broker.http().post('/v1/clients').set(admin).send({ workspaceId: 'o_keys', name, type: 'api_key', apiKey });
+      expect(res.status).toBe(201);
+      ids.push(res.body.id);
+    }
+    await broker.close();
+    broker = undefined;
+    // A record written before input was checked: a lone surrogate that Redis' JSON decoder refuses.
+    const brokenKey = `${ownPrefix}{c:${ids[1]}}`;
+    const record = JSON.parse(await redis.hget(brokenKey, 'client') as string);
+    await redis.hset(brokenKey, 'client', JSON.stringify({ ...record, name: 'Acme \ud83d' }));
+
+    const env = { ...process.env, NODE_ENV: 'test', REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: ownPrefix, BROKER_ENCRYPTION_KEYS: `${NEW},${OLD}`, BROKER_ADMIN_KEYS: ADMIN_KEY, LOG_LEVEL: 'silent' };
+    const cli = join(__dirname, '..', '..', 'dist', 'cli', 'reencrypt-keys.js');
+    const outcome = await run(process.execPath, [cli], { env }).then(
+      () => ({ code: 0, stdout: '', stderr: '' }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(outcome.code).toBe(2);
+    const report = JSON.parse(outcome.stdout);
+    expect(report).toMatchObject({ clients: 3, reencrypted: 2, unreadable: [], failed: [{ id: ids[1], reason: expect.any(String) }] });
+    expect(outcome.stderr).toContain(`client ${ids[1]} was not re-encrypted`);
+    // The clients before and after the broken one are under the new key; the broken one is left as it was.
+    const kidOf = async (id: string) => [...(await redis.hget(`${ownPrefix}{c:${id}}`, 'client') as string).matchAll(SEALED)].map((m) => m[1]);
+    expect(await kidOf(ids[0])).toEqual(['new']);
+    expect(await kidOf(ids[2])).toEqual(['new']);
+    expect(await kidOf(ids[1])).toEqual(['old']);
   });
 });

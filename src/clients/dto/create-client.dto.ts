@@ -5,6 +5,12 @@ import type { ClientType, TokenRequestFormat } from '../../store/store.types';
 
 export const CLIENT_TYPES: ClientType[] = ['oauth_client_credentials', 'api_key'];
 export const TOKEN_REQUEST_FORMATS: TokenRequestFormat[] = ['json', 'form'];
+/**
+ * An API key is sent as `Authorization: Bearer <key>`: only what a header carries unchanged works.
+ * Node refuses header characters above U+00FF, and parsers trim or split at spaces.
+ */
+export const API_KEY_PATTERN = /^[\x21-\x7e\u00a1-\u00ff]+$/;
+export const API_KEY_PROBLEM = 'apiKey is sent in an HTTP header: no spaces, and no characters beyond Latin-1';
 const isOAuth = (dto: CreateClientDto) => dto.type === 'oauth_client_credentials';
 const isApiKey = (dto: CreateClientDto) => dto.type === 'api_key';
 
@@ -37,6 +43,7 @@ export class CreateClientDto {
   @ApiPropertyOptional({ description: 'Pipedream user API key; required for api_key; never returned' })
   @ValidateIf((dto: CreateClientDto) => isApiKey(dto) || dto.apiKey !== undefined)
   @IsString({ message: 'apiKey is required for api_key clients, as a string' })
+  @Matches(API_KEY_PATTERN, { message: API_KEY_PROBLEM })
   @Length(1, 4096)
   apiKey?: string;
 

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsOptional, IsString, Length } from 'class-validator';
+import { IsBoolean, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { API_KEY_PATTERN, API_KEY_PROBLEM } from './create-client.dto';
 
 export class RotateSecretDto {
   @ApiPropertyOptional({ description: 'The new secret of an oauth_client_credentials client' })
@@ -12,6 +13,7 @@ export class RotateSecretDto {
   @ApiPropertyOptional({ description: 'The new key of an api_key client' })
   @IsOptional()
   @IsString()
+  @Matches(API_KEY_PATTERN, { message: API_KEY_PROBLEM })
   @Length(1, 4096)
   apiKey?: string;
 }

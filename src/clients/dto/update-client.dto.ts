@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { Nullable } from '../../common/input-rules';
 import type { TokenRequestFormat } from '../../store/store.types';
 import { TOKEN_REQUEST_FORMATS } from './create-client.dto';
 
@@ -17,6 +18,7 @@ export class UpdateClientDto {
   tokenUrl?: string;
 
   @ApiPropertyOptional({ nullable: true, description: 'null removes the scope' })
+  @Nullable()
   @IsOptional()
   @IsString()
   @MaxLength(1024)

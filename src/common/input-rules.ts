@@ -1,0 +1,75 @@
+import 'reflect-metadata';
+import type { FieldProblem } from './broker-error';
+
+/**
+ * Rules every request value obeys, whatever the DTO says, so that a field
+ * added later cannot forget them: no text with a lone UTF-16 surrogate (Redis'
+ * JSON decoder refuses the stored record, and every later write of it fails),
+ * no control characters (a key read from a file with its trailing newline
+ * can never be sent in a header), and no `null` except where a DTO marks the
+ * field @Nullable (class-validator's @IsOptional lets null through as if absent).
+ */
+
+export const NOT_WELL_FORMED = 'must be well-formed Unicode text (it contains a lone UTF-16 surrogate)';
+export const HAS_CONTROL_CHARACTERS = 'must not contain control characters (such as a newline, a tab or NUL)';
+export const IS_NULL = 'must not be null: leave the field out instead';
+
+/** C0 controls, DEL and C1 controls. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+/** With the u flag a surrogate matches only when unpaired (String.prototype.isWellFormed is not in lib ES2023). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+const NULLABLE_FIELDS = Symbol('nullableFields');
+
+/** The one kind of field where `null` means something (e.g. PATCH `scope: null` removes the scope). */
+export function Nullable(): PropertyDecorator {
+  return (target, property) => {
+    const owner = target.constructor;
+    const inherited: string[] = Reflect.getMetadata(NULLABLE_FIELDS, owner) ?? [];
+    Reflect.defineMetadata(NULLABLE_FIELDS, [...inherited, String(property)], owner);
+  };
+}
+
+function nullableFieldsOf(metatype: unknown): readonly string[] {
+  return typeof metatype === 'function' ? (Reflect.getMetadata(NULLABLE_FIELDS, metatype) ?? []) : [];
+}
+
+/** What is wrong with one text, or null. */
+export function textProblem(text: string): string | null {
+  if (LONE_SURROGATE.test(text)) return NOT_WELL_FORMED;
+  if (CONTROL_CHARACTER.test(text)) return HAS_CONTROL_CHARACTERS;
+  return null;
+}
+
+/** A field name quoted back only when it is a plain identifier; a caller's odd key could be anything. */
+const QUOTABLE_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+const UNQUOTED_KEY = '(field name not shown)';
+
+/**
+ * Every problem of the rules above in a body, query or path value: one entry
+ * per bad field, its path joined by dots (`workspaces.0`). Iterative, so a
+ * deep value cannot overflow the stack; the caller bounds the depth first.
+ */
+export function inputRuleProblems(value: unknown, metatype: unknown): FieldProblem[] {
+  const nullable = nullableFieldsOf(metatype);
+  const problems: FieldProblem[] = [];
+  const pending: [unknown, string, boolean][] = [[value, '', true]];
+  while (pending.length > 0) {
+    const [current, path, topLevel] = pending.pop()!;
+    if (typeof current === 'string') {
+      const problem = textProblem(current);
+      if (problem) problems.push({ field: path || 'body', problems: [problem] });
+      continue;
+    }
+    if (typeof current !== 'object' || current === null) continue;
+    for (const [key, child] of Object.entries(current)) {
+      const name = QUOTABLE_KEY.test(key) || Array.isArray(current) ? key : UNQUOTED_KEY;
+      const field = path ? `${path}.${name}` : name;
+      const keyProblem = textProblem(key);
+      if (keyProblem) problems.push({ field, problems: [`the field name ${keyProblem}`] });
+      if (child === null && !(topLevel && nullable.includes(key))) problems.push({ field, problems: [IS_NULL] });
+      else pending.push([child, field, false]);
+    }
+  }
+  return problems.reverse();
+}
