@@ -94,6 +94,10 @@ function getToken(w: World, id: string) {
   return w.broker.http().get(`/v1/clients/${id}/token`).set(admin);
 }
 
+function rotate(w: World, id: string, clientSecret: string) {
+  return w.broker.http().put(`/v1/clients/${id}/secret`).set(admin).send({ clientSecret });
+}
+
 function circuitOf(w: World): () => string {
   const upstream = w.broker.app.get(UpstreamClient);
   return () => upstream.circuitState(w.fake.tokenUrl);
@@ -107,7 +111,7 @@ describe('the circuit per upstream host (Redis store, fake upstream)', () => {
     // Its own scheduled retries (backoff from 1 s), then rotations of its secret, each verified and refused with 500.
     await w.fake.waitForTokenRequests(3, { clientId: broken.clientId, timeoutMs: 30_000 });
     for (let attempt = 0; attempt < 4; attempt += 1) {
-      const rotated = await w.broker.http().put(`/v1/clients/${broken.id}/secret`).set(admin).send({ clientSecret: broken.clientSecret });
+      const rotated = await rotate(w, broken.id, broken.clientSecret);
       expect(rotated.status).toBe(503);
     }
     expect(w.fake.tokenRequestCount(broken.clientId)).toBeGreaterThanOrEqual(7);
@@ -124,7 +128,7 @@ describe('the circuit per upstream host (Redis store, fake upstream)', () => {
 
     const newSecret = randomSecret('rotated');
     w.fake.addClient(good.clientId, newSecret);
-    const rotated = await w.broker.http().put(`/v1/clients/${good.id}/secret`).set(admin).send({ clientSecret: newSecret });
+    const rotated = await rotate(w, good.id, newSecret);
     expect(rotated.status).toBe(200);
     expect(rotated.body.status.state).toBe('ready');
     expect(w.fake.issued.filter((token) => token.clientId === good.clientId)).toHaveLength(3);
@@ -134,7 +138,9 @@ describe('the circuit per upstream host (Redis store, fake upstream)', () => {
   it("with 3 tenants' clients failing the circuit opens, yet a rotation's verification is sent, closes it, and brings the first token", async () => {
     const w = await world();
     const circuit = circuitOf(w);
-    for (const workspace of ['o_tenant_a', 'o_tenant_b', 'o_tenant_c']) await registerOauth(w, workspace, { broken: true });
+    for (const workspace of ['o_tenant_a', 'o_tenant_b', 'o_tenant_c']) {
+      await registerOauth(w, workspace, { broken: true });
+    }
     await eventually(() => circuit() === 'open', 30_000);
 
     const good = await registerOauth(w, 'o_good_tenant');
@@ -143,7 +149,7 @@ describe('the circuit per upstream host (Redis store, fake upstream)', () => {
     // Within the cooldown (at least 5 s): only the verification's bypass can reach the upstream now.
     await eventually(() => circuit() === 'open', 10_000, 10);
     const requestsBefore = w.fake.tokenRequestCount(good.clientId);
-    const rotated = await w.broker.http().put(`/v1/clients/${good.id}/secret`).set(admin).send({ clientSecret: newSecret });
+    const rotated = await rotate(w, good.id, newSecret);
     expect(rotated.status).toBe(200);
     expect(rotated.body.status.state).toBe('ready');
     expect(w.fake.tokenRequestCount(good.clientId)).toBe(requestsBefore + 1);
@@ -172,10 +178,15 @@ describe('the circuit per upstream host (Redis store, fake upstream)', () => {
 
       const goodKey = `pd_key_${randomSecret()}`;
       w.fake.addApiKey(goodKey);
-      const goodKeyClient = await w.broker.http().post('/v1/clients').set(admin).send({ workspaceId: 'o_good', name: 'Key', type: 'api_key', apiKey: goodKey });
+      const goodKeyClient = await w.broker
+        .http()
+        .post('/v1/clients')
+        .set(admin)
+        .send({ workspaceId: 'o_good', name: 'Key', type: 'api_key', apiKey: goodKey });
       expect(goodKeyClient.status).toBe(201);
       const goodClients = await Promise.all(Array.from({ length: 10 }, () => registerOauth(w, 'o_good')));
-      const answers = await Promise.all([goodKeyClient.body.id, ...goodClients.map((c) => c.id)].map((id) => getToken(w, id)));
+      const goodIds: string[] = [goodKeyClient.body.id, ...goodClients.map((c) => c.id)];
+      const answers = await Promise.all(goodIds.map((id) => getToken(w, id)));
       expect(answers.map((res) => res.status)).toEqual(Array(11).fill(200));
       expect(answers[0].body.access_token).toBe(goodKey);
       expect(circuit()).toBe('closed');

@@ -58,7 +58,13 @@ describe('CircuitBreaker', () => {
     });
 
     it('takes the thresholds and cooldowns as options', () => {
-      breaker = new CircuitBreaker({ now: () => clock, failureThreshold: 2, distinctClientThreshold: 2, initialCooldownMs: 100, maxCooldownMs: 150 });
+      breaker = new CircuitBreaker({
+        now: () => clock,
+        failureThreshold: 2,
+        distinctClientThreshold: 2,
+        initialCooldownMs: 100,
+        maxCooldownMs: 150,
+      });
       fail(2, ['a', 'b']);
       expect(breaker.tryAdmit('a')).toEqual({ admitted: false, retryAfterMs: 100 });
       advance(100);

@@ -112,7 +112,9 @@ export class CircuitBreaker {
     // upstream timeout, so ask the caller to come back shortly.
     if (this.probeInFlight) return { admitted: false, retryAfterMs: 1_000 };
     const preferredUntil = this.openUntil + this.probePreferenceMs;
-    if (this.failingClients.has(clientKey) && now < preferredUntil) return { admitted: false, retryAfterMs: preferredUntil - now };
+    if (this.failingClients.has(clientKey) && now < preferredUntil) {
+      return { admitted: false, retryAfterMs: preferredUntil - now };
+    }
     if (takeProbe) this.probeInFlight = true;
     return { admitted: true, probe: takeProbe };
   }

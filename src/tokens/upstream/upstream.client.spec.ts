@@ -49,7 +49,15 @@ describe('UpstreamClient', () => {
   }
 
   function tokenRequest(overrides: Partial<TokenRequest> = {}): TokenRequest {
-    return { clientKey: 'broker-client-1', tokenUrl: fake.tokenUrl, clientId: 'pd_client', clientSecret: 'pd_secret', scope: null, format: 'json', ...overrides };
+    return {
+      clientKey: 'broker-client-1',
+      tokenUrl: fake.tokenUrl,
+      clientId: 'pd_client',
+      clientSecret: 'pd_secret',
+      scope: null,
+      format: 'json',
+      ...overrides,
+    };
   }
 
   describe('token requests', () => {
@@ -86,8 +94,8 @@ describe('UpstreamClient', () => {
       });
       try {
         const client = upstreamClient();
-        await client.requestToken({ clientKey: 'broker-client-1', tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: null, format: 'json' });
-        await client.requestToken({ clientKey: 'broker-client-1', tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: 'a b', format: 'form' });
+        await client.requestToken({ ...KEY_CALLER, tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: null, format: 'json' });
+        await client.requestToken({ ...KEY_CALLER, tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: 'a b', format: 'form' });
       } finally {
         await server.close();
       }
@@ -365,13 +373,15 @@ describe('UpstreamClient', () => {
       fake.fail('503');
       const client = upstreamClient();
       for (let i = 0; i < 5; i += 1) {
-        await expect(client.requestToken(tokenRequest({ clientKey: `failing-${i % 3}` }))).resolves.toMatchObject({ kind: 'transient', httpStatus: 503 });
+        const outcome = client.requestToken(tokenRequest({ clientKey: `failing-${i % 3}` }));
+        await expect(outcome).resolves.toMatchObject({ kind: 'transient', httpStatus: 503 });
       }
       expect(client.circuitState(fake.tokenUrl)).toBe('open');
       fake.heal();
       fake.addClient('pd_client', 'pd_secret');
 
-      const refused = await Promise.all(Array.from({ length: 10 }, (_, i) => client.requestToken(tokenRequest({ clientKey: `other-${i}` }))));
+      const others = Array.from({ length: 10 }, (_, i) => tokenRequest({ clientKey: `other-${i}` }));
+      const refused = await Promise.all(others.map((request) => client.requestToken(request)));
       for (const outcome of refused) {
         expect(outcome).toEqual({ kind: 'transient', reason: 'circuit open', httpStatus: null, retryAfterSeconds: expect.any(Number), notSent: true });
         if (outcome.kind === 'transient') expect(outcome.retryAfterSeconds).toBeLessThanOrEqual(5);
@@ -385,7 +395,8 @@ describe('UpstreamClient', () => {
       fake.fail('500', { times: 30 });
       const client = upstreamClient();
       for (let i = 0; i < 30; i += 1) {
-        await expect(client.requestToken(tokenRequest({ clientKey: 'broken' }))).resolves.toMatchObject({ kind: 'transient', httpStatus: 500 });
+        const outcome = client.requestToken(tokenRequest({ clientKey: 'broken' }));
+        await expect(outcome).resolves.toMatchObject({ kind: 'transient', httpStatus: 500 });
       }
       expect(client.circuitState(fake.tokenUrl)).toBe('closed');
       await expect(client.requestToken(tokenRequest({ clientKey: 'healthy' }))).resolves.toMatchObject({ kind: 'token' });
@@ -395,7 +406,8 @@ describe('UpstreamClient', () => {
       fake.fail('503');
       fake.setDelay(50);
       const client = upstreamClient({ UPSTREAM_CONCURRENCY: '1' });
-      const outcomes = await Promise.all(Array.from({ length: 8 }, (_, i) => client.requestToken(tokenRequest({ clientKey: `client-${i}` }))));
+      const requests = Array.from({ length: 8 }, (_, i) => tokenRequest({ clientKey: `client-${i}` }));
+      const outcomes = await Promise.all(requests.map((request) => client.requestToken(request)));
       expect(outcomes.filter((outcome) => outcome.kind === 'transient' && outcome.reason === 'circuit open')).toHaveLength(3);
       expect(fake.requests).toHaveLength(5);
     });
@@ -484,7 +496,8 @@ describe('UpstreamClient', () => {
       const verified = await client.checkApiKey('pd_api_key_new', { clientKey: 'rotated', verification: true });
       expect(verified).toMatchObject({ kind: 'transient', httpStatus: 500 });
       expect(fake.requests).toHaveLength(6);
-      await expect(client.requestToken(tokenRequest({ clientKey: 'healthy' }))).resolves.toMatchObject({ reason: 'circuit open', retryAfterSeconds: 10 });
+      const refused = client.requestToken(tokenRequest({ clientKey: 'healthy' }));
+      await expect(refused).resolves.toMatchObject({ reason: 'circuit open', retryAfterSeconds: 10 });
     });
   });
 

@@ -10,7 +10,13 @@ import { ADDRESS_NOT_ALLOWED, guardedLookup } from './address-guard';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
 import { RequestNotSent, unsendableOutcome } from './request-not-sent';
 import { FifoLimiter } from '../../common/fifo-limiter';
-import type { RejectedOutcome, TokenRequest, TransientOutcome, UpstreamCaller, UpstreamOutcome } from './upstream.types';
+import type {
+  RejectedOutcome,
+  TokenRequest,
+  TransientOutcome,
+  UpstreamCaller,
+  UpstreamOutcome,
+} from './upstream.types';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_ERROR_TEXT_LENGTH = 200;
@@ -81,7 +87,8 @@ export class UpstreamClient {
     const url = parseHttpUrl(`${this.config.pipedreamApiBase}/v1/users/me`);
     if (url === null) return invalidUrl('PIPEDREAM_API_BASE');
     const headers: OutgoingHttpHeaders = { Accept: 'application/json', Authorization: `Bearer ${apiKey}`, 'User-Agent': USER_AGENT };
-    return this.send('api_key_check', { method: 'GET', url, headers }, new Redactor(() => sensitiveForms(apiKey)), caller);
+    const redactor = new Redactor(() => sensitiveForms(apiKey));
+    return this.send('api_key_check', { method: 'GET', url, headers }, redactor, caller);
   }
 
   /** The circuit guarding the host of `url` (a token URL or the API base). */
@@ -91,7 +98,12 @@ export class UpstreamClient {
     return guard ? guard.circuit.state : 'closed';
   }
 
-  private async send(kind: UpstreamRequestKind, request: OutgoingRequest, redactor: Redactor, caller: UpstreamCaller): Promise<UpstreamOutcome> {
+  private async send(
+    kind: UpstreamRequestKind,
+    request: OutgoingRequest,
+    redactor: Redactor,
+    caller: UpstreamCaller,
+  ): Promise<UpstreamOutcome> {
     const host = hostKeyOf(request.url);
     const { limiter, circuit } = this.guardFor(host);
     // A rotation's verification is one request an admin asked for: it is sent whatever the circuit says.
@@ -204,9 +216,13 @@ function unanswered(error: Error, kind: UpstreamRequestKind): Exchanged {
   if (error instanceof RequestNotSent) return { outcome: unsendableOutcome(kind, error.code), aboutHost: false };
   if ((error as NodeJS.ErrnoException).code === ADDRESS_NOT_ALLOWED) {
     const description = 'the token URL host name resolves to a loopback, private or link-local address; not contacted';
-    return { outcome: { kind: 'rejected', httpStatus: null, error: 'address_not_allowed', description }, aboutHost: false };
+    const outcome: RejectedOutcome = { kind: 'rejected', httpStatus: null, error: 'address_not_allowed', description };
+    return { outcome, aboutHost: false };
   }
-  return { outcome: { kind: 'transient', reason: error.message, httpStatus: null, retryAfterSeconds: null }, aboutHost: true };
+  return {
+    outcome: { kind: 'transient', reason: error.message, httpStatus: null, retryAfterSeconds: null },
+    aboutHost: true,
+  };
 }
 
 function invalidUrl(what: string): RejectedOutcome {

@@ -4,7 +4,10 @@ export type TokenRequestFormat = 'json' | 'form';
 export interface UpstreamCaller {
   /** The broker's id of the client the request is for. */
   clientKey: string;
-  /** A rotation's verification, asked for by an admin: sent whatever the circuit says, its answer counts as the probe. */
+  /**
+   * A rotation's verification, asked for by an admin: sent whatever the
+   * circuit says, and its answer counts as the probe.
+   */
   verification?: boolean;
 }
 
