@@ -8,7 +8,7 @@ import { APP_CONFIG } from '../../config/config.module';
 import { MetricsService, type UpstreamRequestKind, type UpstreamRequestOutcome } from '../../metrics/metrics.service';
 import { ADDRESS_NOT_ALLOWED, guardedLookup } from './address-guard';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
-import { RequestNotSent, unsendableOutcome } from './request-not-sent';
+import { RequestNotSent, unanswered, type Exchanged } from './unanswered-request';
 import { FifoLimiter } from '../../common/fifo-limiter';
 import type {
   RejectedOutcome,
@@ -37,12 +37,6 @@ interface HttpAnswer {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
-}
-
-/** An outcome, and whether it says anything about the host (a request refused before it left says nothing). */
-interface Exchanged {
-  outcome: UpstreamOutcome;
-  aboutHost: boolean;
 }
 
 interface HostGuard {
@@ -205,24 +199,6 @@ function parseHttpUrl(value: string): URL | null {
   } catch {
     return null;
   }
-}
-
-/**
- * What a request that got no answer came to. Refused before a byte left, by
- * the address guard or because Node would not write it (a header value with a
- * line break), it is this client's problem and says nothing of the host.
- */
-function unanswered(error: Error, kind: UpstreamRequestKind): Exchanged {
-  if (error instanceof RequestNotSent) return { outcome: unsendableOutcome(kind, error.code), aboutHost: false };
-  if ((error as NodeJS.ErrnoException).code === ADDRESS_NOT_ALLOWED) {
-    const description = 'the token URL host name resolves to a loopback, private or link-local address; not contacted';
-    const outcome: RejectedOutcome = { kind: 'rejected', httpStatus: null, error: 'address_not_allowed', description };
-    return { outcome, aboutHost: false };
-  }
-  return {
-    outcome: { kind: 'transient', reason: error.message, httpStatus: null, retryAfterSeconds: null },
-    aboutHost: true,
-  };
 }
 
 function invalidUrl(what: string): RejectedOutcome {
