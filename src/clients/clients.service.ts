@@ -188,10 +188,13 @@ export class ClientsService {
   }
 
   private async verify(client: ClientRecord, secret: string): Promise<UpstreamOutcome> {
+    // Sent whatever the host's circuit says (an admin asked for it); its answer counts as the probe.
+    const caller = { clientKey: client.id, verification: true };
     const outcome =
       client.type === 'api_key'
-        ? await this.upstream.checkApiKey(secret)
+        ? await this.upstream.checkApiKey(secret, caller)
         : await this.upstream.requestToken({
+            ...caller,
             tokenUrl: client.tokenUrl!,
             clientId: client.clientId!,
             clientSecret: secret,

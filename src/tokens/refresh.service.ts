@@ -232,8 +232,9 @@ export class RefreshService implements OnModuleInit, OnModuleDestroy {
       this.logger.error({ clientId: client.id, reason: error.message }, 'stored secret cannot be opened');
       return { kind: 'rejected', httpStatus: null, error: 'undecryptable_secret', description: 'the stored secret cannot be decrypted with BROKER_ENCRYPTION_KEYS; rotate it' };
     }
-    if (client.type === 'api_key') return this.upstream.checkApiKey(secret);
+    if (client.type === 'api_key') return this.upstream.checkApiKey(secret, { clientKey: client.id });
     return this.upstream.requestToken({
+      clientKey: client.id,
       tokenUrl: client.tokenUrl!,
       clientId: client.clientId!,
       clientSecret: secret,

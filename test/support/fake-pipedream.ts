@@ -106,6 +106,8 @@ export class FakePipedream {
   private defaultExpiresIn: ExpiresIn;
   private delayMs: number;
   private failure: ActiveFailure | null = null;
+  /** Client id -> the failure of that client's token requests alone. */
+  private readonly clientFailures = new Map<string, ActiveFailure>();
   private redirectUrl: string | null = null;
   private readonly hungRequests = new Set<() => void>();
   private readonly stopping = new AbortController();
@@ -175,9 +177,15 @@ export class FakePipedream {
     this.failure = { mode, remaining: options.times ?? Infinity, retryAfterSeconds: options.retryAfterSeconds ?? null };
   }
 
+  /** Fails the token requests of one client (by the client id presented) until heal(); other clients are answered. */
+  failClient(clientId: string, mode: FailureMode): void {
+    this.clientFailures.set(clientId, { mode, remaining: Infinity, retryAfterSeconds: null });
+  }
+
   /** Stops failing; requests hung by 'timeout' are answered normally now. */
   heal(): void {
     this.failure = null;
+    this.clientFailures.clear();
     for (const release of this.hungRequests) release();
     this.hungRequests.clear();
   }
@@ -270,10 +278,10 @@ export class FakePipedream {
 
   /** Applies the scripted failure, if any; true when the request was dealt with. */
   private async misbehave(req: IncomingMessage, res: ServerResponse, entry: UpstreamRequestLog): Promise<boolean> {
-    const failure = this.failure;
-    if (failure === null) return false;
+    const failure = (entry.clientId !== null && this.clientFailures.get(entry.clientId)) || this.failure;
+    if (!failure) return false;
     failure.remaining -= 1;
-    if (failure.remaining <= 0) this.failure = null;
+    if (failure === this.failure && failure.remaining <= 0) this.failure = null;
     const headers: Record<string, string> = failure.retryAfterSeconds === null ? {} : { 'Retry-After': String(failure.retryAfterSeconds) };
     switch (failure.mode) {
       case '500':

@@ -77,7 +77,14 @@ describe('address guard (SSRF through DNS)', () => {
     });
     afterAll(() => fake.stop());
 
-    const request = (tokenUrl: string) => ({ tokenUrl, clientId: 'pd_client', clientSecret: 'pd_secret_value', scope: null, format: 'json' as const });
+    const request = (tokenUrl: string) => ({
+      clientKey: 'broker-client',
+      tokenUrl,
+      clientId: 'pd_client',
+      clientSecret: 'pd_secret_value',
+      scope: null,
+      format: 'json' as const,
+    });
     const client = (allowlist: string) => new UpstreamClient(parseConfig({ TOKEN_URL_ALLOWLIST: allowlist }), new MetricsService());
 
     it('does not connect when an allowlisted host name (localhost) resolves to loopback', async () => {

@@ -28,6 +28,7 @@ async function scriptedServer(listener: RequestListener): Promise<ScriptedServer
 
 const TRICKY_CLIENT_ID = 'client:with:colons';
 const TRICKY_SECRET = 'p+ss%20w:rd é/&=';
+const KEY_CALLER = { clientKey: 'broker-client-1' };
 
 describe('UpstreamClient', () => {
   let fake: FakePipedream;
@@ -48,7 +49,15 @@ describe('UpstreamClient', () => {
   }
 
   function tokenRequest(overrides: Partial<TokenRequest> = {}): TokenRequest {
-    return { tokenUrl: fake.tokenUrl, clientId: 'pd_client', clientSecret: 'pd_secret', scope: null, format: 'json', ...overrides };
+    return {
+      clientKey: 'broker-client-1',
+      tokenUrl: fake.tokenUrl,
+      clientId: 'pd_client',
+      clientSecret: 'pd_secret',
+      scope: null,
+      format: 'json',
+      ...overrides,
+    };
   }
 
   describe('token requests', () => {
@@ -85,8 +94,8 @@ describe('UpstreamClient', () => {
       });
       try {
         const client = upstreamClient();
-        await client.requestToken({ tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: null, format: 'json' });
-        await client.requestToken({ tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: 'a b', format: 'form' });
+        await client.requestToken({ ...KEY_CALLER, tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: null, format: 'json' });
+        await client.requestToken({ ...KEY_CALLER, tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: 'a b', format: 'form' });
       } finally {
         await server.close();
       }
@@ -318,7 +327,7 @@ describe('UpstreamClient', () => {
 
     it('never carries an API key the upstream echoed back', async () => {
       fake.echoSecretsInErrors = true;
-      const outcome = await upstreamClient().checkApiKey('pd_api_key_leaky');
+      const outcome = await upstreamClient().checkApiKey('pd_api_key_leaky', KEY_CALLER);
       expect(outcome).toMatchObject({ kind: 'rejected', httpStatus: 401 });
       leakChecks(outcome, ['pd_api_key_leaky']);
     });
@@ -340,25 +349,25 @@ describe('UpstreamClient', () => {
   describe('API key check', () => {
     it('reports a known key as valid', async () => {
       fake.addApiKey('pd_api_key_1');
-      await expect(upstreamClient().checkApiKey('pd_api_key_1')).resolves.toEqual({ kind: 'valid' });
+      await expect(upstreamClient().checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toEqual({ kind: 'valid' });
       expect(fake.requests).toEqual([expect.objectContaining({ method: 'GET', path: '/v1/users/me', status: 200 })]);
     });
 
     it('reports a revoked key as rejected', async () => {
       fake.addApiKey('pd_api_key_1');
       fake.revokeApiKey('pd_api_key_1');
-      await expect(upstreamClient().checkApiKey('pd_api_key_1')).resolves.toMatchObject({ kind: 'rejected', httpStatus: 401 });
+      await expect(upstreamClient().checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toMatchObject({ kind: 'rejected', httpStatus: 401 });
     });
 
     it('reports an unreachable API as transient', async () => {
       fake.fail('503');
-      await expect(upstreamClient().checkApiKey('pd_api_key_1')).resolves.toMatchObject({ kind: 'transient', httpStatus: 503 });
+      await expect(upstreamClient().checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toMatchObject({ kind: 'transient', httpStatus: 503 });
     });
 
     it('does not reject the key for a 4xx other than 401 or 403 (a wrong PIPEDREAM_API_BASE says nothing about the key)', async () => {
       fake.addApiKey('pd_api_key_1');
       const client = upstreamClient({ PIPEDREAM_API_BASE: `${fake.baseUrl}/wrong-base` });
-      await expect(client.checkApiKey('pd_api_key_1')).resolves.toMatchObject({ kind: 'transient', httpStatus: 404 });
+      await expect(client.checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toMatchObject({ kind: 'transient', httpStatus: 404 });
     });
   });
 
@@ -373,30 +382,45 @@ describe('UpstreamClient', () => {
       expect(fake.maxInFlight).toBe(2);
     });
 
-    it('opens the circuit after 5 transient failures and then sends nothing', async () => {
+    it('opens the circuit after 5 transient failures from 3 different clients, and then sends nothing', async () => {
       fake.fail('503');
       const client = upstreamClient();
       for (let i = 0; i < 5; i += 1) {
-        await expect(client.requestToken(tokenRequest())).resolves.toMatchObject({ kind: 'transient', httpStatus: 503 });
+        const outcome = client.requestToken(tokenRequest({ clientKey: `failing-${i % 3}` }));
+        await expect(outcome).resolves.toMatchObject({ kind: 'transient', httpStatus: 503 });
       }
       expect(client.circuitState(fake.tokenUrl)).toBe('open');
       fake.heal();
       fake.addClient('pd_client', 'pd_secret');
 
-      const refused = await Promise.all(Array.from({ length: 10 }, () => client.requestToken(tokenRequest())));
+      const others = Array.from({ length: 10 }, (_, i) => tokenRequest({ clientKey: `other-${i}` }));
+      const refused = await Promise.all(others.map((request) => client.requestToken(request)));
       for (const outcome of refused) {
         expect(outcome).toEqual({ kind: 'transient', reason: 'circuit open', httpStatus: null, retryAfterSeconds: expect.any(Number), notSent: true });
         if (outcome.kind === 'transient') expect(outcome.retryAfterSeconds).toBeLessThanOrEqual(5);
       }
-      await expect(client.checkApiKey('pd_api_key_1')).resolves.toMatchObject({ reason: 'circuit open' });
+      await expect(client.checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toMatchObject({ reason: 'circuit open' });
       expect(fake.requests).toHaveLength(5);
+    });
+
+    it("never opens on one client's retries: another client's request is still sent and answered", async () => {
+      fake.addClient('pd_client', 'pd_secret');
+      fake.fail('500', { times: 30 });
+      const client = upstreamClient();
+      for (let i = 0; i < 30; i += 1) {
+        const outcome = client.requestToken(tokenRequest({ clientKey: 'broken' }));
+        await expect(outcome).resolves.toMatchObject({ kind: 'transient', httpStatus: 500 });
+      }
+      expect(client.circuitState(fake.tokenUrl)).toBe('closed');
+      await expect(client.requestToken(tokenRequest({ clientKey: 'healthy' }))).resolves.toMatchObject({ kind: 'token' });
     });
 
     it('refuses requests that were queued when the circuit opened', async () => {
       fake.fail('503');
       fake.setDelay(50);
       const client = upstreamClient({ UPSTREAM_CONCURRENCY: '1' });
-      const outcomes = await Promise.all(Array.from({ length: 8 }, () => client.requestToken(tokenRequest())));
+      const requests = Array.from({ length: 8 }, (_, i) => tokenRequest({ clientKey: `client-${i}` }));
+      const outcomes = await Promise.all(requests.map((request) => client.requestToken(request)));
       expect(outcomes.filter((outcome) => outcome.kind === 'transient' && outcome.reason === 'circuit open')).toHaveLength(3);
       expect(fake.requests).toHaveLength(5);
     });
@@ -407,7 +431,7 @@ describe('UpstreamClient', () => {
         other.addClient('pd_client', 'pd_secret');
         fake.fail('503');
         const client = upstreamClient();
-        for (let i = 0; i < 5; i += 1) await client.requestToken(tokenRequest());
+        for (let i = 0; i < 5; i += 1) await client.requestToken(tokenRequest({ clientKey: `failing-${i % 3}` }));
         expect(client.circuitState(fake.tokenUrl)).toBe('open');
         expect(client.circuitState(other.tokenUrl)).toBe('closed');
         await expect(client.requestToken(tokenRequest({ tokenUrl: other.tokenUrl }))).resolves.toMatchObject({ kind: 'token' });
@@ -419,11 +443,74 @@ describe('UpstreamClient', () => {
     it('counts a refusal as a live host: rejected answers do not open the circuit', async () => {
       const client = upstreamClient();
       fake.fail('503', { times: 4 });
-      for (let i = 0; i < 4; i += 1) await client.requestToken(tokenRequest());
+      for (let i = 0; i < 4; i += 1) await client.requestToken(tokenRequest({ clientKey: `failing-${i}` }));
       await expect(client.requestToken(tokenRequest())).resolves.toMatchObject({ kind: 'rejected' });
       fake.fail('503', { times: 4 });
-      for (let i = 0; i < 4; i += 1) await client.requestToken(tokenRequest());
+      for (let i = 4; i < 8; i += 1) await client.requestToken(tokenRequest({ clientKey: `failing-${i}` }));
       expect(client.circuitState(fake.tokenUrl)).toBe('closed');
+    });
+  });
+
+  describe('requests Node refuses to write', () => {
+    it('rejects an API key with a line break, naming the fix and not the key, and never counts it against the host', async () => {
+      fake.addApiKey('pd_api_key_good');
+      const client = upstreamClient();
+      for (let i = 0; i < 40; i += 1) {
+        const key = `pd_api_key_from_file_${i}`;
+        const outcome = await client.checkApiKey(`${key}\n`, { clientKey: `newline-${i}` });
+        expect(outcome).toEqual({
+          kind: 'rejected',
+          httpStatus: null,
+          error: 'request_not_sent',
+          description: 'the API key contains characters that cannot be sent in an HTTP header; rotate it',
+        });
+        expect(JSON.stringify(outcome)).not.toContain(key);
+      }
+      expect(fake.requests).toHaveLength(0);
+      expect(client.circuitState(fake.baseUrl)).toBe('closed');
+      await expect(client.checkApiKey('pd_api_key_good', { clientKey: 'healthy' })).resolves.toEqual({ kind: 'valid' });
+    });
+
+    it('neither ends a run of failures nor takes part in it', async () => {
+      fake.fail('503');
+      const client = upstreamClient();
+      for (let i = 0; i < 4; i += 1) {
+        await client.checkApiKey('pd_api_key_1', { clientKey: `failing-${i % 3}` });
+        await client.checkApiKey('pd_api_key_bad\r\n', { clientKey: 'newline' });
+      }
+      expect(client.circuitState(fake.baseUrl)).toBe('closed');
+      await client.checkApiKey('pd_api_key_1', KEY_CALLER);
+      expect(client.circuitState(fake.baseUrl)).toBe('open');
+      expect(fake.requests).toHaveLength(5);
+    });
+  });
+
+  describe("a rotation's verification", () => {
+    async function openCircuit(client: UpstreamClient): Promise<void> {
+      fake.fail('503', { times: 5 });
+      for (let i = 0; i < 5; i += 1) await client.requestToken(tokenRequest({ clientKey: `failing-${i % 3}` }));
+      expect(client.circuitState(fake.tokenUrl)).toBe('open');
+    }
+
+    it('is sent while the circuit is open, and its success closes it', async () => {
+      fake.addClient('pd_client', 'pd_secret');
+      const client = upstreamClient();
+      await openCircuit(client);
+      const verified = await client.requestToken(tokenRequest({ clientKey: 'rotated', verification: true }));
+      expect(verified).toMatchObject({ kind: 'token' });
+      expect(client.circuitState(fake.tokenUrl)).toBe('closed');
+      await expect(client.requestToken(tokenRequest({ clientKey: 'healthy' }))).resolves.toMatchObject({ kind: 'token' });
+    });
+
+    it('is sent while the circuit is open, and its failure re-opens it', async () => {
+      const client = upstreamClient();
+      await openCircuit(client);
+      fake.fail('500', { times: 1 });
+      const verified = await client.checkApiKey('pd_api_key_new', { clientKey: 'rotated', verification: true });
+      expect(verified).toMatchObject({ kind: 'transient', httpStatus: 500 });
+      expect(fake.requests).toHaveLength(6);
+      const refused = client.requestToken(tokenRequest({ clientKey: 'healthy' }));
+      await expect(refused).resolves.toMatchObject({ reason: 'circuit open', retryAfterSeconds: 10 });
     });
   });
 
@@ -434,9 +521,9 @@ describe('UpstreamClient', () => {
       const client = upstreamClient();
       await client.requestToken(tokenRequest());
       await client.requestToken(tokenRequest({ clientSecret: 'wrong' }));
-      await client.checkApiKey('pd_api_key_1');
+      await client.checkApiKey('pd_api_key_1', KEY_CALLER);
       fake.fail('500');
-      for (let i = 0; i < 6; i += 1) await client.requestToken(tokenRequest());
+      for (let i = 0; i < 6; i += 1) await client.requestToken(tokenRequest({ clientKey: `failing-${i % 3}` }));
 
       const host = new URL(fake.baseUrl).host;
       const counts = (await metrics.upstreamRequests.get()).values.map(({ labels, value }) => [labels.kind, labels.outcome, value]);

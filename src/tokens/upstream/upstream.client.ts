@@ -9,9 +9,16 @@ import { MetricsService, type UpstreamRequestKind, type UpstreamRequestOutcome }
 import { ADDRESS_NOT_ALLOWED, guardedLookup } from './address-guard';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
 import { Redactor, formEncode } from './redaction';
-import { FifoLimiter } from '../../common/fifo-limiter';
 import { tokenOutcomeOf } from './token-answer';
-import type { RejectedOutcome, TokenRequest, TransientOutcome, UpstreamOutcome } from './upstream.types';
+import { RequestNotSent, unanswered, type Exchanged } from './unanswered-request';
+import { FifoLimiter } from '../../common/fifo-limiter';
+import type {
+  RejectedOutcome,
+  TokenRequest,
+  TransientOutcome,
+  UpstreamCaller,
+  UpstreamOutcome,
+} from './upstream.types';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const DEFAULT_EXPIRES_IN_SECONDS = 3_600;
@@ -67,14 +74,14 @@ export class UpstreamClient {
       'User-Agent': USER_AGENT,
     };
     if (basicCredential !== null) headers.Authorization = `Basic ${basicCredential}`;
-    return this.send('token', { method: 'POST', url, headers, body, lookup: this.tokenUrlLookup }, redactor);
+    return this.send('token', { method: 'POST', url, headers, body, lookup: this.tokenUrlLookup }, redactor, request);
   }
 
-  async checkApiKey(apiKey: string): Promise<UpstreamOutcome> {
+  async checkApiKey(apiKey: string, caller: UpstreamCaller): Promise<UpstreamOutcome> {
     const url = parseHttpUrl(`${this.config.pipedreamApiBase}/v1/users/me`);
     if (url === null) return invalidUrl('PIPEDREAM_API_BASE');
     const headers: OutgoingHttpHeaders = { Accept: 'application/json', Authorization: `Bearer ${apiKey}`, 'User-Agent': USER_AGENT };
-    return this.send('api_key_check', { method: 'GET', url, headers }, new Redactor(() => [apiKey]));
+    return this.send('api_key_check', { method: 'GET', url, headers }, new Redactor(() => [apiKey]), caller);
   }
 
   /** The circuit guarding the host of `url` (a token URL or the API base). */
@@ -84,27 +91,35 @@ export class UpstreamClient {
     return guard ? guard.circuit.state : 'closed';
   }
 
-  private async send(kind: UpstreamRequestKind, request: OutgoingRequest, redactor: Redactor): Promise<UpstreamOutcome> {
+  private async send(
+    kind: UpstreamRequestKind,
+    request: OutgoingRequest,
+    redactor: Redactor,
+    caller: UpstreamCaller,
+  ): Promise<UpstreamOutcome> {
     const host = hostKeyOf(request.url);
-    const guard = this.guardFor(host);
+    const { limiter, circuit } = this.guardFor(host);
+    // A rotation's verification is one request an admin asked for: it is sent whatever the circuit says.
+    const verification = caller.verification === true;
     // Refuse before queueing, so a caller does not wait behind a dead host's
     // timeouts only to hear that the circuit is open.
-    const early = guard.circuit.peek();
-    if (!early.admitted) return this.refuse(host, kind, early.retryAfterMs);
-    return guard.limiter.run(async () => {
+    const early = verification ? null : circuit.peek(caller.clientKey);
+    if (early && !early.admitted) return this.refuse(host, kind, early.retryAfterMs);
+    return limiter.run(async () => {
       // Asked again: the circuit may have opened while this request queued.
-      const admission = guard.circuit.tryAdmit();
+      const admission = verification ? { admitted: true as const, probe: false } : circuit.tryAdmit(caller.clientKey);
       if (!admission.admitted) return this.refuse(host, kind, admission.retryAfterMs);
       const started = performance.now();
-      const outcome = await exchange(request, this.config.upstreamTimeoutMs).then(
-        (answer) => classify(answer, kind, redactor),
-        (error: Error): UpstreamOutcome =>
-          (error as NodeJS.ErrnoException).code === ADDRESS_NOT_ALLOWED
-            ? { kind: 'rejected', httpStatus: null, error: 'address_not_allowed', description: 'the token URL host name resolves to a loopback, private or link-local address; not contacted' }
-            : { kind: 'transient', reason: error.message, httpStatus: null, retryAfterSeconds: null },
+      const { outcome, aboutHost } = await exchange(request, this.config.upstreamTimeoutMs).then(
+        (answer): Exchanged => ({ outcome: classify(answer, kind, redactor), aboutHost: true }),
+        (error: Error) => unanswered(error, kind),
       );
-      if (outcome.kind === 'transient') guard.circuit.recordFailure();
-      else guard.circuit.recordSuccess();
+      if (!aboutHost) {
+        if (admission.probe) circuit.releaseProbe();
+        return outcome;
+      }
+      if (outcome.kind === 'transient') circuit.recordFailure(caller.clientKey, admission.probe || verification);
+      else circuit.recordSuccess();
       this.metrics.recordUpstream(host, kind, metricOutcome(outcome), (performance.now() - started) / 1_000);
       return outcome;
     });
@@ -218,15 +233,20 @@ function exchange(request: OutgoingRequest, timeoutMs: number): Promise<HttpAnsw
     } catch (error) {
       // Thrown synchronously for a request that cannot be written, such as a
       // header value with a line break.
-      fail(networkFailure(error));
+      outgoing?.destroy();
+      settle(() => reject(new RequestNotSent(errorCode(error))));
     }
   });
 }
 
 /** The error's code only: Node's messages can quote header values. */
 function networkFailure(error: unknown): string {
+  return `network error (${errorCode(error)})`;
+}
+
+function errorCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
-  return `network error (${typeof code === 'string' ? code : 'unknown'})`;
+  return typeof code === 'string' ? code : 'unknown';
 }
 
 function classify(answer: HttpAnswer, kind: UpstreamRequestKind, redactor: Redactor): UpstreamOutcome {

@@ -1,6 +1,17 @@
 export type TokenRequestFormat = 'json' | 'form';
 
-export interface TokenRequest {
+/** Who a request is for: the host's circuit tells one client's failures from many clients'. */
+export interface UpstreamCaller {
+  /** The broker's id of the client the request is for. */
+  clientKey: string;
+  /**
+   * A rotation's verification, asked for by an admin: sent whatever the
+   * circuit says, and its answer counts as the probe.
+   */
+  verification?: boolean;
+}
+
+export interface TokenRequest extends UpstreamCaller {
   tokenUrl: string;
   clientId: string;
   clientSecret: string;
