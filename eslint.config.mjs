@@ -18,6 +18,15 @@ const typeAwareRules = {
   '@typescript-eslint/no-array-delete': 'error',
   '@typescript-eslint/no-unnecessary-type-assertion': 'error',
   '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+  // A promise returned from inside try without await escapes its catch and finally.
+  '@typescript-eslint/return-await': ['error', 'in-try-catch'],
+  '@typescript-eslint/unbound-method': 'error',
+  // An object in a message prints as [object Object]; numbers, booleans and null/undefined read fine.
+  '@typescript-eslint/restrict-template-expressions': [
+    'error',
+    { allowNumber: true, allowBoolean: true, allowNullish: true },
+  ],
+  eqeqeq: ['error', 'smart'],
 };
 
 export default defineConfig(
@@ -48,6 +57,8 @@ export default defineConfig(
       'max-lines': ['error', { max: 350, skipBlankLines: true, skipComments: true }],
       'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }],
       '@typescript-eslint/no-non-null-assertion': 'error',
+      // The service logs through its logger, which knows the level and keeps secrets out.
+      'no-console': 'error',
     },
   },
   {
