@@ -12,7 +12,7 @@ const { spawnSync } = require('node:child_process');
 
 /** Decides from what npm printed: { exit, message }. */
 function decide(stdout, stderr, status) {
-  let report = null;
+  let report;
   try {
     report = JSON.parse(stdout);
   } catch {
@@ -26,9 +26,15 @@ function decide(stdout, stderr, status) {
       const names = Object.entries(report.vulnerabilities || {})
         .filter(([, v]) => v.severity === 'high' || v.severity === 'critical')
         .map(([name, v]) => `${name} (${v.severity})`);
-      return { exit: 1, message: `npm audit: ${critical} critical and ${high} high advisories in production dependencies: ${names.join(', ')}` };
+      return {
+        exit: 1,
+        message: `npm audit: ${critical} critical and ${high} high advisories in production dependencies: ${names.join(', ')}`,
+      };
     }
-    return { exit: 0, message: `npm audit: no high or critical advisory in production dependencies (${JSON.stringify(vulnerabilities)})` };
+    return {
+      exit: 0,
+      message: `npm audit: no high or critical advisory in production dependencies (${JSON.stringify(vulnerabilities)})`,
+    };
   }
   const text = `${stdout}\n${stderr}`;
   const statusCode = report && (report.statusCode || (report.error && report.error.statusCode));
@@ -40,7 +46,7 @@ function decide(stdout, stderr, status) {
     return {
       exit: 0,
       message:
-        'WARNING: npm audit SKIPPED: the registry\'s audit endpoint is not available ' +
+        "WARNING: npm audit SKIPPED: the registry's audit endpoint is not available " +
         `(${statusCode ? `HTTP ${statusCode}` : 'ENOAUDIT'}). No advisory check ran; run it against a registry that serves audits.`,
     };
   }
@@ -49,7 +55,10 @@ function decide(stdout, stderr, status) {
 
 if (require.main === module) {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const run = spawnSync(npm, ['audit', '--omit=dev', '--audit-level=high', '--json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const run = spawnSync(npm, ['audit', '--omit=dev', '--audit-level=high', '--json'], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (run.error) {
     console.error(`npm audit could not run: ${run.error.message}`);
     process.exit(1);

@@ -174,4 +174,22 @@ function cpuModel() {
   }
 }
 
-module.exports = { cpuSecondsPrecise, cpuMeterPrecise, coreMeter, loadAverage, onCleanup, runCleanups, installSignalHandlers, spawnPinned, pinPid, pinning, hasTaskset, cpuCount, cpuSeconds, memory, cpuMeter, stopChild, cpuModel };
+module.exports = {
+  cpuSecondsPrecise,
+  cpuMeterPrecise,
+  coreMeter,
+  loadAverage,
+  onCleanup,
+  runCleanups,
+  installSignalHandlers,
+  spawnPinned,
+  pinPid,
+  pinning,
+  hasTaskset,
+  cpuCount,
+  cpuSeconds,
+  memory,
+  cpuMeter,
+  stopChild,
+  cpuModel,
+};

@@ -45,7 +45,8 @@ function shorten(url) {
 function format(summary) {
   const lines = [`${summary.file}: busy ${summary.busyMs.toFixed(0)} ms of ${summary.totalMs.toFixed(0)} ms sampled`];
   lines.push('| self ms | % of busy | function | where |', '|---:|---:|---|---|');
-  for (const row of summary.top) lines.push(`| ${row.ms.toFixed(1)} | ${row.percentOfBusy.toFixed(1)} | \`${row.name}\` | ${row.where} |`);
+  for (const row of summary.top)
+    lines.push(`| ${row.ms.toFixed(1)} | ${row.percentOfBusy.toFixed(1)} | \`${row.name}\` | ${row.where} |`);
   return lines.join('\n');
 }
 

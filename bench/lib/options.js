@@ -1,0 +1,121 @@
+'use strict';
+/** The command line of `npm run bench`, the parameters of the run, and where things go. */
+const path = require('node:path');
+
+const BENCH_DIR = path.join(__dirname, '..');
+const ROOT = path.join(BENCH_DIR, '..');
+const RESULTS_DIR = path.join(BENCH_DIR, 'results');
+const BROKER_CORE = 0;
+const LOAD_CORE = 1;
+/** `--only` takes these; `scale` implies `admin`, whose listing covers the clients the scale phase registered. */
+const PHASES = ['hot', 'herd', 'scale', 'admin'];
+
+const USAGE = `usage: npm run bench [-- --quick] [--profile] [--only hot,herd,scale,admin] [--rounds N]
+                 [--dist <dir with main.js>] [--scale-clients N] [--register-budget S] [--max-seconds S] [--autocannon]
+Options take their value after a space or an equals sign (--only hot or --only=hot). See bench/README.md.
+`;
+
+const argv = process.argv.slice(2);
+/** A mistyped command line: say so, and how to call, without a stack trace. */
+const usageError = (message) => {
+  process.stderr.write(`bench: ${message}\n${USAGE}`);
+  process.exit(2);
+};
+const flag = (name) => argv.includes(`--${name}`);
+/** The value of `--name=value` or `--name value`, or null. */
+const option = (name) => {
+  const joined = argv.find((arg) => arg.startsWith(`--${name}=`));
+  if (joined) return joined.slice(name.length + 3);
+  const at = argv.indexOf(`--${name}`);
+  if (at < 0) return null;
+  const value = argv[at + 1];
+  if (value === undefined || value.startsWith('--')) usageError(`--${name} needs a value`);
+  return value;
+};
+const numberOption = (name, fallback) => {
+  const raw = option(name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) usageError(`--${name}: expected a positive number, got ${raw}`);
+  return value;
+};
+
+if (flag('help')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const QUICK = flag('quick');
+const PROFILE = flag('profile');
+const FORCE_AUTOCANNON = flag('autocannon');
+const ONLY = option('only') === null ? null : new Set(option('only').split(',').filter(Boolean));
+for (const phase of ONLY ?? []) {
+  if (!PHASES.includes(phase)) usageError(`--only: unknown phase ${phase} (phases: ${PHASES.join(', ')})`);
+}
+const runs = (phase) => ONLY === null || ONLY.has(phase) || (phase === 'admin' && ONLY.has('scale'));
+const DIST = path.resolve(ROOT, option('dist') ?? 'dist');
+/** Rounds of bare then broker on the hot path; the median round is reported. */
+const hotRounds = Math.round(numberOption('rounds', numberOption('hot-rounds', QUICK ? 1 : 5)));
+
+const P = QUICK
+  ? {
+      hotClients: 100,
+      hotWorkspaces: 20,
+      serviceKeys: 4,
+      connections: 50,
+      warmupSeconds: 1,
+      durationSeconds: 2,
+      hotRounds,
+      herd: 200,
+      herdDelayMs: 200,
+      scaleClients: 200,
+      registerConcurrency: 32,
+      registerBudgetSeconds: 60,
+      expiresIn: 4,
+      minTokenTtl: 1,
+      cycleTimeoutSeconds: 30,
+      idleSeconds: 1,
+      duePerTick: 20,
+      listLimit: 500,
+    }
+  : {
+      hotClients: 1_000,
+      hotWorkspaces: 100,
+      serviceKeys: 10,
+      connections: 50,
+      warmupSeconds: 3,
+      durationSeconds: 10,
+      hotRounds,
+      herd: 1_000,
+      herdDelayMs: 200,
+      scaleClients: numberOption('scale-clients', 100_000),
+      registerConcurrency: 64,
+      registerBudgetSeconds: numberOption('register-budget', 360),
+      expiresIn: 120,
+      minTokenTtl: 10,
+      cycleTimeoutSeconds: 60,
+      idleSeconds: 10,
+      duePerTick: 100,
+      listLimit: 500,
+    };
+const TARGETS = { hotRatio: 0.65, hotP99Ms: 10, latenessP99Seconds: 1 };
+/** The refresh cycles are cut short here (ms after start), leaving time for listing and the idle measure. */
+const CYCLES_DEADLINE_MS = numberOption('max-seconds', QUICK ? 120 : 1080) * 1000;
+const RUN_START = Date.now();
+
+module.exports = {
+  argv,
+  BENCH_DIR,
+  ROOT,
+  RESULTS_DIR,
+  BROKER_CORE,
+  LOAD_CORE,
+  QUICK,
+  PROFILE,
+  FORCE_AUTOCANNON,
+  DIST,
+  P,
+  TARGETS,
+  CYCLES_DEADLINE_MS,
+  RUN_START,
+  runs,
+};

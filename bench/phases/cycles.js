@@ -1,0 +1,241 @@
+'use strict';
+/**
+ * Phase 3b, refresh cycles at scale: the fake gives the scale clients short
+ * tokens, then hour-long ones from each client's third token, so after two
+ * refresh cycles the broker goes idle. Measured: refresh lateness (the time the
+ * fake issued a token minus the time the broker had scheduled it), the broker's
+ * refresh lag histogram, upstream requests per client per cycle, broker CPU.
+ */
+const { setTimeout: sleep } = require('node:timers/promises');
+const procs = require('../lib/procs');
+const { P, CYCLES_DEADLINE_MS, RUN_START } = require('../lib/options');
+const { histogram, histogramQuantile } = require('../lib/metrics');
+const { log, percentile, round } = require('../lib/util');
+
+/**
+ * Watches the fake's log of issued tokens (per client: the times it issued one)
+ * and reads, after each of the first two, the due time the broker scheduled.
+ * Polls every 500 ms until stop().
+ */
+function createTracker(ctx) {
+  const { fake, redis } = ctx;
+  const tracker = {
+    // Per fake client id: the times the fake issued it a token.
+    issuedAt: new Map(),
+    brokerIdOf: new Map(),
+    secrets: new Map(),
+    // Per fake client id: the due time the broker scheduled after each of its tokens (index k: after token k).
+    dueAfter: new Map(),
+    pendingDue: [],
+    switched: 0,
+    unreadDues: 0,
+    /** Clients holding at least `count` tokens. */
+    holding: (count) => [...tracker.issuedAt.values()].filter((l) => l.length >= count).length,
+  };
+  const { issuedAt, secrets, dueAfter, pendingDue, brokerIdOf } = tracker;
+  let scanned = fake.issued.length;
+  const windowStartMs = (P.expiresIn - Math.min(600, P.expiresIn / 2)) * 1000;
+  const windowEndMs = (P.expiresIn - Math.min(600, P.expiresIn / 2) / 2) * 1000;
+  tracker.track = () => {
+    const issued = fake.issued;
+    for (; scanned < issued.length; scanned++) {
+      const { clientId, at } = issued[scanned];
+      const list = issuedAt.get(clientId);
+      if (!list) continue;
+      list.push(at);
+      // The due time the broker writes after this token: read below, once it has landed.
+      if (list.length <= 2) pendingDue.push({ clientId, k: list.length - 1, at, tries: 0 });
+      // After the second token (the first refresh) the fake hands out hour-long tokens,
+      // so the third (the second refresh) ends the cycles and leaves the broker idle.
+      if (list.length === 2) {
+        fake.addClient(clientId, secrets.get(clientId), { expiresIn: 3_600 });
+        tracker.switched++;
+      }
+    }
+  };
+  // Scheduled times, from the broker's schedule (a sorted set): after a token lands the
+  // broker stores the client's next due time, drawn in [window start, window end] after
+  // it was asked for. A claim lease (claim time + 20 s) can sit there for a moment
+  // before that write, so a score outside the window is read again on the next poll.
+  let polling = false;
+  tracker.pollDues = async () => {
+    if (polling) return;
+    polling = true;
+    try {
+      const now = Date.now();
+      const ready = [];
+      for (let i = pendingDue.length - 1; i >= 0; i--) {
+        if (now - pendingDue[i].at >= 300) ready.push(pendingDue.splice(i, 1)[0]);
+      }
+      const scores = await Promise.all(
+        ready.map((p) => redis.call('ZSCORE', 'tb:schedule', brokerIdOf.get(p.clientId) ?? '')),
+      );
+      ready.forEach((p, i) => {
+        const score = scores[i] === null ? NaN : Number(scores[i]);
+        if (score >= p.at + windowStartMs - 2_000 && score <= p.at + windowEndMs + 1_000) {
+          const dues = dueAfter.get(p.clientId) ?? [];
+          dues[p.k] = score;
+          dueAfter.set(p.clientId, dues);
+        } else if (++p.tries < 20) {
+          pendingDue.push(p);
+        } else {
+          tracker.unreadDues++;
+        }
+      });
+    } finally {
+      polling = false;
+    }
+  };
+  const timer = setInterval(() => {
+    tracker.track();
+    tracker.pollDues().catch((error) => log(`schedule poll failed: ${error.message}`));
+  }, 500);
+  procs.onCleanup(() => clearInterval(timer));
+  tracker.stop = () => clearInterval(timer);
+  return tracker;
+}
+
+/** Waits until each of the n registered clients holds its first token (or the deadline passes). */
+async function awaitFirstTokens(tracker, n) {
+  const firstDeadline = Math.min(Date.now() + 120_000 + n * 2, RUN_START + CYCLES_DEADLINE_MS);
+  while (tracker.holding(1) < n) {
+    if (Date.now() > firstDeadline) {
+      log(`scale: deadline passed with ${tracker.holding(1)} of ${n} clients holding a first token`);
+      break;
+    }
+    await sleep(200);
+    tracker.track();
+  }
+  const firstTokensDoneAt = Date.now();
+  const firstTimes = [...tracker.issuedAt.values()].filter((l) => l.length > 0).map((l) => l[0]);
+  const withFirstToken = firstTimes.length;
+  const firstSpanSeconds = (Math.max(...firstTimes) - Math.min(...firstTimes)) / 1000;
+  return { firstTokensDoneAt, firstTimes, withFirstToken, firstSpanSeconds };
+}
+
+/** Two refresh cycles: waits for every client's third token, with the broker's CPU and peak RSS meanwhile. */
+async function awaitTwoCycles(ctx, tracker, n, firstTimes) {
+  const pid = ctx.broker.child.pid;
+  const cycleCpu = procs.cpuMeter(pid);
+  const cycleCores = procs.coreMeter();
+  const cycleDeadline = Math.min(
+    Math.max(...firstTimes) + 2 * P.expiresIn * 1000 + P.cycleTimeoutSeconds * 1000,
+    RUN_START + CYCLES_DEADLINE_MS,
+  );
+  let peakRss = 0;
+  let cutShort = false;
+  let progressAt = Date.now();
+  while (tracker.holding(3) < n) {
+    if (Date.now() > cycleDeadline) {
+      cutShort = true;
+      log(`scale: cycle deadline passed with ${tracker.holding(3)} of ${n} clients refreshed twice`);
+      break;
+    }
+    await sleep(500);
+    tracker.track();
+    peakRss = Math.max(peakRss, procs.memory(pid).rss);
+    if (Date.now() - progressAt > 15_000) {
+      progressAt = Date.now();
+      log(`scale: ${tracker.holding(3)} of ${n} refreshed twice`);
+    }
+  }
+  // Let refreshes in flight land, then stop watching.
+  await sleep(1_000);
+  tracker.track();
+  for (let i = 0; i < 10 && tracker.pendingDue.length > 0; i++) {
+    await tracker.pollDues();
+    await sleep(300);
+  }
+  tracker.stop();
+  const cycleCpuUse = cycleCpu.stop();
+  const cycleCoreBusy = cycleCores.stop();
+  return { cycleCpuUse, cycleCoreBusy, peakRss, cutShort };
+}
+
+/** Lateness: each refresh's issue time at the fake minus its scheduled time in the broker. */
+function lateness(tracker) {
+  const late = [];
+  const intervals = [];
+  let unmatched = 0;
+  let early = 0;
+  for (const [clientId, times] of tracker.issuedAt) {
+    const dues = tracker.dueAfter.get(clientId) ?? [];
+    for (let k = 1; k < times.length && k <= 2; k++) {
+      intervals.push((times[k] - times[k - 1]) / 1000);
+      const due = dues[k - 1];
+      if (due === undefined) {
+        unmatched++;
+        continue;
+      }
+      const seconds = (times[k] - due) / 1000;
+      if (seconds < -0.05) early++;
+      late.push(seconds);
+    }
+  }
+  late.sort((a, b) => a - b);
+  intervals.sort((a, b) => a - b);
+  return { late, intervals, unmatched, early };
+}
+
+/** The cycles' figures: tokens and upstream requests per client, lateness, lag histogram, CPU. */
+function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter) {
+  const { issuedAt } = tracker;
+  const { late, intervals, unmatched, early } = lateness(tracker);
+  const counts = [...issuedAt.values()].map((l) => l.length);
+  const requestsPerClient = new Map();
+  for (const r of ctx.fake.requests) {
+    if (r.path === '/v1/oauth/token' && issuedAt.has(r.clientId)) {
+      requestsPerClient.set(r.clientId, (requestsPerClient.get(r.clientId) ?? 0) + 1);
+    }
+  }
+  const reqCounts = [...issuedAt.keys()].map((id) => requestsPerClient.get(id) ?? 0);
+  const lagBefore = histogram(metricsBefore, 'tb_refresh_lag_seconds');
+  const lagAfter = histogram(metricsAfter, 'tb_refresh_lag_seconds');
+  const refreshes = counts.reduce((sum, c) => sum + Math.max(0, Math.min(c, 3) - 1), 0);
+  const { cycleCpuUse } = cycles;
+  return {
+    clientsRefreshedTwice: tracker.holding(3),
+    cutShortByRunDeadline: cycles.cutShort,
+    switchedToHourTokens: tracker.switched,
+    tokensPerClient: { min: Math.min(...counts), max: Math.max(...counts) },
+    upstreamRequestsPerClient: {
+      min: Math.min(...reqCounts),
+      max: Math.max(...reqCounts),
+      total: reqCounts.reduce((a, b) => a + b, 0),
+    },
+    // Every upstream request should have produced the token of one cycle: requests / tokens issued = 1.
+    upstreamRequestsPerCycle: round(reqCounts.reduce((a, b) => a + b, 0) / counts.reduce((a, b) => a + b, 0), 4),
+    clientsWithMoreRequestsThanCycles: [...issuedAt.keys()].filter((id, i) => reqCounts[i] > issuedAt.get(id).length)
+      .length,
+    latenessSeconds: {
+      matched: late.length,
+      unmatched,
+      unreadDues: tracker.unreadDues,
+      early,
+      p50: round(percentile(late, 50), 3),
+      p99: round(percentile(late, 99), 3),
+      max: round(late.at(-1), 3),
+      over1s: late.filter((l) => l > 1).length,
+    },
+    intervalSeconds: {
+      min: round(intervals[0], 2),
+      p50: round(percentile(intervals, 50), 2),
+      max: round(intervals.at(-1), 2),
+    },
+    refreshLagHistogram: {
+      observations: lagAfter.count - lagBefore.count,
+      p50AtMostSeconds: histogramQuantile(lagBefore, lagAfter, 0.5),
+      p99AtMostSeconds: histogramQuantile(lagBefore, lagAfter, 0.99),
+      meanSeconds:
+        lagAfter.count > lagBefore.count
+          ? round((lagAfter.sum - lagBefore.sum) / (lagAfter.count - lagBefore.count), 3)
+          : null,
+    },
+    brokerCpuCores: round(cycleCpuUse.cores, 3),
+    brokerCpuUsPerRefresh: refreshes > 0 ? round((cycleCpuUse.cpuSeconds * 1e6) / refreshes, 1) : null,
+    wallSeconds: round(cycleCpuUse.wallSeconds, 1),
+    coreBusy: cycles.cycleCoreBusy,
+  };
+}
+
+module.exports = { createTracker, awaitFirstTokens, awaitTwoCycles, summarizeCycles };

@@ -1,0 +1,124 @@
+'use strict';
+/**
+ * The scheduler's tick cost, measured at ~1k clients and again after the scale
+ * phase: broker and redis CPU per tick with nothing due, then with the same
+ * number due at both sizes.
+ */
+const { setTimeout: sleep } = require('node:timers/promises');
+const procs = require('../lib/procs');
+const { P } = require('../lib/options');
+const { row } = require('../lib/report');
+const { log, round } = require('../lib/util');
+
+/** Broker and Redis CPU over an idle period (no traffic, nothing due): the cost of the scheduler's ticks. */
+async function idleTickCost(ctx, label) {
+  const { broker, redis, redisServer } = ctx;
+  await sleep(1_000);
+  const now = Date.now();
+  const dueSoon = await redis.call('ZCOUNT', 'tb:schedule', '-inf', String(now + (P.idleSeconds + 5) * 1000));
+  const registered = await redis.call('ZCARD', 'tb:schedule');
+  const brokerMeter = procs.cpuMeterPrecise(broker.child.pid);
+  const redisMeter = procs.cpuMeterPrecise(redisServer.process.pid);
+  await sleep(P.idleSeconds * 1000);
+  const b = brokerMeter.stop();
+  const r = redisMeter.stop();
+  const ticks = b.wallSeconds; // SCHEDULER_TICK_MS default 1000
+  const out = {
+    label,
+    scheduled: registered,
+    dueDuringWindow: dueSoon,
+    seconds: round(b.wallSeconds, 2),
+    brokerCpuMsPerSecond: round((b.cpuSeconds * 1000) / b.wallSeconds, 2),
+    brokerCpuMsPerTick: round((b.cpuSeconds * 1000) / ticks, 2),
+    redisCpuMsPerSecond: round((r.cpuSeconds * 1000) / r.wallSeconds, 2),
+    loadAverage: procs.loadAverage(),
+  };
+  log(
+    `idle (${label}): broker ${out.brokerCpuMsPerSecond} ms CPU/s, redis ${out.redisCpuMsPerSecond} ms CPU/s, ${dueSoon} due`,
+  );
+  out.withDue = await dueTickCost(ctx, label);
+  return out;
+}
+
+/**
+ * A tick with the same number of clients due at every size: each second the
+ * harness makes P.duePerTick hot clients due now (ZADD XX on the broker's
+ * schedule). Their hour-long tokens are far from their refresh window, so
+ * each costs the broker a claim, a lock and read, and a reschedule, and no
+ * upstream request (checked in the fake's log).
+ */
+async function dueTickCost(ctx, label) {
+  const { broker, redis, redisServer, fake, hot } = ctx;
+  const ids = hot.clients.slice(0, P.duePerTick).map((client) => client.id);
+  const upstreamBefore = fake.requests.length;
+  const brokerMeter = procs.cpuMeterPrecise(broker.child.pid);
+  const redisMeter = procs.cpuMeterPrecise(redisServer.process.pid);
+  for (let second = 0; second < P.idleSeconds; second++) {
+    const now = String(Date.now());
+    await redis.call('ZADD', 'tb:schedule', 'XX', ...ids.flatMap((id) => [now, id]));
+    await sleep(1_000);
+  }
+  const b = brokerMeter.stop();
+  const r = redisMeter.stop();
+  const stillDue = await redis.call('ZCOUNT', 'tb:schedule', '-inf', String(Date.now()));
+  const out = {
+    duePerTick: ids.length,
+    ticks: P.idleSeconds,
+    brokerCpuMsPerTick: round((b.cpuSeconds * 1000) / P.idleSeconds, 2),
+    redisCpuMsPerTick: round((r.cpuSeconds * 1000) / P.idleSeconds, 2),
+    upstreamRequests: fake.requests.length - upstreamBefore,
+    stillDueAfter: stillDue,
+  };
+  log(
+    `due (${label}): ${ids.length} due per tick: broker ${out.brokerCpuMsPerTick} ms CPU per tick, redis ${out.redisCpuMsPerTick} ms, ${out.upstreamRequests} upstream requests`,
+  );
+  return out;
+}
+
+function tickSummary(small, large) {
+  if (!small || !large) return null;
+  const due = (m) =>
+    `broker ${m.withDue.brokerCpuMsPerTick} ms, redis ${m.withDue.redisCpuMsPerTick} ms (${m.withDue.upstreamRequests} upstream requests)`;
+  row(
+    'scale',
+    `tick CPU with ${small.withDue.duePerTick} due, at ${small.scheduled} clients`,
+    due(small),
+    '',
+    '/proc stat',
+  );
+  row(
+    'scale',
+    `tick CPU with ${large.withDue.duePerTick} due, at ${large.scheduled} clients`,
+    due(large),
+    'same as above',
+    '/proc stat',
+  );
+  row(
+    'scale',
+    `idle CPU per 1 s tick at ${small.scheduled} clients (${small.dueDuringWindow} due)`,
+    `broker ${small.brokerCpuMsPerTick} ms, redis ${small.redisCpuMsPerSecond} ms`,
+    '',
+    '/proc stat',
+  );
+  if (large.dueDuringWindow > 0) {
+    // Refreshes were still running (the cycles were cut short): that is not an idle tick.
+    row(
+      'scale',
+      `idle CPU per 1 s tick at ${large.scheduled} clients`,
+      `not measured: ${large.dueDuringWindow} still due (refreshes running)`,
+      'flat',
+      '/proc stat',
+    );
+  } else {
+    row(
+      'scale',
+      `idle CPU per 1 s tick at ${large.scheduled} clients (${large.dueDuringWindow} due)`,
+      `broker ${large.brokerCpuMsPerTick} ms, redis ${large.redisCpuMsPerSecond} ms`,
+      'flat',
+      '/proc stat',
+    );
+  }
+  return { small, large };
+}
+
+module.exports = { idleTickCost, tickSummary };
