@@ -125,7 +125,7 @@ export function nextState(
 }
 
 /** A token: the client is ready; the token's life is counted from when it was asked for. */
-export function afterToken(
+function afterToken(
   { client, status }: ClientEntry,
   outcome: Extract<UpstreamOutcome, { kind: 'token' }>,
   reason: RefreshReason,
@@ -145,7 +145,7 @@ export function afterToken(
 }
 
 /** An API key the upstream accepted: ready, and checked again after API_KEY_CHECK_INTERVAL_SECONDS. */
-export function afterValid(
+function afterValid(
   { status }: ClientEntry,
   reason: RefreshReason,
   now: number,
@@ -159,7 +159,7 @@ export function afterValid(
 }
 
 /** Refused credentials: rejected, the held token kept, retried on the slow schedule. */
-export function afterRejected(
+function afterRejected(
   { status }: ClientEntry,
   outcome: RejectedOutcome,
   reason: RefreshReason,
@@ -181,7 +181,7 @@ export function afterRejected(
 }
 
 /** A failure that may pass: failing, with exponential backoff (a rejected client stays rejected). */
-export function afterTransient(
+function afterTransient(
   { status }: ClientEntry,
   outcome: TransientOutcome,
   reason: RefreshReason,

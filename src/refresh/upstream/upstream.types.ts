@@ -1,4 +1,4 @@
-export type TokenRequestFormat = 'json' | 'form';
+import type { TokenRequestFormat } from '../../store/store.types';
 
 export interface TokenRequest {
   tokenUrl: string;
