@@ -166,7 +166,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     this.clearWakeTimer();
     this.wakeAt = at;
     const timer = setTimeout(() => {
-      this.registry.deleteTimeout(WAKE_TIMEOUT_NAME);
+      this.clearWakeTimer();
       this.wakeAt = Number.POSITIVE_INFINITY;
       this.claimNow();
     }, at - Date.now());
