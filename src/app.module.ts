@@ -11,8 +11,10 @@ import { BrokerValidationPipe } from './common/validation.pipe';
 import type { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { CryptoModule } from './crypto/crypto.module';
+import { GracefulShutdown } from './graceful-shutdown';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { RefreshModule } from './refresh/refresh.module';
 import { ServiceKeysModule } from './service-keys/service-keys.module';
 import { StoreEventsModule } from './store/store-events.module';
 import { StoreModule } from './store/store.module';
@@ -36,12 +38,14 @@ export class AppModule {
         AuditModule,
         ServiceKeysModule,
         ClientsModule,
+        RefreshModule,
         TokensModule,
         HealthModule,
       ],
       providers: [
         { provide: APP_PIPE, useClass: BrokerValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        GracefulShutdown,
       ],
     };
   }

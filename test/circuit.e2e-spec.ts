@@ -5,7 +5,7 @@ import { secretHintOf } from '../src/clients/client-view';
 import { SecretBox, secretContext } from '../src/crypto/secret-box';
 import { BROKER_STORE, type BrokerStore } from '../src/store/broker-store';
 import { initialStatus } from '../src/store/store.types';
-import { UpstreamClient } from '../src/tokens/upstream/upstream.client';
+import { UpstreamClient } from '../src/refresh/upstream/upstream.client';
 
 /**
  * The circuit per upstream host, end to end: one tenant's failing clients must

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { FakePipedream, type FakeClientOptions, type FakePipedreamOptions, type IssuedToken } from './support/fake-pipedream';
 import { ADMIN_KEY, admin, bearer, eventually, randomSecret, startBroker, type TestBroker } from './support/broker';
-import { SERVE_MARGIN_MS } from '../src/tokens/refresh-timing';
+import { SERVE_MARGIN_MS } from '../src/refresh/refresh-timing';
 
 /**
  * The token routes end to end: real HTTP against a real broker on the Redis

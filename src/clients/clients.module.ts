@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
-import { TokensModule } from '../tokens/tokens.module';
+import { RefreshModule } from '../refresh/refresh.module';
 import { ClientsController } from './clients.controller';
 import { ClientsService } from './clients.service';
 
 @Module({
-  imports: [AuditModule, TokensModule],
+  imports: [AuditModule, RefreshModule],
   controllers: [ClientsController],
   providers: [ClientsService],
 })

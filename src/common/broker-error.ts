@@ -13,18 +13,27 @@ export type ErrorCode =
   | 'store_unavailable'
   | 'internal';
 
-export const STATUS_BY_CODE: Record<ErrorCode, number> = {
-  bad_request: HttpStatus.BAD_REQUEST,
-  unauthorized: HttpStatus.UNAUTHORIZED,
-  forbidden: HttpStatus.FORBIDDEN,
-  not_found: HttpStatus.NOT_FOUND,
-  conflict: HttpStatus.CONFLICT,
-  payload_too_large: HttpStatus.PAYLOAD_TOO_LARGE,
-  rate_limited: HttpStatus.TOO_MANY_REQUESTS,
-  credentials_rejected: HttpStatus.BAD_GATEWAY,
-  upstream_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
-  store_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
-  internal: HttpStatus.INTERNAL_SERVER_ERROR,
+/**
+ * What went wrong, as the code that raises it says it. Each kind has one
+ * fixed HTTP status and the wire `code` SPEC.md gives it: two kinds may share
+ * a code (a rotation the upstream refuses is 422, a token it refuses 502, both
+ * `credentials_rejected`), never a kind two statuses.
+ */
+export type ErrorKind = ErrorCode | 'rotation_rejected';
+
+export const ERROR_KINDS: Record<ErrorKind, { status: number; code: ErrorCode }> = {
+  bad_request: { status: HttpStatus.BAD_REQUEST, code: 'bad_request' },
+  unauthorized: { status: HttpStatus.UNAUTHORIZED, code: 'unauthorized' },
+  forbidden: { status: HttpStatus.FORBIDDEN, code: 'forbidden' },
+  not_found: { status: HttpStatus.NOT_FOUND, code: 'not_found' },
+  conflict: { status: HttpStatus.CONFLICT, code: 'conflict' },
+  payload_too_large: { status: HttpStatus.PAYLOAD_TOO_LARGE, code: 'payload_too_large' },
+  rotation_rejected: { status: HttpStatus.UNPROCESSABLE_ENTITY, code: 'credentials_rejected' },
+  rate_limited: { status: HttpStatus.TOO_MANY_REQUESTS, code: 'rate_limited' },
+  credentials_rejected: { status: HttpStatus.BAD_GATEWAY, code: 'credentials_rejected' },
+  upstream_unavailable: { status: HttpStatus.SERVICE_UNAVAILABLE, code: 'upstream_unavailable' },
+  store_unavailable: { status: HttpStatus.SERVICE_UNAVAILABLE, code: 'store_unavailable' },
+  internal: { status: HttpStatus.INTERNAL_SERVER_ERROR, code: 'internal' },
 };
 
 export interface FieldProblem {
@@ -33,15 +42,15 @@ export interface FieldProblem {
 }
 
 /**
- * A failure the caller can act on. The code, not the class, decides the HTTP
- * status, so services raise domain errors without knowing about HTTP.
+ * A failure the caller can act on. The kind, not the class or the caller,
+ * decides the HTTP status and the wire code (ERROR_KINDS), so services raise
+ * domain errors without knowing about HTTP.
  */
 export class BrokerError extends Error {
   constructor(
-    readonly code: ErrorCode,
+    readonly kind: ErrorKind,
     message: string,
     readonly options: {
-      status?: number;
       details?: FieldProblem[];
       retryAfterSeconds?: number;
     } = {},
@@ -51,7 +60,11 @@ export class BrokerError extends Error {
   }
 
   get status(): number {
-    return this.options.status ?? STATUS_BY_CODE[this.code];
+    return ERROR_KINDS[this.kind].status;
+  }
+
+  get code(): ErrorCode {
+    return ERROR_KINDS[this.kind].code;
   }
 
   static notFound(what: string): BrokerError {

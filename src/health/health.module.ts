@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { TokensModule } from '../tokens/tokens.module';
+import { RefreshModule } from '../refresh/refresh.module';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), TokensModule],
+  imports: [TerminusModule.forRoot({ logger: false }), RefreshModule],
   controllers: [HealthController],
   providers: [HealthService],
 })

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import type { ClientState } from '../store/store.types';
-import { RefreshScheduler } from '../tokens/refresh.scheduler';
+import { RefreshFacade } from '../refresh/refresh.facade';
 
 const FAILING_LIST_LIMIT = 100;
 
@@ -18,7 +18,7 @@ export class HealthService {
   constructor(
     @Inject(BROKER_STORE) private readonly store: BrokerStore,
     private readonly indicators: HealthIndicatorService,
-    private readonly scheduler: RefreshScheduler,
+    private readonly refresh: RefreshFacade,
   ) {}
 
   async storeIndicator(): Promise<HealthIndicatorResult> {
@@ -33,7 +33,7 @@ export class HealthService {
 
   schedulerIndicator(): HealthIndicatorResult {
     const indicator = this.indicators.check('scheduler');
-    return this.scheduler.isRunning() ? indicator.up() : indicator.down({ message: 'scheduler ticks are not completing' });
+    return this.refresh.isSchedulerRunning() ? indicator.up() : indicator.down({ message: 'scheduler ticks are not completing' });
   }
 
   /** From counters the store keeps as states change, and at most 100 failing entries: never a scan of all clients. */

@@ -3,17 +3,11 @@ export type TokenRequestFormat = 'json' | 'form';
 export type ClientState = 'pending' | 'ready' | 'failing' | 'rejected';
 export const CLIENT_STATES: readonly ClientState[] = ['pending', 'ready', 'failing', 'rejected'];
 
-/** A registered credential set. `sealedSecret` is the client secret or API key, encrypted. */
-export interface ClientRecord {
+/** What every registered credential set has. `sealedSecret` is the client secret or API key, encrypted. */
+interface ClientRecordBase {
   id: string;
   workspaceId: string;
   name: string;
-  type: ClientType;
-  /** OAuth client id; null for api_key clients. */
-  clientId: string | null;
-  /** Token endpoint; null for api_key clients. */
-  tokenUrl: string | null;
-  scope: string | null;
   tokenRequestFormat: TokenRequestFormat;
   secretHint: string;
   sealedSecret: string;
@@ -26,6 +20,28 @@ export interface ClientRecord {
   createdAt: string;
   updatedAt: string;
 }
+
+/** An OAuth client: its tokens come from `tokenUrl`, asked for with `clientId` and the secret. */
+export interface OAuthClientRecord extends ClientRecordBase {
+  type: 'oauth_client_credentials';
+  clientId: string;
+  tokenUrl: string;
+  scope: string | null;
+}
+
+/**
+ * A Pipedream API key, served as it is. The OAuth fields are stored as null
+ * (and the format as 'json'), so the stored JSON has one shape for both types.
+ */
+export interface ApiKeyClientRecord extends ClientRecordBase {
+  type: 'api_key';
+  clientId: null;
+  tokenUrl: null;
+  scope: null;
+}
+
+/** A registered credential set, told apart by `type`. */
+export type ClientRecord = OAuthClientRecord | ApiKeyClientRecord;
 
 export interface ClientStatus {
   state: ClientState;

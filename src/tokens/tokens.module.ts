@@ -1,18 +1,14 @@
 import { Module } from '@nestjs/common';
-import { AuditModule } from '../audit/audit.module';
-import { GracefulShutdown } from './graceful-shutdown';
-import { RefreshScheduler } from './refresh.scheduler';
-import { RefreshService } from './refresh.service';
+import { RefreshModule } from '../refresh/refresh.module';
 import { TokenCache } from './token-cache';
 import { TokenRoute } from './token.route';
 import { TokensController } from './tokens.controller';
 import { TokensService } from './tokens.service';
-import { UpstreamClient } from './upstream/upstream.client';
 
 @Module({
-  imports: [AuditModule],
+  imports: [RefreshModule],
   controllers: [TokensController],
-  providers: [TokensService, TokenCache, TokenRoute, RefreshService, RefreshScheduler, UpstreamClient, GracefulShutdown],
-  exports: [RefreshService, RefreshScheduler, UpstreamClient, TokenCache],
+  providers: [TokensService, TokenCache, TokenRoute],
+  exports: [TokenRoute],
 })
 export class TokensModule {}

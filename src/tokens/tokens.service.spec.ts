@@ -6,7 +6,7 @@ import type { BrokerStore } from '../store/broker-store';
 import { MemoryStore } from '../store/memory.store';
 import { StoreEventsService } from '../store/store-events.service';
 import type { ClientEntry } from '../store/store.types';
-import type { RefreshService } from './refresh.service';
+import type { RefreshFacade } from '../refresh/refresh.facade';
 import { TokenCache } from './token-cache';
 import { TokensService } from './tokens.service';
 
@@ -35,7 +35,7 @@ describe('TokensService store reads', () => {
   afterEach(() => events.close());
 
   function service(store: BrokerStore): { read(id: string): Promise<ClientEntry | null> } {
-    const tokens = new TokensService(config, store, {} as AppLogger, new SecretBox(config.encryptionKeys), cache, {} as RefreshService, metrics);
+    const tokens = new TokensService(config, store, {} as AppLogger, new SecretBox(config.encryptionKeys), cache, {} as RefreshFacade, metrics);
     return tokens as unknown as { read(id: string): Promise<ClientEntry | null> };
   }
 

@@ -9,8 +9,7 @@ import { SealedValueError, SecretBox, secretContext, tokenContext } from '../cry
 import { MetricsService, type TokenRequestOutcome } from '../metrics/metrics.service';
 import { BROKER_STORE, StoreUnavailableError, type BrokerStore } from '../store/broker-store';
 import type { ClientEntry } from '../store/store.types';
-import { RefreshService } from './refresh.service';
-import { SERVE_MARGIN_MS } from './refresh-timing';
+import { RefreshFacade, SERVE_MARGIN_MS } from '../refresh/refresh.facade';
 import { TokenCache, cachedToken, type CachedToken } from './token-cache';
 
 export interface TokenResponse {
@@ -24,7 +23,7 @@ export interface TokenResponse {
  * Serves tokens. A token this replica already holds is served from memory,
  * with no store round trip; anything else is read from the store and, when
  * there is no servable token, fetched through the single refresh of
- * RefreshService.
+ * the refresh module (RefreshFacade).
  */
 @Injectable()
 export class TokensService {
@@ -38,7 +37,7 @@ export class TokensService {
     @Inject(LOGGER) private readonly logger: AppLogger,
     private readonly box: SecretBox,
     private readonly cache: TokenCache,
-    private readonly refresher: RefreshService,
+    private readonly refresher: RefreshFacade,
     private readonly metrics: MetricsService,
   ) {
     this.minTtlMs = config.minTokenTtlSeconds * 1000 + SERVE_MARGIN_MS;

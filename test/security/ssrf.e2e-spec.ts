@@ -9,7 +9,7 @@ import { expectContractError } from './support';
  * Registration refuses what the allowlist does not name; what it does name
  * is contacted only where it should be: never after a redirect, never at a
  * loopback address a host NAME resolves to (checked when connecting, so DNS
- * rebinding is covered: see src/tokens/upstream/address-guard.spec.ts).
+ * rebinding is covered: see src/refresh/upstream/address-guard.spec.ts).
  */
 // Generous: these run beside the rest of the suite on a busy machine.
 jest.setTimeout(60_000);

@@ -128,7 +128,7 @@ export function describeClientsContract(store: () => ClientStore & ScheduleStore
 
       for (const changed of [
         { ...entry.client, workspaceId: 'o_two' },
-        { ...entry.client, clientId: 'oauth-b' },
+        makeEntry('cl_a', { workspaceId: 'o_one', clientId: 'oauth-b' }).client,
         { ...entry.client, id: 'cl_b' },
       ]) {
         await expect(store().updateClient('cl_a', 1, { client: changed })).rejects.toThrow(/cannot change/);

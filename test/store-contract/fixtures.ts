@@ -17,22 +17,23 @@ export function makeEntry(
   options: { workspaceId?: string; clientId?: string | null; status?: ClientStatus; token?: StoredToken | null } = {},
 ): ClientEntry {
   const clientId = options.clientId === undefined ? `oauth-${id}` : options.clientId;
+  const common = {
+    id,
+    workspaceId: options.workspaceId ?? 'o_one',
+    name: `client ${id}`,
+    scope: null,
+    tokenRequestFormat: 'json' as const,
+    secretHint: 'wxyz',
+    sealedSecret: `v1:kid:sealed-secret-of-${id}`,
+    generation: 1,
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+  };
   return {
-    client: {
-      id,
-      workspaceId: options.workspaceId ?? 'o_one',
-      name: `client ${id}`,
-      type: clientId === null ? 'api_key' : 'oauth_client_credentials',
-      clientId,
-      tokenUrl: clientId === null ? null : 'https://api.pipedream.com/v1/oauth/token',
-      scope: null,
-      tokenRequestFormat: 'json',
-      secretHint: 'wxyz',
-      sealedSecret: `v1:kid:sealed-secret-of-${id}`,
-      generation: 1,
-      createdAt: '2025-01-01T00:00:00.000Z',
-      updatedAt: '2025-01-01T00:00:00.000Z',
-    },
+    client:
+      clientId === null
+        ? { ...common, type: 'api_key', clientId, tokenUrl: null }
+        : { ...common, type: 'oauth_client_credentials', clientId, tokenUrl: 'https://api.pipedream.com/v1/oauth/token' },
     status: options.status ?? initialStatus(),
     token: options.token ?? null,
   };

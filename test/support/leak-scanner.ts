@@ -1,6 +1,6 @@
 /**
  * Secrets in disguise, and a scan for any trace of them. Written apart from
- * src/tokens/upstream/redaction.ts on purpose: a test that used the broker's
+ * src/refresh/upstream/redaction.ts on purpose: a test that used the broker's
  * own list of forms could not notice a form missing from it.
  */
 

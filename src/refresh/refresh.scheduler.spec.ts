@@ -4,7 +4,7 @@ import { parseConfig } from '../config/config';
 import type { MetricsService } from '../metrics/metrics.service';
 import { MemoryStore } from '../store/memory.store';
 import { RefreshScheduler } from './refresh.scheduler';
-import type { RefreshService } from './refresh.service';
+import type { Refresher } from './refresher';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as AppLogger;
 const metrics = { refreshLag: { observe: () => undefined } } as unknown as MetricsService;
@@ -19,19 +19,28 @@ function recordingRefresher(workMs: number) {
       running += 1;
       mostAtOnce = Math.max(mostAtOnce, running);
       refreshedAt.set(id, [...(refreshedAt.get(id) ?? []), Date.now()]);
-      await new Promise((resolve) => setTimeout(resolve, workMs).unref());
+      await new Promise((resolve) => setTimeout(resolve, workMs));
       running -= 1;
     },
   };
-  return { refresher: refresher as unknown as RefreshService, refreshedAt, mostAtOnce: () => mostAtOnce };
+  return { refresher: refresher as unknown as Refresher, refreshedAt, mostAtOnce: () => mostAtOnce };
 }
 
+/** Moves the fake clock on, 1 ms at a time, until `condition` holds (or fails after `timeoutMs` of fake time). */
 async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await jest.advanceTimersByTimeAsync(1);
   }
+}
+
+/** Moves the fake clock on until `promise` settles. */
+async function settled(promise: Promise<void>, timeoutMs: number): Promise<void> {
+  let done = false;
+  void promise.finally(() => (done = true));
+  await until(() => done, timeoutMs);
+  await promise;
 }
 
 describe('RefreshScheduler', () => {
@@ -39,15 +48,19 @@ describe('RefreshScheduler', () => {
   let scheduler: RefreshScheduler | undefined;
 
   beforeEach(() => {
+    // The memory store answers on process.nextTick: only the clock and its timers are faked.
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
     store = new MemoryStore();
   });
 
   afterEach(async () => {
     scheduler?.stop();
+    scheduler = undefined;
     await store.close();
+    jest.useRealTimers();
   });
 
-  function start(refresher: RefreshService, env: Record<string, string>): RefreshScheduler {
+  function start(refresher: Refresher, env: Record<string, string>): RefreshScheduler {
     scheduler = new RefreshScheduler(parseConfig(env), store, silent, refresher, metrics, new SchedulerRegistry());
     scheduler.onApplicationBootstrap();
     return scheduler;
@@ -56,16 +69,16 @@ describe('RefreshScheduler', () => {
   it('wakes when the earliest client falls due, not on the next tick, and never before it is due', async () => {
     const { refresher, refreshedAt } = recordingRefresher(0);
     // A tick of a minute: only the scheduler's own wake-up can refresh these within the test.
-    start(refresher, { SCHEDULER_TICK_MS: '60000' });
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000' });
     const dueAt = { cl_soon: Date.now() + 150, cl_later: Date.now() + 400 };
     await store.setDue('cl_soon', dueAt.cl_soon);
     await store.setDue('cl_later', dueAt.cl_later);
-    scheduler!.pump();
+    scheduler.pump();
 
     await until(() => refreshedAt.has('cl_later'), 5_000);
-    expect(refreshedAt.get('cl_soon')![0]).toBeGreaterThanOrEqual(dueAt.cl_soon);
-    expect(refreshedAt.get('cl_later')![0]).toBeGreaterThanOrEqual(dueAt.cl_later);
-    expect(refreshedAt.get('cl_soon')![0]).toBeLessThan(dueAt.cl_later);
+    expect(refreshedAt.get('cl_soon')?.[0]).toBeGreaterThanOrEqual(dueAt.cl_soon);
+    expect(refreshedAt.get('cl_later')?.[0]).toBeGreaterThanOrEqual(dueAt.cl_later);
+    expect(refreshedAt.get('cl_soon')?.[0]).toBeLessThan(dueAt.cl_later);
   });
 
   it('drains a backlog larger than its slots, each client once, never more at a time than UPSTREAM_CONCURRENCY', async () => {
@@ -86,7 +99,7 @@ describe('RefreshScheduler', () => {
     const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
     await until(() => refreshedAt.size === 4, 2_000);
 
-    await scheduler.caughtUp(10_000);
+    await settled(scheduler.caughtUp(10_000), 20_000);
     expect(refreshedAt.size).toBe(40);
   });
 
@@ -98,18 +111,19 @@ describe('RefreshScheduler', () => {
     await until(() => refreshedAt.size === 4, 2_000);
 
     const startedAt = Date.now();
-    await scheduler.caughtUp(200);
+    await settled(scheduler.caughtUp(200), 1_000);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(190);
     expect(refreshedAt.size).toBe(4);
   });
 
   it('claims nothing once stopped', async () => {
     const { refresher, refreshedAt } = recordingRefresher(0);
-    start(refresher, { SCHEDULER_TICK_MS: '60000' }).stop();
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000' });
+    scheduler.stop();
     await store.setDue('cl_a', Date.now());
-    scheduler!.pump();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    scheduler.pump();
+    await jest.advanceTimersByTimeAsync(100);
     expect(refreshedAt.size).toBe(0);
-    expect(scheduler!.isRunning()).toBe(false);
+    expect(scheduler.isRunning()).toBe(false);
   });
 });

@@ -2,9 +2,8 @@ import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { HttpAdapterHost } from '@nestjs/core';
-import { RefreshScheduler } from './refresh.scheduler';
-import { RefreshService } from './refresh.service';
-import { TokenRoute } from './token.route';
+import { RefreshFacade } from './refresh/refresh.facade';
+import { TokenRoute } from './tokens/token.route';
 
 /** Requests still running after this are cut short, so that the process exits within SPEC.md's 10 s. */
 const HTTP_DRAIN_MS = 5_000;
@@ -22,22 +21,25 @@ const KEEP_ALIVE_DRAIN_MS = 1_000;
  * accepting requests and let those in flight finish (Nest closes the HTTP
  * server only after this hook, so it is closed here first), give back every
  * refresh lock, and only then let the store close (onApplicationShutdown).
+ *
+ * It belongs to the app, not to a feature module: it orders the token route
+ * (tokens) against refreshing (refresh), and tokens already depends on
+ * refresh, so neither module could hold it without a cycle.
  */
 @Injectable()
 export class GracefulShutdown implements BeforeApplicationShutdown {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
-    private readonly scheduler: RefreshScheduler,
-    private readonly refresher: RefreshService,
+    private readonly refresh: RefreshFacade,
     private readonly tokenRoute: TokenRoute,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.scheduler.stop();
+    this.refresh.stopScheduling();
     this.tokenRoute.close();
     await this.closeKeepAliveConnections();
     await Promise.race([this.adapterHost.httpAdapter?.close(), sleep(HTTP_DRAIN_MS)]);
-    await this.refresher.releaseLocks(REFRESH_GRACE_MS);
+    await this.refresh.drain(REFRESH_GRACE_MS);
   }
 
   /**

@@ -5,9 +5,17 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
-import { RefreshService } from './refresh.service';
+import { Refresher } from './refresher';
 
+/**
+ * Both timers are registered with @nestjs/schedule's SchedulerRegistry, so
+ * every timer of the app is listed (and cleared at shutdown) in one place.
+ * They are plain setInterval/setTimeout underneath, not decorators: the tick
+ * period comes from the configuration and the wake-up is re-armed for each
+ * earliest due time, which a decorator's fixed schedule cannot express.
+ */
 const INTERVAL_NAME = 'token-refresh-tick';
+const WAKE_TIMEOUT_NAME = 'token-refresh-wake';
 /** A claimed client not rescheduled by then (its replica died) is due again; keeps takeover within 30 s. */
 const CLAIM_LEASE_MS = 20_000;
 /**
@@ -40,7 +48,6 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   private claimAgain = false;
   /** The last claim filled every free slot: more may be due, so a finishing refresh makes room for them. */
   private backlogged = false;
-  private wakeTimer: NodeJS.Timeout | null = null;
   private wakeAt = Number.POSITIVE_INFINITY;
   private stopped = false;
   private lastTickAt: number | null = null;
@@ -50,7 +57,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(BROKER_STORE) private readonly store: BrokerStore,
     @Inject(LOGGER) private readonly logger: AppLogger,
-    private readonly refresher: RefreshService,
+    private readonly refresher: Refresher,
     private readonly metrics: MetricsService,
     private readonly registry: SchedulerRegistry,
   ) {
@@ -79,7 +86,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /** Takes no more due clients; those running finish. */
   stop(): void {
     this.stopped = true;
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.clearWakeTimer();
     if (this.registry.doesExist('interval', INTERVAL_NAME)) this.registry.deleteInterval(INTERVAL_NAME);
   }
 
@@ -156,13 +163,18 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /** Claims at `at` at the latest; anything beyond the next tick is left to the tick. */
   private wakeBy(at: number): void {
     if (this.stopped || at >= this.wakeAt || at - Date.now() >= this.config.schedulerTickMs) return;
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.clearWakeTimer();
     this.wakeAt = at;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = null;
+    const timer = setTimeout(() => {
+      this.clearWakeTimer();
       this.wakeAt = Number.POSITIVE_INFINITY;
       this.claimNow();
     }, at - Date.now());
-    this.wakeTimer.unref();
+    timer.unref();
+    this.registry.addTimeout(WAKE_TIMEOUT_NAME, timer);
+  }
+
+  private clearWakeTimer(): void {
+    if (this.registry.doesExist('timeout', WAKE_TIMEOUT_NAME)) this.registry.deleteTimeout(WAKE_TIMEOUT_NAME);
   }
 }

@@ -3,7 +3,6 @@
 export const BACKOFF_BASE_MS = 1_000;
 export const BACKOFF_CAP_MS = 5 * 60_000;
 export const REJECTED_RETRY_MS = 15 * 60_000;
-export const DEFAULT_EXPIRES_IN_SECONDS = 3_600;
 /**
  * A token is served only while it has MIN_TOKEN_TTL_SECONDS plus this left, so
  * that it still has MIN_TOKEN_TTL_SECONDS when the answer reaches its caller

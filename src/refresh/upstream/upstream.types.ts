@@ -1,4 +1,4 @@
-export type TokenRequestFormat = 'json' | 'form';
+import type { TokenRequestFormat } from '../../store/store.types';
 
 /** Who a request is for: the host's circuit tells one client's failures from many clients'. */
 export interface UpstreamCaller {
