@@ -170,4 +170,25 @@ describe('Refresher, LockManager and RefreshFacade', () => {
     const audit = await store.listAudit({ limit: 10 });
     expect(audit.map((event) => event.action)).toEqual(['token.refresh_forced']);
   });
+
+  it('an answer the policy cannot apply is written as a transient failure: backoff and the forced-refresh limit still hold', async () => {
+    const { store, box, refresher } = units;
+    await store.insertClient(oauthEntry(box, fake.tokenUrl), Date.now());
+    // Applying the token answer throws (as toISOString did on an expires_in of 1e13).
+    const sealing = jest.spyOn(box, 'seal').mockImplementationOnce(() => {
+      throw new RangeError('Invalid time value');
+    });
+    try {
+      await refresher.refresh('cl_1', 'forced', admin);
+    } finally {
+      sealing.mockRestore();
+    }
+    const entry = await store.getClient('cl_1');
+    expect(entry?.status).toMatchObject({ state: 'failing', consecutiveFailures: 1, lastForcedRefreshAt: expect.any(Number) });
+    expect(entry?.status.nextAttemptAt).toBeGreaterThan(Date.now());
+    expect(entry?.token).toBeNull();
+    // A second forced refresh at once is coalesced: no new upstream request.
+    await refresher.refresh('cl_1', 'forced', admin);
+    expect(fake.tokenRequestCount('client-1')).toBe(1);
+  });
 });

@@ -168,7 +168,7 @@ export class Refresher {
     // A token's life is counted from when it was asked for: the upstream may have issued it long before it arrived.
     const askedAt = Date.now();
     const outcome = await this.askWithStoredSecret(entry.client);
-    const next = this.seal(id, nextState(entry, outcome, reason, Date.now(), askedAt, this.config));
+    const next = this.nextSealed(entry, outcome, reason, askedAt);
     const change = { status: next.status, token: next.token };
     const written = await this.store.updateClient(id, entry.client.generation, change, owner);
     if (written !== 'ok') return { dueAt: null, lockReleased: true };
@@ -177,6 +177,28 @@ export class Refresher {
       'refresh finished',
     );
     return { dueAt: next.dueAt, lockReleased: true };
+  }
+
+  /**
+   * The state to write after an answer. Should working it out throw (an
+   * answer no rule foresaw), the client is written as after a transient
+   * failure instead: nothing written would mean no backoff and no record of
+   * a forced refresh, so every caller would ask the upstream again at once.
+   */
+  private nextSealed(entry: ClientEntry, outcome: UpstreamOutcome, reason: RefreshReason, askedAt: number): SealedState {
+    try {
+      return this.seal(entry.client.id, nextState(entry, outcome, reason, Date.now(), askedAt, this.config));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : 'unknown error';
+      this.logger.error({ clientId: entry.client.id, reason: message }, 'upstream answer could not be applied');
+      const failed: UpstreamOutcome = {
+        kind: 'transient',
+        reason: 'the upstream answer could not be applied',
+        httpStatus: null,
+        retryAfterSeconds: null,
+      };
+      return this.seal(entry.client.id, nextState(entry, failed, reason, Date.now(), askedAt, this.config));
+    }
   }
 
   private opens(id: string, token: StoredToken): boolean {
