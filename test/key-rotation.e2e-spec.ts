@@ -104,4 +104,39 @@ describe('encryption key rotation', () => {
     expect(upstream.issued.map((issued) => issued.accessToken)).toContain(res.body.access_token);
     expect(broker.logs.some((line) => line.includes('stored token cannot be opened'))).toBe(true);
   });
+
+  it('a superseded sealed token copied back with a later expiry or under a later generation does not open, and is never served', async () => {
+    const clientId = randomSecret('replay');
+    const clientSecret = randomSecret();
+    upstream.addClient(clientId, clientSecret, { expiresIn: 30 });
+    broker = await brokerWith(newKey);
+    const created = await broker.http().post('/v1/clients').set(admin)
+      .send({ workspaceId: 'o_keys', name: 'Replay', type: 'oauth_client_credentials', clientId, clientSecret });
+    const id = created.body.id;
+    const first = await eventually(async () => {
+      const res = await broker!.http().get(`/v1/clients/${id}/token`).set(admin);
+      return res.status === 200 ? res.body.access_token : null;
+    });
+    const stale = JSON.parse((await redis.hgetall(`${prefix}{c:${id}}`)).token);
+    // A forced refresh supersedes it.
+    const forced = await broker.http().post(`/v1/clients/${id}/token/refresh`).set(admin).send({ rejectedToken: first });
+    expect(forced.status).toBe(200);
+    expect(forced.body.access_token).not.toBe(first);
+    await broker.close();
+
+    for (const replayed of [
+      { ...stale, expiresAt: Date.now() + 10 * 365 * 24 * 3_600_000 },
+      { ...stale, generation: stale.generation + 1 },
+    ]) {
+      await redis.hset(`${prefix}{c:${id}}`, 'token', JSON.stringify(replayed));
+      // A fresh replica: nothing in memory, it reads what Redis holds.
+      broker = await brokerWith(newKey);
+      const res = await broker.http().get(`/v1/clients/${id}/token`).set(admin);
+      expect(res.status).toBe(200);
+      expect(res.body.access_token).not.toBe(first);
+      expect(Date.parse(res.body.expires_at) - Date.now()).toBeLessThanOrEqual(30_000);
+      await broker.close();
+      broker = undefined;
+    }
+  });
 });

@@ -80,7 +80,7 @@ function reseal({ client, token }: ClientEntry, box: SecretBox): Pick<ClientEntr
     client: { ...client, sealedSecret: box.seal(secret, secretContext(client.id)) },
     token: token && {
       ...token,
-      sealedAccessToken: box.seal(box.open(token.sealedAccessToken, tokenContext(client.id)), tokenContext(client.id)),
+      sealedAccessToken: box.seal(box.open(token.sealedAccessToken, tokenContext(client.id, token)), tokenContext(client.id, token)),
     },
   };
 }

@@ -66,4 +66,11 @@ export class SecretBox {
 }
 
 export const secretContext = (clientId: string): string => `client:${clientId}:secret`;
-export const tokenContext = (clientId: string): string => `client:${clientId}:token`;
+/**
+ * A token is bound to its client, the generation it was obtained with and its
+ * expiry: a superseded sealed token copied back into a client's record with a
+ * later `expiresAt` (or under a later generation) no longer opens, so it can
+ * never be served beyond the life the upstream gave it.
+ */
+export const tokenContext = (clientId: string, token: { generation: number; expiresAt: number }): string =>
+  `client:${clientId}:token:g${token.generation}:e${token.expiresAt}`;

@@ -81,7 +81,7 @@ describe('Refresher, LockManager and RefreshFacade', () => {
 
     const entry = await store.getClient('cl_1');
     expect(entry?.status.state).toBe('ready');
-    expect(entry?.token && box.open(entry.token.sealedAccessToken, tokenContext('cl_1'))).toBe(fake.issued[0].accessToken);
+    expect(entry?.token && box.open(entry.token.sealedAccessToken, tokenContext('cl_1', entry.token))).toBe(fake.issued[0].accessToken);
     expect(fake.tokenRequestCount('client-1')).toBe(1);
     expect(await store.lockAndRead('cl_1', 'someone-else', LOCK_TTL_MS)).toMatchObject({ locked: true });
   });
@@ -147,7 +147,7 @@ describe('Refresher, LockManager and RefreshFacade', () => {
     const { box, facade } = units;
     const verified = await facade.verify(oauthEntry(box, fake.tokenUrl), 'secret-1');
     expect(verified.status.state).toBe('ready');
-    expect(verified.token && box.open(verified.token.sealedAccessToken, tokenContext('cl_1'))).toBe(fake.issued[0].accessToken);
+    expect(verified.token && box.open(verified.token.sealedAccessToken, tokenContext('cl_1', verified.token))).toBe(fake.issued[0].accessToken);
     expect(verified.dueAt).toBeGreaterThan(Date.now());
   });
 

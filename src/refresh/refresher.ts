@@ -105,7 +105,7 @@ export class Refresher {
     const { token } = next;
     if (token === undefined) return { ...next, token: undefined };
     const { accessToken, ...rest } = token;
-    return { ...next, token: { sealedAccessToken: this.box.seal(accessToken, tokenContext(clientId)), ...rest } };
+    return { ...next, token: { sealedAccessToken: this.box.seal(accessToken, tokenContext(clientId, rest)), ...rest } };
   }
 
   private async runExclusively(id: string, reason: RefreshReason, actor?: Principal): Promise<void> {
@@ -203,7 +203,7 @@ export class Refresher {
 
   private opens(id: string, token: StoredToken): boolean {
     try {
-      this.box.open(token.sealedAccessToken, tokenContext(id));
+      this.box.open(token.sealedAccessToken, tokenContext(id, token));
       return true;
     } catch (error) {
       if (error instanceof SealedValueError) return false;

@@ -182,7 +182,7 @@ export class TokensService {
     }
     if (!token || token.generation !== client.generation || token.expiresAt - now < this.minTtlMs) return null;
     try {
-      const accessToken = this.box.open(token.sealedAccessToken, tokenContext(client.id));
+      const accessToken = this.box.open(token.sealedAccessToken, tokenContext(client.id, token));
       return cachedToken(client.workspaceId, client.type, accessToken, token.expiresAt);
     } catch (error) {
       if (!(error instanceof SealedValueError)) throw error;
