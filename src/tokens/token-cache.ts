@@ -24,6 +24,11 @@ export function cachedToken(workspaceId: string, type: ClientType, accessToken: 
   return { workspaceId, type, accessToken, expiresAt, bodyPrefix };
 }
 
+/** The serialised token response: `bodyPrefix`, and for an expiring token the seconds left. */
+export function answerBody(token: CachedToken, now: number): string {
+  return token.expiresAt === null ? token.bodyPrefix : `${token.bodyPrefix}${Math.floor((token.expiresAt - now) / 1000)}}`;
+}
+
 /**
  * The hot path's memory. Every change to a client on any replica is
  * broadcast by the store; the entry is dropped at once, so rotation and
