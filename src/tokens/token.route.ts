@@ -8,6 +8,7 @@ import { ID_PROBLEM } from '../common/id-param.dto';
 import { ID_PATTERN } from '../common/ids';
 import { LOGGER, type AppLogger } from '../common/logger';
 import { rawJsonAnswerHeaders } from '../common/security-headers';
+import { answerBytes } from './token-cache';
 import { TokensService } from './tokens.service';
 
 export const TOKEN_ROUTE = '/v1/clients/:id/token';
@@ -58,7 +59,7 @@ export class TokenRoute {
     const found = this.tokens.lookup(principal, id, now);
     if (found.outcome !== 'hit' || this.auth.chargeTokenRequest(principal) !== null) return false;
     const body = this.tokens.serve(found.token, now);
-    response.writeHead(200, rawJsonAnswerHeaders(Buffer.byteLength(body)));
+    response.writeHead(200, rawJsonAnswerHeaders(answerBytes(found.token, body)));
     response.end(body);
     return true;
   }
