@@ -52,7 +52,13 @@ describe('AuthService.authenticateFromMemory', () => {
 });
 
 describe('AuthService.chargeTokenRequest', () => {
-  const service: Principal = { kind: 'service', actor: 'sk_one', serviceKeyId: 'sk_one', workspaces: new Set(['o_1']), allWorkspaces: false };
+  const service: Principal = {
+    kind: 'service',
+    actor: 'sk_one',
+    serviceKeyId: 'sk_one',
+    workspaces: new Set(['o_1']),
+    allWorkspaces: false,
+  };
   let store: MemoryStore;
   let auth: AuthService;
 

@@ -28,7 +28,8 @@ export function cachedToken(workspaceId: string, type: ClientType, accessToken: 
 
 /** The serialised token response: `bodyPrefix`, and for an expiring token the seconds left. */
 export function answerBody(token: CachedToken, now: number): string {
-  return token.expiresAt === null ? token.bodyPrefix : `${token.bodyPrefix}${Math.floor((token.expiresAt - now) / 1000)}}`;
+  if (token.expiresAt === null) return token.bodyPrefix;
+  return `${token.bodyPrefix}${Math.floor((token.expiresAt - now) / 1000)}}`;
 }
 
 /** The length in bytes of `body`, an answerBody of `token`: what it adds to the prefix is ASCII, a byte a character. */

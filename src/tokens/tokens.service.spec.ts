@@ -73,8 +73,15 @@ describe('TokensService.lookup', () => {
   const config = parseConfig({ MIN_TOKEN_TTL_SECONDS: '60' });
   const NOW = Date.parse('2026-01-01T00:00:00.000Z');
   const EXPIRES_AT = NOW + 3_600_000;
-  const reader: Principal = { kind: 'service', actor: 'sk_a', serviceKeyId: 'sk_a', workspaces: new Set(['o_1']), allWorkspaces: false };
-  const stranger: Principal = { kind: 'service', actor: 'sk_b', serviceKeyId: 'sk_b', workspaces: new Set(['o_2']), allWorkspaces: false };
+  const serviceKey = (id: string, workspace: string): Principal => ({
+    kind: 'service',
+    actor: id,
+    serviceKeyId: id,
+    workspaces: new Set([workspace]),
+    allWorkspaces: false,
+  });
+  const reader = serviceKey('sk_a', 'o_1');
+  const stranger = serviceKey('sk_b', 'o_2');
   const admin: Principal = { kind: 'admin', actor: 'admin:0123abcd' };
   let events: MemoryStore;
   let cache: TokenCache;
@@ -93,7 +100,8 @@ describe('TokensService.lookup', () => {
     } as unknown as MetricsService;
     // No store and no refresher: every case here is answered from memory.
     const store = {} as BrokerStore;
-    tokens = new TokensService(config, store, {} as AppLogger, new SecretBox(config.encryptionKeys), cache, {} as RefreshService, metrics);
+    const box = new SecretBox(config.encryptionKeys);
+    tokens = new TokensService(config, store, {} as AppLogger, box, cache, {} as RefreshService, metrics);
     cache.set('cl_a', cachedToken('o_1', 'oauth_client_credentials', 'at-1', EXPIRES_AT), cache.version('cl_a'));
     cache.set('cl_key', cachedToken('o_1', 'api_key', 'pd-key', null), cache.version('cl_key'));
   });
@@ -106,11 +114,12 @@ describe('TokensService.lookup', () => {
   it('is a hit for a held token of a workspace the principal may use, and counts nothing by itself', () => {
     expect(tokens.lookup(reader, 'cl_a', NOW)).toEqual({ outcome: 'hit', token: cache.get('cl_a') });
     expect(tokens.lookup(admin, 'cl_a', NOW)).toEqual({ outcome: 'hit', token: cache.get('cl_a') });
-    expect(tokens.lookup(reader, 'cl_key', NOW + 365 * 86_400_000)).toEqual({ outcome: 'hit', token: cache.get('cl_key') });
+    const aYearOn = NOW + 365 * 86_400_000;
+    expect(tokens.lookup(reader, 'cl_key', aYearOn)).toEqual({ outcome: 'hit', token: cache.get('cl_key') });
     expect(counted).toEqual({ servedFromMemory: 0, forbidden: 0 });
   });
 
-  it('is a miss for a client not held, or a token with less than MIN_TOKEN_TTL_SECONDS and the serve margin left', () => {
+  it('is a miss for a client not held, or a token with under MIN_TOKEN_TTL_SECONDS and the margin left', () => {
     expect(tokens.lookup(reader, 'cl_unknown', NOW)).toEqual({ outcome: 'miss' });
     const lastServable = EXPIRES_AT - 60_000 - SERVE_MARGIN_MS;
     expect(tokens.lookup(reader, 'cl_a', lastServable).outcome).toBe('hit');
@@ -138,7 +147,7 @@ describe('TokensService.lookup', () => {
     expect(counted.servedFromMemory).toBe(1);
   });
 
-  it('getToken takes the same decision: a hit is served from memory as the clock runs, forbidden is a counted 403', async () => {
+  it('getToken takes the same decision: a hit served from memory as time passes, a counted 403', async () => {
     jest.useFakeTimers({ now: NOW });
     jest.advanceTimersByTime(10_000);
     expect(JSON.parse(await tokens.getToken(reader, 'cl_a'))).toMatchObject({ access_token: 'at-1', expires_in: 3590 });

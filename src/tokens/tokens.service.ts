@@ -123,7 +123,11 @@ export class TokensService {
    * found the credentials refused answers 502 even while the old token is
    * valid: that token is the one its caller was just refused with.
    */
-  private async afterRefresh(id: string, principal: Principal, options: { refuseRejected?: boolean } = {}): Promise<CachedToken> {
+  private async afterRefresh(
+    id: string,
+    principal: Principal,
+    options: { refuseRejected?: boolean } = {},
+  ): Promise<CachedToken> {
     const version = this.cache.version(id);
     const entry = await this.load(id, principal);
     if (options.refuseRejected && entry.status.state === 'rejected') throw rejected(entry);
