@@ -4,7 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
-import { SECURITY_HEADERS } from './common/security-headers';
+import { setAnswerHeaders } from './common/security-headers';
 import { TOKEN_ROUTE, TokenRoute } from './tokens/token.route';
 import { NestPinoLogger, type AppLogger } from './common/logger';
 import { BrokerError } from './common/broker-error';
@@ -57,9 +57,9 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
     return503OnClosing: true,
     // URLs the router cannot match (bad percent-encoding, an over-long path
     // parameter) never reach Nest; answer them in the contract's shape too.
-    // These answers skip the onSend hook below, so they get the security headers here.
+    // These answers skip the onSend hook below, so they get the answer headers here.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
-      sendError(logger, routerError(error), request, reply.headers(SECURITY_HEADERS)),
+      sendError(logger, routerError(error), request, setAnswerHeaders(reply)),
   });
   // bodyParser: false keeps Nest from adding a form parser; with Fastify's
   // text/plain parser removed, JSON is the only body accepted, anything else is 415.
@@ -72,8 +72,7 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   fastify.removeContentTypeParser('text/plain');
   // A callback hook, not an async one: it runs on every answer, the hot path's included.
   fastify.addHook('onSend', (_request, reply, payload, done) => {
-    reply.headers(SECURITY_HEADERS);
-    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    setAnswerHeaders(reply);
     done(null, payload);
   });
   const tokenRoute = app.get(TokenRoute);

@@ -22,7 +22,8 @@ export class AuthGuard implements CanActivate {
     if (level === 'admin' && principal.kind !== 'admin') {
       throw new BrokerError('forbidden', 'This route needs an admin key; service keys may only fetch tokens');
     }
-    if (level === 'token') this.auth.chargeTokenRequest(principal);
+    const overBudget = level === 'token' ? this.auth.chargeTokenRequest(principal) : null;
+    if (overBudget) throw overBudget;
     request.principal = principal;
     return true;
   }

@@ -100,18 +100,16 @@ export class AuthService implements OnApplicationBootstrap {
     return known.principal;
   }
 
-  /** Takes one request from the key's budget; false when it is spent (nothing is taken then). */
-  tryChargeTokenRequest(principal: Principal): boolean {
-    return principal.kind !== 'service' || this.tokenBudget.take(principal.serviceKeyId) === 0;
-  }
-
-  /** The per-service-key budget for token requests; admin keys have none. */
-  chargeTokenRequest(principal: Principal): void {
-    if (principal.kind !== 'service') return;
+  /**
+   * Takes one token request from the key's budget (admin keys have none).
+   * When the budget is spent it takes nothing and returns the 429 to answer,
+   * for the caller to throw, or (the hot path) to leave to the full route.
+   */
+  chargeTokenRequest(principal: Principal): BrokerError | null {
+    if (principal.kind !== 'service') return null;
     const retryAfterSeconds = this.tokenBudget.take(principal.serviceKeyId);
-    if (retryAfterSeconds > 0) {
-      throw new BrokerError('rate_limited', 'This service key is over its token request budget', { retryAfterSeconds });
-    }
+    if (retryAfterSeconds === 0) return null;
+    return new BrokerError('rate_limited', 'This service key is over its token request budget', { retryAfterSeconds });
   }
 
   /** A key changed somewhere: forget it here first, so a deleted key is refused even if the reload fails. */

@@ -23,6 +23,6 @@ export function sendError(logger: AppLogger, exception: unknown, request: Fastif
     );
   }
   if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
-  reply.header('cache-control', 'no-store');
+  // Cache-Control and the security headers come from setAnswerHeaders, as for every answer.
   reply.status(status).send(body);
 }

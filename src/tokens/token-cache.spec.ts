@@ -1,5 +1,5 @@
 import type { StoreEventsService } from '../store/store-events.service';
-import { TokenCache, cachedToken } from './token-cache';
+import { TokenCache, answerBody, answerBytes, cachedToken } from './token-cache';
 
 function cacheWithEvents() {
   let onChanged: (id: string) => void = () => undefined;
@@ -70,5 +70,26 @@ describe('cachedToken', () => {
     });
     const key = cachedToken('o_1', 'api_key', 'pd_key', null);
     expect(JSON.parse(key.bodyPrefix)).toEqual({ access_token: 'pd_key', token_type: 'Bearer', expires_at: null, expires_in: null });
+  });
+});
+
+describe('answerBody and answerBytes', () => {
+  const expiresAt = Date.parse('2026-01-01T01:00:00.000Z');
+
+  it('count the bytes of the answer without scanning it, multi-byte tokens included', () => {
+    for (const accessToken of ['plain', 'tök€n-😀', '\u2028"quoted"']) {
+      for (const now of [expiresAt - 3_600_000, expiresAt - 9_999, expiresAt - 1_000]) {
+        const held = cachedToken('o_1', 'oauth_client_credentials', accessToken, expiresAt);
+        const body = answerBody(held, now);
+        expect(answerBytes(held, body)).toBe(Buffer.byteLength(body));
+      }
+      const key = cachedToken('o_1', 'api_key', accessToken, null);
+      expect(answerBytes(key, answerBody(key, 0))).toBe(Buffer.byteLength(key.bodyPrefix));
+    }
+  });
+
+  it('give the seconds left, rounded down', () => {
+    const held = cachedToken('o_1', 'oauth_client_credentials', 'at', expiresAt);
+    expect(JSON.parse(answerBody(held, expiresAt - 10_999)).expires_in).toBe(10);
   });
 });

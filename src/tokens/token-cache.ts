@@ -14,6 +14,8 @@ export interface CachedToken {
    * made once when the token is cached, so serving it is one concatenation.
    */
   bodyPrefix: string;
+  /** bodyPrefix's length in bytes, so that the answer's Content-Length needs no scan of it (answerBytes). */
+  bodyPrefixBytes: number;
 }
 
 export function cachedToken(workspaceId: string, type: ClientType, accessToken: string, expiresAt: number | null): CachedToken {
@@ -21,7 +23,18 @@ export function cachedToken(workspaceId: string, type: ClientType, accessToken: 
     expiresAt === null
       ? JSON.stringify({ access_token: accessToken, token_type: 'Bearer', expires_at: null, expires_in: null })
       : `{"access_token":${JSON.stringify(accessToken)},"token_type":"Bearer","expires_at":"${new Date(expiresAt).toISOString()}","expires_in":`;
-  return { workspaceId, type, accessToken, expiresAt, bodyPrefix };
+  return { workspaceId, type, accessToken, expiresAt, bodyPrefix, bodyPrefixBytes: Buffer.byteLength(bodyPrefix) };
+}
+
+/** The serialised token response: `bodyPrefix`, and for an expiring token the seconds left. */
+export function answerBody(token: CachedToken, now: number): string {
+  if (token.expiresAt === null) return token.bodyPrefix;
+  return `${token.bodyPrefix}${Math.floor((token.expiresAt - now) / 1000)}}`;
+}
+
+/** The length in bytes of `body`, an answerBody of `token`: what it adds to the prefix is ASCII, a byte a character. */
+export function answerBytes(token: CachedToken, body: string): number {
+  return token.bodyPrefixBytes + body.length - token.bodyPrefix.length;
 }
 
 /**

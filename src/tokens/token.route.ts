@@ -2,39 +2,18 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthService } from '../auth/auth.service';
-import type { Principal } from '../auth/principal';
 import { sendError } from '../common/all-exceptions.filter';
 import { BrokerError } from '../common/broker-error';
 import { ID_PROBLEM } from '../common/id-param.dto';
 import { ID_PATTERN } from '../common/ids';
 import { LOGGER, type AppLogger } from '../common/logger';
-import { SECURITY_HEADERS } from '../common/security-headers';
+import { rawJsonAnswerHeaders } from '../common/security-headers';
+import { answerBytes } from './token-cache';
 import { TokensService } from './tokens.service';
 
 export const TOKEN_ROUTE = '/v1/clients/:id/token';
 const PATH_START = '/v1/clients/';
 const PATH_END = '/token';
-const HEADERS: readonly string[] = [
-  ...Object.entries(SECURITY_HEADERS).flat(),
-  'content-type',
-  'application/json; charset=utf-8',
-  'cache-control',
-  'no-store',
-];
-/** The answer's headers by body length: token bodies come in a handful of lengths, so each array is built once. */
-const headersByLength = new Map<number, string[]>();
-
-function headersFor(length: number): string[] {
-  let headers = headersByLength.get(length);
-  if (headers === undefined) {
-    headers = [...HEADERS, 'content-length', String(length)];
-    // A bound that real token lengths never reach; past it (a hostile upstream's odd sizes) start over.
-    if (headersByLength.size >= 1_000) headersByLength.clear();
-    headersByLength.set(length, headers);
-  }
-  return headers;
-}
-
 type TokenRequest = FastifyRequest<{ Params: { id: string } }>;
 
 /**
@@ -44,9 +23,9 @@ type TokenRequest = FastifyRequest<{ Params: { id: string } }>;
  * contract is still made, in the order AuthGuard, the validation pipe and
  * TokensService make them for every other route: authentication (401, 429),
  * the per-key budget (429), the id's shape (400), then the workspace (403)
- * and the token. A key and a token this replica holds are served
- * synchronously, from memory; anything else takes the same paths as the rest
- * of the API.
+ * and the token. Two dispatchers, one decision: answerFromMemory serves,
+ * synchronously, what TokensService.lookup finds in memory; every other
+ * request takes the full route, whose getToken starts with the same lookup.
  */
 @Injectable()
 export class TokenRoute {
@@ -77,10 +56,10 @@ export class TokenRoute {
     const principal = this.auth.authenticateFromMemory(request.headers.authorization);
     if (!principal) return false;
     const now = Date.now();
-    const cached = this.tokens.servableFromMemory(principal, id, now);
-    if (!cached || !this.auth.tryChargeTokenRequest(principal)) return false;
-    const body = this.tokens.answerWith(cached, now);
-    response.writeHead(200, headersFor(Buffer.byteLength(body)));
+    const found = this.tokens.lookup(principal, id, now);
+    if (found.outcome !== 'hit' || this.auth.chargeTokenRequest(principal) !== null) return false;
+    const body = this.tokens.serve(found.token, now);
+    response.writeHead(200, rawJsonAnswerHeaders(answerBytes(found.token, body)));
     response.end(body);
     return true;
   }
@@ -91,38 +70,21 @@ export class TokenRoute {
   }
 
   register(fastify: FastifyInstance): void {
-    fastify.get<{ Params: { id: string } }>(TOKEN_ROUTE, (request, reply) => this.handle(request, reply));
+    fastify.get<{ Params: { id: string } }>(TOKEN_ROUTE, (request, reply) => this.answer(request, reply));
   }
 
-  private handle(request: TokenRequest, reply: FastifyReply): void {
-    const principal = this.auth.authenticateFromMemory(request.headers.authorization);
-    if (!principal) {
-      void this.answerFromStore(request, reply);
-      return;
-    }
+  /**
+   * The full route, for every request answerFromMemory declined: the checks in
+   * the order of every other route, then TokensService.getToken, which serves
+   * from memory whatever its lookup finds there and asks the store otherwise.
+   */
+  private async answer(request: TokenRequest, reply: FastifyReply): Promise<void> {
     try {
-      this.auth.chargeTokenRequest(principal);
-      const id = validId(request.params.id);
-      const served = this.tokens.serveFromMemory(principal, id);
-      if (served) {
-        send(reply, served);
-        return;
-      }
-    } catch (error) {
-      sendError(this.logger, error, request, reply);
-      return;
-    }
-    void this.answerFromStore(request, reply, principal);
-  }
-
-  private async answerFromStore(request: TokenRequest, reply: FastifyReply, known?: Principal): Promise<void> {
-    try {
-      let principal = known;
-      if (!principal) {
-        principal = await this.auth.authenticate(request.headers.authorization, request.ip);
-        this.auth.chargeTokenRequest(principal);
-      }
-      send(reply, JSON.stringify(await this.tokens.getToken(principal, validId(request.params.id))));
+      const principal = await this.auth.authenticate(request.headers.authorization, request.ip);
+      const overBudget = this.auth.chargeTokenRequest(principal);
+      if (overBudget) throw overBudget;
+      const body = await this.tokens.getToken(principal, validId(request.params.id));
+      reply.type('application/json; charset=utf-8').send(body);
     } catch (error) {
       sendError(this.logger, error, request, reply);
     }
@@ -133,8 +95,4 @@ export class TokenRoute {
 function validId(id: string): string {
   if (ID_PATTERN.test(id)) return id;
   throw new BrokerError('bad_request', 'Invalid id', { details: [{ field: 'id', problems: [ID_PROBLEM] }] });
-}
-
-function send(reply: FastifyReply, body: string): void {
-  reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(body);
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Header, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Access, CurrentPrincipal } from '../auth/access.decorator';
 import type { Principal } from '../auth/principal';
@@ -16,7 +16,6 @@ export class TokensController {
 
   @Post('refresh')
   @HttpCode(HttpStatus.OK)
-  @Header('Cache-Control', 'no-store')
   refresh(@Param() { id }: IdParamDto, @Body() dto: ForceRefreshDto, @CurrentPrincipal() principal: Principal) {
     return this.tokens.forceRefresh(principal, id, dto.rejectedToken);
   }

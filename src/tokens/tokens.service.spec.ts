@@ -1,3 +1,4 @@
+import type { Principal } from '../auth/principal';
 import type { AppLogger } from '../common/logger';
 import { parseConfig } from '../config/config';
 import { SecretBox } from '../crypto/secret-box';
@@ -6,8 +7,8 @@ import type { BrokerStore } from '../store/broker-store';
 import { MemoryStore } from '../store/memory.store';
 import { StoreEventsService } from '../store/store-events.service';
 import type { ClientEntry } from '../store/store.types';
-import type { RefreshFacade } from '../refresh/refresh.facade';
-import { TokenCache } from './token-cache';
+import { SERVE_MARGIN_MS, type RefreshFacade } from '../refresh/refresh.facade';
+import { TokenCache, cachedToken } from './token-cache';
 import { TokensService } from './tokens.service';
 
 /** A store whose reads are answered only when the test says so. */
@@ -64,5 +65,92 @@ describe('TokensService store reads', () => {
     // A read after both settled starts afresh.
     void tokens.read('cl_a');
     expect(pending).toHaveLength(3);
+  });
+});
+
+describe('TokensService.lookup', () => {
+  const config = parseConfig({ MIN_TOKEN_TTL_SECONDS: '60' });
+  const NOW = Date.parse('2026-01-01T00:00:00.000Z');
+  const EXPIRES_AT = NOW + 3_600_000;
+  const serviceKey = (id: string, workspace: string): Principal => ({
+    kind: 'service',
+    actor: id,
+    serviceKeyId: id,
+    workspaces: new Set([workspace]),
+    allWorkspaces: false,
+  });
+  const reader = serviceKey('sk_a', 'o_1');
+  const stranger = serviceKey('sk_b', 'o_2');
+  const admin: Principal = { kind: 'admin', actor: 'admin:0123abcd' };
+  let events: MemoryStore;
+  let cache: TokenCache;
+  let tokens: TokensService;
+  let counted: { servedFromMemory: number; forbidden: number };
+
+  beforeEach(() => {
+    events = new MemoryStore();
+    const storeEvents = new StoreEventsService(events);
+    storeEvents.onModuleInit();
+    cache = new TokenCache(storeEvents);
+    counted = { servedFromMemory: 0, forbidden: 0 };
+    const metrics = {
+      tokenRequests: { labels: () => ({ inc: () => (counted.forbidden += 1) }) },
+      countServedFromMemory: () => (counted.servedFromMemory += 1),
+    } as unknown as MetricsService;
+    // No store and no refresher: every case here is answered from memory.
+    const store = {} as BrokerStore;
+    const box = new SecretBox(config.encryptionKeys);
+    tokens = new TokensService(config, store, {} as AppLogger, box, cache, {} as RefreshFacade, metrics);
+    cache.set('cl_a', cachedToken('o_1', 'oauth_client_credentials', 'at-1', EXPIRES_AT), cache.version('cl_a'));
+    cache.set('cl_key', cachedToken('o_1', 'api_key', 'pd-key', null), cache.version('cl_key'));
+  });
+
+  afterEach(async () => {
+    jest.useRealTimers();
+    await events.close();
+  });
+
+  it('is a hit for a held token of a workspace the principal may use, and counts nothing by itself', () => {
+    expect(tokens.lookup(reader, 'cl_a', NOW)).toEqual({ outcome: 'hit', token: cache.get('cl_a') });
+    expect(tokens.lookup(admin, 'cl_a', NOW)).toEqual({ outcome: 'hit', token: cache.get('cl_a') });
+    const aYearOn = NOW + 365 * 86_400_000;
+    expect(tokens.lookup(reader, 'cl_key', aYearOn)).toEqual({ outcome: 'hit', token: cache.get('cl_key') });
+    expect(counted).toEqual({ servedFromMemory: 0, forbidden: 0 });
+  });
+
+  it('is a miss for a client not held, or a token with under MIN_TOKEN_TTL_SECONDS and the margin left', () => {
+    expect(tokens.lookup(reader, 'cl_unknown', NOW)).toEqual({ outcome: 'miss' });
+    const lastServable = EXPIRES_AT - 60_000 - SERVE_MARGIN_MS;
+    expect(tokens.lookup(reader, 'cl_a', lastServable).outcome).toBe('hit');
+    expect(tokens.lookup(reader, 'cl_a', lastServable + 1)).toEqual({ outcome: 'miss' });
+    cache.invalidate('cl_a');
+    expect(tokens.lookup(reader, 'cl_a', NOW)).toEqual({ outcome: 'miss' });
+  });
+
+  it('is forbidden for a client of another workspace, held or expiring alike', () => {
+    expect(tokens.lookup(stranger, 'cl_a', NOW)).toEqual({ outcome: 'forbidden' });
+    expect(tokens.lookup(stranger, 'cl_a', EXPIRES_AT)).toEqual({ outcome: 'forbidden' });
+    expect(tokens.lookup(stranger, 'cl_key', NOW)).toEqual({ outcome: 'forbidden' });
+    expect(counted).toEqual({ servedFromMemory: 0, forbidden: 0 });
+  });
+
+  it('serve answers a hit with the token response, counted as served from memory', () => {
+    const found = tokens.lookup(reader, 'cl_a', NOW);
+    if (found.outcome !== 'hit') throw new Error(`expected a hit, got ${found.outcome}`);
+    expect(JSON.parse(tokens.serve(found.token, NOW + 1_500))).toEqual({
+      access_token: 'at-1',
+      token_type: 'Bearer',
+      expires_at: new Date(EXPIRES_AT).toISOString(),
+      expires_in: 3598,
+    });
+    expect(counted.servedFromMemory).toBe(1);
+  });
+
+  it('getToken takes the same decision: a hit served from memory as time passes, a counted 403', async () => {
+    jest.useFakeTimers({ now: NOW });
+    jest.advanceTimersByTime(10_000);
+    expect(JSON.parse(await tokens.getToken(reader, 'cl_a'))).toMatchObject({ access_token: 'at-1', expires_in: 3590 });
+    await expect(tokens.getToken(stranger, 'cl_a')).rejects.toMatchObject({ code: 'forbidden', status: 403 });
+    expect(counted).toEqual({ servedFromMemory: 1, forbidden: 1 });
   });
 });

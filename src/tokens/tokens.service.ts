@@ -10,7 +10,7 @@ import { MetricsService, type TokenRequestOutcome } from '../metrics/metrics.ser
 import { BROKER_STORE, StoreUnavailableError, type BrokerStore } from '../store/broker-store';
 import type { ClientEntry } from '../store/store.types';
 import { RefreshFacade, SERVE_MARGIN_MS } from '../refresh/refresh.facade';
-import { TokenCache, cachedToken, type CachedToken } from './token-cache';
+import { TokenCache, answerBody, cachedToken, type CachedToken } from './token-cache';
 
 export interface TokenResponse {
   access_token: string;
@@ -18,6 +18,15 @@ export interface TokenResponse {
   expires_at: string | null;
   expires_in: number | null;
 }
+
+/** What this replica's memory alone says of a token request; `hit` carries the token to serve. */
+export type TokenLookup =
+  | { readonly outcome: 'hit'; readonly token: CachedToken }
+  | { readonly outcome: 'miss' }
+  | { readonly outcome: 'forbidden' };
+
+const MISS: TokenLookup = { outcome: 'miss' };
+const FORBIDDEN: TokenLookup = { outcome: 'forbidden' };
 
 /**
  * Serves tokens. A token this replica already holds is served from memory,
@@ -45,35 +54,35 @@ export class TokensService {
   }
 
   /**
-   * The hot path: the serialised answer from this replica's memory alone,
-   * synchronously, or undefined when the store (and perhaps the upstream) must
-   * be asked. Throws 403 for a client of a workspace the principal may not use.
+   * The one decision of what this replica's memory can answer, for both of
+   * TokenRoute's dispatchers: a held token with enough life left (hit), a
+   * client of a workspace the principal may not use (forbidden), or nothing
+   * servable without the store (miss). Synchronous and free of side effects:
+   * the hot path may still decline a hit (the key's budget), and whoever
+   * answers one does so through `serve`.
    */
-  serveFromMemory(principal: Principal, id: string): string | undefined {
-    const now = Date.now();
-    const cached = this.heldInMemory(principal, id, now);
-    return cached && bodyOf(cached, now);
+  lookup(principal: Principal, id: string, now: number): TokenLookup {
+    const token = this.cache.get(id);
+    if (token === undefined) return MISS;
+    if (!mayAccessWorkspace(principal, token.workspaceId)) return FORBIDDEN;
+    return this.servable(token, now) ? { outcome: 'hit', token } : MISS;
   }
 
-  /**
-   * The token serveFromMemory would answer with (not a 403, not a miss), or
-   * undefined: a look with no side effects. `answerWith` then serves it.
-   */
-  servableFromMemory(principal: Principal, id: string, now: number): CachedToken | undefined {
-    const cached = this.cache.get(id);
-    return cached !== undefined && mayAccessWorkspace(principal, cached.workspaceId) && this.servable(cached, now) ? cached : undefined;
-  }
-
-  /** Serves what servableFromMemory found, counting it as serveFromMemory would. */
-  answerWith(cached: CachedToken, now: number): string {
+  /** The answer to a hit of `lookup`, counted as served from memory. */
+  serve(token: CachedToken, now: number): string {
     this.metrics.countServedFromMemory();
-    return bodyOf(cached, now);
+    return answerBody(token, now);
   }
 
-  async getToken(principal: Principal, id: string): Promise<TokenResponse> {
+  /** The serialised token response: from memory when `lookup` finds it, else through the store. */
+  async getToken(principal: Principal, id: string): Promise<string> {
     const now = Date.now();
-    const cached = this.heldInMemory(principal, id, now);
-    if (cached) return toResponse(cached, now);
+    const found = this.lookup(principal, id, now);
+    if (found.outcome === 'hit') return this.serve(found.token, now);
+    if (found.outcome === 'forbidden') {
+      this.forbiddenFromMemory.inc();
+      throw forbidden();
+    }
     return this.counted(async () => {
       this.metrics.tokenCache.inc({ result: 'miss' });
       const version = this.cache.version(id);
@@ -81,11 +90,11 @@ export class TokensService {
       const held = this.servableToken(entry, Date.now());
       if (held) {
         this.cache.set(id, held, version);
-        return { response: toResponse(held, Date.now()), outcome: 'served' };
+        return { response: answerBody(held, Date.now()), outcome: 'served' };
       }
       this.refuseWithoutUpstream(entry, Date.now());
       await this.refresher.refresh(id, 'demand');
-      return { response: await this.afterRefresh(id, principal), outcome: 'fetched' };
+      return { response: answerBody(await this.afterRefresh(id, principal), Date.now()), outcome: 'fetched' };
     });
   }
 
@@ -103,28 +112,21 @@ export class TokensService {
       }
       if (entry.status.state === 'rejected') throw rejected(entry);
       await this.refresher.refresh(id, 'forced', principal);
-      return { response: await this.afterRefresh(id, principal, { refuseRejected: true }), outcome: 'fetched' };
+      const fetched = await this.afterRefresh(id, principal, { refuseRejected: true });
+      return { response: toResponse(fetched, Date.now()), outcome: 'fetched' };
     });
   }
 
   /**
-   * The answer once the refresh is over. A forced refresh that found the
-   * credentials refused answers 502 even while the old token is valid: that
-   * token is the one its caller was just refused with.
+   * The token to answer with once the refresh is over. A forced refresh that
+   * found the credentials refused answers 502 even while the old token is
+   * valid: that token is the one its caller was just refused with.
    */
-  private heldInMemory(principal: Principal, id: string, now: number): CachedToken | undefined {
-    const cached = this.cache.get(id);
-    if (!cached) return undefined;
-    if (!mayAccessWorkspace(principal, cached.workspaceId)) {
-      this.forbiddenFromMemory.inc();
-      throw forbidden();
-    }
-    if (!this.servable(cached, now)) return undefined;
-    this.metrics.countServedFromMemory();
-    return cached;
-  }
-
-  private async afterRefresh(id: string, principal: Principal, options: { refuseRejected?: boolean } = {}): Promise<TokenResponse> {
+  private async afterRefresh(
+    id: string,
+    principal: Principal,
+    options: { refuseRejected?: boolean } = {},
+  ): Promise<CachedToken> {
     const version = this.cache.version(id);
     const entry = await this.load(id, principal);
     if (options.refuseRejected && entry.status.state === 'rejected') throw rejected(entry);
@@ -132,7 +134,7 @@ export class TokensService {
     const held = this.servableToken(entry, now);
     if (held) {
       this.cache.set(id, held, version);
-      return toResponse(held, now);
+      return held;
     }
     this.refuseWithoutUpstream(entry, now);
     throw BrokerError.upstreamUnavailable(1, 'the token request did not complete in time');
@@ -207,7 +209,7 @@ export class TokensService {
     return token.expiresAt === null || token.expiresAt - now >= this.minTtlMs;
   }
 
-  private async counted(work: () => Promise<{ response: TokenResponse; outcome: TokenRequestOutcome }>): Promise<TokenResponse> {
+  private async counted<T>(work: () => Promise<{ response: T; outcome: TokenRequestOutcome }>): Promise<T> {
     try {
       const { response, outcome } = await work();
       this.metrics.tokenRequests.inc({ outcome });
@@ -230,10 +232,6 @@ function forbidden(): BrokerError {
 function rejected(entry: ClientEntry): BrokerError {
   // The kind of refusal only: the upstream's own words (lastError) are for admins, in the client view.
   return new BrokerError('credentials_rejected', `The upstream refused this client's credentials (${entry.status.refusal ?? 'refused'}). Rotate its secret.`);
-}
-
-function bodyOf(cached: CachedToken, now: number): string {
-  return cached.expiresAt === null ? cached.bodyPrefix : `${cached.bodyPrefix}${Math.floor((cached.expiresAt - now) / 1000)}}`;
 }
 
 function toResponse(token: CachedToken, now: number): TokenResponse {
