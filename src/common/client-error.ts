@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { ServerResponse } from 'node:http';
 import type { FieldProblem } from './broker-error';
 import { contractErrorBody } from './error-response';
-import { SECURITY_HEADERS } from './security-headers';
+import { jsonAnswerHeaderRecord } from './security-headers';
 
 interface ParserRefusal {
   status: number;
@@ -59,13 +59,7 @@ function rawAnswer(refusal: ParserRefusal): string {
     refusal.status === 400 ? [{ field: 'headers', problems: [refusal.problem] }] : undefined;
   const { status, body } = contractErrorBody(refusal.status, 'bad_request', refusal.message, details);
   const text = JSON.stringify(body);
-  const headers: Record<string, string> = {
-    ...SECURITY_HEADERS,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(text)),
-    'cache-control': 'no-store',
-    connection: 'close',
-  };
+  const headers = { ...jsonAnswerHeaderRecord(Buffer.byteLength(text)), connection: 'close' };
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
   return `HTTP/1.1 ${status} ${body.error}\r\n${lines.join('\r\n')}\r\n\r\n${text}`;
 }

@@ -4,7 +4,8 @@ import type { FastifyReply } from 'fastify';
  * The one place answers get their headers: the security headers, and no
  * caching unless a route chose otherwise (answers carry tokens and secrets).
  * Fastify's answers get them from `setAnswerHeaders`, the token route's
- * answers from memory from `rawJsonAnswerHeaders`.
+ * answers from memory from `rawJsonAnswerHeaders`, and the HTTP parser's
+ * refusals, written to the socket by hand, from `jsonAnswerHeaderRecord`.
  */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-content-type-options': 'nosniff',
@@ -42,4 +43,14 @@ export function rawJsonAnswerHeaders(length: number): string[] {
     rawHeadersByLength.set(length, headers);
   }
   return headers;
+}
+
+/** The same headers as a plain record, for a JSON answer of `length` bytes written to a socket by hand. */
+export function jsonAnswerHeaderRecord(length: number): Record<string, string> {
+  return {
+    ...SECURITY_HEADERS,
+    [CACHE_CONTROL]: NO_STORE,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(length),
+  };
 }
