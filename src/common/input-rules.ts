@@ -15,6 +15,7 @@ export const HAS_CONTROL_CHARACTERS = 'must not contain control characters (such
 export const IS_NULL = 'must not be null: leave the field out instead';
 
 /** C0 controls, DEL and C1 controls. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 /** With the u flag a surrogate matches only when unpaired (String.prototype.isWellFormed is not in lib ES2023). */
 const LONE_SURROGATE = /\p{Surrogate}/u;
@@ -54,8 +55,8 @@ export function inputRuleProblems(value: unknown, metatype: unknown): FieldProbl
   const nullable = nullableFieldsOf(metatype);
   const problems: FieldProblem[] = [];
   const pending: [unknown, string, boolean][] = [[value, '', true]];
-  while (pending.length > 0) {
-    const [current, path, topLevel] = pending.pop()!;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [current, path, topLevel] = next;
     if (typeof current === 'string') {
       const problem = textProblem(current);
       if (problem) problems.push({ field: path || 'body', problems: [problem] });

@@ -73,8 +73,8 @@ export const MAX_NESTING_DEPTH = 16;
 /** Iterative, so that checking a deep value cannot itself overflow the stack. */
 function nestingDepthExceeds(value: unknown, limit: number): boolean {
   const pending: [unknown, number][] = [[value, 0]];
-  while (pending.length > 0) {
-    const [current, depth] = pending.pop()!;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [current, depth] = next;
     if (typeof current !== 'object' || current === null) continue;
     if (depth >= limit) return true;
     for (const child of Object.values(current)) pending.push([child, depth + 1]);

@@ -92,7 +92,10 @@ export class MemoryStore implements BrokerStore {
   async listClients(query: ClientPageQuery): Promise<ClientEntry[]> {
     const index = query.workspaceId === undefined ? this.allIds : this.idsByWorkspace.get(query.workspaceId);
     const ids = index?.after(query.afterId, query.limit) ?? [];
-    return ids.map((id) => structuredClone(this.clients.get(id)!));
+    return ids.flatMap((id) => {
+      const entry = this.clients.get(id);
+      return entry === undefined ? [] : [structuredClone(entry)];
+    });
   }
 
   async listClientIds(afterId: string | undefined, limit: number): Promise<string[]> {

@@ -51,8 +51,9 @@ export function assertAuditCursor(id: string): void {
 
 export function parseStreamId(id: string): [number, number] {
   assertAuditCursor(id);
-  const [, ms, seq] = STREAM_ID.exec(id)!;
-  return [Number(ms), Number(seq)];
+  const match = STREAM_ID.exec(id);
+  if (match === null) throw new Error(`not a stream id: ${id}`);
+  return [Number(match[1]), Number(match[2])];
 }
 
 export function compareStreamIds(a: [number, number], b: [number, number]): number {

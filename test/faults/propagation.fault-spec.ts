@@ -19,7 +19,7 @@ describe('scenario 3: rotation and deletion seen everywhere', () => {
   });
 
   /** Polls every other replica until `done` holds for its answer; the time each took, in ms from `from`. */
-  async function timeUntil(others: Replica[], path: string, from: number, done: (status: number, body: any) => boolean): Promise<number[]> {
+  async function timeUntil(others: Replica[], path: string, from: number, done: (status: number, body: Record<string, unknown>) => boolean): Promise<number[]> {
     return Promise.all(
       others.map(async (replica) => {
         for (;;) {

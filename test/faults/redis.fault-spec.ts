@@ -1,4 +1,4 @@
-import { Cluster, adminAuth, call, report, sleep } from './support/cluster';
+import { Cluster, adminAuth, call, report, sleep, type Answer } from './support/cluster';
 
 /**
  * Scenarios 4 and 5, on three replicas sharing one redis-server (appendonly yes).
@@ -117,7 +117,7 @@ describe('Redis faults', () => {
       const ids: string[] = [];
       let cursor: string | null = null;
       do {
-        const res: any = await call(replicas[0].url, 'GET', `/v1/clients?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: adminAuth });
+        const res: Answer = await call(replicas[0].url, 'GET', `/v1/clients?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: adminAuth });
         expect(res.status).toBe(200);
         ids.push(...res.body.items.map((item: { id: string }) => item.id));
         cursor = res.body.nextCursor;

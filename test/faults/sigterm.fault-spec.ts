@@ -47,9 +47,9 @@ describe('scenario 8: SIGTERM under load', () => {
     });
     let signalledAt = 0;
     let exitedAt = 0;
-    let exitCode: number | string = -1;
-    let victimLocksLeft = -1;
-    let locksAtSignal = 0;
+    let exitCode: number | string;
+    let victimLocksLeft: number;
+    let locksAtSignal: number;
     try {
       // SIGTERM once the victim is refreshing (the refresh wave holds the slow upstream).
       const waitUntil = Date.now() + 15_000;

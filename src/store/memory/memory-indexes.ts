@@ -127,8 +127,8 @@ export class DueSchedule {
 
   private pop(): void {
     const heap = this.heap;
-    const last = heap.pop()!;
-    if (heap.length === 0) return;
+    const last = heap.pop();
+    if (last === undefined || heap.length === 0) return;
     heap[0] = last;
     let index = 0;
     for (;;) {

@@ -18,7 +18,6 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** Prints one scenario's figures as a single JSON line (and appends it to FAULT_FIGURES_FILE when set). */
 export function report(scenario: string, figures: Record<string, unknown>): void {
   const line = JSON.stringify({ scenario, ...figures });
-  // eslint-disable-next-line no-console
   console.log(`FIGURES ${line}`);
   if (process.env.FAULT_FIGURES_FILE) appendFileSync(process.env.FAULT_FIGURES_FILE, `${line}\n`);
 }
@@ -28,6 +27,7 @@ export function report(scenario: string, figures: Record<string, unknown>): void
 export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON answer; each scenario reads the fields it expects
   body: any;
   sentAt: number;
   receivedAt: number;
