@@ -7,19 +7,17 @@ export function isReplayableBody(body: unknown): boolean {
   return typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function';
 }
 
-/** init with the request's headers and Authorization set to the token; the caller's init is left as it was. */
-export function withBearer(input: unknown, init: RequestInit | undefined, token: string): RequestInit {
-  const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+/** init with its Authorization header set to the token; the caller's init is left as it was. */
+export function withBearer(init: RequestInit | undefined, token: string): RequestInit {
+  const headers = new Headers(init?.headers);
   headers.set('authorization', `Bearer ${token}`);
   return { ...init, headers };
 }
 
-/** The bearer token of a request about to be sent; null when it carries none. */
-export function bearerOf(input: unknown, init: RequestInit | undefined): string | null {
-  const fromInit = init?.headers === undefined ? null : new Headers(init.headers).get('authorization');
-  const header = fromInit ?? (input instanceof Request ? input.headers.get('authorization') : null);
-  const match = header === null ? null : /^Bearer\s+(\S+)$/i.exec(header);
-  return match === null ? null : match[1];
+/** An error a client library throws for a 401 answer (`statusCode` in @pipedream/sdk, `status` elsewhere). */
+export function isUnauthorized(error: unknown): boolean {
+  const { statusCode, status } = (error ?? {}) as { statusCode?: unknown; status?: unknown };
+  return statusCode === 401 || status === 401;
 }
 
 /** Releases a response's body that nobody will read, so its connection goes back to the pool. */

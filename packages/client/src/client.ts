@@ -1,15 +1,19 @@
-import { bearerOf, discardBody, isReplayableBody, withBearer } from './bearer-fetch.ts';
+import { discardBody, isReplayableBody, isUnauthorized, withBearer } from './bearer-fetch.ts';
 import { BrokerHttp, CallControl, type TokenCall } from './broker-http.ts';
 import { TokenBrokerError } from './errors.ts';
 import { resolveOptions, type ResolvedOptions, type TokenBrokerClientOptions } from './options.ts';
 import { renewalDelayMs, renewalRetryDelayMs } from './policies.ts';
 import { holdToken, TokenCache, type CacheEntry, type HeldToken, type PendingCall, type TokenInfo } from './token-cache.ts';
 
-/** What `tokenProvider` returns: the official `@pipedream/sdk`'s `tokenProvider`, and a `fetch` for its `fetch` option. */
+/** What `tokenProvider` returns: the official `@pipedream/sdk`'s `tokenProvider` option, and more. */
 export interface TokenBrokerTokenProvider {
+  /** What the SDK calls before each request. */
   getToken(): Promise<string>;
-  /** Sends the SDK's request; on a 401 reports the token it carried and sends it once more with the new one. */
-  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
+  /**
+   * Runs an SDK call; when it fails with a 401 (an error whose `statusCode` or `status` is 401),
+   * reports the token this provider handed out last and runs the call once more.
+   */
+  retryOnRejected<T>(operation: () => Promise<T>): Promise<T>;
 }
 
 export interface TokenBrokerClientStats {
@@ -80,14 +84,20 @@ export class TokenBrokerClient {
     return this.sendReportingRejection(clientId, input, init, token);
   }
 
-  /** For the official `@pipedream/sdk`: `new PipedreamClient({ ..., tokenProvider: p, fetch: p.fetch })`. */
+  /** For the official `@pipedream/sdk`: `new PipedreamClient({ projectId, tokenProvider: broker.tokenProvider(id) })`. */
   tokenProvider(clientId: string): TokenBrokerTokenProvider {
+    let handedOut: string | null = null;
+    const getToken = async (): Promise<string> => (handedOut = await this.getToken(clientId));
     return {
-      getToken: () => this.getToken(clientId),
-      fetch: (input, init) => {
-        const token = bearerOf(input, init);
-        if (token === null) return this.options.fetch(input, init);
-        return this.sendReportingRejection(clientId, input, init, token);
+      getToken,
+      retryOnRejected: async <T>(operation: () => Promise<T>): Promise<T> => {
+        try {
+          return await operation();
+        } catch (error) {
+          if (!isUnauthorized(error) || handedOut === null) throw error;
+          await this.reportRejected(clientId, handedOut);
+          return operation();
+        }
       },
     };
   }
@@ -124,7 +134,7 @@ export class TokenBrokerClient {
     const refused = this.refuse(clientId);
     if (refused !== null) throw refused;
     const entry = this.cache.getOrCreate(clientId, Date.now());
-    entry.rejectedToken = rejectedToken;
+    // Callers arriving during the report wait for its answer rather than get the refused token.
     if (entry.token?.accessToken === rejectedToken) {
       entry.token = null;
       this.scheduleRenewal(entry, null);
@@ -174,7 +184,7 @@ export class TokenBrokerClient {
   }
 
   private keep(entry: CacheEntry, held: HeldToken, previous: HeldToken | null): void {
-    if (!this.cache.holds(entry) || held.accessToken === entry.rejectedToken) return;
+    if (!this.cache.holds(entry)) return;
     entry.token = held;
     const nowMs = Date.now();
     // The broker had no newer token yet (a renewal that came too early): ask again sooner.
@@ -221,17 +231,11 @@ export class TokenBrokerClient {
     entry.token = null;
   }
 
-  private async sendReportingRejection(
-    clientId: string,
-    input: string | URL | Request,
-    init: RequestInit | undefined,
-    token: string,
-  ): Promise<Response> {
-    const response = await this.options.fetch(input, withBearer(input, init, token));
-    const replayable = isReplayableBody(init?.body) && !(input instanceof Request && input.body !== null);
-    if (response.status !== 401 || !replayable) return response;
+  private async sendReportingRejection(clientId: string, input: string | URL, init: RequestInit | undefined, token: string): Promise<Response> {
+    const response = await this.options.fetch(input, withBearer(init, token));
+    if (response.status !== 401 || !isReplayableBody(init?.body)) return response;
     await discardBody(response);
     const fresh = await this.reportRejected(clientId, token);
-    return this.options.fetch(input, withBearer(input, init, fresh));
+    return this.options.fetch(input, withBearer(init, fresh));
   }
 }

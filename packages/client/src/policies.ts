@@ -13,15 +13,17 @@ const MAX_RENEWAL_RETRY_MS = 30_000;
 
 /**
  * When to renew a token just obtained, counted from now; null when it is not usable at all.
- * Late, so that the broker (which refreshes well before expiry) has a new token by then and a
- * process makes one request per token lifetime; early enough to leave a tenth of the usable life
- * (at least minTtl, at most half of it) for retries before the token may no longer be returned.
+ * Late, so that the broker has a new token by then (it refreshes at a moment drawn from the first
+ * half of REFRESH_BEFORE_SECONDS before expiry: 600 to 300 s by default) and a process makes one
+ * request per token lifetime; early enough to leave a twentieth of the usable life (at least
+ * minTtl, at most half of it) for retries before the token may no longer be returned: an hour-long
+ * token is renewed 237 s before it expires.
  */
 export function renewalDelayMs(expiresAtMs: number | null, nowMs: number, settings: RenewalSettings): number | null {
   if (expiresAtMs === null) return settings.apiKeyRefreshMs;
   const usableMs = expiresAtMs - settings.minTtlMs - nowMs;
   if (usableMs <= 0) return null;
-  const leadMs = Math.min(usableMs / 2, Math.max(settings.minTtlMs, usableMs / 10));
+  const leadMs = Math.min(usableMs / 2, Math.max(settings.minTtlMs, usableMs / 20));
   return usableMs - leadMs;
 }
 

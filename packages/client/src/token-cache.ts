@@ -38,8 +38,6 @@ export class CacheEntry {
   token: HeldToken | null = null;
   pending: PendingCall | null = null;
   renewTimer: ReturnType<typeof setTimeout> | null = null;
-  /** A token reported as refused by the upstream: a GET that still brings it back does not keep it. */
-  rejectedToken: string | null = null;
 
   constructor(
     readonly clientId: string,

@@ -49,8 +49,8 @@ describe('TokenBrokerClient (scripted broker, fake timers)', () => {
     client = clientFor(broker, { minTtlSeconds: 60 });
     const first = await client.getTokenInfo('c1');
     expect(first.expiresAt?.getTime()).toBe(Date.now() + 3_600_000);
-    // Usable life 3,540 s; the renewal leaves a tenth of it (354 s) for retries.
-    await jest.advanceTimersByTimeAsync(3_186_000 - 1);
+    // Usable life 3,540 s; the renewal leaves a twentieth of it (177 s) for retries.
+    await jest.advanceTimersByTimeAsync(3_363_000 - 1);
     expect(broker.count()).toBe(1);
     let slowBroker: (value: Response) => void = () => undefined;
     broker.responder = () => new Promise<Response>((resolve) => (slowBroker = resolve));
@@ -244,18 +244,23 @@ describe('TokenBrokerClient (scripted broker, fake timers)', () => {
     expect(apiCalls()).toBe(3);
   });
 
-  it('tokenProvider: getToken for the SDK, and a fetch that reports the token the SDK sent when refused', async () => {
-    const broker = new ScriptedBroker((call) => {
-      if (call.url.startsWith(BASE_URL)) return isRefresh(call) ? tokenAnswer('new', 3_600) : tokenAnswer('old', 3_600);
-      return new Response('{}', { status: call.authorization === 'Bearer new' ? 200 : 401 });
-    });
+  it('tokenProvider: getToken for the SDK; retryOnRejected reports the token handed out on a 401 and runs the call again', async () => {
+    const broker = new ScriptedBroker((call) => (isRefresh(call) ? tokenAnswer('new', 3_600) : tokenAnswer('old', 3_600)));
     client = clientFor(broker);
     const provider = client.tokenProvider('c1');
-    const token = await provider.getToken();
-    expect(token).toBe('old');
-    const response = await provider.fetch('https://api.example.test/v1/apps', { headers: { Authorization: `Bearer ${token}` } });
-    expect(response.status).toBe(200);
-    expect(await provider.getToken()).toBe('new');
+    const sdkCall = jest.fn(async () => {
+      const token = await provider.getToken();
+      if (token === 'old') throw Object.assign(new Error('Status code: 401'), { statusCode: 401 });
+      return token;
+    });
+    expect(await provider.retryOnRejected(sdkCall)).toBe('new');
+    expect(sdkCall).toHaveBeenCalledTimes(2);
+    expect(broker.count(isRefresh)).toBe(1);
+    const failing = jest.fn(async () => {
+      throw Object.assign(new Error('Status code: 500'), { statusCode: 500 });
+    });
+    await expect(provider.retryOnRejected(failing)).rejects.toThrow('500');
+    expect(failing).toHaveBeenCalledTimes(1);
   });
 
   it('api_key clients (expires_at null) are served from memory and read again every apiKeyRefreshSeconds', async () => {

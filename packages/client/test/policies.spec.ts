@@ -6,8 +6,8 @@ const error = (status: number | null, code: string, retryAfterSeconds: number | 
   new TokenBrokerError('x', { status, code: code as never, retryAfterSeconds });
 
 describe('renewal and retry policies', () => {
-  it('renews an hour-long token with a tenth of its usable life left: after the broker has refreshed its own', () => {
-    expect(renewalDelayMs(3_600_000, 0, settings)).toBe(3_186_000);
+  it('renews an hour-long token 237 s before expiry: after the broker has refreshed its own (600 to 300 s before)', () => {
+    expect(renewalDelayMs(3_600_000, 0, settings)).toBe(3_363_000);
   });
 
   it('keeps at least minTtl for retries, at most half of the usable life', () => {
