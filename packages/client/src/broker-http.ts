@@ -131,7 +131,11 @@ export class BrokerHttp {
     if (response.status !== 200) throw brokerRefusal(clientId, response, body);
     const accessToken = body?.access_token;
     const expiresIn = body?.expires_in;
-    if (typeof accessToken !== 'string' || accessToken === '' || !(expiresIn === null || typeof expiresIn === 'number')) {
+    if (
+      typeof accessToken !== 'string' ||
+      accessToken === '' ||
+      !(expiresIn === null || typeof expiresIn === 'number')
+    ) {
       throw new TokenBrokerError(`Token broker answered client "${clientId}" with a body that is not a token`, {
         status: response.status,
         code: 'invalid_response',
@@ -150,10 +154,13 @@ export class BrokerHttp {
   private transportError(clientId: string, error: unknown, aborted: boolean): TokenBrokerError {
     if (this.closed) return closedError(clientId);
     if (aborted) {
-      return new TokenBrokerError(`Token broker did not answer for client "${clientId}" within ${this.options.timeoutMs} ms`, {
-        status: null,
-        code: 'timeout',
-      });
+      return new TokenBrokerError(
+        `Token broker did not answer for client "${clientId}" within ${this.options.timeoutMs} ms`,
+        {
+          status: null,
+          code: 'timeout',
+        },
+      );
     }
     const reason = networkReason(error);
     return new TokenBrokerError(`Token broker could not be reached for client "${clientId}": ${reason}`, {
@@ -192,7 +199,8 @@ function parseJson(text: string): JsonObject | null {
 
 function brokerRefusal(clientId: string, response: Response, body: JsonObject | null): TokenBrokerError {
   const status = response.status;
-  const code = typeof body?.code === 'string' ? (body.code as TokenBrokerErrorCode) : (CODE_BY_STATUS[status] ?? 'internal');
+  const code =
+    typeof body?.code === 'string' ? (body.code as TokenBrokerErrorCode) : (CODE_BY_STATUS[status] ?? 'internal');
   const said = typeof body?.message === 'string' ? `: ${body.message.slice(0, MAX_MESSAGE_CHARS)}` : '';
   return new TokenBrokerError(`Token broker refused the token for client "${clientId}" (${status} ${code})${said}`, {
     status,
@@ -202,7 +210,10 @@ function brokerRefusal(clientId: string, response: Response, body: JsonObject | 
 }
 
 function closedError(clientId: string): TokenBrokerError {
-  return new TokenBrokerError(`TokenBrokerClient is closed (client "${clientId}")`, { status: null, code: 'client_closed' });
+  return new TokenBrokerError(`TokenBrokerClient is closed (client "${clientId}")`, {
+    status: null,
+    code: 'client_closed',
+  });
 }
 
 /** The system error code (ECONNREFUSED, ...) when fetch gives one, else its message. */

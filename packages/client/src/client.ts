@@ -3,7 +3,14 @@ import { BrokerHttp, CallControl, type TokenCall } from './broker-http.ts';
 import { TokenBrokerError } from './errors.ts';
 import { resolveOptions, type ResolvedOptions, type TokenBrokerClientOptions } from './options.ts';
 import { renewalDelayMs, renewalRetryDelayMs } from './policies.ts';
-import { holdToken, TokenCache, type CacheEntry, type HeldToken, type PendingCall, type TokenInfo } from './token-cache.ts';
+import {
+  holdToken,
+  TokenCache,
+  type CacheEntry,
+  type HeldToken,
+  type PendingCall,
+  type TokenInfo,
+} from './token-cache.ts';
 
 /** What `tokenProvider` returns: the official `@pipedream/sdk`'s `tokenProvider` option, and more. */
 export interface TokenBrokerTokenProvider {
@@ -84,7 +91,10 @@ export class TokenBrokerClient {
     return this.sendReportingRejection(clientId, input, init, token);
   }
 
-  /** For the official `@pipedream/sdk`: `new PipedreamClient({ projectId, tokenProvider: broker.tokenProvider(id) })`. */
+  /**
+   * For the official `@pipedream/sdk`:
+   * `new PipedreamClient({ projectId, tokenProvider: broker.tokenProvider(id) })`.
+   */
   tokenProvider(clientId: string): TokenBrokerTokenProvider {
     let handedOut: string | null = null;
     const getToken = async (): Promise<string> => (handedOut = await this.getToken(clientId));
@@ -145,7 +155,10 @@ export class TokenBrokerClient {
 
   private refuse(clientId: string): TokenBrokerError | null {
     if (this.http.closed) {
-      return new TokenBrokerError(`TokenBrokerClient is closed (client "${clientId}")`, { status: null, code: 'client_closed' });
+      return new TokenBrokerError(`TokenBrokerClient is closed (client "${clientId}")`, {
+        status: null,
+        code: 'client_closed',
+      });
     }
     if (typeof clientId !== 'string' || clientId === '') {
       return new TokenBrokerError('clientId must be a non-empty string', { status: null, code: 'bad_request' });
@@ -204,7 +217,10 @@ export class TokenBrokerClient {
     }
     const token = entry.token;
     if (token === null) return;
-    this.options.logger.warn?.('token renewal failed: the cached token is served while it has minTtlSeconds left', context);
+    this.options.logger.warn?.(
+      'token renewal failed: the cached token is served while it has minTtlSeconds left',
+      context,
+    );
     this.scheduleRenewal(entry, renewalRetryDelayMs(token.expiresAtMs, Date.now(), this.options));
   }
 
@@ -231,7 +247,12 @@ export class TokenBrokerClient {
     entry.token = null;
   }
 
-  private async sendReportingRejection(clientId: string, input: string | URL, init: RequestInit | undefined, token: string): Promise<Response> {
+  private async sendReportingRejection(
+    clientId: string,
+    input: string | URL,
+    init: RequestInit | undefined,
+    token: string,
+  ): Promise<Response> {
     const response = await this.options.fetch(input, withBearer(init, token));
     if (response.status !== 401 || !isReplayableBody(init?.body)) return response;
     await discardBody(response);

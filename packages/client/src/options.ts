@@ -88,12 +88,14 @@ function requireUrl(value: string): string {
 
 function seconds(name: string, value: number | undefined, fallback: number, min: number): number {
   const chosen = value ?? fallback;
-  if (!Number.isFinite(chosen) || chosen < min) throw new TypeError(`TokenBrokerClient: ${name} must be a number >= ${min}`);
+  if (!Number.isFinite(chosen) || chosen < min)
+    throw new TypeError(`TokenBrokerClient: ${name} must be a number >= ${min}`);
   return chosen * 1_000;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const chosen = value ?? fallback;
-  if (!Number.isFinite(chosen) || chosen <= 0) throw new TypeError(`TokenBrokerClient: ${name} must be a positive number`);
+  if (!Number.isFinite(chosen) || chosen <= 0)
+    throw new TypeError(`TokenBrokerClient: ${name} must be a positive number`);
   return chosen;
 }

@@ -31,7 +31,11 @@ export function renewalDelayMs(expiresAtMs: number | null, nowMs: number, settin
  * The next try after a renewal that failed or brought back the same token: a quarter of the
  * usable life left, between 1 s and 30 s; null once the token is past use.
  */
-export function renewalRetryDelayMs(expiresAtMs: number | null, nowMs: number, settings: RenewalSettings): number | null {
+export function renewalRetryDelayMs(
+  expiresAtMs: number | null,
+  nowMs: number,
+  settings: RenewalSettings,
+): number | null {
   const usableMs = expiresAtMs === null ? Infinity : expiresAtMs - settings.minTtlMs - nowMs;
   if (usableMs <= 0) return null;
   return Math.min(MAX_RENEWAL_RETRY_MS, Math.max(MIN_RENEWAL_RETRY_MS, usableMs / 4));

@@ -18,7 +18,10 @@ export interface HeldToken {
 }
 
 export function holdToken(accessToken: string, expiresAtMs: number | null, minTtlMs: number): HeldToken {
-  const info: TokenInfo = Object.freeze({ accessToken, expiresAt: expiresAtMs === null ? null : new Date(expiresAtMs) });
+  const info: TokenInfo = Object.freeze({
+    accessToken,
+    expiresAt: expiresAtMs === null ? null : new Date(expiresAtMs),
+  });
   return {
     accessToken,
     expiresAtMs,

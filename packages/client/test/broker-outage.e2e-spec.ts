@@ -21,11 +21,20 @@ describe('@token-broker/client when the broker goes away', () => {
     await upstream.stop();
   });
 
-  async function setUp(expiresIn: number, clientOptions: { minTtlSeconds: number }): Promise<{ id: string; client: TokenBrokerClient }> {
+  async function setUp(
+    expiresIn: number,
+    clientOptions: { minTtlSeconds: number },
+  ): Promise<{ id: string; client: TokenBrokerClient }> {
     broker = await BrokerUnderTest.start(upstream);
     const id = await broker.registerClient(upstream, `outage-${expiresIn}`, { expiresIn });
     const { key } = await broker.serviceKey(['o_client']);
-    client = new TokenBrokerClient({ baseUrl: broker.url, serviceKey: key, timeoutMs: 1_000, retryDeadlineMs: 2_000, ...clientOptions });
+    client = new TokenBrokerClient({
+      baseUrl: broker.url,
+      serviceKey: key,
+      timeoutMs: 1_000,
+      retryDeadlineMs: 2_000,
+      ...clientOptions,
+    });
     return { id, client };
   }
 

@@ -166,13 +166,19 @@ describe('@token-broker/client against the real broker', () => {
 
   it('a service key of another workspace gets 403; a deleted key 401, as TokenBrokerError', async () => {
     const id = await broker.registerClient(upstream, 'other-ws', { workspaceId: 'o_other' });
-    await expect(newClient().getToken(id)).rejects.toMatchObject({ name: 'TokenBrokerError', status: 403, code: 'forbidden' });
+    await expect(newClient().getToken(id)).rejects.toMatchObject({
+      name: 'TokenBrokerError',
+      status: 403,
+      code: 'forbidden',
+    });
     const doomed = await broker.serviceKey(['o_other']);
     const client = newClient({ serviceKey: doomed.key });
     expect(await client.getToken(id)).toMatch(/^pd_at_/);
     expect((await broker.admin('DELETE', `/v1/service-keys/${doomed.id}`)).status).toBe(204);
     const refused = await eventually(async () => {
-      const error = await newClient({ serviceKey: doomed.key }).getToken(id).catch((caught: unknown) => caught);
+      const error = await newClient({ serviceKey: doomed.key })
+        .getToken(id)
+        .catch((caught: unknown) => caught);
       return error instanceof TokenBrokerError ? error : null;
     });
     expect(refused).toMatchObject({ status: 401, code: 'unauthorized' });

@@ -19,7 +19,10 @@ describe('TokenBrokerClient (scripted broker, fake timers)', () => {
   let client: TokenBrokerClient | undefined;
 
   beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'], now: new Date('2026-01-01T00:00:00Z') });
+    jest.useFakeTimers({
+      doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'],
+      now: new Date('2026-01-01T00:00:00Z'),
+    });
   });
   afterEach(() => {
     client?.close();
@@ -34,7 +37,11 @@ describe('TokenBrokerClient (scripted broker, fake timers)', () => {
     expect(new Set(tokens)).toEqual(new Set(['tok_1']));
     for (let i = 0; i < 1_000; i += 1) expect(await client.getToken('c1')).toBe('tok_1');
     expect(broker.count()).toBe(1);
-    expect(broker.calls[0]).toMatchObject({ method: 'GET', url: `${BASE_URL}/v1/clients/c1/token`, authorization: `Bearer ${SERVICE_KEY}` });
+    expect(broker.calls[0]).toMatchObject({
+      method: 'GET',
+      url: `${BASE_URL}/v1/clients/c1/token`,
+      authorization: `Bearer ${SERVICE_KEY}`,
+    });
   });
 
   it('a cached hit hands back the same promise, allocating nothing per call', async () => {
@@ -93,7 +100,11 @@ describe('TokenBrokerClient (scripted broker, fake timers)', () => {
   });
 
   it('503 and 429 are retried after Retry-After, within the deadline', async () => {
-    const answers = [errorAnswer(503, 'upstream_unavailable', 2), errorAnswer(429, 'rate_limited', 1), tokenAnswer('t', 3_600)];
+    const answers = [
+      errorAnswer(503, 'upstream_unavailable', 2),
+      errorAnswer(429, 'rate_limited', 1),
+      tokenAnswer('t', 3_600),
+    ];
     const broker = new ScriptedBroker(() => answers.shift() ?? errorAnswer(500, 'internal'));
     client = clientFor(broker);
     const pending = client.getToken('c1');
@@ -185,7 +196,9 @@ describe('TokenBrokerClient (scripted broker, fake timers)', () => {
   });
 
   it('reportRejected: concurrent reports of one token share one refresh; a replaced token costs no request', async () => {
-    const broker = new ScriptedBroker((call) => (isRefresh(call) ? tokenAnswer('new', 3_600) : tokenAnswer('old', 3_600)));
+    const broker = new ScriptedBroker((call) =>
+      isRefresh(call) ? tokenAnswer('new', 3_600) : tokenAnswer('old', 3_600),
+    );
     client = clientFor(broker);
     expect(await client.getToken('c1')).toBe('old');
     const reports = await Promise.all(Array.from({ length: 50 }, () => client!.reportRejected('c1', 'old')));
@@ -216,10 +229,16 @@ describe('TokenBrokerClient (scripted broker, fake timers)', () => {
   it('fetch sends the bearer token and, on a 401, reports it and retries once with the new one', async () => {
     const broker = new ScriptedBroker((call) => {
       if (call.url.startsWith(BASE_URL)) return isRefresh(call) ? tokenAnswer('new', 3_600) : tokenAnswer('old', 3_600);
-      return new Response(call.authorization === 'Bearer new' ? 'ok' : 'no', { status: call.authorization === 'Bearer new' ? 200 : 401 });
+      return new Response(call.authorization === 'Bearer new' ? 'ok' : 'no', {
+        status: call.authorization === 'Bearer new' ? 200 : 401,
+      });
     });
     client = clientFor(broker);
-    const response = await client.fetch('c1', 'https://api.example.test/v1/things', { method: 'POST', body: '{"a":1}', headers: { 'x-trace': '1' } });
+    const response = await client.fetch('c1', 'https://api.example.test/v1/things', {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { 'x-trace': '1' },
+    });
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('ok');
     const apiCalls = broker.calls.filter((call) => call.url.startsWith('https://api.example.test'));
@@ -245,7 +264,9 @@ describe('TokenBrokerClient (scripted broker, fake timers)', () => {
   });
 
   it('tokenProvider: getToken for the SDK; retryOnRejected reports the token handed out on a 401 and runs the call again', async () => {
-    const broker = new ScriptedBroker((call) => (isRefresh(call) ? tokenAnswer('new', 3_600) : tokenAnswer('old', 3_600)));
+    const broker = new ScriptedBroker((call) =>
+      isRefresh(call) ? tokenAnswer('new', 3_600) : tokenAnswer('old', 3_600),
+    );
     client = clientFor(broker);
     const provider = client.tokenProvider('c1');
     const sdkCall = jest.fn(async () => {
@@ -308,14 +329,19 @@ describe('TokenBrokerClient (scripted broker, fake timers)', () => {
 
   it('errors and log lines never carry the service key or a token', async () => {
     const lines: string[] = [];
-    const log = (message: string, context?: Record<string, unknown>): void => void lines.push(message + JSON.stringify(context));
+    const log = (message: string, context?: Record<string, unknown>): void =>
+      void lines.push(message + JSON.stringify(context));
     const broker = new ScriptedBroker(() => tokenAnswer('secret_token_value', 600));
     client = clientFor(broker, { logger: { warn: log, info: log, error: log, debug: log }, retryDeadlineMs: 2_000 });
     await client.getToken('c1');
     broker.responder = () => errorAnswer(503, 'upstream_unavailable', 1);
     await jest.advanceTimersByTimeAsync(600_000);
-    const errors = [await settle(client.getToken('c1'), 3_000), await settle(client.reportRejected('c1', 'secret_token_value'), 3_000)];
-    const text = lines.join('\n') + errors.map((error) => `${(error as Error).message} ${(error as Error).stack}`).join('\n');
+    const errors = [
+      await settle(client.getToken('c1'), 3_000),
+      await settle(client.reportRejected('c1', 'secret_token_value'), 3_000),
+    ];
+    const text =
+      lines.join('\n') + errors.map((error) => `${(error as Error).message} ${(error as Error).stack}`).join('\n');
     expect(lines.length).toBeGreaterThan(0);
     expect(text).not.toContain(SERVICE_KEY);
     expect(text).not.toContain('secret_token_value');
@@ -324,6 +350,8 @@ describe('TokenBrokerClient (scripted broker, fake timers)', () => {
   it('refuses bad options up front', () => {
     expect(() => new TokenBrokerClient({ baseUrl: 'not a url', serviceKey: 'k' })).toThrow('baseUrl');
     expect(() => new TokenBrokerClient({ baseUrl: BASE_URL, serviceKey: '' })).toThrow('serviceKey');
-    expect(() => new TokenBrokerClient({ baseUrl: BASE_URL, serviceKey: 'k', minTtlSeconds: -1 })).toThrow('minTtlSeconds');
+    expect(() => new TokenBrokerClient({ baseUrl: BASE_URL, serviceKey: 'k', minTtlSeconds: -1 })).toThrow(
+      'minTtlSeconds',
+    );
   });
 });

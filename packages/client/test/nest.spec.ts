@@ -32,7 +32,11 @@ describe('TokenBrokerModule', () => {
       imports: [
         TokenBrokerModule.forRootAsync({
           imports: [SettingsModule],
-          useFactory: (settings: BrokerSettings) => ({ baseUrl: settings.baseUrl, serviceKey: settings.serviceKey, fetch: broker.fetch }),
+          useFactory: (settings: BrokerSettings) => ({
+            baseUrl: settings.baseUrl,
+            serviceKey: settings.serviceKey,
+            fetch: broker.fetch,
+          }),
           inject: [BrokerSettings],
           isGlobal: true,
         }),

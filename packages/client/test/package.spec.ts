@@ -25,9 +25,14 @@ describe('@token-broker/client as a package', () => {
   });
 
   it('loads with require (CommonJS) and with import (ES modules), the Nest module as a subpath', () => {
-    const probe = 'typeof c.TokenBrokerClient + typeof c.TokenBrokerError + typeof n.TokenBrokerModule + (n.TokenBrokerClient === c.TokenBrokerClient)';
-    expect(node(['-e', `const c = require('@token-broker/client'); const n = require('@token-broker/client/nest'); console.log(${probe})`]))
-      .toBe('functionfunctionfunctiontrue');
+    const probe =
+      'typeof c.TokenBrokerClient + typeof c.TokenBrokerError + typeof n.TokenBrokerModule + (n.TokenBrokerClient === c.TokenBrokerClient)';
+    expect(
+      node([
+        '-e',
+        `const c = require('@token-broker/client'); const n = require('@token-broker/client/nest'); console.log(${probe})`,
+      ]),
+    ).toBe('functionfunctionfunctiontrue');
     expect(
       node([
         '--input-type=module',
@@ -48,11 +53,34 @@ describe('@token-broker/client as a package', () => {
         export const code = (e: unknown): string | null => (e instanceof TokenBrokerError ? e.code : null);
         export const nest = TokenBrokerModule.forRoot({ baseUrl: 'http://broker:3000', serviceKey: 'k', isGlobal: true });
       `;
-      writeFileSync(join(dir, 'esm.mts'), `import { TokenBrokerClient, TokenBrokerError } from '@token-broker/client';\nimport { TokenBrokerModule } from '@token-broker/client/nest';\n${consumer}`);
-      writeFileSync(join(dir, 'cjs.cts'), `import { TokenBrokerClient, TokenBrokerError } from '@token-broker/client';\nimport { TokenBrokerModule } from '@token-broker/client/nest';\n${consumer}`);
+      writeFileSync(
+        join(dir, 'esm.mts'),
+        `import { TokenBrokerClient, TokenBrokerError } from '@token-broker/client';\nimport { TokenBrokerModule } from '@token-broker/client/nest';\n${consumer}`,
+      );
+      writeFileSync(
+        join(dir, 'cjs.cts'),
+        `import { TokenBrokerClient, TokenBrokerError } from '@token-broker/client';\nimport { TokenBrokerModule } from '@token-broker/client/nest';\n${consumer}`,
+      );
       const tsc = require.resolve('typescript/bin/tsc');
-      const args = [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--skipLibCheck', 'false'];
-      const run = spawnSync(process.execPath, [...args, join(dir, 'esm.mts'), join(dir, 'cjs.cts')], { cwd: dir, encoding: 'utf8' });
+      const args = [
+        tsc,
+        '--noEmit',
+        '--strict',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--target',
+        'es2022',
+        '--types',
+        'node',
+        '--skipLibCheck',
+        'false',
+      ];
+      const run = spawnSync(process.execPath, [...args, join(dir, 'esm.mts'), join(dir, 'cjs.cts')], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
       expect(run.stdout + run.stderr).toBe('');
       expect(run.status).toBe(0);
     } finally {

@@ -34,7 +34,13 @@ describe('renewal and retry policies', () => {
     expect(attemptDelayMs(error(null, 'network_error'), 3, 5_000, () => 0)).toBe(400);
     expect(attemptDelayMs(error(null, 'timeout'), 20, 5_000, () => 1)).toBe(5_000);
     expect(attemptDelayMs(error(500, 'internal'), 0, 5_000, () => 1)).toBe(100);
-    for (const [status, code] of [[400, 'bad_request'], [401, 'unauthorized'], [403, 'forbidden'], [404, 'not_found'], [502, 'credentials_rejected']] as const) {
+    for (const [status, code] of [
+      [400, 'bad_request'],
+      [401, 'unauthorized'],
+      [403, 'forbidden'],
+      [404, 'not_found'],
+      [502, 'credentials_rejected'],
+    ] as const) {
       expect(attemptDelayMs(error(status, code), 0, 5_000)).toBeNull();
     }
   });

@@ -52,7 +52,11 @@ export class TokenBrokerModule {
     });
   }
 
-  private static build(isGlobal: boolean | undefined, imports: ModuleMetadata['imports'], optionsProvider: Provider): DynamicModule {
+  private static build(
+    isGlobal: boolean | undefined,
+    imports: ModuleMetadata['imports'],
+    optionsProvider: Provider,
+  ): DynamicModule {
     return {
       module: TokenBrokerModule,
       global: isGlobal ?? false,

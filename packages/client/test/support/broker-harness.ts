@@ -77,7 +77,10 @@ export class BrokerUnderTest {
   async admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const response = await fetch(`${this.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${ADMIN_KEY}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
@@ -85,7 +88,11 @@ export class BrokerUnderTest {
   }
 
   /** Registers an OAuth client on the fake upstream and the broker; resolves to the broker's client id. */
-  async registerClient(upstream: FakePipedream, name: string, options: { workspaceId?: string; expiresIn?: number } = {}): Promise<string> {
+  async registerClient(
+    upstream: FakePipedream,
+    name: string,
+    options: { workspaceId?: string; expiresIn?: number } = {},
+  ): Promise<string> {
     const secret = `${name}-secret-0123456789`;
     upstream.addClient(name, secret, options.expiresIn === undefined ? {} : { expiresIn: options.expiresIn });
     const created = await this.admin('POST', '/v1/clients', {
@@ -95,13 +102,15 @@ export class BrokerUnderTest {
       clientId: name,
       clientSecret: secret,
     });
-    if (created.status !== 201) throw new Error(`registration failed: ${created.status} ${JSON.stringify(created.body)}`);
+    if (created.status !== 201)
+      throw new Error(`registration failed: ${created.status} ${JSON.stringify(created.body)}`);
     return created.body.id;
   }
 
   async serviceKey(workspaces: string[]): Promise<{ id: string; key: string }> {
     const created = await this.admin('POST', '/v1/service-keys', { name: `svc-${workspaces.join('-')}`, workspaces });
-    if (created.status !== 201) throw new Error(`service key failed: ${created.status} ${JSON.stringify(created.body)}`);
+    if (created.status !== 201)
+      throw new Error(`service key failed: ${created.status} ${JSON.stringify(created.body)}`);
     return { id: created.body.id, key: created.body.key };
   }
 }
@@ -120,10 +129,13 @@ export class CountingProxy {
     server.on('request', (incoming, outgoing) => {
       const key = `${incoming.method} ${incoming.url}`;
       this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-      const forward = httpRequest({ hostname, port, method: incoming.method, path: incoming.url, headers: incoming.headers }, (answer) => {
-        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(outgoing);
-      });
+      const forward = httpRequest(
+        { hostname, port, method: incoming.method, path: incoming.url, headers: incoming.headers },
+        (answer) => {
+          outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(outgoing);
+        },
+      );
       forward.on('error', () => outgoing.destroy());
       incoming.pipe(forward);
     });
@@ -170,7 +182,11 @@ export class FakeApi {
       const valid = this.upstream.issued.some((issued) => issued.accessToken === token) && !this.refused.has(token);
       req.resume();
       res.writeHead(valid ? 200 : 401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(valid ? { data: { id: 'app_1', name_slug: 'slack', name: 'Slack' } } : { error: 'invalid token' }));
+      res.end(
+        JSON.stringify(
+          valid ? { data: { id: 'app_1', name_slug: 'slack', name: 'Slack' } } : { error: 'invalid token' },
+        ),
+      );
     });
   }
 

@@ -23,14 +23,20 @@ export function tokenAnswer(accessToken: string, expiresIn: number | null): Resp
 }
 
 export function errorAnswer(status: number, code: string, retryAfterSeconds?: number): Response {
-  const headers: Record<string, string> = retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) };
-  return Response.json({ statusCode: status, error: 'Error', message: `broker says ${code}`, code }, { status, headers });
+  const headers: Record<string, string> =
+    retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) };
+  return Response.json(
+    { statusCode: status, error: 'Error', message: `broker says ${code}`, code },
+    { status, headers },
+  );
 }
 
 /** What undici's fetch throws when nothing listens on the port. */
 export function connectionRefused(): Error {
   const error = new TypeError('fetch failed');
-  Object.assign(error, { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }) });
+  Object.assign(error, {
+    cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),
+  });
   return error;
 }
 
@@ -39,9 +45,7 @@ export class ScriptedBroker {
   private issued = 0;
 
   /** By default every GET gets a new token living `expiresIn` seconds. */
-  constructor(
-    public responder: Responder = () => tokenAnswer(`tok_${++this.issued}`, 3_600),
-  ) {}
+  constructor(public responder: Responder = () => tokenAnswer(`tok_${++this.issued}`, 3_600)) {}
 
   readonly fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const headers = new Headers(init?.headers);
