@@ -52,13 +52,14 @@ describe('@token-broker/client against the real broker', () => {
     for (let i = 0; i < 10_000; i += 1) {
       const started = performance.now();
       const call = client.getToken(id);
+      const settledAt = call.then(() => performance.now());
       if (!(await settledWithoutWaiting(call))) waited += 1;
       expect(await call).toBe(tokens[0]);
-      durations.push(performance.now() - started);
+      durations.push((await settledAt) - started);
     }
     expect(proxy.tokenGets(id)).toBe(1);
     expect(waited).toBe(0);
-    // Wall time includes this machine's scheduling; the 99th percentile stays far below a broker round trip.
+    // From the call to its answer; the 99th percentile far below a broker round trip, whatever else this machine runs.
     expect(durations.sort((a, b) => a - b)[9_899]).toBeLessThan(1);
   });
 
