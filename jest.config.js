@@ -2,7 +2,13 @@
 module.exports = {
   testEnvironment: 'node',
   rootDir: '.',
-  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
+  testMatch: [
+    '<rootDir>/src/**/*.spec.ts',
+    '<rootDir>/test/**/*.spec.ts',
+    '<rootDir>/test/**/*.e2e-spec.ts',
+    '<rootDir>/packages/*/test/**/*.spec.ts',
+    '<rootDir>/packages/*/test/**/*.e2e-spec.ts',
+  ],
   // Node 20 loads these ES-module-only dependencies of @fastify/static with require(esm); jest cannot, so swc converts them.
   transformIgnorePatterns: ['/node_modules/(?!(content-disposition)/)'],
   transform: {
