@@ -18,6 +18,6 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local entry = cjson.decode(ARGV[1])
 redis.call('HSET', KEYS[1], 'client', entry.client, 'gen', entry.generation, 'state', entry.state,
-  'status', entry.status)
+  'status', entry.status, 'iseq', 1, 'unindexed', 1)
 if entry.token then redis.call('HSET', KEYS[1], 'token', entry.token) end
 return 1
