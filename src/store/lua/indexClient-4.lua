@@ -15,7 +15,9 @@
     ARGV[1] JSON {
               id: string,
               state?: string,      the client's state; absent: the client is deleted
-              seq?: number,        its index sequence (given with state)
+              seq?: string,        its index sequence, decimal (given with state; a string, so
+                                   that numbers above 1e14 keep every digit through Lua)
+              fresh?: true,        the client was just inserted: an earlier client of this id is gone
               failing?: boolean,   whether it belongs in the failing list (given with state)
               score?: number,      its failing-list score (given with failing)
               now: number,         epoch ms
@@ -46,7 +48,8 @@ if change.state == nil then
   return 1
 end
 
-if change.seq <= countedSeq or redis.call('ZSCORE', KEYS[4], id) then return 0 end
+if change.fresh then redis.call('ZREM', KEYS[4], id) end
+if tonumber(change.seq) <= countedSeq or redis.call('ZSCORE', KEYS[4], id) then return 0 end
 if countedState ~= change.state then
   if countedState then redis.call('HINCRBY', KEYS[1], countedState, -1) end
   redis.call('HINCRBY', KEYS[1], change.state, 1)

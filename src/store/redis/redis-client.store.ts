@@ -5,7 +5,7 @@ import { identityChangeError } from '../store-helpers';
 import type { ClientEntry, ClientStatus, TokenStats } from '../store.types';
 import { clientEvent, pairsToRecord, parseEntry } from './redis-codec';
 import type { RedisConnection } from './redis-connection';
-import type { RedisCounters } from './redis-counters';
+import { firstIndexSeq, type RedisCounters } from './redis-counters';
 import { noFailpoint, type Failpoint } from './failpoint';
 import type { UpdateClientArgs } from './script-loader';
 
@@ -61,6 +61,7 @@ export class RedisClientStore implements ClientStore {
 
   async insertClient(entry: ClientEntry, dueAt: number): Promise<void> {
     const { client, status, token } = entry;
+    const seq = firstIndexSeq();
     const created = await this.connection.script('insertClient', [this.keys.client(client.id)], [
       {
         client: JSON.stringify(client),
@@ -68,6 +69,7 @@ export class RedisClientStore implements ClientStore {
         state: status.state,
         status: JSON.stringify(status),
         token: token === null ? undefined : JSON.stringify(token),
+        seq: String(seq),
       },
     ]);
     if (created !== 1) throw new Error(`a client with id ${client.id} already exists`);
@@ -81,7 +83,7 @@ export class RedisClientStore implements ClientStore {
       }
     }
     // Scheduled first: if the rest is lost, the first claim lists and counts it (lockAndRead's repair).
-    const indexed = { id: client.id, seq: 1, status, workspaceId: client.workspaceId };
+    const indexed = { id: client.id, seq, fresh: true as const, status, workspaceId: client.workspaceId };
     await this.counters.index(indexed, (pipeline) => pipeline.zadd(this.keys.schedule, dueAt, client.id));
   }
 

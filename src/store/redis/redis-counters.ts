@@ -10,10 +10,21 @@ const REMOVED_KEEP_MS = 24 * 3_600_000;
 const STATS_VERSION = '2';
 const REBUILD_PAGE = 500;
 
+/**
+ * A new client's first index sequence: above any sequence an earlier client
+ * of the same id reached (ids are random and never reused by the service;
+ * tests reuse them), so a late step of that client cannot count over it.
+ */
+export function firstIndexSeq(now = Date.now()): number {
+  return now * 1_000;
+}
+
 /** What the counters need to count one client: its index sequence, its status and its workspace (for the lists). */
 export interface IndexedClient {
   id: string;
   seq: number;
+  /** Just inserted: an earlier client of this id (a reused id) is gone for good. */
+  fresh?: true;
   status: ClientStatus;
   workspaceId: string;
 }
@@ -46,14 +57,15 @@ export class RedisCounters {
   }
 
   /** The index step as pipeline commands: listing entries first, then the counters. */
-  queueIndex(pipeline: ChainableCommander, { id, seq, status, workspaceId }: IndexedClient): void {
+  queueIndex(pipeline: ChainableCommander, { id, seq, fresh, status, workspaceId }: IndexedClient): void {
     pipeline.zadd(this.keys.clients, 0, id);
     pipeline.zadd(this.keys.workspaceClients(workspaceId), 0, id);
     const failing = isFailingState(status.state);
     this.queueChange(pipeline, {
       id,
       state: status.state,
-      seq,
+      seq: String(seq),
+      fresh,
       failing,
       score: failing ? failingScore(status) : undefined,
       now: Date.now(),

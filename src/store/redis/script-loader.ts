@@ -29,6 +29,7 @@ export interface InsertClientArgs {
   state: string;
   status: string;
   token?: string;
+  seq: string;
 }
 
 export interface UpdateClientArgs {
@@ -60,7 +61,9 @@ export interface IndexChange {
   id: string;
   /** Absent: the client is deleted. */
   state?: ClientState;
-  seq?: number;
+  /** Decimal: Lua would print a number this large in exponent form. */
+  seq?: string;
+  fresh?: true;
   failing?: boolean;
   score?: number;
   now: number;
