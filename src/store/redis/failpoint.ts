@@ -6,6 +6,8 @@ import type { StoreLogger } from '../store-helpers';
  * process (TEST_FAILPOINT, refused when NODE_ENV=production): the process
  * logs that it got there and waits forever, so the test can SIGKILL it at
  * exactly that point. Unset, it costs nothing.
+ * - after-client-write: after the client-slot step of an updateClient that
+ *   changed the state, or of a deleteClient, before the {stats} step.
  */
 export type FailpointName = TestFailpoint;
 export type Failpoint = (name: FailpointName) => Promise<void>;

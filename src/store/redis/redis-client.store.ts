@@ -148,6 +148,7 @@ export class RedisClientStore implements ClientStore {
     );
     const entry = fields === null ? null : parseEntry(pairsToRecord(fields));
     if (entry === null) return null;
+    await this.failpoint('after-client-write');
     const { workspaceId, clientId } = entry.client;
     await this.connection.pipeline((pipeline) => {
       this.counters.queueRemoval(pipeline, id);
