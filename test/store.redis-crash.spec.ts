@@ -83,7 +83,10 @@ describe('RedisStore counters after a crash between a client write and its count
     await claimAndLock('cl_a');
 
     await expectCountersExact(store, IDS);
-    expect(await store.tokenStats(10)).toMatchObject({ byState: { pending: 0, ready: 1, rejected: 1 }, failingIds: ['cl_a'] });
+    expect(await store.tokenStats(10)).toMatchObject({
+      byState: { pending: 0, ready: 1, rejected: 1 },
+      failingIds: ['cl_a'],
+    });
     expect(await admin.hexists(`${prefix}{c:cl_a}`, 'unindexed')).toBe(0);
   });
 
@@ -113,7 +116,7 @@ describe('RedisStore counters after a crash between a client write and its count
     expect(await admin.zscore(`${prefix}schedule`, 'cl_a')).toBeNull();
   });
 
-  it('a counting step arriving after the delete, from a write cut off before it, does not count the client again', async () => {
+  it('a late counting step, of a write cut off before a delete, does not count the deleted client again', async () => {
     await store.insertClient(makeEntry('cl_a'), UNSCHEDULED);
     await crashDuring((dying) => dying.updateClient('cl_a', 1, { status: statusIn('failing', isoAt(1)) }));
     const seq = await admin.hget(`${prefix}{c:cl_a}`, 'unindexed');
@@ -148,7 +151,8 @@ describe('RedisStore counters after a crash between a client write and its count
 
   it('counts a prefix written before the {stats} layout once, at start, and drops the old counters', async () => {
     await store.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), UNSCHEDULED);
-    await store.insertClient(makeEntry('cl_b', { status: { ...initialStatus(), state: 'failing', failingSince: isoAt(7) } }), UNSCHEDULED);
+    const failing = { ...initialStatus(), state: 'failing' as const, failingSince: isoAt(7) };
+    await store.insertClient(makeEntry('cl_b', { status: failing }), UNSCHEDULED);
     await store.close();
     // What version 1 left: no index sequence on the clients, its own counters (here wrong), no {stats} keys.
     for (const id of ['cl_a', 'cl_b']) await admin.hdel(`${prefix}{c:${id}}`, 'iseq', 'unindexed');

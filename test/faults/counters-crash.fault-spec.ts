@@ -31,14 +31,19 @@ async function healthTokens(replica: Replica): Promise<any> {
   return res.body;
 }
 
+const since = (view: View) => Date.parse(view.status.failingSince ?? '');
+
 /** What /health/tokens must say, by reading every client view. */
 function recount(clients: View[]) {
   const byState: Record<string, number> = { pending: 0, ready: 0, failing: 0, rejected: 0 };
   for (const view of clients) byState[view.status.state] += 1;
   const failing = clients
     .filter((view) => view.status.state === 'failing' || view.status.state === 'rejected')
-    .sort((a, b) => Date.parse(b.status.failingSince ?? '') - Date.parse(a.status.failingSince ?? '') || (a.id < b.id ? 1 : -1))
-    .map(({ id, workspaceId, status }) => ({ id, workspaceId, state: status.state, lastError: status.lastError, failingSince: status.failingSince }));
+    .sort((a, b) => since(b) - since(a) || (a.id < b.id ? 1 : -1))
+    .map(({ id, workspaceId, status }) => {
+      const { state, lastError, failingSince } = status;
+      return { id, workspaceId, state, lastError, failingSince };
+    });
   return { total: clients.length, byState, failing };
 }
 
@@ -124,7 +129,8 @@ describe('scenario: a replica killed between a client write and its counting', (
     process.kill(normal.proc.child.pid!, 'SIGKILL');
     await normal.proc.exited;
 
-    void call(victim.url, 'DELETE', `/v1/clients/${refusedId}`, { headers: adminAuth, timeoutMs: 30_000 }).catch(() => undefined);
+    const deleting = call(victim.url, 'DELETE', `/v1/clients/${refusedId}`, { headers: adminAuth, timeoutMs: 30_000 });
+    deleting.catch(() => undefined);
     await killAtFailpoint(victim, 1);
     const killedAt = Date.now();
 

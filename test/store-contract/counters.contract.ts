@@ -24,7 +24,11 @@ type Operation =
   | { kind: 'delete'; id: string };
 
 const operation: fc.Arbitrary<Operation> = fc.oneof(
-  fc.record({ kind: fc.constant('insert' as const), id: fc.constantFrom(...IDS), state: fc.constantFrom(...CLIENT_STATES) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    id: fc.constantFrom(...IDS),
+    state: fc.constantFrom(...CLIENT_STATES),
+  }),
   fc.record({
     kind: fc.constant('status' as const),
     id: fc.constantFrom(...IDS),
@@ -44,7 +48,8 @@ async function apply(store: Store, op: Operation): Promise<void> {
   const generation = current?.client.generation ?? 1;
   switch (op.kind) {
     case 'insert':
-      if (current === null) await store.insertClient(makeEntry(op.id, { status: status(op.id, op.state) }), UNSCHEDULED);
+      if (current !== null) return;
+      await store.insertClient(makeEntry(op.id, { status: status(op.id, op.state) }), UNSCHEDULED);
       return;
     case 'status':
       await store.updateClient(op.id, op.staleGeneration ? generation + 1 : generation, {

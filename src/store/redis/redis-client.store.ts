@@ -133,8 +133,7 @@ export class RedisClientStore implements ClientStore {
     if (outcome === 'ok' && unindexedSeq !== undefined && status !== undefined && workspaceId !== undefined) {
       await this.failpoint('after-client-write');
       const indexed = { id, seq: Number(unindexedSeq), status: JSON.parse(status) as ClientStatus, workspaceId };
-      // The write stands whatever happens here: the mark stays, and the next claim finishes the step.
-      await this.counters.index(indexed).catch(() => undefined);
+      await this.counters.indexOrLeavePending(indexed);
     }
     return outcome;
   }

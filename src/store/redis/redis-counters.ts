@@ -8,7 +8,7 @@ import { queueScript, type IndexChange } from './script-loader';
 const REMOVED_KEEP_MS = 24 * 3_600_000;
 /** The counters' layout; a prefix without it is rebuilt once from the client hashes (an upgrade). */
 const STATS_VERSION = '2';
-const REBUILD_PAGE = 500;
+const PAGE = 500;
 
 /**
  * A new client's first index sequence: above any sequence an earlier client
@@ -83,11 +83,16 @@ export class RedisCounters {
     if (fields.unindexed === undefined || fields.status === undefined || fields.client === undefined) return;
     const { workspaceId } = JSON.parse(fields.client) as { workspaceId: string };
     const status = JSON.parse(fields.status) as ClientStatus;
+    await this.indexOrLeavePending({ id, seq: Number(fields.unindexed), status, workspaceId });
+  }
+
+  /** The index step after a write that stands whatever happens here: on failure the mark stays on the client. */
+  async indexOrLeavePending(client: IndexedClient): Promise<void> {
     try {
-      await this.index({ id, seq: Number(fields.unindexed), status, workspaceId });
+      await this.index(client);
     } catch (error) {
-      // The mark stays on the client: the next write or claim of it tries again.
-      this.logger?.warn({ clientId: id, err: errorText(error) }, 'could not finish counting a client');
+      // The next write or claim of the client tries again.
+      this.logger?.warn({ clientId: client.id, err: errorText(error) }, 'could not finish counting a client');
     }
   }
 
@@ -131,7 +136,7 @@ export class RedisCounters {
     let afterId: string | undefined;
     for (;;) {
       const ids = await this.connection.run((redis) =>
-        redis.zrangebylex(this.keys.clients, afterId === undefined ? '-' : `(${afterId}`, '+', 'LIMIT', 0, REBUILD_PAGE),
+        redis.zrangebylex(this.keys.clients, afterId === undefined ? '-' : `(${afterId}`, '+', 'LIMIT', 0, PAGE),
       );
       if (ids.length === 0) break;
       const hashes = (await this.connection.pipeline((pipeline) => {
