@@ -4,7 +4,7 @@ import { REPAIR_WITHIN_MS } from '../src/store/redis/redis-client.store';
 import { loadScripts, type ScriptName } from '../src/store/redis/script-loader';
 import { initialStatus } from '../src/store/store.types';
 import { testRedisUrl, uniquePrefix } from './support/test-redis';
-import { UNSCHEDULED, expectCountersExact, isoAt, makeEntry, statusIn } from './store-contract';
+import { UNSCHEDULED, eventually, expectCountersExact, isoAt, makeEntry, statusIn } from './store-contract';
 
 /**
  * The counters of /health/tokens live in another Redis Cluster slot than a
@@ -170,4 +170,52 @@ describe('RedisStore counters after a crash between a client write and its count
     await store.updateClient('cl_b', 1, { status: statusIn('ready') });
     await expectCountersExact(store, IDS);
   });
+
+  it('costs a write that keeps the state no {stats} command; a change of state costs one index step', async () => {
+    await store.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), UNSCHEDULED);
+    const commands = await monitored(admin, async () => {
+      await store.updateClient('cl_a', 1, { status: statusIn('ready') });
+    });
+    // One round trip: the schedule entry pulled in, then the client script (EVAL the first time on a connection).
+    expect(commands.map(([name, key]) => `${name.toLowerCase()} ${key}`)).toEqual([
+      `zadd ${prefix}schedule`,
+      expect.stringMatching(/^eval(sha)? /),
+      ...['exists', 'hget', 'hget', 'hset', 'publish', 'hget'].map((name) => `${name} ${key(name)}`),
+    ]);
+
+    const changed = await monitored(admin, async () => {
+      await store.updateClient('cl_a', 1, { status: statusIn('failing', isoAt(1)) });
+    });
+    const scripts = changed.filter(([name]) => /^eval(sha)?$/i.test(name));
+    expect(scripts.map((args) => args[3])).toEqual([
+      `${prefix}{c:cl_a}`,
+      `${prefix}{stats}:by-state`,
+      `${prefix}{c:cl_a}`,
+    ]);
+    await expectCountersExact(store, IDS);
+
+    function key(command: string): string {
+      return command === 'publish' ? `${prefix}events` : `${prefix}{c:cl_a}`;
+    }
+  });
 });
+
+/** The commands Redis ran while `action` ran, as MONITOR shows them (a script's own commands after it). */
+async function monitored(admin: Redis, action: () => Promise<void>): Promise<string[][]> {
+  const monitor = await admin.monitor();
+  const commands: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+  try {
+    await eventually(async () => {
+      await admin.echo('monitor-probe');
+      expect(commands.map(([name]) => name.toLowerCase())).toContain('echo');
+    });
+    commands.splice(0);
+    await action();
+    await admin.echo('monitor-end');
+    await eventually(() => expect(commands.map(([name]) => name.toLowerCase())).toContain('echo'));
+  } finally {
+    monitor.disconnect();
+  }
+  return commands.filter(([name]) => name.toLowerCase() !== 'echo');
+}
