@@ -79,7 +79,7 @@ describe('RedisStore on Redis', () => {
     expect(store.kind).toBe('redis');
   });
 
-  it('keeps every key under the prefix, one client per hash tag, one workspace per hash tag', async () => {
+  it('keeps every key under the prefix, one client per hash tag, one workspace per hash tag, the counters in one', async () => {
     await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one', token: makeToken(1) }), UNSCHEDULED);
     await store.updateClient('cl_a', 1, { status: statusIn('failing', '2025-01-01T00:00:00.000Z') });
     await store.setDue('cl_a', 1_000);
@@ -92,10 +92,12 @@ describe('RedisStore on Redis', () => {
       [
         'audit',
         'clients',
-        'failing',
         'schedule',
         'service-keys',
-        'stats',
+        '{stats}:by-state',
+        '{stats}:counted',
+        '{stats}:failing',
+        '{stats}:version',
         '{c:cl_a}',
         '{c:cl_a}:lock',
         '{ws:o_one}:client-ids',
@@ -108,10 +110,12 @@ describe('RedisStore on Redis', () => {
     expect(tags).toEqual({
       audit: null,
       clients: null,
-      failing: null,
       schedule: null,
       'service-keys': null,
-      stats: null,
+      '{stats}:by-state': 'stats',
+      '{stats}:counted': 'stats',
+      '{stats}:failing': 'stats',
+      '{stats}:version': 'stats',
       '{c:cl_a}': 'c:cl_a',
       '{c:cl_a}:lock': 'c:cl_a',
       '{ws:o_one}:client-ids': 'ws:o_one',
@@ -120,7 +124,9 @@ describe('RedisStore on Redis', () => {
     expect(await admin.type(`${prefix}audit`)).toBe('stream');
     expect(await admin.type(`${prefix}{c:cl_a}`)).toBe('hash');
     expect(await admin.type(`${prefix}schedule`)).toBe('zset');
-    expect(await admin.hgetall(`${prefix}stats`)).toEqual({ pending: '0', failing: '1' });
+    expect(await admin.hgetall(`${prefix}{stats}:by-state`)).toEqual({ pending: '0', failing: '1' });
+    const iseq = await admin.hget(`${prefix}{c:cl_a}`, 'iseq');
+    expect(await admin.hgetall(`${prefix}{stats}:counted`)).toEqual({ cl_a: `${iseq}:failing` });
   });
 
   it('stores the sealed secret and token exactly as given: sealing is the caller’s job', async () => {
@@ -128,8 +134,10 @@ describe('RedisStore on Redis', () => {
     await store.insertClient(entry, UNSCHEDULED);
 
     const fields = await admin.hgetall(`${prefix}{c:cl_a}`);
-    expect(Object.keys(fields).sort()).toEqual(['client', 'gen', 'state', 'status', 'token']);
+    // iseq: the index sequence the counters count it at (see redis-client.store.ts).
+    expect(Object.keys(fields).sort()).toEqual(['client', 'gen', 'iseq', 'state', 'status', 'token']);
     expect(fields.gen).toBe('1');
+    expect(Number(fields.iseq)).toBeGreaterThan(0);
     expect(fields.state).toBe('pending');
     expect(JSON.parse(fields.client)).toEqual(entry.client);
     expect(JSON.parse(fields.client).sealedSecret).toBe(entry.client.sealedSecret);

@@ -108,4 +108,15 @@ describe('parseConfig', () => {
     ]);
     expect(problemsOf({ TOKEN_URL_ALLOWLIST: 'https://user@host' })).toContainEqual(expect.stringContaining('"https://user@host" is not a host name'));
   });
+
+  it('takes TEST_FAILPOINT (test only) outside production, refuses it in production and refuses an unknown point', () => {
+    expect(parseConfig({}).testFailpoint).toBeNull();
+    expect(parseConfig({ NODE_ENV: 'test', TEST_FAILPOINT: 'after-client-write' }).testFailpoint).toBe('after-client-write');
+    const production = { NODE_ENV: 'production', REDIS_URL: 'redis://r:6379', BROKER_ADMIN_KEYS: 'a-long-admin-key-0001', BROKER_ENCRYPTION_KEYS: key('k1') };
+    expect(problemsOf(production)).toEqual([]);
+    expect(problemsOf({ ...production, TEST_FAILPOINT: 'after-client-write' })).toEqual([
+      expect.stringContaining('TEST_FAILPOINT stops the process on purpose'),
+    ]);
+    expect(problemsOf({ TEST_FAILPOINT: 'everywhere' })).toEqual([expect.stringContaining('TEST_FAILPOINT must be one of after-client-write')]);
+  });
 });

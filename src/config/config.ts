@@ -48,7 +48,13 @@ export interface AppConfig {
   httpHeadersTimeoutMs: number;
   /** The same for the whole request, body included (not the answer). */
   httpRequestTimeoutMs: number;
+  /** TEST ONLY: where the store stops and waits to be killed (crash tests); refused in production. */
+  testFailpoint: TestFailpoint | null;
 }
+
+/** The points TEST_FAILPOINT may name: a fault test kills the process there. */
+export const TEST_FAILPOINTS = ['after-client-write'] as const;
+export type TestFailpoint = (typeof TEST_FAILPOINTS)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -178,12 +184,24 @@ export function parseConfig(env: Env): AppConfig {
     tokenRequestsPerSecondPerKey: integer('TOKEN_REQUESTS_PER_SECOND_PER_KEY', 10_000, 1, 10_000_000),
     httpHeadersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
     httpRequestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    testFailpoint: failpoint(env.TEST_FAILPOINT, problems),
   };
+  if (config.testFailpoint !== null && production) {
+    problems.push('TEST_FAILPOINT stops the process on purpose: it is for tests and refused when NODE_ENV=production');
+  }
   if (config.httpRequestTimeoutMs < config.httpHeadersTimeoutMs) {
     problems.push('HTTP_REQUEST_TIMEOUT_MS must be at least HTTP_HEADERS_TIMEOUT_MS (a request includes its headers)');
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   return config;
+}
+
+function failpoint(raw: string | undefined, problems: string[]): TestFailpoint | null {
+  const name = raw?.trim() ?? '';
+  if (name === '') return null;
+  const known = TEST_FAILPOINTS.find((point) => point === name);
+  if (!known) problems.push(`TEST_FAILPOINT must be one of ${TEST_FAILPOINTS.join(', ')} (got "${name}")`);
+  return known ?? null;
 }
 
 function splitList(raw: string | undefined): string[] {

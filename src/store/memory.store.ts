@@ -148,7 +148,8 @@ export class MemoryStore implements BrokerStore {
 
   async tokenStats(failingLimit: number): Promise<TokenStats> {
     const byState = emptyStateCounts();
-    for (const state of CLIENT_STATES) byState[state] = Math.max(0, this.stateCounts[state]);
+    // Nothing can stop between a write and its counting here: the counters are a recount at every instant.
+    for (const state of CLIENT_STATES) byState[state] = this.stateCounts[state];
     // Same order as Redis ZREVRANGE: score descending, then id descending.
     const failingIds = [...this.failingSince.entries()]
       .sort(([idA, sinceA], [idB, sinceB]) => sinceB - sinceA || (idA < idB ? 1 : idA > idB ? -1 : 0))

@@ -10,6 +10,8 @@ import type {
 } from './broker-store';
 import { RedisAuditStore } from './redis/redis-audit.store';
 import { RedisClientStore } from './redis/redis-client.store';
+import { RedisCounters } from './redis/redis-counters';
+import { failpointAt, type FailpointName } from './redis/failpoint';
 import { CONNECT_TIMEOUT_MS, RedisConnection, type RedisConnectionOptions } from './redis/redis-connection';
 import { RedisEventBus } from './redis/redis-event-bus';
 import { RedisLockStore } from './redis/redis-lock.store';
@@ -17,7 +19,10 @@ import { RedisScheduleStore } from './redis/redis-schedule.store';
 import { RedisServiceKeyStore } from './redis/redis-service-key.store';
 import type { AuditEvent, ClientEntry, ServiceKeyRecord, StoreEvent, TokenStats } from './store.types';
 
-export type RedisStoreOptions = RedisConnectionOptions;
+export interface RedisStoreOptions extends RedisConnectionOptions {
+  /** TEST ONLY (TEST_FAILPOINT): where the process stops so a test can kill it there. */
+  failpoint?: FailpointName | null;
+}
 
 /**
  * The store of record on Redis (or anything speaking its protocol): one part
@@ -29,6 +34,7 @@ export class RedisStore implements BrokerStore {
   readonly kind = 'redis' as const;
 
   private readonly connection: RedisConnection;
+  private readonly counters: RedisCounters;
   private readonly clients: RedisClientStore;
   private readonly schedule: RedisScheduleStore;
   private readonly locks: RedisLockStore;
@@ -39,9 +45,14 @@ export class RedisStore implements BrokerStore {
   /** Starts connecting in the background; see connect() to wait for the first connection. */
   constructor(options: RedisStoreOptions) {
     this.connection = new RedisConnection(options);
-    this.clients = new RedisClientStore(this.connection);
-    this.schedule = new RedisScheduleStore(this.connection);
-    this.locks = new RedisLockStore(this.connection);
+    this.counters = new RedisCounters(this.connection, options.logger);
+    this.clients = new RedisClientStore(
+      this.connection,
+      this.counters,
+      failpointAt(options.failpoint ?? null, options.logger),
+    );
+    this.schedule = new RedisScheduleStore(this.connection, this.counters);
+    this.locks = new RedisLockStore(this.connection, this.counters);
     this.serviceKeys = new RedisServiceKeyStore(this.connection);
     this.audit = new RedisAuditStore(this.connection);
     this.events = new RedisEventBus(this.connection, options);
@@ -56,6 +67,9 @@ export class RedisStore implements BrokerStore {
     const store = new RedisStore(options);
     if (!(await store.connection.waitForConnection(CONNECT_TIMEOUT_MS))) {
       options.logger?.warn({}, 'Redis is not reachable yet; the store keeps reconnecting');
+    } else {
+      // Otherwise the first tokenStats does it.
+      await store.counters.rebuildOnce().catch(() => undefined);
     }
     return store;
   }

@@ -16,7 +16,12 @@ import { RedisStore } from './redis.store';
       useFactory: (config: AppConfig, logger?: AppLogger): Promise<BrokerStore> | BrokerStore =>
         config.redisUrl === null
           ? new MemoryStore({ logger })
-          : RedisStore.connect({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger }),
+          : RedisStore.connect({
+              url: config.redisUrl,
+              keyPrefix: config.redisKeyPrefix,
+              logger,
+              failpoint: config.testFailpoint,
+            }),
     },
   ],
   exports: [BROKER_STORE],

@@ -1,6 +1,7 @@
 import type { BrokerStore } from '../../src/store/broker-store';
 import { describeAuditContract } from './audit.contract';
 import { describeClientsContract } from './clients.contract';
+import { describeCountersContract } from './counters.contract';
 import { describeEventsContract } from './events.contract';
 import { describeIsolationContract } from './isolation.contract';
 import { describeListingContract } from './listing.contract';
@@ -9,6 +10,7 @@ import { describeScheduleContract } from './schedule.contract';
 import { describeServiceKeysContract } from './service-keys.contract';
 
 export * from './fixtures';
+export { expectCountersExact } from './counters.contract';
 
 /**
  * What every BrokerStore promises (see the doc comments in
@@ -40,6 +42,7 @@ export function describeStoreContract(
     });
 
     describeClientsContract(store);
+    describeCountersContract(store);
     describeListingContract(store);
     describeScheduleContract(store);
     describeLocksContract(store);

@@ -10,6 +10,7 @@
               state: string,       the status's state
               status: string,      the status, JSON
               token?: string,      the held token, JSON; absent when none
+              seq: string,         its first index sequence, above any an earlier client of this id had
             }
 
   Output:
@@ -18,6 +19,6 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local entry = cjson.decode(ARGV[1])
 redis.call('HSET', KEYS[1], 'client', entry.client, 'gen', entry.generation, 'state', entry.state,
-  'status', entry.status)
+  'status', entry.status, 'iseq', entry.seq, 'unindexed', entry.seq)
 if entry.token then redis.call('HSET', KEYS[1], 'token', entry.token) end
 return 1

@@ -3,6 +3,10 @@
   The event is published in the same script, so no replica can miss a change
   that was written. The lock is released first when the owner named still
   holds it, whatever the outcome: a refresh ends with one write.
+  A change of state bumps the client's index sequence and marks it "index
+  pending" (field unindexed = that sequence) until the caller has run
+  indexClient-4.lua and markIndexed-1.lua: a crash in between leaves the mark,
+  and whoever next writes or claims the client finishes the step.
 
   Input:
     KEYS[1] client hash
@@ -22,7 +26,11 @@
     ARGV[3] event to publish
 
   Output:
-    {'ok', previousState} | {'stale'} | {'not_found'}
+    {'ok'} | {'ok', seq, status, workspaceId}  the client is marked index pending at sequence seq
+                                              (this write changed its state, or an earlier one did
+                                              and its index step did not run); status is the
+                                              stored status (JSON)
+    | {'stale'} | {'not_found'}
     | {'immutable'}  the client record would change the id, workspace or OAuth client id
 ]]
 --- @include "includes/releaseLockIfOwned"
@@ -41,11 +49,19 @@ if change.client then
   redis.call('HSET', KEYS[1], 'client', change.client, 'gen', change.generation)
 end
 local previousState = redis.call('HGET', KEYS[1], 'state')
-if change.status then redis.call('HSET', KEYS[1], 'status', change.status, 'state', change.state) end
+if change.status then
+  redis.call('HSET', KEYS[1], 'status', change.status, 'state', change.state)
+  if change.state ~= previousState then
+    redis.call('HSET', KEYS[1], 'unindexed', redis.call('HINCRBY', KEYS[1], 'iseq', 1))
+  end
+end
 if change.token == cjson.null then
   redis.call('HDEL', KEYS[1], 'token')
 elseif change.token then
   redis.call('HSET', KEYS[1], 'token', change.token)
 end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
-return {'ok', previousState}
+local unindexed = redis.call('HGET', KEYS[1], 'unindexed')
+if not unindexed then return {'ok'} end
+local workspaceId = cjson.decode(redis.call('HGET', KEYS[1], 'client')).workspaceId
+return {'ok', unindexed, redis.call('HGET', KEYS[1], 'status'), workspaceId}

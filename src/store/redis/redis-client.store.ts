@@ -1,27 +1,59 @@
+import type { ChainableCommander } from 'ioredis';
 import { DuplicateClientError } from '../broker-store';
 import type { ClientChange, ClientPageQuery, ClientStore, UpdateOutcome } from '../interfaces/client-store';
-import { failingScore, identityChangeError, isFailingState } from '../store-helpers';
-import { CLIENT_STATES, type ClientEntry, type ClientState, type ClientStatus, type TokenStats } from '../store.types';
-import type { ChainableCommander } from 'ioredis';
+import { identityChangeError } from '../store-helpers';
+import type { ClientEntry, ClientStatus, TokenStats } from '../store.types';
 import { clientEvent, pairsToRecord, parseEntry } from './redis-codec';
 import type { RedisConnection } from './redis-connection';
+import { firstIndexSeq, type RedisCounters } from './redis-counters';
+import { noFailpoint, type Failpoint } from './failpoint';
 import type { UpdateClientArgs } from './script-loader';
+
+/** A client written with a status, or deleted, is due within this: see the class comment. */
+export const REPAIR_WITHIN_MS = 20_000;
 
 /**
  * Clients on Redis. Writes that touch global indexes are ordered so that a
  * crash or an outage between two steps cannot lose a registered client nor
  * make an index point at a wrong one:
  * - insert writes the client hash first, then claims the OAuth client id,
- *   then adds the id to the lists and counters;
- * - delete removes the client hash (and its lock) first, then its index
- *   entries and counter.
+ *   then schedules it, lists it and counts it;
+ * - delete removes the client hash (and its lock) first, then uncounts it,
+ *   unlists it and unschedules it.
  * So an index entry whose hash is missing always belongs to a deleted client:
  * listClients skips (and drops) such entries and claimClientId takes over
- * such a client id. claimDue and tokenStats().failingIds may still name such
- * an id after a crash; callers treat a missing client as gone.
+ * such a client id.
+ *
+ * The counters and failing list of /health/tokens (RedisCounters) live in the
+ * {stats} slot, a client in its own: no one script may write both, so they are
+ * written in two steps, and the second is made safe to repeat instead.
+ * - A write that changes a client's state bumps its index sequence and marks
+ *   it "index pending" in the same script (the first step). The second step,
+ *   indexClient-4.lua, counts the client under its state unless the counters
+ *   already count that sequence or a later one, then the mark is cleared. So
+ *   it can be run again, late, or by anyone, and never counts twice; counters
+ *   only move a client from one state to another, so they are never negative.
+ * - A crash between the steps leaves the mark on the client. Whoever next
+ *   writes the client (updateClient) or takes its refresh lock (lockAndRead:
+ *   every scheduled refresh) finishes the step. Such a write, and a delete,
+ *   first pulls the client's schedule entry to within REPAIR_WITHIN_MS, in the
+ *   same round trip: after any crash, a replica claims it within that time
+ *   (or within the claim lease, for a scheduled refresh) and repairs it; a
+ *   deleted client is then found gone and uncounted by removeDue.
+ * - Cost: a write that does not change the state is unchanged but for one
+ *   ZADD in the same round trip; a change of state costs two more round
+ *   trips (index step, clear the mark); a repair costs what it reads.
+ * Guarantee: the counters and the failing list equal a recount of the client
+ * hashes whenever no write is between its steps, and at most
+ * REPAIR_WITHIN_MS plus one scheduler tick after any crash (of a replica, or
+ * of Redis with its AOF), as soon as one replica runs.
  */
 export class RedisClientStore implements ClientStore {
-  constructor(private readonly connection: RedisConnection) {}
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly counters: RedisCounters,
+    private readonly failpoint: Failpoint = noFailpoint,
+  ) {}
 
   private get keys() {
     return this.connection.keys;
@@ -29,6 +61,7 @@ export class RedisClientStore implements ClientStore {
 
   async insertClient(entry: ClientEntry, dueAt: number): Promise<void> {
     const { client, status, token } = entry;
+    const seq = firstIndexSeq();
     const created = await this.connection.script('insertClient', [this.keys.client(client.id)], [
       {
         client: JSON.stringify(client),
@@ -36,6 +69,7 @@ export class RedisClientStore implements ClientStore {
         state: status.state,
         status: JSON.stringify(status),
         token: token === null ? undefined : JSON.stringify(token),
+        seq: String(seq),
       },
     ]);
     if (created !== 1) throw new Error(`a client with id ${client.id} already exists`);
@@ -48,13 +82,9 @@ export class RedisClientStore implements ClientStore {
         throw error;
       }
     }
-    await this.connection.pipeline((pipeline) => {
-      pipeline.zadd(this.keys.clients, 0, client.id);
-      pipeline.zadd(this.keys.workspaceClients(client.workspaceId), 0, client.id);
-      pipeline.hincrby(this.keys.stats, status.state, 1);
-      if (isFailingState(status.state)) pipeline.zadd(this.keys.failing, failingScore(status), client.id);
-      pipeline.zadd(this.keys.schedule, dueAt, client.id);
-    });
+    // Scheduled first: if the rest is lost, the first claim lists and counts it (lockAndRead's repair).
+    const indexed = { id: client.id, seq, fresh: true as const, status, workspaceId: client.workspaceId };
+    await this.counters.index(indexed, (pipeline) => pipeline.zadd(this.keys.schedule, dueAt, client.id));
   }
 
   async getClient(id: string): Promise<ClientEntry | null> {
@@ -90,34 +120,41 @@ export class RedisClientStore implements ClientStore {
     change: ClientChange,
     releaseLockOf?: string,
   ): Promise<UpdateOutcome> {
-    const { status } = change;
-    const [outcome, previousState] = await this.connection.script(
+    const args = updateArgs(expectedGeneration, change, releaseLockOf);
+    const [outcome, unindexedSeq, status, workspaceId] = await this.connection.scriptAfter(
+      (pipeline) => {
+        if (change.status) this.queueRepairWithin(pipeline, id);
+      },
       'updateClient',
       [this.keys.client(id), this.keys.lock(id)],
-      [updateArgs(expectedGeneration, change, releaseLockOf), this.keys.events, clientEvent(id)],
+      [args, this.keys.events, clientEvent(id)],
     );
     if (outcome === 'immutable') throw identityChangeError();
-    if (outcome === 'ok' && status && previousState && status.state !== previousState) {
-      await this.moveBetweenStates(id, previousState, status);
+    if (outcome === 'ok' && unindexedSeq !== undefined && status !== undefined && workspaceId !== undefined) {
+      await this.failpoint('after-client-write');
+      const indexed = { id, seq: Number(unindexedSeq), status: JSON.parse(status) as ClientStatus, workspaceId };
+      await this.counters.indexOrLeavePending(indexed);
     }
     return outcome;
   }
 
   async deleteClient(id: string): Promise<ClientEntry | null> {
-    const fields = await this.connection.script(
+    const fields = await this.connection.scriptAfter(
+      (pipeline) => this.queueRepairWithin(pipeline, id),
       'deleteClient',
       [this.keys.client(id), this.keys.lock(id)],
       [this.keys.events, clientEvent(id)],
     );
     const entry = fields === null ? null : parseEntry(pairsToRecord(fields));
     if (entry === null) return null;
+    await this.failpoint('after-client-write');
     const { workspaceId, clientId } = entry.client;
     await this.connection.pipeline((pipeline) => {
+      this.counters.queueRemoval(pipeline, id);
       pipeline.zrem(this.keys.clients, id);
       pipeline.zrem(this.keys.workspaceClients(workspaceId), id);
+      // Last: while it stays, a claim finds the client gone and finishes the delete (removeDue).
       pipeline.zrem(this.keys.schedule, id);
-      pipeline.zrem(this.keys.failing, id);
-      pipeline.hincrby(this.keys.stats, entry.status.state, -1);
     });
     if (clientId !== null) {
       // Compare-and-delete: a newer client may already have taken this client id over.
@@ -126,23 +163,8 @@ export class RedisClientStore implements ClientStore {
     return entry;
   }
 
-  async tokenStats(failingLimit: number): Promise<TokenStats> {
-    const [total, counts, earliest, failingIds = []] = (await this.connection.pipeline((pipeline) => {
-      pipeline.zcard(this.keys.clients);
-      pipeline.hgetall(this.keys.stats);
-      pipeline.zrange(this.keys.schedule, 0, 0, 'WITHSCORES');
-      // ZREVRANGE 0 -1 would read every failing client: a limit of 0 asks for none.
-      if (failingLimit > 0) pipeline.zrevrange(this.keys.failing, 0, failingLimit - 1);
-    })) as [number, Record<string, string>, string[], string[] | undefined];
-    const byState = {} as Record<ClientState, number>;
-    // Counters can dip below zero after a crash between a delete's steps; never report that.
-    for (const state of CLIENT_STATES) byState[state] = Math.max(0, Number(counts[state] ?? 0));
-    return {
-      total,
-      byState,
-      failingIds: failingIds.slice(0, Math.max(0, failingLimit)),
-      nextDueAt: earliest.length === 0 ? null : Number(earliest[1]),
-    };
+  tokenStats(failingLimit: number): Promise<TokenStats> {
+    return this.counters.tokenStats(failingLimit);
   }
 
   /**
@@ -171,17 +193,9 @@ export class RedisClientStore implements ClientStore {
     return (await this.connection.script('replaceClientIdOwner', [indexKey], [claim])) === 1;
   }
 
-  private async moveBetweenStates(id: string, previousState: ClientState, status: ClientStatus): Promise<void> {
-    await this.connection.pipeline((pipeline) => {
-      pipeline.hincrby(this.keys.stats, previousState, -1);
-      pipeline.hincrby(this.keys.stats, status.state, 1);
-      this.trackFailing(pipeline, id, status);
-    });
-  }
-
-  private trackFailing(pipeline: ChainableCommander, id: string, status: ClientStatus): void {
-    if (isFailingState(status.state)) pipeline.zadd(this.keys.failing, failingScore(status), id);
-    else pipeline.zrem(this.keys.failing, id);
+  /** Makes the client due within REPAIR_WITHIN_MS (never later than it was): see the class comment. */
+  private queueRepairWithin(pipeline: ChainableCommander, id: string): void {
+    pipeline.zadd(this.keys.schedule, 'XX', 'LT', Date.now() + REPAIR_WITHIN_MS, id);
   }
 
   private idsAfter(indexKey: string, afterId: string | undefined, limit: number): Promise<string[]> {

@@ -2,7 +2,7 @@ import Redis, { type ChainableCommander, type RedisOptions } from 'ioredis';
 import type { StoreLogger } from '../store-helpers';
 import { asStoreError } from './redis-errors';
 import { redisKeys, type RedisKeys } from './redis-keys';
-import { defineScripts, type ScriptName, type ScriptRunner, type ScriptSignatures } from './script-loader';
+import { defineScripts, queueScript, type ScriptName, type ScriptRunner, type ScriptSignatures } from './script-loader';
 
 export const CONNECT_TIMEOUT_MS = 2_000;
 /** A Redis that accepts connections but does not answer (paused, swapping) must still give a 503, not hang. */
@@ -65,6 +65,24 @@ export class RedisConnection {
     }
   }
 
+  /**
+   * A script sent in the same round trip as some commands queued before it
+   * (Redis runs them in order); answers the script's reply. Errors are named
+   * after the script.
+   */
+  async scriptAfter<Name extends ScriptName>(
+    before: (pipeline: ChainableCommander) => void,
+    name: Name,
+    keys: ScriptSignatures[Name]['keys'],
+    argv: ScriptSignatures[Name]['argv'],
+  ): Promise<ScriptSignatures[Name]['reply']> {
+    const pipeline = this.redis.pipeline();
+    before(pipeline);
+    queueScript(pipeline, name, keys, argv);
+    const replies = unwrapReplies(await this.run(() => pipeline.exec()), name);
+    return replies[replies.length - 1] as ScriptSignatures[Name]['reply'];
+  }
+
   /** Several single-key commands in one round trip; not a transaction, and each command stays in its own slot. */
   async pipeline(build: (pipeline: ChainableCommander) => void): Promise<unknown[]> {
     const pipeline = this.redis.pipeline();
@@ -99,9 +117,9 @@ export class RedisConnection {
   }
 }
 
-function unwrapReplies(replies: [error: Error | null, value: unknown][] | null): unknown[] {
+function unwrapReplies(replies: [error: Error | null, value: unknown][] | null, command?: string): unknown[] {
   return (replies ?? []).map(([error, value]) => {
-    if (error) throw asStoreError(error);
+    if (error) throw asStoreError(error, command);
     return value;
   });
 }

@@ -1,12 +1,16 @@
 /**
  * Key layout. Everything sits under the prefix. One client's keys share the
- * hash tag {c:<id>}, a workspace's indexes share {ws:<id>}, and every other
- * key is global and lives alone in its slot, so no command (and no script)
- * ever touches keys of two slots: Redis Cluster can hold this layout.
+ * hash tag {c:<id>}, a workspace's indexes share {ws:<id>}, the counters of
+ * /health/tokens share {stats} (one script keeps them), and every other key
+ * is global and lives alone in its slot, so no command (and no script) ever
+ * touches keys of two slots: Redis Cluster can hold this layout.
  */
 export function redisKeys(prefix: string) {
   return {
-    /** Hash: client (JSON), gen, state, status (JSON), token (JSON, absent when none). */
+    /**
+     * Hash: client (JSON), gen, state, status (JSON), token (JSON, absent when none), iseq (index sequence:
+     * bumped by each change of state), unindexed (the iseq whose counting is pending; absent when none).
+     */
     client: (id: string) => `${prefix}{c:${id}}`,
     lock: (id: string) => `${prefix}{c:${id}}:lock`,
     /** Sorted set, all scores 0: ids in lexicographic order, for cursor pages. */
@@ -16,10 +20,18 @@ export function redisKeys(prefix: string) {
     clients: `${prefix}clients`,
     /** Sorted set: client id scored by its next refresh time (epoch ms); a claim moves it to the lease's end. */
     schedule: `${prefix}schedule`,
-    /** Hash: state -> number of clients in it. */
-    stats: `${prefix}stats`,
+    /** Hash: state -> number of clients counted in it. */
+    stats: `${prefix}{stats}:by-state`,
+    /** Hash: client id -> "<iseq>:<state>", what the counters count it as. */
+    counted: `${prefix}{stats}:counted`,
     /** Sorted set: failing or rejected client ids scored by when they started failing. */
-    failing: `${prefix}failing`,
+    failing: `${prefix}{stats}:failing`,
+    /** Sorted set: ids of deleted clients scored by when (epoch ms), so a late index step cannot count them again. */
+    removed: `${prefix}{stats}:removed`,
+    /** String: the version of the counters' layout; absent until they were rebuilt from the client hashes. */
+    statsVersion: `${prefix}{stats}:version`,
+    /** The counters of the layout before {stats} (version 1): removed by the rebuild. */
+    legacyCounters: [`${prefix}stats`, `${prefix}failing`],
     /** Hash: service key id -> record (JSON). */
     serviceKeys: `${prefix}service-keys`,
     /** Stream of audit events, capped by XADD MAXLEN. */

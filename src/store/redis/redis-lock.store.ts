@@ -1,16 +1,24 @@
 import type { HeldLock, LockedRead, LockStore } from '../interfaces/lock-store';
 import { lockTtl, pairsToRecord, parseEntry } from './redis-codec';
 import type { RedisConnection } from './redis-connection';
+import type { RedisCounters } from './redis-counters';
 
 /** Refresh locks on Redis: one key per client, holding its owner's token, with a time to live. */
 export class RedisLockStore implements LockStore {
-  constructor(private readonly connection: RedisConnection) {}
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly counters: RedisCounters,
+  ) {}
 
+  /** Also finishes counting the client when a crash left that pending (see redis-client.store.ts). */
   async lockAndRead(id: string, owner: string, ttlMs: number): Promise<LockedRead> {
     const { keys } = this.connection;
     const lockKeys: [lock: string, client: string] = [keys.lock(id), keys.client(id)];
     const fields = await this.connection.script('lockAndRead', lockKeys, [owner, lockTtl(ttlMs)]);
-    return fields === null ? { locked: false } : { locked: true, entry: parseEntry(pairsToRecord(fields)) };
+    if (fields === null) return { locked: false };
+    const record = pairsToRecord(fields);
+    await this.counters.repairIfPending(id, record);
+    return { locked: true, entry: parseEntry(record) };
   }
 
   async extendLock(id: string, owner: string, ttlMs: number): Promise<boolean> {

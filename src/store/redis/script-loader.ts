@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import type { ClientState } from '../store.types';
 import type { UpdateOutcome } from '../interfaces/client-store';
 
@@ -28,6 +29,7 @@ export interface InsertClientArgs {
   state: string;
   status: string;
   token?: string;
+  seq: string;
 }
 
 export interface UpdateClientArgs {
@@ -47,7 +49,26 @@ export interface ClientIdClaim {
   newOwner?: string;
 }
 
-export type UpdateReply = [outcome: UpdateOutcome | 'immutable', previousState?: ClientState | null];
+/** Given when the write left the client marked index pending: its index sequence, status (JSON) and workspace. */
+export type UpdateReply = [
+  outcome: UpdateOutcome | 'immutable',
+  unindexedSeq?: string,
+  status?: string,
+  workspaceId?: string,
+];
+
+export interface IndexChange {
+  id: string;
+  /** Absent: the client is deleted. */
+  state?: ClientState;
+  /** Decimal: Lua would print a number this large in exponent form. */
+  seq?: string;
+  fresh?: true;
+  failing?: boolean;
+  score?: number;
+  now: number;
+  removedKeepMs: number;
+}
 
 /** Every script's signature: the one place it is written down on this side of the Lua. */
 export interface ScriptSignatures {
@@ -59,6 +80,12 @@ export interface ScriptSignatures {
   >;
   deleteClient: Signature<[client: string, lock: string], [channel: string, event: string], string[] | null>;
   replaceClientIdOwner: Signature<[clientIds: string], [claim: ClientIdClaim], 0 | 1>;
+  indexClient: Signature<
+    [counters: string, counted: string, failing: string, removed: string],
+    [change: IndexChange],
+    0 | 1
+  >;
+  markIndexed: Signature<[client: string], [seq: string], 0 | 1>;
   claimDue: Signature<[schedule: string], [now: number, leaseUntil: number, limit: number], [string[], string[]]>;
   lockAndRead: Signature<[lock: string, client: string], [owner: string, ttlMs: number], string[] | null>;
   releaseLock: Signature<[lock: string], [owner: string], 0 | 1>;
@@ -80,6 +107,8 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   updateClient: true,
   deleteClient: true,
   replaceClientIdOwner: true,
+  indexClient: true,
+  markIndexed: true,
   claimDue: true,
   lockAndRead: true,
   releaseLock: true,
@@ -127,6 +156,20 @@ export function defineScripts(redis: Redis): ScriptRunner {
     if (keys.length !== script.numberOfKeys) throw new Error(`${name} takes ${script.numberOfKeys} keys`);
     return commands[commandName(name)](...keys, ...encoded) as Promise<never>;
   };
+}
+
+/** Queues a script on a pipeline (same encoding as the runner), for a step sent with other commands. */
+export function queueScript<Name extends ScriptName>(
+  pipeline: ChainableCommander,
+  name: Name,
+  keys: ScriptSignatures[Name]['keys'],
+  argv: ScriptSignatures[Name]['argv'],
+): void {
+  const script = loadScripts().get(name);
+  const encoded = (argv as ScriptArgument[]).map(encodeArgument);
+  const command = (pipeline as unknown as Record<string, (...args: string[]) => unknown>)[commandName(name)];
+  if (script?.numberOfKeys === undefined) command.call(pipeline, String(keys.length), ...keys, ...encoded);
+  else command.call(pipeline, ...keys, ...encoded);
 }
 
 function isScriptName(name: string): name is ScriptName {

@@ -143,9 +143,10 @@ export class Cluster {
     return cluster;
   }
 
-  async startReplica(name: string): Promise<Replica> {
+  /** `env` adds to (or overrides) the scenario's variables for this replica only. */
+  async startReplica(name: string, env: Record<string, string> = {}): Promise<Replica> {
     const port = await freePort();
-    const proc = spawnBroker({ ...replicaEnv(this.fake, this.redis.url, this.env), PORT: String(port) });
+    const proc = spawnBroker({ ...replicaEnv(this.fake, this.redis.url, { ...this.env, ...env }), PORT: String(port) });
     const replica: Replica = { name, port, url: `http://127.0.0.1:${port}`, proc };
     this.replicas.push(replica);
     const deadline = Date.now() + 20_000;

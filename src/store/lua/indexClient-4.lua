@@ -1,0 +1,63 @@
+--[[
+  Makes /health/tokens' counters and failing list count one client as it is
+  now. Idempotent: it records, per client, the state it is counted under and
+  the client's index sequence (bumped by every write that changes the state),
+  so running it again, late, or out of order with another write's run never
+  counts a client twice nor under an older state. All four keys share the
+  {stats} hash tag: one slot, so it is Cluster-safe.
+
+  Input:
+    KEYS[1] counters (hash: state -> number of clients counted in it)
+    KEYS[2] counted (hash: client id -> "<index sequence>:<state>")
+    KEYS[3] failing (sorted set: failing or rejected client id scored by when it started failing)
+    KEYS[4] removed (sorted set: ids of deleted clients scored by when, epoch ms; kept removedKeepMs)
+
+    ARGV[1] JSON {
+              id: string,
+              state?: string,      the client's state; absent: the client is deleted
+              seq?: string,        its index sequence, decimal (given with state; a string, so
+                                   that numbers above 1e14 keep every digit through Lua)
+              fresh?: true,        the client was just inserted: an earlier client of this id is gone
+              failing?: boolean,   whether it belongs in the failing list (given with state)
+              score?: number,      its failing-list score (given with failing)
+              now: number,         epoch ms
+              removedKeepMs: number
+            }
+
+  Output:
+    1 the counts changed, 0 they already counted the client so (or it is deleted)
+]]
+local change = cjson.decode(ARGV[1])
+local id = change.id
+local counted = redis.call('HGET', KEYS[2], id)
+local countedSeq, countedState = -1, false
+if counted then
+  local separator = string.find(counted, ':', 1, true)
+  countedSeq = tonumber(string.sub(counted, 1, separator - 1))
+  countedState = string.sub(counted, separator + 1)
+end
+
+if change.state == nil then
+  -- A tombstone, so that a write's index step arriving after the delete's cannot count the client again.
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', change.now - change.removedKeepMs)
+  redis.call('ZADD', KEYS[4], change.now, id)
+  redis.call('ZREM', KEYS[3], id)
+  if not countedState then return 0 end
+  redis.call('HINCRBY', KEYS[1], countedState, -1)
+  redis.call('HDEL', KEYS[2], id)
+  return 1
+end
+
+if change.fresh then redis.call('ZREM', KEYS[4], id) end
+if tonumber(change.seq) <= countedSeq or redis.call('ZSCORE', KEYS[4], id) then return 0 end
+if countedState ~= change.state then
+  if countedState then redis.call('HINCRBY', KEYS[1], countedState, -1) end
+  redis.call('HINCRBY', KEYS[1], change.state, 1)
+end
+redis.call('HSET', KEYS[2], id, change.seq .. ':' .. change.state)
+if change.failing then
+  redis.call('ZADD', KEYS[3], change.score, id)
+else
+  redis.call('ZREM', KEYS[3], id)
+end
+return 1

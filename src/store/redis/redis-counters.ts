@@ -1,0 +1,168 @@
+import type { ChainableCommander } from 'ioredis';
+import { failingScore, isFailingState, type StoreLogger } from '../store-helpers';
+import { CLIENT_STATES, type ClientState, type ClientStatus, type TokenStats } from '../store.types';
+import type { RedisConnection } from './redis-connection';
+import { queueScript, type IndexChange } from './script-loader';
+
+/** How long a deleted client's tombstone is kept: far longer than any write's index step can come late. */
+const REMOVED_KEEP_MS = 24 * 3_600_000;
+/** The counters' layout; a prefix without it is rebuilt once from the client hashes (an upgrade). */
+const STATS_VERSION = '2';
+const PAGE = 500;
+
+/**
+ * A new client's first index sequence: above any sequence an earlier client
+ * of the same id reached (ids are random and never reused by the service;
+ * tests reuse them), so a late step of that client cannot count over it.
+ */
+export function firstIndexSeq(now = Date.now()): number {
+  return now * 1_000;
+}
+
+/** What the counters need to count one client: its index sequence, its status and its workspace (for the lists). */
+export interface IndexedClient {
+  id: string;
+  seq: number;
+  /** Just inserted: an earlier client of this id (a reused id) is gone for good. */
+  fresh?: true;
+  status: ClientStatus;
+  workspaceId: string;
+}
+
+/**
+ * The counters and failing list of /health/tokens on Redis, kept by
+ * indexClient-4.lua (see redis-client.store.ts for the guarantee). Every step
+ * here is idempotent: running it again, late, or after another writer's is
+ * always safe, which is what lets a crash be repaired by running it again.
+ */
+export class RedisCounters {
+  private rebuilt = false;
+
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly logger?: StoreLogger,
+  ) {}
+
+  private get keys() {
+    return this.connection.keys;
+  }
+
+  /** Counts the client as it is now and (re)adds it to the listing indexes; then clears its index-pending mark. */
+  async index(client: IndexedClient, before?: (pipeline: ChainableCommander) => void): Promise<void> {
+    await this.connection.pipeline((pipeline) => {
+      before?.(pipeline);
+      this.queueIndex(pipeline, client);
+    });
+    await this.connection.script('markIndexed', [this.keys.client(client.id)], [String(client.seq)]);
+  }
+
+  /** The index step as pipeline commands: listing entries first, then the counters. */
+  queueIndex(pipeline: ChainableCommander, { id, seq, fresh, status, workspaceId }: IndexedClient): void {
+    pipeline.zadd(this.keys.clients, 0, id);
+    pipeline.zadd(this.keys.workspaceClients(workspaceId), 0, id);
+    const failing = isFailingState(status.state);
+    this.queueChange(pipeline, {
+      id,
+      state: status.state,
+      seq: String(seq),
+      fresh,
+      failing,
+      score: failing ? failingScore(status) : undefined,
+      now: Date.now(),
+      removedKeepMs: REMOVED_KEEP_MS,
+    });
+  }
+
+  /** Uncounts a deleted client, for good: a late index step of an earlier write cannot count it again. */
+  queueRemoval(pipeline: ChainableCommander, id: string): void {
+    this.queueChange(pipeline, { id, now: Date.now(), removedKeepMs: REMOVED_KEEP_MS });
+  }
+
+  /** Finishes the index step a write left pending (a crash, or a failure after the write), from the hash's fields. */
+  async repairIfPending(id: string, fields: Record<string, string>): Promise<void> {
+    if (fields.unindexed === undefined || fields.status === undefined || fields.client === undefined) return;
+    const { workspaceId } = JSON.parse(fields.client) as { workspaceId: string };
+    const status = JSON.parse(fields.status) as ClientStatus;
+    await this.indexOrLeavePending({ id, seq: Number(fields.unindexed), status, workspaceId });
+  }
+
+  /** The index step after a write that stands whatever happens here: on failure the mark stays on the client. */
+  async indexOrLeavePending(client: IndexedClient): Promise<void> {
+    try {
+      await this.index(client);
+    } catch (error) {
+      // The next write or claim of the client tries again.
+      this.logger?.warn({ clientId: client.id, err: errorText(error) }, 'could not finish counting a client');
+    }
+  }
+
+  async tokenStats(failingLimit: number): Promise<TokenStats> {
+    await this.rebuildOnce();
+    const [counts, earliest, failingIds = []] = (await this.connection.pipeline((pipeline) => {
+      pipeline.hgetall(this.keys.stats);
+      pipeline.zrange(this.keys.schedule, 0, 0, 'WITHSCORES');
+      // ZREVRANGE 0 -1 would read every failing client: a limit of 0 asks for none.
+      if (failingLimit > 0) pipeline.zrevrange(this.keys.failing, 0, failingLimit - 1);
+    })) as [Record<string, string>, string[], string[] | undefined];
+    const byState = {} as Record<ClientState, number>;
+    let total = 0;
+    for (const state of CLIENT_STATES) {
+      byState[state] = Number(counts[state] ?? 0);
+      total += byState[state];
+    }
+    return {
+      total,
+      byState,
+      failingIds: failingIds.slice(0, Math.max(0, failingLimit)),
+      nextDueAt: earliest.length === 0 ? null : Number(earliest[1]),
+    };
+  }
+
+  /**
+   * A prefix written by an older version has counters that index nothing:
+   * they are rebuilt once, from every client hash (it costs what it reads).
+   * Safe alongside writers and other replicas doing the same: each step is idempotent.
+   */
+  async rebuildOnce(): Promise<void> {
+    if (this.rebuilt) return;
+    if ((await this.connection.run((redis) => redis.get(this.keys.statsVersion))) !== STATS_VERSION) {
+      await this.rebuild();
+      await this.connection.run((redis) => redis.set(this.keys.statsVersion, STATS_VERSION));
+    }
+    this.rebuilt = true;
+  }
+
+  private async rebuild(): Promise<void> {
+    let afterId: string | undefined;
+    for (;;) {
+      const ids = await this.connection.run((redis) =>
+        redis.zrangebylex(this.keys.clients, afterId === undefined ? '-' : `(${afterId}`, '+', 'LIMIT', 0, PAGE),
+      );
+      if (ids.length === 0) break;
+      const hashes = (await this.connection.pipeline((pipeline) => {
+        for (const id of ids) pipeline.hgetall(this.keys.client(id));
+      })) as Record<string, string>[];
+      await this.connection.pipeline((pipeline) => {
+        ids.forEach((id, index) => {
+          const fields = hashes[index];
+          if (fields.client === undefined) return;
+          const { workspaceId } = JSON.parse(fields.client) as { workspaceId: string };
+          const status = JSON.parse(fields.status) as ClientStatus;
+          this.queueIndex(pipeline, { id, seq: Number(fields.iseq ?? 0), status, workspaceId });
+        });
+      });
+      afterId = ids[ids.length - 1];
+    }
+    // One DEL per key: each sits alone in its slot.
+    await this.connection.run((redis) => Promise.all(this.keys.legacyCounters.map((key) => redis.del(key))));
+  }
+
+  private queueChange(pipeline: ChainableCommander, change: IndexChange): void {
+    const { stats, counted, failing, removed } = this.keys;
+    queueScript(pipeline, 'indexClient', [stats, counted, failing, removed], [change]);
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,246 @@
+import Redis from 'ioredis';
+import { RedisStore } from '../src/store/redis.store';
+import { REPAIR_WITHIN_MS } from '../src/store/redis/redis-client.store';
+import { loadScripts, type ScriptName } from '../src/store/redis/script-loader';
+import { initialStatus } from '../src/store/store.types';
+import { startRedisServer, type RedisServerHandle } from './support/redis-server';
+import { testRedisUrl, uniquePrefix } from './support/test-redis';
+import { UNSCHEDULED, eventually, expectCountersExact, isoAt, makeEntry, statusIn } from './store-contract';
+
+/**
+ * The counters of /health/tokens live in another Redis Cluster slot than a
+ * client, so a write and its counting are two steps. Here a process dies
+ * between them (TEST_FAILPOINT's in-process form: the store stops there for
+ * good and is closed), and the repair (the next claim, write or removeDue of
+ * that client, or the rebuild at start) must make tokenStats exact again.
+ */
+const IDS = ['cl_a', 'cl_b'];
+
+describe('RedisStore counters after a crash between a client write and its counting', () => {
+  let admin: Redis;
+  let prefix: string;
+  let store: RedisStore;
+  const opened: RedisStore[] = [];
+
+  const connect = async (failpoint?: 'after-client-write', onFailpoint?: () => void) => {
+    const logger = { warn: (details: object) => ('failpoint' in details ? onFailpoint?.() : undefined) };
+    const connected = await RedisStore.connect({ url: testRedisUrl(), keyPrefix: prefix, failpoint, logger });
+    opened.push(connected);
+    return connected;
+  };
+
+  /** Runs `write` on a store that stops at the failpoint, then "kills" it: its second step never runs. */
+  const crashDuring = async (write: (dying: RedisStore) => Promise<unknown>) => {
+    let reached!: () => void;
+    const atFailpoint = new Promise<void>((resolve) => (reached = resolve));
+    const dying = await connect('after-client-write', reached);
+    void write(dying);
+    await atFailpoint;
+    await dying.close();
+  };
+
+  const runScript = (name: ScriptName, keys: string[], argv: string[]) =>
+    admin.eval(loadScripts().get(name)!.lua, keys.length, ...keys, ...argv);
+
+  beforeAll(() => {
+    admin = new Redis(testRedisUrl());
+  });
+
+  beforeEach(async () => {
+    prefix = uniquePrefix('crash');
+    store = await connect();
+  });
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((each) => each.close()));
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length > 0) await admin.del(...keys);
+  });
+
+  afterAll(async () => {
+    await admin.quit();
+  });
+
+  async function claimAndLock(id: string): Promise<void> {
+    const { due } = await store.claimDue(Date.now() + REPAIR_WITHIN_MS + 1, Date.now() + 60_000, 10);
+    expect(due.map((client) => client.id)).toContain(id);
+    const read = await store.lockAndRead(id, 'survivor', 10_000);
+    expect(read.locked).toBe(true);
+    if (read.locked && read.entry === null) await store.removeDue(id);
+  }
+
+  it('a change of state cut off before its counting is counted by the next claim of the client', async () => {
+    await store.insertClient(makeEntry('cl_a'), UNSCHEDULED);
+    await store.insertClient(makeEntry('cl_b', { status: statusIn('ready') }), UNSCHEDULED);
+
+    await crashDuring((dying) => dying.updateClient('cl_a', 1, { status: statusIn('rejected', isoAt(4)) }));
+
+    // The crash is real: the client says rejected, the counters still say pending.
+    expect((await store.getClient('cl_a'))?.status.state).toBe('rejected');
+    expect((await store.tokenStats(10)).byState).toEqual({ pending: 1, ready: 1, failing: 0, rejected: 0 });
+    // The write pulled the client's schedule entry in, so a replica claims it soon.
+    expect(Number(await admin.zscore(`${prefix}schedule`, 'cl_a'))).toBeLessThanOrEqual(Date.now() + REPAIR_WITHIN_MS);
+
+    await claimAndLock('cl_a');
+
+    await expectCountersExact(store, IDS);
+    expect(await store.tokenStats(10)).toMatchObject({
+      byState: { pending: 0, ready: 1, rejected: 1 },
+      failingIds: ['cl_a'],
+    });
+    expect(await admin.hexists(`${prefix}{c:cl_a}`, 'unindexed')).toBe(0);
+  });
+
+  it('is counted by the next write of the client, even one that changes no state', async () => {
+    await store.insertClient(makeEntry('cl_a', { status: statusIn('failing', isoAt(1)) }), UNSCHEDULED);
+    await crashDuring((dying) => dying.updateClient('cl_a', 1, { status: statusIn('ready') }));
+    expect((await store.tokenStats(10)).failingIds).toEqual(['cl_a']);
+
+    await store.updateClient('cl_a', 1, { token: null });
+
+    await expectCountersExact(store, IDS);
+    expect((await store.tokenStats(10)).failingIds).toEqual([]);
+  });
+
+  it('a delete cut off after removing the client is finished when a claim finds it gone', async () => {
+    await store.insertClient(makeEntry('cl_a', { status: statusIn('failing', isoAt(1)) }), UNSCHEDULED);
+    await store.insertClient(makeEntry('cl_b'), UNSCHEDULED);
+
+    await crashDuring((dying) => dying.deleteClient('cl_a'));
+    expect(await store.getClient('cl_a')).toBeNull();
+    expect(await store.tokenStats(10)).toMatchObject({ total: 2, failingIds: ['cl_a'] });
+
+    await claimAndLock('cl_a');
+
+    await expectCountersExact(store, IDS);
+    expect(await store.tokenStats(10)).toMatchObject({ total: 1, byState: { pending: 1, failing: 0 }, failingIds: [] });
+    expect(await admin.zscore(`${prefix}schedule`, 'cl_a')).toBeNull();
+  });
+
+  it('a late counting step, of a write cut off before a delete, does not count the deleted client again', async () => {
+    await store.insertClient(makeEntry('cl_a'), UNSCHEDULED);
+    await crashDuring((dying) => dying.updateClient('cl_a', 1, { status: statusIn('failing', isoAt(1)) }));
+    const seq = await admin.hget(`${prefix}{c:cl_a}`, 'unindexed');
+    await store.deleteClient('cl_a');
+
+    const keys = ['by-state', 'counted', 'failing', 'removed'].map((name) => `${prefix}{stats}:${name}`);
+    const late = { id: 'cl_a', state: 'failing', seq, failing: true, score: 1, now: Date.now(), removedKeepMs: 60_000 };
+    expect(await runScript('indexClient', keys, [JSON.stringify(late)])).toBe(0);
+
+    await expectCountersExact(store, IDS);
+    expect(await store.tokenStats(10)).toMatchObject({ total: 0, failingIds: [] });
+  });
+
+  it('an insert cut off after its hash and schedule entry is listed and counted by the first claim', async () => {
+    const entry = makeEntry('cl_a', { status: statusIn('rejected', isoAt(2)) });
+    const args = {
+      client: JSON.stringify(entry.client),
+      generation: '1',
+      state: 'rejected',
+      status: JSON.stringify(entry.status),
+      seq: String(Date.now() * 1_000),
+    };
+    await runScript('insertClient', [`${prefix}{c:cl_a}`], [JSON.stringify(args)]);
+    await admin.zadd(`${prefix}schedule`, Date.now(), 'cl_a');
+    expect((await store.tokenStats(10)).total).toBe(0);
+
+    await claimAndLock('cl_a');
+
+    expect((await store.listClients({ limit: 10 })).map((listed) => listed.client.id)).toEqual(['cl_a']);
+    expect(await store.tokenStats(10)).toMatchObject({ total: 1, byState: { rejected: 1 }, failingIds: ['cl_a'] });
+  });
+
+  it('counts a prefix written before the {stats} layout once, at start, and drops the old counters', async () => {
+    await store.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), UNSCHEDULED);
+    const failing = { ...initialStatus(), state: 'failing' as const, failingSince: isoAt(7) };
+    await store.insertClient(makeEntry('cl_b', { status: failing }), UNSCHEDULED);
+    await store.close();
+    // What version 1 left: no index sequence on the clients, its own counters (here wrong), no {stats} keys.
+    for (const id of ['cl_a', 'cl_b']) await admin.hdel(`${prefix}{c:${id}}`, 'iseq', 'unindexed');
+    const statsKeys = await admin.keys(`${prefix}{stats}:*`);
+    await admin.del(...statsKeys);
+    await admin.hset(`${prefix}stats`, { ready: '-1', failing: '3' });
+    await admin.zadd(`${prefix}failing`, 1, 'cl_gone');
+
+    store = await connect();
+
+    await expectCountersExact(store, IDS);
+    expect(await store.tokenStats(10)).toMatchObject({ total: 2, failingIds: ['cl_b'] });
+    expect(await admin.exists(`${prefix}stats`, `${prefix}failing`)).toBe(0);
+    // Later changes of the old clients are counted on top of the rebuilt counts.
+    await store.updateClient('cl_b', 1, { status: statusIn('ready') });
+    await expectCountersExact(store, IDS);
+  });
+});
+
+/**
+ * What the counters cost a write. On a redis-server of its own: MONITOR
+ * shows every client's commands, and the shared test server has other test
+ * files' traffic.
+ */
+describe('RedisStore counters cost', () => {
+  let server: RedisServerHandle;
+  let admin: Redis;
+  let store: RedisStore;
+  const prefix = 'cost:';
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    admin = new Redis(server.url);
+    store = await RedisStore.connect({ url: server.url, keyPrefix: prefix });
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await admin.quit();
+    await server.stop();
+  });
+
+  it('sends no {stats} command for a write that keeps the state, one index step for a change of state', async () => {
+    await store.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), UNSCHEDULED);
+    const commands = await monitored(admin, async () => {
+      await store.updateClient('cl_a', 1, { status: statusIn('ready') });
+    });
+    // One round trip: the schedule entry pulled in, then the client script (EVAL the first time on a connection).
+    expect(commands.map(([name, key]) => `${name.toLowerCase()} ${key}`)).toEqual([
+      `zadd ${prefix}schedule`,
+      expect.stringMatching(/^eval(sha)? /),
+      ...['exists', 'hget', 'hget', 'hset', 'publish', 'hget'].map((name) => `${name} ${key(name)}`),
+    ]);
+
+    const changed = await monitored(admin, async () => {
+      await store.updateClient('cl_a', 1, { status: statusIn('failing', isoAt(1)) });
+    });
+    const scripts = changed.filter(([name]) => /^eval(sha)?$/i.test(name));
+    expect(scripts.map((args) => args[3])).toEqual([
+      `${prefix}{c:cl_a}`,
+      `${prefix}{stats}:by-state`,
+      `${prefix}{c:cl_a}`,
+    ]);
+    await expectCountersExact(store, ['cl_a']);
+
+    function key(command: string): string {
+      return command === 'publish' ? `${prefix}events` : `${prefix}{c:cl_a}`;
+    }
+  });
+});
+
+/** The commands Redis ran while `action` ran, as MONITOR shows them (a script's own commands after it). */
+async function monitored(admin: Redis, action: () => Promise<void>): Promise<string[][]> {
+  const monitor = await admin.monitor();
+  const commands: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+  try {
+    await eventually(async () => {
+      await admin.echo('monitor-probe');
+      expect(commands.map(([name]) => name.toLowerCase())).toContain('echo');
+    });
+    commands.splice(0);
+    await action();
+    await admin.echo('monitor-end');
+    await eventually(() => expect(commands.map(([name]) => name.toLowerCase())).toContain('echo'));
+  } finally {
+    monitor.disconnect();
+  }
+  return commands.filter(([name]) => name.toLowerCase() !== 'echo');
+}
