@@ -1,3 +1,5 @@
+// Callbacks passed to page.evaluate run in the browser.
+/// <reference lib="dom" />
 import type { Page, Request } from 'playwright-core';
 import { ADMIN_KEY, admin, eventually, randomSecret, startBroker, type TestBroker } from './support/broker';
 import {
