@@ -147,6 +147,7 @@ describe('admin console at /console (Chromium)', () => {
     await page.getByLabel('Name', { exact: true }).fill('Console wrong secret');
     await page.getByLabel('Client id', { exact: true }).fill(clientId);
     await fillSecret('Client secret', randomSecret('wrong'));
+    await page.getByLabel('Token request format', { exact: true }).selectOption('form');
     await page.getByRole('button', { name: 'Register' }).click();
     await heading('Console wrong secret').waitFor();
     await page.locator('.state-line .badge-rejected').waitFor({ timeout: 15_000 });
@@ -166,6 +167,50 @@ describe('admin console at /console (Chromium)', () => {
     await screenshot(page, 'clients-phone');
     await expectAccessible();
     await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  it('registers an api_key client with the key uploaded from a file', async () => {
+    const apiKey = randomSecret('pd_user_key');
+    upstream.addApiKey(apiKey);
+    secrets.push(apiKey);
+    await navTo('Register');
+    await heading('Register a client').waitFor();
+    await expect(page.evaluate(() => document.activeElement?.tagName)).resolves.toBe('H1');
+    await page.getByLabel('Pipedream user API key', { exact: true }).check();
+    await expect(page.getByLabel('Client id', { exact: true }).count()).resolves.toBe(0);
+    await page.getByLabel('Workspace', { exact: true }).fill(workspace);
+    await page.getByLabel('Name', { exact: true }).fill('Console API key');
+    await page.getByLabel('or load it from a file', { exact: true }).setInputFiles({
+      name: 'pipedream-key.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from(`${apiKey}\n`),
+    });
+    await page.getByText('Loaded from pipedream-key.txt.').waitFor();
+    await page.getByRole('button', { name: 'Register' }).click();
+    await heading('Console API key').waitFor();
+    await page.locator('.state-line .badge-ready').waitFor({ timeout: 15_000 });
+    await expect(page.getByText(`…${apiKey.slice(-4)}`).isVisible()).resolves.toBe(true);
+  });
+
+  it('pages through the clients with the API\'s nextCursor', async () => {
+    const crowded = `${workspace}_many`;
+    for (let i = 0; i < 51; i += 1) {
+      const created = await broker.http().post('/v1/clients').set(admin)
+        .send({ workspaceId: crowded, name: `bulk ${i}`, type: 'api_key', apiKey: randomSecret('bulk') });
+      expect(created.status).toBe(201);
+    }
+    await navTo('Clients');
+    await heading('Clients').waitFor();
+    await page.getByLabel('Workspace', { exact: true }).fill(crowded);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect(page.locator('tbody tr').nth(49).waitFor().then(() => page.locator('tbody tr').count())).resolves.toBe(50);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.getByText('Page 2').waitFor();
+    await eventually(async () => (await page.locator('tbody tr').count()) === 1);
+    await expect(page.getByRole('button', { name: 'Next page' }).isDisabled()).resolves.toBe(true);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await page.getByText('Page 1').waitFor();
+    await page.locator('tbody tr').nth(49).waitFor();
   });
 
   it('creates a service key and shows it once, with a copy button; lists and deletes keys', async () => {
