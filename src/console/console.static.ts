@@ -54,7 +54,7 @@ export function registerConsole(fastify: FastifyInstance, root: string = CONSOLE
         return reply.status(status).send(body);
       };
       scope.get('/console', notBuilt);
-      scope.get('/console/*', notBuilt);
+      scope.get('/console*', notBuilt);
       return;
     }
     // The console's relative asset paths need the trailing slash.
