@@ -43,17 +43,24 @@ function main() {
   const missing = missingPackages(REQUIRED, existsSync);
   if (missing.length === 0) return 0;
   for (const entry of REQUIRED.filter((item) => missing.includes(item.pkg))) {
-    process.stderr.write(`ensure-system-packages: ${entry.path} is missing (Debian package ${entry.pkg}, for ${entry.usedBy})\n`);
+    process.stderr.write(
+      `ensure-system-packages: ${entry.path} is missing (Debian package ${entry.pkg}, for ${entry.usedBy})\n`,
+    );
   }
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    process.stderr.write(`ensure-system-packages: not root, so nothing was installed. Run:\n\n  sudo sh -c '${installCommand(missing)}'\n\n`);
+    process.stderr.write(
+      `ensure-system-packages: not root, nothing installed. Run:\n\n  sudo sh -c '${installCommand(missing)}'\n\n`,
+    );
     return 1;
   }
   process.stderr.write(`ensure-system-packages: installing ${missing.join(' ')}\n`);
-  const installed = aptGet(['install', '-y', ...missing]) || (aptGet(['update']) && aptGet(['install', '-y', ...missing]));
+  const installed =
+    aptGet(['install', '-y', ...missing]) || (aptGet(['update']) && aptGet(['install', '-y', ...missing]));
   const stillMissing = missingPackages(REQUIRED, existsSync);
   if (!installed || stillMissing.length > 0) {
-    process.stderr.write(`ensure-system-packages: the install failed. Run it by hand and read apt's message:\n\n  ${installCommand(missing)}\n\n`);
+    process.stderr.write(
+      `ensure-system-packages: the install failed. Run it to read apt's message:\n\n  ${installCommand(missing)}\n\n`,
+    );
     return 1;
   }
   return 0;

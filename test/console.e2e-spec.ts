@@ -133,12 +133,14 @@ describe('admin console at /console (Chromium)', () => {
     await page.getByRole('button', { name: 'Rotate' }).click();
     const refusal = page.getByRole('alert');
     await refusal.waitFor();
-    await expect(refusal.textContent()).resolves.toMatch(/upstream refused the new credentials.*invalid_client.*old secret stays/);
+    await expect(refusal.textContent()).resolves.toMatch(
+      /upstream refused the new credentials.*invalid_client.*old secret stays/,
+    );
     await expectAccessible();
     await screenshot(page, 'client-rotation-refused');
   });
 
-  it('shows a client registered with a wrong secret as rejected, with the upstream\'s words, first in the list', async () => {
+  it("shows a client with a wrong secret as rejected, with the upstream's words, first in the list", async () => {
     const clientId = `${oauthClientId}-wrong`;
     upstream.addClient(clientId, randomSecret('right'));
     await navTo('Register');
@@ -192,10 +194,13 @@ describe('admin console at /console (Chromium)', () => {
     await expect(page.getByText(`…${apiKey.slice(-4)}`).isVisible()).resolves.toBe(true);
   });
 
-  it('pages through the clients with the API\'s nextCursor', async () => {
+  it("pages through the clients with the API's nextCursor", async () => {
     const crowded = `${workspace}_many`;
     for (let i = 0; i < 51; i += 1) {
-      const created = await broker.http().post('/v1/clients').set(admin)
+      const created = await broker
+        .http()
+        .post('/v1/clients')
+        .set(admin)
         .send({ workspaceId: crowded, name: `bulk ${i}`, type: 'api_key', apiKey: randomSecret('bulk') });
       expect(created.status).toBe(201);
     }
@@ -203,7 +208,13 @@ describe('admin console at /console (Chromium)', () => {
     await heading('Clients').waitFor();
     await page.getByLabel('Workspace', { exact: true }).fill(crowded);
     await page.getByRole('button', { name: 'Filter' }).click();
-    await expect(page.locator('tbody tr').nth(49).waitFor().then(() => page.locator('tbody tr').count())).resolves.toBe(50);
+    await expect(
+      page
+        .locator('tbody tr')
+        .nth(49)
+        .waitFor()
+        .then(() => page.locator('tbody tr').count()),
+    ).resolves.toBe(50);
     await page.getByRole('button', { name: 'Next page' }).click();
     await page.getByText('Page 2').waitFor();
     await eventually(async () => (await page.locator('tbody tr').count()) === 1);

@@ -29,7 +29,7 @@ describe('ensure-system-packages', () => {
     expect(installCommand(['chromium', 'prometheus'])).toBe('apt-get update && apt-get install -y chromium prometheus');
   });
 
-  it('covers Debian\'s chromium for the console e2e, with the path playwright-core launches', () => {
+  it("covers Debian's chromium for the console e2e, with the path playwright-core launches", () => {
     expect(REQUIRED).toContainEqual(expect.objectContaining({ path: '/usr/bin/chromium', pkg: 'chromium' }));
   });
 });

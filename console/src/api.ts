@@ -33,7 +33,13 @@ export interface Page<T> {
 export interface TokenHealth {
   total: number;
   byState: Record<ClientState, number>;
-  failing: { id: string; workspaceId: string; state: ClientState; lastError: string | null; failingSince: string | null }[];
+  failing: {
+    id: string;
+    workspaceId: string;
+    state: ClientState;
+    lastError: string | null;
+    failingSince: string | null;
+  }[];
   nextRefreshAt: string | null;
 }
 

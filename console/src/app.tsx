@@ -30,6 +30,46 @@ function NavLink({ route, current, label }: { route: Route; current: Route; labe
   );
 }
 
+/** The skip link (its own handler: #main is not a route), the sections, and signing out. */
+function Header({ route, onSignOut }: { route: Route; onSignOut: () => void }) {
+  return (
+    <>
+      <a
+        class="skip-link"
+        href="#main"
+        onClick={(event) => {
+          event.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
+        Skip to content
+      </a>
+      <header class="top">
+        <span class="brand">token-broker</span>
+        <nav aria-label="Console">
+          <NavLink route={{ page: 'clients' }} current={route} label="Clients" />
+          <NavLink route={{ page: 'register' }} current={route} label="Register" />
+          <NavLink route={{ page: 'service-keys' }} current={route} label="Service keys" />
+        </nav>
+        <button type="button" class="sign-out" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+    </>
+  );
+}
+
+function Notice({ text, onDismiss }: { text: string; onDismiss: () => void }) {
+  return (
+    <p class="success" role="status">
+      {text}{' '}
+      <button type="button" class="link" onClick={onDismiss}>
+        Dismiss
+      </button>
+    </p>
+  );
+}
+
 export function App() {
   const [signedIn, setSignedIn] = useState(() => readAdminKey() !== null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -66,32 +106,9 @@ export function App() {
   }
   return (
     <>
-      <a class="skip-link" href="#main" onClick={(event) => {
-        event.preventDefault();
-        document.getElementById('main')?.focus();
-      }}>
-        Skip to content
-      </a>
-      <header class="top">
-        <span class="brand">token-broker</span>
-        <nav aria-label="Console">
-          <NavLink route={{ page: 'clients' }} current={route} label="Clients" />
-          <NavLink route={{ page: 'register' }} current={route} label="Register" />
-          <NavLink route={{ page: 'service-keys' }} current={route} label="Service keys" />
-        </nav>
-        <button type="button" class="sign-out" onClick={signOut}>
-          Sign out
-        </button>
-      </header>
+      <Header route={route} onSignOut={signOut} />
       <main id="main" tabIndex={-1}>
-        {notice && (
-          <p class="success" role="status">
-            {notice}{' '}
-            <button type="button" class="link" onClick={() => setNotice(null)}>
-              Dismiss
-            </button>
-          </p>
-        )}
+        {notice && <Notice text={notice} onDismiss={() => setNotice(null)} />}
         <Page route={route} onNotice={setNotice} />
       </main>
       <footer class="foot">

@@ -5,10 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
  * index.html, and nothing secret is ever part of a route.
  */
 export type Route =
-  | { page: 'clients' }
-  | { page: 'client'; id: string }
-  | { page: 'register' }
-  | { page: 'service-keys' };
+  { page: 'clients' } | { page: 'client'; id: string } | { page: 'register' } | { page: 'service-keys' };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');

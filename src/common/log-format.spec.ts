@@ -25,11 +25,11 @@ describe('logDestination', () => {
     return { stream, text: () => text };
   }
 
-  it('json is pino\'s own stdout writer', () => {
+  it("json is pino's own stdout writer", () => {
     expect(logDestination('json')).toBeUndefined();
   });
 
-  it('pretty writes one readable line per entry, with Nest\'s context, and still redacts secrets', () => {
+  it("pretty writes one readable line per entry, with Nest's context, and still redacts secrets", () => {
     const sink = capture();
     const logger = createLogger('info', logDestination('pretty', sink.stream));
     logger.info({ context: 'RefreshScheduler', clientSecret: 'pretty-secret-0001', clientId: 'c_1' }, 'refreshed');

@@ -49,7 +49,7 @@ describe('registerConsole', () => {
     }
   });
 
-  it('without a build, says how to make one, in the contract\'s error shape', async () => {
+  it("without a build, says how to make one, in the contract's error shape", async () => {
     registerConsole(fastify, join(root, 'missing'));
     for (const url of ['/console', '/console/', '/console/assets/x.js']) {
       const answer = await fastify.inject({ method: 'GET', url });

@@ -30,7 +30,10 @@ export const CONSOLE_CSP = [
  */
 export const CONSOLE_ASSETS_DIR = resolve(__dirname, '..', '..', 'dist', 'console-assets');
 
-/** Hashed file names change with their content: cache them for good; index.html names them, so it is checked each time. */
+/**
+ * Hashed file names change with their content: cache them for good. index.html
+ * names them, so it is checked each time.
+ */
 function cacheControlFor(url: string): string {
   return url.startsWith(`${CONSOLE_PREFIX}assets/`) ? 'public, max-age=31536000, immutable' : 'no-cache';
 }
@@ -44,7 +47,8 @@ export function registerConsole(fastify: FastifyInstance, root: string = CONSOLE
   fastify.register(async (scope) => {
     scope.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload, done) => {
       reply.header('content-security-policy', CONSOLE_CSP);
-      if (reply.statusCode === 200 || reply.statusCode === 304) reply.header('cache-control', cacheControlFor(request.url));
+      if (reply.statusCode === 200 || reply.statusCode === 304)
+        reply.header('cache-control', cacheControlFor(request.url));
       done(null, payload);
     });
     if (!existsSync(join(root, 'index.html'))) {

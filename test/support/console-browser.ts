@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { CONSOLE_ASSETS_DIR } from '../../src/console/console.static';
 
-/** Debian's Chromium, installed by `npm test`'s pretest (scripts/ensure-system-packages.js); never a downloaded browser. */
+/** Debian's Chromium, installed by `npm test`'s pretest (scripts/ensure-system-packages.js), never a downloaded one. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
 /** Flags that keep Chromium from calling out of this machine (its closed network refuses it anyway). */
@@ -38,7 +38,9 @@ export function ensureConsoleBuilt(): void {
 /** A fresh Chromium profile (its own --user-data-dir), removed on close. */
 export async function launchConsoleBrowser(): Promise<ConsoleBrowser> {
   if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`${CHROMIUM_PATH} is missing: run \`node scripts/ensure-system-packages.js\` (npm test does) or apt-get install chromium`);
+    throw new Error(
+      `${CHROMIUM_PATH} is missing: run \`node scripts/ensure-system-packages.js\` (npm test's pretest does)`,
+    );
   }
   const profile = mkdtempSync(join(tmpdir(), 'tb-console-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -82,19 +84,30 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
   const loaded = await page.evaluate(() => typeof (window as { axe?: unknown }).axe === 'object');
   if (!loaded) await page.evaluate(AXE_SOURCE);
   const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: AxeViolation[] }> } }).axe;
+    const axe = (
+      window as unknown as {
+        axe: { run: (context: Document, options: object) => Promise<{ violations: AxeViolation[] }> };
+      }
+    ).axe;
     const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map(({ id, impact, help, nodes }) => ({ id, impact, help, nodes: nodes.map((node) => ({ target: node.target })) }));
+    return result.violations.map(({ id, impact, help, nodes }) => ({
+      id,
+      impact,
+      help,
+      nodes: nodes.map((node) => ({ target: node.target })),
+    }));
   });
   return violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
 }
 
-/** Every securitypolicyviolation the page reports, kept in window.__cspViolations from before any script of the page runs. */
+/** Each securitypolicyviolation of the page, in window.__cspViolations from before the page's own scripts run. */
 export async function recordCspViolations(context: BrowserContext): Promise<void> {
   await context.addInitScript(() => {
     const violations: string[] = [];
     (window as unknown as { __cspViolations: string[] }).__cspViolations = violations;
-    document.addEventListener('securitypolicyviolation', (event) => violations.push(`${event.violatedDirective} ${event.blockedURI}`));
+    document.addEventListener('securitypolicyviolation', (event) =>
+      violations.push(`${event.violatedDirective} ${event.blockedURI}`),
+    );
   });
 }
 

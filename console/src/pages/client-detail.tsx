@@ -158,6 +158,20 @@ function AuditList({ clientId }: { clientId: string }) {
   );
 }
 
+/** Still loading, or not there (deleted, or a mistyped id): says which. */
+function NotLoaded({ id, error }: { id: string; error: ApiError | null }) {
+  return (
+    <>
+      <h1 tabIndex={-1}>Client {id}</h1>
+      <ErrorBox error={error} />
+      {!error && <p role="status">Loading…</p>}
+      <p>
+        <a href={hrefOf({ page: 'clients' })}>Back to the clients</a>
+      </p>
+    </>
+  );
+}
+
 export function ClientPage({ id, onNotice }: { id: string; onNotice: (message: string) => void }) {
   const polled = usePolling(() => api.getClient(id), POLL_MS, [id]);
   const [confirming, setConfirming] = useState(false);
@@ -179,18 +193,7 @@ export function ClientPage({ id, onNotice }: { id: string; onNotice: (message: s
     }
   };
 
-  if (client === null) {
-    return (
-      <>
-        <h1 tabIndex={-1}>Client {id}</h1>
-        <ErrorBox error={polled.error} />
-        {!polled.error && <p role="status">Loading…</p>}
-        <p>
-          <a href={hrefOf({ page: 'clients' })}>Back to the clients</a>
-        </p>
-      </>
-    );
-  }
+  if (client === null) return <NotLoaded id={id} error={polled.error} />;
   return (
     <>
       <p class="breadcrumb">

@@ -33,7 +33,9 @@ function NeedsAttention({ health }: { health: TokenHealth | null }) {
           {health.failing.map((entry) => (
             <li key={entry.id}>
               <StateBadge state={entry.state} /> <a href={hrefOf({ page: 'client', id: entry.id })}>{entry.id}</a>{' '}
-              <span class="muted">({entry.workspaceId}, since {formatTime(entry.failingSince)})</span>
+              <span class="muted">
+                ({entry.workspaceId}, since {formatTime(entry.failingSince)})
+              </span>
               {entry.lastError && <div class="last-error">{entry.lastError}</div>}
             </li>
           ))}
@@ -83,24 +85,92 @@ function ClientsTable({ clients }: { clients: ClientView[] }) {
   );
 }
 
-export function ClientsPage() {
+interface FiltersProps {
+  onWorkspace: (workspaceId: string) => void;
+  state: ClientState | '';
+  onState: (state: ClientState | '') => void;
+}
+
+/** The workspace filter asks the API; the state filter narrows the page already loaded. */
+function Filters({ onWorkspace, state, onState }: FiltersProps) {
   const [workspaceInput, setWorkspaceInput] = useState('');
+  const submit = (event: Event) => {
+    event.preventDefault();
+    onWorkspace(workspaceInput.trim());
+  };
+  return (
+    <form class="filters" onSubmit={submit} role="search">
+      <div class="field">
+        <label for="filter-workspace">Workspace</label>
+        <input
+          id="filter-workspace"
+          value={workspaceInput}
+          placeholder="o_abc123 (empty: all)"
+          onInput={(event) => setWorkspaceInput((event.currentTarget as HTMLInputElement).value)}
+        />
+      </div>
+      <button type="submit">Filter</button>
+      <div class="field">
+        <label for="filter-state">State (this page)</label>
+        <select
+          id="filter-state"
+          value={state}
+          onChange={(event) => onState((event.currentTarget as HTMLSelectElement).value as ClientState | '')}
+        >
+          <option value="">any</option>
+          {CLIENT_STATES.map((value) => (
+            <option key={value} value={value}>
+              {value}
+            </option>
+          ))}
+        </select>
+      </div>
+    </form>
+  );
+}
+
+function AllClients() {
   const [workspaceId, setWorkspaceId] = useState('');
   const [stateFilter, setStateFilter] = useState<ClientState | ''>('');
   // The cursors of the pages before this one, so Previous can go back.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const cursor = cursors[cursors.length - 1];
+  const page = usePolling(() => api.listClients({ workspaceId, cursor, limit: PAGE_SIZE }), POLL_MS, [
+    workspaceId,
+    cursor,
+  ]);
+  const items = page.data?.items ?? [];
+  const shown = orderForAttention(items.filter((c) => !stateFilter || c.status.state === stateFilter));
+  const nextCursor = page.data?.nextCursor ?? null;
 
+  return (
+    <section aria-labelledby="all-clients-title" class="card">
+      <h2 id="all-clients-title">All clients</h2>
+      <Filters
+        onWorkspace={(value) => {
+          setWorkspaceId(value);
+          setCursors([null]);
+        }}
+        state={stateFilter}
+        onState={setStateFilter}
+      />
+      <ErrorBox error={page.error} />
+      {page.data === null && page.error === null ? <p role="status">Loading…</p> : <ClientsTable clients={shown} />}
+      <nav class="pager" aria-label="Pages of clients">
+        <button type="button" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
+          Previous page
+        </button>
+        <span>Page {cursors.length}</span>
+        <button type="button" disabled={!nextCursor} onClick={() => nextCursor && setCursors([...cursors, nextCursor])}>
+          Next page
+        </button>
+      </nav>
+    </section>
+  );
+}
+
+export function ClientsPage() {
   const health = usePolling(() => api.tokenHealth(), POLL_MS, []);
-  const page = usePolling(() => api.listClients({ workspaceId, cursor, limit: PAGE_SIZE }), POLL_MS, [workspaceId, cursor]);
-  const shown = orderForAttention((page.data?.items ?? []).filter((c) => !stateFilter || c.status.state === stateFilter));
-
-  const applyWorkspace = (event: Event) => {
-    event.preventDefault();
-    setWorkspaceId(workspaceInput.trim());
-    setCursors([null]);
-  };
-
   return (
     <>
       <div class="page-head">
@@ -111,51 +181,7 @@ export function ClientsPage() {
       </div>
       <ErrorBox error={health.error} />
       <NeedsAttention health={health.data} />
-      <section aria-labelledby="all-clients-title" class="card">
-        <h2 id="all-clients-title">All clients</h2>
-        <form class="filters" onSubmit={applyWorkspace} role="search">
-          <div class="field">
-            <label for="filter-workspace">Workspace</label>
-            <input
-              id="filter-workspace"
-              value={workspaceInput}
-              placeholder="o_abc123 (empty: all)"
-              onInput={(event) => setWorkspaceInput((event.currentTarget as HTMLInputElement).value)}
-            />
-          </div>
-          <button type="submit">Filter</button>
-          <div class="field">
-            <label for="filter-state">State (this page)</label>
-            <select
-              id="filter-state"
-              value={stateFilter}
-              onChange={(event) => setStateFilter((event.currentTarget as HTMLSelectElement).value as ClientState | '')}
-            >
-              <option value="">any</option>
-              {CLIENT_STATES.map((state) => (
-                <option key={state} value={state}>
-                  {state}
-                </option>
-              ))}
-            </select>
-          </div>
-        </form>
-        <ErrorBox error={page.error} />
-        {page.data === null && page.error === null ? <p role="status">Loading…</p> : <ClientsTable clients={shown} />}
-        <nav class="pager" aria-label="Pages of clients">
-          <button type="button" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
-            Previous page
-          </button>
-          <span>Page {cursors.length}</span>
-          <button
-            type="button"
-            disabled={!page.data?.nextCursor}
-            onClick={() => page.data?.nextCursor && setCursors([...cursors, page.data.nextCursor])}
-          >
-            Next page
-          </button>
-        </nav>
-      </section>
+      <AllClients />
     </>
   );
 }

@@ -66,8 +66,13 @@ function CreateForm({ onCreated }: { onCreated: (key: CreatedServiceKey) => void
       </div>
       <div class="field">
         <label for="key-workspaces">Workspaces</label>
-        <input id="key-workspaces" required value={workspaces} aria-describedby="key-workspaces-hint"
-          onInput={(e) => setWorkspaces(e.currentTarget.value)} />
+        <input
+          id="key-workspaces"
+          required
+          value={workspaces}
+          aria-describedby="key-workspaces-hint"
+          onInput={(e) => setWorkspaces(e.currentTarget.value)}
+        />
         <p id="key-workspaces-hint" class="hint">
           Comma-separated workspace ids, or * for all.
         </p>
@@ -110,7 +115,12 @@ function KeysTable({ keys, onDelete }: { keys: ServiceKey[]; onDelete: (key: Ser
             <td data-label="Created">{formatTime(key.createdAt)}</td>
             {showLastUse && <td data-label="Last used">{key.lastUsedAt ? formatTime(key.lastUsedAt) : 'never'}</td>}
             <td data-label="Actions">
-              <button type="button" class="danger" onClick={() => onDelete(key)} aria-label={`Delete service key ${key.name}`}>
+              <button
+                type="button"
+                class="danger"
+                onClick={() => onDelete(key)}
+                aria-label={`Delete service key ${key.name}`}
+              >
                 Delete
               </button>
             </td>
