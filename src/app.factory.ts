@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module';
+import { registerConsole } from './console/console.static';
 import { setAnswerHeaders } from './common/security-headers';
 import { TOKEN_ROUTE, TokenRoute } from './tokens/token.route';
 import { NestPinoLogger, type AppLogger } from './common/logger';
@@ -78,6 +79,7 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   const tokenRoute = app.get(TokenRoute);
   tokenRoute.register(fastify);
   answerFromMemory = (request, response) => tokenRoute.answerFromMemory(request, response);
+  registerConsole(fastify);
 
   const document = SwaggerModule.createDocument(
     app,

@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import { createApp } from './app.factory';
+import { whereToGo } from './common/first-run';
+import { chooseLogFormat, logDestination } from './common/log-format';
 import { createLogger } from './common/logger';
 import { ConfigError } from './config/config';
 import { loadConfigFromEnvironment } from './config/load-config';
@@ -17,7 +19,8 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  const logFormat = chooseLogFormat({ production: config.production, stdoutIsTty: process.stdout.isTTY === true });
+  const logger = createLogger(config.logLevel, logDestination(logFormat));
   if (config.redisUrl === null) {
     logger.warn('REDIS_URL is not set: running on the in-process memory store (one instance only; nothing survives a restart)');
   }
@@ -31,12 +34,8 @@ async function main(): Promise<void> {
   const app = await createApp(config, logger);
   await app.listen({ port: config.port, host: config.host });
   logger.info({ port: config.port, host: config.host, store: config.redisUrl ? 'redis' : 'memory' }, 'token-broker listening');
-  if (config.adminKeyGenerated) {
-    // Printed once, to the terminal only, so a first run can follow the README; never logged.
-    process.stdout.write(
-      `\nNo BROKER_ADMIN_KEYS set: generated an admin key for this run:\n\n  export ADMIN_KEY=${config.adminKeys[0]}\n\n`,
-    );
-  }
+  // Printed once, to the terminal only, so a first run can follow the README; never logged.
+  if (!config.production) process.stdout.write(whereToGo(config));
 
   let stopping = false;
   const shutdown = (signal: string) => {

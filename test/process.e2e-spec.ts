@@ -35,9 +35,15 @@ describe('node dist/main.js', () => {
     const [, adminKey] = await waitForOutput(broker.stdout, /export ADMIN_KEY=(\S+)/);
     expect(broker.stdout()).toContain('in-process memory store');
     expect(broker.stdout().split(adminKey).length - 1).toBe(1);
+    // Where to go, next to the key: the API, the console and the docs, each answering.
+    expect(broker.stdout()).toContain(`API        http://127.0.0.1:${port}/v1\n`);
+    expect(broker.stdout()).toContain(`Console    http://127.0.0.1:${port}/console/\n`);
+    expect(broker.stdout()).toContain(`API docs   http://127.0.0.1:${port}/docs\n`);
 
     const http = request(`http://127.0.0.1:${port}`);
     expect((await http.get('/health/live')).body).toEqual({ status: 'ok' });
+    expect((await http.get('/console/')).text).toContain('<title>token-broker console</title>');
+    expect((await http.get('/docs')).status).toBe(200);
     upstream.addClient('first-run-client', 'first-run-secret-0001');
     const created = await http
       .post('/v1/clients')

@@ -66,6 +66,9 @@ const TABLE: Record<string, RouteCase> = {
   'GET /docs/*': publicRoute('/docs/swagger-ui.css'),
   'GET /docs-json': publicRoute('/docs-json'),
   'GET /docs-yaml': publicRoute('/docs-yaml'),
+  // The admin console's static files: public, like /docs; every API call it makes carries the admin key.
+  'GET /console': publicRoute('/console'),
+  'GET /console*': publicRoute('/console/'),
 };
 
 const classify = (route: LiveRoute): RouteCase | undefined => TABLE[routeKey({ ...route, method: route.method === 'HEAD' ? 'GET' : route.method })];

@@ -1,0 +1,227 @@
+import { useState } from 'preact/hooks';
+import { api, ApiError, type AuditEvent, type ClientView } from '../api';
+import { ConfirmDialog } from '../components/confirm-dialog';
+import { ErrorBox } from '../components/error-box';
+import { SecretInput } from '../components/secret-input';
+import { StateBadge } from '../components/state-badge';
+import { formatTime, relativeTime } from '../format';
+import { usePolling } from '../poll';
+import { hrefOf, navigate } from '../router';
+
+const POLL_MS = 3_000;
+
+function Details({ client }: { client: ClientView }) {
+  const rows: [string, string][] = [
+    ['Id', client.id],
+    ['Workspace', client.workspaceId],
+    ['Type', client.type],
+    ['Client id', client.clientId ?? '—'],
+    ['Token URL', client.tokenUrl ?? 'default'],
+    ['Scope', client.scope ?? '—'],
+    ['Request format', client.tokenRequestFormat],
+    ['Secret ends with', client.secretHint ? `…${client.secretHint}` : '—'],
+    ['Created', formatTime(client.createdAt)],
+    ['Updated', formatTime(client.updatedAt)],
+  ];
+  const { status } = client;
+  return (
+    <section aria-labelledby="status-title" class="card">
+      <h2 id="status-title">Status</h2>
+      <p class="state-line" role="status">
+        <StateBadge state={status.state} /> Token expires {relativeTime(status.tokenExpiresAt)}; last refresh{' '}
+        {formatTime(status.lastRefreshAt)}.
+      </p>
+      {status.lastError && (
+        <p class="last-error" id="last-error">
+          Upstream said: {status.lastError}
+          {status.failingSince ? ` (since ${formatTime(status.failingSince)})` : ''}
+        </p>
+      )}
+      <dl class="details">
+        {rows.map(([label, value]) => (
+          <div key={label}>
+            <dt>{label}</dt>
+            <dd class="mono">{value}</dd>
+          </div>
+        ))}
+      </dl>
+    </section>
+  );
+}
+
+function RotateForm({ client, onRotated }: { client: ClientView; onRotated: () => void }) {
+  const [secret, setSecret] = useState('');
+  const [verify, setVerify] = useState(true);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const isApiKey = client.type === 'api_key';
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    setDone(null);
+    try {
+      const body: Record<string, string> = isApiKey ? { apiKey: secret } : { clientSecret: secret };
+      const rotated = await api.rotateSecret(client.id, body, verify);
+      setSecret('');
+      setDone(`Rotated: the secret now ends with …${rotated.secretHint}.`);
+      onRotated();
+    } catch (reason) {
+      setError(reason as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="rotate-title" class="card">
+      <h2 id="rotate-title">Rotate {isApiKey ? 'API key' : 'secret'}</h2>
+      <form onSubmit={submit} method="post" action="#">
+        <SecretInput
+          id="rotate-secret"
+          label={isApiKey ? 'New API key' : 'New client secret'}
+          value={secret}
+          onInput={setSecret}
+          hint="The broker tries it with the upstream first; if refused, the old one stays in force."
+        />
+        <div class="field checkbox">
+          <input id="rotate-verify" type="checkbox" checked={verify} onChange={() => setVerify(!verify)} />
+          <label for="rotate-verify">Check it with the upstream before replacing the old one</label>
+        </div>
+        <ErrorBox error={error} />
+        {done && (
+          <p class="success" role="status">
+            {done}
+          </p>
+        )}
+        <button type="submit" class="primary" disabled={busy || secret === ''}>
+          {busy ? 'Rotating…' : 'Rotate'}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function AuditList({ clientId }: { clientId: string }) {
+  const [older, setOlder] = useState<AuditEvent[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const latest = usePolling(() => api.auditEvents({ clientId, limit: 20 }), POLL_MS, [clientId]);
+  const nextCursor = older.length > 0 ? cursor : (latest.data?.nextCursor ?? null);
+  const events = [...(latest.data?.items ?? []), ...older];
+
+  const loadMore = async () => {
+    if (!nextCursor) return;
+    const page = await api.auditEvents({ clientId, cursor: nextCursor, limit: 20 });
+    setOlder([...older, ...page.items]);
+    setCursor(page.nextCursor);
+  };
+
+  return (
+    <section aria-labelledby="audit-title" class="card">
+      <h2 id="audit-title">Audit events</h2>
+      <ErrorBox error={latest.error} />
+      {events.length === 0 ? (
+        <p>No events yet.</p>
+      ) : (
+        <table class="responsive">
+          <caption class="visually-hidden">Audit events of this client, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">When</th>
+              <th scope="col">Action</th>
+              <th scope="col">Actor</th>
+            </tr>
+          </thead>
+          <tbody>
+            {events.map((event) => (
+              <tr key={event.id}>
+                <td data-label="When">{formatTime(event.at)}</td>
+                <td data-label="Action" class="mono">
+                  {event.action}
+                </td>
+                <td data-label="Actor" class="mono">
+                  {event.actor}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {nextCursor && (
+        <button type="button" onClick={loadMore}>
+          Older events
+        </button>
+      )}
+    </section>
+  );
+}
+
+/** Still loading, or not there (deleted, or a mistyped id): says which. */
+function NotLoaded({ id, error }: { id: string; error: ApiError | null }) {
+  return (
+    <>
+      <h1 tabIndex={-1}>Client {id}</h1>
+      <ErrorBox error={error} />
+      {!error && <p role="status">Loading…</p>}
+      <p>
+        <a href={hrefOf({ page: 'clients' })}>Back to the clients</a>
+      </p>
+    </>
+  );
+}
+
+export function ClientPage({ id, onNotice }: { id: string; onNotice: (message: string) => void }) {
+  const polled = usePolling(() => api.getClient(id), POLL_MS, [id]);
+  const [confirming, setConfirming] = useState(false);
+  const [deleteError, setDeleteError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const client = polled.data;
+
+  const remove = async () => {
+    setBusy(true);
+    try {
+      await api.deleteClient(id);
+      onNotice(`Client ${client?.name ?? id} deleted.`);
+      navigate({ page: 'clients' });
+    } catch (reason) {
+      setDeleteError(reason as ApiError);
+      setConfirming(false);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (client === null) return <NotLoaded id={id} error={polled.error} />;
+  return (
+    <>
+      <p class="breadcrumb">
+        <a href={hrefOf({ page: 'clients' })}>Clients</a> / {client.workspaceId}
+      </p>
+      <div class="page-head">
+        <h1 tabIndex={-1}>{client.name}</h1>
+        <button type="button" class="danger" onClick={() => setConfirming(true)}>
+          Delete client
+        </button>
+      </div>
+      <ErrorBox error={polled.error ?? deleteError} />
+      <Details client={client} />
+      <RotateForm client={client} onRotated={polled.reload} />
+      <AuditList clientId={client.id} />
+      <ConfirmDialog
+        open={confirming}
+        title="Delete this client?"
+        confirmLabel="Delete"
+        busy={busy}
+        onConfirm={remove}
+        onCancel={() => setConfirming(false)}
+      >
+        <p>
+          <strong>{client.name}</strong> ({client.workspaceId}) and its tokens are removed on every replica. Services
+          asking for its token get 404.
+        </p>
+      </ConfirmDialog>
+    </>
+  );
+}
