@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { parseTracingConfig, type TracingConfig } from './tracing-config';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -48,6 +49,8 @@ export interface AppConfig {
   httpHeadersTimeoutMs: number;
   /** The same for the whole request, body included (not the answer). */
   httpRequestTimeoutMs: number;
+  /** OpenTelemetry trace export; null (no OTEL_EXPORTER_OTLP_ENDPOINT) is off. */
+  tracing: TracingConfig | null;
 }
 
 export class ConfigError extends Error {
@@ -178,6 +181,7 @@ export function parseConfig(env: Env): AppConfig {
     tokenRequestsPerSecondPerKey: integer('TOKEN_REQUESTS_PER_SECOND_PER_KEY', 10_000, 1, 10_000_000),
     httpHeadersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
     httpRequestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    tracing: parseTracingConfig(env, problems),
   };
   if (config.httpRequestTimeoutMs < config.httpHeadersTimeoutMs) {
     problems.push('HTTP_REQUEST_TIMEOUT_MS must be at least HTTP_HEADERS_TIMEOUT_MS (a request includes its headers)');

@@ -7,6 +7,7 @@ import { MemoryStore } from '../store/memory.store';
 import { StoreEventsService } from '../store/store-events.service';
 import type { ClientEntry } from '../store/store.types';
 import type { RefreshFacade } from '../refresh/refresh.facade';
+import { TracingService } from '../tracing/tracing.service';
 import { TokenCache } from './token-cache';
 import { TokensService } from './tokens.service';
 
@@ -35,7 +36,8 @@ describe('TokensService store reads', () => {
   afterEach(() => events.close());
 
   function service(store: BrokerStore): { read(id: string): Promise<ClientEntry | null> } {
-    const tokens = new TokensService(config, store, {} as AppLogger, new SecretBox(config.encryptionKeys), cache, {} as RefreshFacade, metrics);
+    const box = new SecretBox(config.encryptionKeys);
+    const tokens = new TokensService(config, store, {} as AppLogger, box, cache, {} as RefreshFacade, metrics, new TracingService(config));
     return tokens as unknown as { read(id: string): Promise<ClientEntry | null> };
   }
 
