@@ -63,7 +63,7 @@ export async function startPrometheus(targets: string[], ruleFiles: string[]): P
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
