@@ -39,7 +39,7 @@ export async function startRunningBroker(upstream: FakePipedream, env: Record<st
     await eventually(async () => (await fetch(`${url}/health/ready`).catch(() => null))?.ok, 20_000, 100);
   } catch (error) {
     await stop();
-    throw new Error(`the broker did not become ready: ${String(error)}\n${process.stdout()}\n${process.stderr()}`);
+    throw new Error(`the broker did not become ready:\n${process.stdout()}\n${process.stderr()}`, { cause: error });
   }
   return { process, url, admin: { Authorization: `Bearer ${ADMIN_KEY}` }, stop };
 }

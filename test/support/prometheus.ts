@@ -68,7 +68,7 @@ export async function startPrometheus(targets: string[], ruleFiles: string[]): P
     rmSync(dir, { recursive: true, force: true });
   };
   const query = async (expr: string): Promise<PromSample[]> => {
-    const answer = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr })}`);
+    const answer = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr }).toString()}`);
     const body = (await answer.json()) as { status: string; error?: string; data?: { resultType: string; result: PromSample[] } };
     if (body.status !== 'success' || !body.data) throw new Error(`Prometheus refused ${expr}: ${body.error ?? answer.status}`);
     return body.data.result;
