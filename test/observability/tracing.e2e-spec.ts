@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { eventually } from '../support/broker';
 import { FakePipedream } from '../support/fake-pipedream';
 import { LeakScanner } from '../support/leak-scanner';
@@ -6,6 +8,27 @@ import { ADMIN_KEY, registerClient, startRunningBroker, type RunningBroker } fro
 
 const SECRET = 'trace-client-secret-0123456789';
 const WORKSPACE = 'o_traced';
+const DIST = join(__dirname, '..', '..', 'dist');
+
+/**
+ * The webhook module's helper, on the compiled code in a process of its own (the exporter loads
+ * node:http by dynamic import, which jest's VM refuses): a delivery span nested in the active span,
+ * and a failure whose message is not exported.
+ */
+const WEBHOOK_SCRIPT = `
+const { parseConfig } = require(${JSON.stringify(join(DIST, 'config', 'config.js'))});
+const { SPANS, TracingService } = require(${JSON.stringify(join(DIST, 'tracing', 'tracing.service.js'))});
+const tracing = new TracingService(parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: process.argv[1], OTEL_SERVICE_NAME: 'helper' }));
+(async () => {
+  await tracing.inSpan(SPANS.tokenRequest, { clientId: 'cl_outer' }, () =>
+    tracing.traceWebhookDelivery({ webhookId: 'wh_1', eventId: 'ev_1', eventType: 'client.rejected', attempt: 2 }, async (span) => {
+      span.set({ outcome: 'delivered', httpStatus: 204, host: 'hooks.example.com', port: 443 });
+    }));
+  const failure = Object.assign(new Error('words an upstream said'), { code: 'upstream_unavailable' });
+  await tracing.inSpan(SPANS.refresh, { clientId: 'cl_2' }, () => Promise.reject(failure)).catch(() => undefined);
+  await tracing.onModuleDestroy();
+})();
+`;
 
 describe('OpenTelemetry traces of the compiled broker, exported to a real OTLP/HTTP receiver', () => {
   let upstream: FakePipedream;
@@ -101,5 +124,26 @@ describe('OpenTelemetry traces of the compiled broker, exported to a real OTLP/H
     const scanner = new LeakScanner([{ label: 'client secret', value: SECRET }, { label: 'admin key', value: ADMIN_KEY }, ...tokens]);
     expect(tokens.length).toBeGreaterThanOrEqual(2);
     expect(scanner.scan(receiver.bodies.join('\n'))).toEqual([]);
+  });
+
+  it('the webhook delivery helper makes a client span nested in the active one; a failure exports its code, not its message', async () => {
+    const child = spawn(process.execPath, ['-e', WEBHOOK_SCRIPT, receiver.endpoint], { stdio: 'inherit' });
+    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
+    const outer = receiver.named('token.request').find((span) => span.serviceName === 'helper');
+    const delivery = receiver.named('webhook.deliver').find((span) => span.serviceName === 'helper');
+    const refresh = receiver.named('token.refresh').find((span) => span.serviceName === 'helper');
+    expect(delivery).toMatchObject({ parentSpanId: outer?.spanId, traceId: outer?.traceId, kind: 3 });
+    expect(delivery?.attributes).toEqual({
+      'token_broker.webhook.id': 'wh_1',
+      'token_broker.webhook.event_id': 'ev_1',
+      'token_broker.webhook.event_type': 'client.rejected',
+      'token_broker.webhook.attempt': 2,
+      'token_broker.outcome': 'delivered',
+      'http.response.status_code': 204,
+      'server.address': 'hooks.example.com',
+      'server.port': 443,
+    });
+    expect(refresh?.status).toEqual({ code: 2, message: 'upstream_unavailable' });
+    expect(receiver.bodies.join('')).not.toContain('words an upstream said');
   });
 });
