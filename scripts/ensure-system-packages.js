@@ -16,8 +16,16 @@ const { existsSync } = require('node:fs');
 const { spawnSync } = require('node:child_process');
 
 const REQUIRED = [
-  { path: '/usr/bin/promtool', pkg: 'prometheus', usedBy: 'promtool check/test rules (test/observability/alert-rules.spec.ts)' },
-  { path: '/usr/bin/prometheus', pkg: 'prometheus', usedBy: 'the real Prometheus of test/observability/prometheus.e2e-spec.ts' },
+  {
+    path: '/usr/bin/promtool',
+    pkg: 'prometheus',
+    usedBy: 'promtool check/test rules (test/observability/alert-rules.spec.ts)',
+  },
+  {
+    path: '/usr/bin/prometheus',
+    pkg: 'prometheus',
+    usedBy: 'the real Prometheus of test/observability/prometheus.e2e-spec.ts',
+  },
 ];
 
 /** The packages whose file is missing, each named once. */

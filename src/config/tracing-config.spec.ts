@@ -4,7 +4,9 @@ describe('tracing configuration (standard OTEL_* variables)', () => {
   it('is off without an endpoint, and when disabled by OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none', () => {
     expect(parseConfig({}).tracing).toBeNull();
     expect(parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }).tracing).toBeNull();
-    expect(parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing).toBeNull();
+    expect(
+      parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing,
+    ).toBeNull();
   });
 
   it('appends /v1/traces to the general endpoint, takes the traces endpoint as given, and reads headers and delays', () => {
@@ -53,7 +55,9 @@ describe('tracing configuration (standard OTEL_* variables)', () => {
       'OTEL_BSP_SCHEDULE_DELAY must be an integer of milliseconds from 1 to 600000 (got "soon")',
     ]);
     const headerProblems = problems({ OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=sk_%zz_secret' });
-    expect(headerProblems).toEqual(['OTEL_EXPORTER_OTLP_HEADERS: the value of "x-api-key" is not valid percent-encoding']);
+    expect(headerProblems).toEqual([
+      'OTEL_EXPORTER_OTLP_HEADERS: the value of "x-api-key" is not valid percent-encoding',
+    ]);
     expect(problems({ OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign' })).toEqual([
       'OTEL_EXPORTER_OTLP_HEADERS must be key=value pairs separated by commas',
     ]);

@@ -38,7 +38,9 @@ export function parseTracingConfig(env: Env, problems: string[]): TracingConfig 
 
   const protocol = value('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? value('OTEL_EXPORTER_OTLP_PROTOCOL');
   if (protocol !== undefined && protocol !== SUPPORTED_PROTOCOL) {
-    problems.push(`OTEL_EXPORTER_OTLP_PROTOCOL: token-broker exports traces as ${SUPPORTED_PROTOCOL} only (got "${protocol}")`);
+    problems.push(
+      `OTEL_EXPORTER_OTLP_PROTOCOL: token-broker exports traces as ${SUPPORTED_PROTOCOL} only (got "${protocol}")`,
+    );
   }
   const exporter = value('OTEL_TRACES_EXPORTER');
   if (exporter !== undefined && exporter.toLowerCase() !== 'otlp') {

@@ -94,21 +94,28 @@ export class TracingService implements OnModuleDestroy {
    */
   inSpan<T>(type: SpanType, fields: SpanFields, work: (span: TraceSpan) => Promise<T>): Promise<T> {
     if (this.tracer === null) return work(NO_SPAN);
-    return this.tracer.startActiveSpan(type.name, { kind: type.kind, attributes: attributesOf(fields) }, async (span) => {
-      try {
-        return await work({ set: (more) => span.setAttributes(attributesOf(more)) });
-      } catch (error) {
-        markFailed(span, error);
-        throw error;
-      } finally {
-        span.end();
-      }
-    });
+    return this.tracer.startActiveSpan(
+      type.name,
+      { kind: type.kind, attributes: attributesOf(fields) },
+      async (span) => {
+        try {
+          return await work({ set: (more) => span.setAttributes(attributesOf(more)) });
+        } catch (error) {
+          markFailed(span, error);
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
   }
 
   /** The span of one webhook delivery attempt, for the webhook module. */
   traceWebhookDelivery<T>(
-    fields: Pick<SpanFields, 'webhookId' | 'eventId' | 'eventType' | 'workspaceId' | 'clientId' | 'attempt' | 'host' | 'port'>,
+    fields: Pick<
+      SpanFields,
+      'webhookId' | 'eventId' | 'eventType' | 'workspaceId' | 'clientId' | 'attempt' | 'host' | 'port'
+    >,
     work: (span: TraceSpan) => Promise<T>,
   ): Promise<T> {
     return this.inSpan(SPANS.webhookDelivery, fields, work);
@@ -121,7 +128,11 @@ export class TracingService implements OnModuleDestroy {
 }
 
 function startProvider(config: TracingConfig): NodeTracerProvider {
-  const exporter = new OTLPTraceExporter({ url: config.tracesUrl, headers: config.headers, timeoutMillis: config.timeoutMs });
+  const exporter = new OTLPTraceExporter({
+    url: config.tracesUrl,
+    headers: config.headers,
+    timeoutMillis: config.timeoutMs,
+  });
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
     spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: config.scheduleDelayMs })],

@@ -33,7 +33,11 @@ describe('alerting series of the compiled broker', () => {
   });
 
   it('healthy: store up, ready, the below-MIN_TTL counter at 0, the host circuit closed', async () => {
-    await registerClient(broker, upstream, { workspaceId: 'o_alerts', clientId: 'alerts-0', clientSecret: 'alerts-secret-0' });
+    await registerClient(broker, upstream, {
+      workspaceId: 'o_alerts',
+      clientId: 'alerts-0',
+      clientSecret: 'alerts-secret-0',
+    });
     const text = await scrape();
     const host = `127.0.0.1:${new URL(upstream.baseUrl).port}`;
     expect(sample(text, 'tb_store_up')).toBe(1);
@@ -62,16 +66,24 @@ describe('alerting series of the compiled broker', () => {
         }),
       });
     }
-    await eventually(async () => sample(await scrape(), `tb_upstream_circuit_state{host="${host}",state="open"}`) === 1, 20_000, 200);
+    await eventually(
+      async () => sample(await scrape(), `tb_upstream_circuit_state{host="${host}",state="open"}`) === 1,
+      20_000,
+      200,
+    );
     upstream.heal();
   }, 30_000);
 
   it('Redis down: tb_store_up and tb_ready read 0 while /metrics still answers', async () => {
     await redis.stop();
-    const text = await eventually(async () => {
-      const scraped = await scrape();
-      return sample(scraped, 'tb_store_up') === 0 ? scraped : null;
-    }, 20_000, 200);
+    const text = await eventually(
+      async () => {
+        const scraped = await scrape();
+        return sample(scraped, 'tb_store_up') === 0 ? scraped : null;
+      },
+      20_000,
+      200,
+    );
     expect(sample(text, 'tb_ready')).toBe(0);
   }, 30_000);
 });

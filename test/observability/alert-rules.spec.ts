@@ -63,8 +63,14 @@ describe('deploy/prometheus/alerts.yml with promtool (Debian prometheus package)
     }
     const checks = evaluations(readFileSync(RULE_TESTS, 'utf8'));
     for (const alert of alerts) {
-      expect({ alert, fires: checks.some((check) => check.alertname === alert && check.fires) }).toEqual({ alert, fires: true });
-      expect({ alert, silent: checks.some((check) => check.alertname === alert && !check.fires) }).toEqual({ alert, silent: true });
+      expect({ alert, fires: checks.some((check) => check.alertname === alert && check.fires) }).toEqual({
+        alert,
+        fires: true,
+      });
+      expect({ alert, silent: checks.some((check) => check.alertname === alert && !check.fires) }).toEqual({
+        alert,
+        silent: true,
+      });
     }
   });
 });

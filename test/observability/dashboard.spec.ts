@@ -12,7 +12,10 @@ describe('deploy/grafana/token-broker.json', () => {
     expect(dashboard.schemaVersion).toBe(39);
     expect(dashboard.uid).toBe('token-broker');
     const variables = dashboard.templating.list;
-    expect(variables.find((variable) => variable.name === 'datasource')).toMatchObject({ type: 'datasource', query: 'prometheus' });
+    expect(variables.find((variable) => variable.name === 'datasource')).toMatchObject({
+      type: 'datasource',
+      query: 'prometheus',
+    });
     expect(variables.find((variable) => variable.name === 'instance')).toMatchObject({
       type: 'query',
       includeAll: true,

@@ -51,13 +51,23 @@ describe('a real Prometheus (Debian package) scraping a real broker', () => {
     upstream = await FakePipedream.start({ expiresIn: 8 });
     broker = await startRunningBroker(upstream, { MIN_TOKEN_TTL_SECONDS: '1', SCHEDULER_TICK_MS: '200' });
     prometheus = await startPrometheus([broker.url.replace('http://', '')], [RULES]);
-    const { id } = await registerClient(broker, upstream, { workspaceId: 'o_observe', clientId: 'observe-client', clientSecret: 'observe-secret-0001' });
+    const { id } = await registerClient(broker, upstream, {
+      workspaceId: 'o_observe',
+      clientId: 'observe-client',
+      clientSecret: 'observe-secret-0001',
+    });
     // One transient failure, so the upstream error series exist as they would in any real week.
     upstream.fail('503', { times: 1 });
     // Bounded traffic until afterAll: a token from memory (hit) and an unknown client (a miss, timed).
     traffic = setInterval(() => {
-      void fetch(`${broker.url}/v1/clients/${id}/token`, { headers: broker.admin }).then((answer) => answer.arrayBuffer(), () => null);
-      void fetch(`${broker.url}/v1/clients/cl_unknown/token`, { headers: broker.admin }).then((answer) => answer.arrayBuffer(), () => null);
+      void fetch(`${broker.url}/v1/clients/${id}/token`, { headers: broker.admin }).then(
+        (answer) => answer.arrayBuffer(),
+        () => null,
+      );
+      void fetch(`${broker.url}/v1/clients/cl_unknown/token`, { headers: broker.admin }).then(
+        (answer) => answer.arrayBuffer(),
+        () => null,
+      );
     }, 250);
   }, 90_000);
 
@@ -78,12 +88,19 @@ describe('a real Prometheus (Debian package) scraping a real broker', () => {
 
   it('loads every alert rule, and each evaluates without error against the broker', async () => {
     const rules = await eventually(async () => {
-      const answer = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as { data: { groups: RuleGroup[] } };
+      const answer = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as {
+        data: { groups: RuleGroup[] };
+      };
       const loaded = answer.data.groups.flatMap((group) => group.rules);
       return loaded.length > 0 && loaded.every((rule) => rule.health !== 'unknown') ? loaded : null;
     });
     expect(rules).toHaveLength(10);
-    for (const rule of rules) expect({ rule: rule.name, health: rule.health, lastError: rule.lastError ?? '' }).toEqual({ rule: rule.name, health: 'ok', lastError: '' });
+    for (const rule of rules)
+      expect({ rule: rule.name, health: rule.health, lastError: rule.lastError ?? '' }).toEqual({
+        rule: rule.name,
+        health: 'ok',
+        lastError: '',
+      });
   }, 30_000);
 
   /**
@@ -93,11 +110,16 @@ describe('a real Prometheus (Debian package) scraping a real broker', () => {
    */
   it('every alert expression is a valid query over series the broker exports', async () => {
     const answer = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as { data: { groups: RuleGroup[] } };
-    const rules = answer.data.groups.flatMap((group) => group.rules).filter((rule) => !NOT_YET_EMITTED.test(rule.query));
+    const rules = answer.data.groups
+      .flatMap((group) => group.rules)
+      .filter((rule) => !NOT_YET_EMITTED.test(rule.query));
     expect(rules.map((rule) => rule.name)).toHaveLength(8);
     const selectors = new Set<string>();
     for (const rule of rules) {
-      expect({ rule: rule.name, accepted: Array.isArray(await prometheus.query(rule.query)) }).toEqual({ rule: rule.name, accepted: true });
+      expect({ rule: rule.name, accepted: Array.isArray(await prometheus.query(rule.query)) }).toEqual({
+        rule: rule.name,
+        accepted: true,
+      });
       for (const selector of selectorsOf(rule.query)) selectors.add(selector);
     }
     expect([...selectors].sort()).toEqual([

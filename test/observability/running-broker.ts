@@ -14,7 +14,10 @@ export interface RunningBroker {
 }
 
 /** The compiled broker on a free loopback port, on the test Redis, allowed to call the fake upstream; ready when returned. */
-export async function startRunningBroker(upstream: FakePipedream, env: Record<string, string> = {}): Promise<RunningBroker> {
+export async function startRunningBroker(
+  upstream: FakePipedream,
+  env: Record<string, string> = {},
+): Promise<RunningBroker> {
   const port = await freePort();
   const process = spawnBroker({
     PORT: String(port),

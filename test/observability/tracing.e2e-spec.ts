@@ -45,7 +45,11 @@ describe('OpenTelemetry traces of the compiled broker, exported to a real OTLP/H
       OTEL_BSP_SCHEDULE_DELAY: '100',
       FORCE_REFRESH_MIN_INTERVAL_SECONDS: '0',
     });
-    client = await registerClient(broker, upstream, { workspaceId: WORKSPACE, clientId: 'traced-client', clientSecret: SECRET });
+    client = await registerClient(broker, upstream, {
+      workspaceId: WORKSPACE,
+      clientId: 'traced-client',
+      clientSecret: SECRET,
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -64,7 +68,9 @@ describe('OpenTelemetry traces of the compiled broker, exported to a real OTLP/H
       body: '{}',
     });
     expect(answer.status).toBe(200);
-    const forced = await eventually(() => ofClient('token.refresh').find((span) => span.attributes['token_broker.refresh.reason'] === 'forced'));
+    const forced = await eventually(() =>
+      ofClient('token.refresh').find((span) => span.attributes['token_broker.refresh.reason'] === 'forced'),
+    );
     const request = receiver.spans.find((span) => span.spanId === forced.parentSpanId);
     const upstreamSpan = await eventually(() => receiver.spans.find((span) => span.parentSpanId === forced.spanId));
 
@@ -72,7 +78,11 @@ describe('OpenTelemetry traces of the compiled broker, exported to a real OTLP/H
       name: 'token.request',
       traceId: forced.traceId,
       serviceName: 'token-broker-under-test',
-      attributes: { 'token_broker.client.id': client.id, 'token_broker.workspace.id': WORKSPACE, 'token_broker.outcome': 'fetched' },
+      attributes: {
+        'token_broker.client.id': client.id,
+        'token_broker.workspace.id': WORKSPACE,
+        'token_broker.outcome': 'fetched',
+      },
     });
     expect(forced.attributes).toEqual({
       'token_broker.client.id': client.id,
@@ -93,7 +103,9 @@ describe('OpenTelemetry traces of the compiled broker, exported to a real OTLP/H
   });
 
   it('scheduled refreshes have their span too', async () => {
-    await eventually(() => ofClient('token.refresh').find((span) => span.attributes['token_broker.refresh.reason'] === 'scheduled'));
+    await eventually(() =>
+      ofClient('token.refresh').find((span) => span.attributes['token_broker.refresh.reason'] === 'scheduled'),
+    );
   });
 
   it('a token request served from memory makes no span', async () => {
@@ -112,16 +124,29 @@ describe('OpenTelemetry traces of the compiled broker, exported to a real OTLP/H
   it('a failed token request is marked with its error code only', async () => {
     const answer = await fetch(`${broker.url}/v1/clients/cl_missing_client/token`, { headers: broker.admin });
     expect(answer.status).toBe(404);
-    const failed = await eventually(() => receiver.named('token.request').find((span) => span.attributes['token_broker.client.id'] === 'cl_missing_client'));
+    const failed = await eventually(() =>
+      receiver.named('token.request').find((span) => span.attributes['token_broker.client.id'] === 'cl_missing_client'),
+    );
     expect(failed.status).toEqual({ code: 2, message: 'not_found' });
-    expect(failed.attributes).toEqual({ 'token_broker.client.id': 'cl_missing_client', 'token_broker.outcome': 'not_found', 'error.type': 'not_found' });
+    expect(failed.attributes).toEqual({
+      'token_broker.client.id': 'cl_missing_client',
+      'token_broker.outcome': 'not_found',
+      'error.type': 'not_found',
+    });
   });
 
   it('exports JSON, and no secret, token or key appears in anything exported', () => {
     expect(receiver.bodies.length).toBeGreaterThan(0);
     expect(receiver.contentTypes.every((type) => type.startsWith('application/json'))).toBe(true);
-    const tokens = upstream.issued.map((issued, index) => ({ label: `access token ${index}`, value: issued.accessToken }));
-    const scanner = new LeakScanner([{ label: 'client secret', value: SECRET }, { label: 'admin key', value: ADMIN_KEY }, ...tokens]);
+    const tokens = upstream.issued.map((issued, index) => ({
+      label: `access token ${index}`,
+      value: issued.accessToken,
+    }));
+    const scanner = new LeakScanner([
+      { label: 'client secret', value: SECRET },
+      { label: 'admin key', value: ADMIN_KEY },
+      ...tokens,
+    ]);
     expect(tokens.length).toBeGreaterThanOrEqual(2);
     expect(scanner.scan(receiver.bodies.join('\n'))).toEqual([]);
   });

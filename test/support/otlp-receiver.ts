@@ -78,7 +78,8 @@ export class OtlpReceiver {
     for (const resourceSpans of parsed.resourceSpans ?? []) {
       const serviceName = String(flatten(resourceSpans.resource?.attributes)['service.name'] ?? '');
       for (const scope of resourceSpans.scopeSpans ?? []) {
-        for (const span of scope.spans ?? []) this.spans.push({ ...span, attributes: flatten(span.attributes), serviceName });
+        for (const span of scope.spans ?? [])
+          this.spans.push({ ...span, attributes: flatten(span.attributes), serviceName });
       }
     }
   }

@@ -6,7 +6,8 @@ import { freePort } from './redis-server';
 
 export const PROMETHEUS = '/usr/bin/prometheus';
 export const PROMTOOL = '/usr/bin/promtool';
-const INSTALL_HINT = "Debian's prometheus package is missing: `npm test` installs it (scripts/ensure-system-packages.js)";
+const INSTALL_HINT =
+  "Debian's prometheus package is missing: `npm test` installs it (scripts/ensure-system-packages.js)";
 
 export interface PrometheusHandle {
   url: string;
@@ -41,7 +42,9 @@ export async function startPrometheus(targets: string[], ruleFiles: string[]): P
   const config = {
     global: { scrape_interval: '1s', evaluation_interval: '1s' },
     rule_files: rules,
-    scrape_configs: [{ job_name: 'token-broker', scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets }] }],
+    scrape_configs: [
+      { job_name: 'token-broker', scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets }] },
+    ],
   };
   // JSON is YAML: no YAML writer needed.
   writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(config));
@@ -62,15 +65,22 @@ export async function startPrometheus(targets: string[], ruleFiles: string[]): P
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+      process.kill(child.pid, 'SIGTERM');
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+      process.kill(child.pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
   const query = async (expr: string): Promise<PromSample[]> => {
     const answer = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr }).toString()}`);
-    const body = (await answer.json()) as { status: string; error?: string; data?: { resultType: string; result: PromSample[] } };
-    if (body.status !== 'success' || !body.data) throw new Error(`Prometheus refused ${expr}: ${body.error ?? answer.status}`);
+    const body = (await answer.json()) as {
+      status: string;
+      error?: string;
+      data?: { resultType: string; result: PromSample[] };
+    };
+    if (body.status !== 'success' || !body.data)
+      throw new Error(`Prometheus refused ${expr}: ${body.error ?? answer.status}`);
     return body.data.result;
   };
   try {
