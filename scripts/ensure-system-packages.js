@@ -17,8 +17,17 @@ const { spawnSync } = require('node:child_process');
 
 const REQUIRED = [
   { path: '/usr/bin/chromium', pkg: 'chromium', usedBy: 'the console e2e (test/console.e2e-spec.ts, playwright-core)' },
-  { path: '/usr/bin/promtool', pkg: 'prometheus', usedBy: 'checking the /metrics text and alert rules' },
-  { path: '/usr/bin/redis-cli', pkg: 'redis-tools', usedBy: 'Redis tests and scripts' },
+  { path: '/usr/bin/redis-cli', pkg: 'redis-tools', usedBy: 'Redis Cluster and Sentinel tests (redis-cli --cluster)' },
+  {
+    path: '/usr/bin/promtool',
+    pkg: 'prometheus',
+    usedBy: 'promtool check/test rules (test/observability/alert-rules.spec.ts)',
+  },
+  {
+    path: '/usr/bin/prometheus',
+    pkg: 'prometheus',
+    usedBy: 'the real Prometheus of test/observability/prometheus.e2e-spec.ts',
+  },
 ];
 
 /** The packages whose file is missing, each named once. */

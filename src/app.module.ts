@@ -19,6 +19,7 @@ import { ServiceKeysModule } from './service-keys/service-keys.module';
 import { StoreEventsModule } from './store/store-events.module';
 import { StoreModule } from './store/store.module';
 import { TokensModule } from './tokens/tokens.module';
+import { TracingModule } from './tracing/tracing.module';
 
 /** The whole broker. Configuration and logger come in from outside, so tests build it with their own. */
 @Module({})
@@ -34,6 +35,7 @@ export class AppModule {
         StoreModule,
         StoreEventsModule,
         MetricsModule,
+        TracingModule,
         AuthModule,
         AuditModule,
         ServiceKeysModule,

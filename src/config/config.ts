@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { parseTracingConfig, type TracingConfig } from './tracing-config';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -50,6 +51,8 @@ export interface AppConfig {
   httpRequestTimeoutMs: number;
   /** TEST ONLY: where the store stops and waits to be killed (crash tests); refused in production. */
   testFailpoint: TestFailpoint | null;
+  /** OpenTelemetry trace export; null (no OTEL_EXPORTER_OTLP_ENDPOINT) is off. */
+  tracing: TracingConfig | null;
 }
 
 /** The points TEST_FAILPOINT may name: a fault test kills the process there. */
@@ -185,6 +188,7 @@ export function parseConfig(env: Env): AppConfig {
     httpHeadersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
     httpRequestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     testFailpoint: failpoint(env.TEST_FAILPOINT, problems),
+    tracing: parseTracingConfig(env, problems),
   };
   if (config.testFailpoint !== null && production) {
     problems.push('TEST_FAILPOINT stops the process on purpose: it is for tests and refused when NODE_ENV=production');

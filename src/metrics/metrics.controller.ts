@@ -17,12 +17,15 @@ export class MetricsController {
   @Access('public')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   async scrape(): Promise<string> {
+    const hooks = this.metrics.beforeScrape();
     try {
-      const { byState } = await this.store.tokenStats(0);
+      const { byState, nextDueAt } = await this.store.tokenStats(0);
       for (const state of CLIENT_STATES) this.metrics.clientsByState.set({ state }, byState[state]);
+      this.metrics.refreshOverdue.set(nextDueAt === null ? 0 : Math.max(0, Date.now() - nextDueAt) / 1000);
     } catch {
       // The store is down: the last known counts stay, and the scrape still answers.
     }
+    await hooks;
     return this.metrics.registry.metrics();
   }
 }

@@ -12,6 +12,11 @@ export type TokenRequestOutcome =
   | 'error';
 
 export type UpstreamRequestKind = 'token' | 'api_key_check';
+export type CircuitStateName = 'closed' | 'open' | 'half_open';
+const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'open', 'half_open'];
+
+/** Brings a gauge up to date just before /metrics is read (a state another module holds). */
+export type ScrapeHook = () => void | Promise<void>;
 export type UpstreamRequestOutcome = 'success' | 'rejected' | 'transient' | 'circuit_open';
 
 /**
@@ -28,6 +33,7 @@ export class MetricsService {
    * microseconds (it hashes its labels), several percent of a served token.
    */
   private servedFromMemoryPending = 0;
+  private readonly scrapeHooks: ScrapeHook[] = [];
 
   readonly tokenRequests = new Counter({
     name: 'tb_token_requests_total',
@@ -74,6 +80,47 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Requests answered from memory are not timed: they take microseconds, and timing them would cost more. */
+  readonly tokenRequestDuration = new Histogram({
+    name: 'tb_token_request_duration_seconds',
+    help: 'Token requests not answered from memory (store read, perhaps a fetch), by outcome',
+    labelNames: ['outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  /** Never incremented while the broker keeps its contract: an alert fires on any increase. */
+  readonly tokensServedBelowMinTtl = new Counter({
+    name: 'tb_tokens_served_below_min_ttl_total',
+    help: 'Tokens served with less than MIN_TOKEN_TTL_SECONDS left (should stay 0)',
+    registers: [this.registry],
+  });
+
+  readonly refreshOverdue = new Gauge({
+    name: 'tb_refresh_overdue_seconds',
+    help: 'How long the earliest scheduled refresh has been waiting past its due time (0: none is late)',
+    registers: [this.registry],
+  });
+
+  readonly upstreamCircuit = new Gauge({
+    name: 'tb_upstream_circuit_state',
+    help: "Each upstream host's circuit on this replica: 1 for its current state, 0 for the others",
+    labelNames: ['host', 'state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storeUp = new Gauge({
+    name: 'tb_store_up',
+    help: 'Whether the store (Redis) answered a ping at the last scrape (1) or not (0)',
+    registers: [this.registry],
+  });
+
+  readonly ready = new Gauge({
+    name: 'tb_ready',
+    help: 'Whether this replica is ready (what GET /health/ready says: store answers, scheduler runs)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tb_process_' });
   }
@@ -88,6 +135,19 @@ export class MetricsService {
     this.tokenRequests.inc({ outcome: 'served' }, this.servedFromMemoryPending);
     this.tokenCache.inc({ result: 'hit' }, this.servedFromMemoryPending);
     this.servedFromMemoryPending = 0;
+  }
+
+  /** Runs before every scrape; a hook that fails leaves its gauges as they were. */
+  onScrape(hook: ScrapeHook): void {
+    this.scrapeHooks.push(hook);
+  }
+
+  async beforeScrape(): Promise<void> {
+    await Promise.allSettled(this.scrapeHooks.map(async (hook) => hook()));
+  }
+
+  setCircuitState(host: string, current: CircuitStateName): void {
+    for (const state of CIRCUIT_STATES) this.upstreamCircuit.set({ host, state }, state === current ? 1 : 0);
   }
 
   recordUpstream(host: string, kind: UpstreamRequestKind, outcome: UpstreamRequestOutcome, seconds?: number): void {

@@ -8,6 +8,7 @@ import { SealedValueError, SecretBox, secretContext, tokenContext } from '../cry
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import { StoreEventsService } from '../store/store-events.service';
 import type { ClientEntry, ClientRecord, ClientStatus, StoredToken } from '../store/store.types';
+import { SPANS, TracingService } from '../tracing/tracing.service';
 import { LockManager } from './lock-manager';
 import { decide, nextState, type NextState, type RefreshReason } from './refresh-policy';
 import { UpstreamClient } from './upstream/upstream.client';
@@ -56,6 +57,7 @@ export class Refresher {
     private readonly events: StoreEventsService,
     private readonly audit: AuditService,
     private readonly locks: LockManager,
+    private readonly tracing: TracingService,
   ) {
     this.waitLimitMs = 2 * config.upstreamTimeoutMs + 10_000;
   }
@@ -88,7 +90,7 @@ export class Refresher {
    * circuit says (an admin asked for it), and its answer counts as the probe.
    */
   ask(client: ClientRecord, secret: string, verification = false): Promise<UpstreamOutcome> {
-    const caller = { clientKey: client.id, verification };
+    const caller = { clientKey: client.id, workspaceId: client.workspaceId, verification };
     if (client.type === 'api_key') return this.upstream.checkApiKey(secret, caller);
     return this.upstream.requestToken({
       ...caller,
@@ -165,12 +167,17 @@ export class Refresher {
     if (reason === 'forced' && actor) {
       await this.audit.record(actor, 'token.refresh_forced', id, entry.client.workspaceId);
     }
-    // A token's life is counted from when it was asked for: the upstream may have issued it long before it arrived.
-    const askedAt = Date.now();
-    const outcome = await this.askWithStoredSecret(entry.client);
-    const next = this.nextSealed(entry, outcome, reason, askedAt);
-    const change = { status: next.status, token: next.token };
-    const written = await this.store.updateClient(id, entry.client.generation, change, owner);
+    const spanFields = { clientId: id, workspaceId: entry.client.workspaceId, reason };
+    const { outcome, next, written } = await this.tracing.inSpan(SPANS.refresh, spanFields, async (span) => {
+      // A token's life is counted from when it was asked for: the upstream may have issued it long before it arrived.
+      const askedAt = Date.now();
+      const answer = await this.askWithStoredSecret(entry.client);
+      const sealed = this.nextSealed(entry, answer, reason, askedAt);
+      const change = { status: sealed.status, token: sealed.token };
+      const result = await this.store.updateClient(id, entry.client.generation, change, owner);
+      span.set({ outcome: result === 'ok' ? sealed.status.state : result });
+      return { outcome: answer, next: sealed, written: result };
+    });
     if (written !== 'ok') return { dueAt: null, lockReleased: true };
     this.logger.info(
       { clientId: id, workspaceId: entry.client.workspaceId, reason, outcome: outcome.kind, state: next.status.state },

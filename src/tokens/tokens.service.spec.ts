@@ -8,6 +8,7 @@ import { MemoryStore } from '../store/memory.store';
 import { StoreEventsService } from '../store/store-events.service';
 import type { ClientEntry } from '../store/store.types';
 import { SERVE_MARGIN_MS, type RefreshFacade } from '../refresh/refresh.facade';
+import { TracingService } from '../tracing/tracing.service';
 import { TokenCache, cachedToken } from './token-cache';
 import { TokensService } from './tokens.service';
 
@@ -36,7 +37,8 @@ describe('TokensService store reads', () => {
   afterEach(() => events.close());
 
   function service(store: BrokerStore): { read(id: string): Promise<ClientEntry | null> } {
-    const tokens = new TokensService(config, store, {} as AppLogger, new SecretBox(config.encryptionKeys), cache, {} as RefreshFacade, metrics);
+    const box = new SecretBox(config.encryptionKeys);
+    const tokens = new TokensService(config, store, {} as AppLogger, box, cache, {} as RefreshFacade, metrics, new TracingService(config));
     return tokens as unknown as { read(id: string): Promise<ClientEntry | null> };
   }
 
@@ -100,7 +102,7 @@ describe('TokensService.lookup', () => {
     // No store and no refresher: every case here is answered from memory.
     const store = {} as BrokerStore;
     const box = new SecretBox(config.encryptionKeys);
-    tokens = new TokensService(config, store, {} as AppLogger, box, cache, {} as RefreshFacade, metrics);
+    tokens = new TokensService(config, store, {} as AppLogger, box, cache, {} as RefreshFacade, metrics, new TracingService(config));
     cache.set('cl_a', cachedToken('o_1', 'oauth_client_credentials', 'at-1', EXPIRES_AT), cache.version('cl_a'));
     cache.set('cl_key', cachedToken('o_1', 'api_key', 'pd-key', null), cache.version('cl_key'));
   });

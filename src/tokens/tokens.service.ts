@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { mayAccessWorkspace, type Principal } from '../auth/principal';
 import { BrokerError } from '../common/broker-error';
 import { LOGGER, type AppLogger } from '../common/logger';
@@ -10,6 +11,7 @@ import { MetricsService, type TokenRequestOutcome } from '../metrics/metrics.ser
 import { BROKER_STORE, StoreUnavailableError, type BrokerStore } from '../store/broker-store';
 import type { ClientEntry } from '../store/store.types';
 import { RefreshFacade, SERVE_MARGIN_MS } from '../refresh/refresh.facade';
+import { SPANS, TracingService, type TraceSpan } from '../tracing/tracing.service';
 import { TokenCache, answerBody, cachedToken, type CachedToken } from './token-cache';
 
 export interface TokenResponse {
@@ -37,6 +39,8 @@ const FORBIDDEN: TokenLookup = { outcome: 'forbidden' };
 @Injectable()
 export class TokensService {
   private readonly minTtlMs: number;
+  /** MIN_TOKEN_TTL_SECONDS itself: a token served with less left is counted (it should never happen). */
+  private readonly minTtlFloorMs: number;
   private readonly forbiddenFromMemory;
   private readonly reads = new Map<string, { version: string; entry: Promise<ClientEntry | null> }>();
 
@@ -48,8 +52,10 @@ export class TokensService {
     private readonly cache: TokenCache,
     private readonly refresher: RefreshFacade,
     private readonly metrics: MetricsService,
+    private readonly tracing: TracingService,
   ) {
-    this.minTtlMs = config.minTokenTtlSeconds * 1000 + SERVE_MARGIN_MS;
+    this.minTtlFloorMs = config.minTokenTtlSeconds * 1000;
+    this.minTtlMs = this.minTtlFloorMs + SERVE_MARGIN_MS;
     this.forbiddenFromMemory = metrics.tokenRequests.labels('forbidden');
   }
 
@@ -71,6 +77,7 @@ export class TokensService {
   /** The answer to a hit of `lookup`, counted as served from memory. */
   serve(token: CachedToken, now: number): string {
     this.metrics.countServedFromMemory();
+    this.checkTtl(token, now);
     return answerBody(token, now);
   }
 
@@ -83,18 +90,20 @@ export class TokensService {
       this.forbiddenFromMemory.inc();
       throw forbidden();
     }
-    return this.counted(async () => {
+    return this.counted(id, async (span) => {
       this.metrics.tokenCache.inc({ result: 'miss' });
       const version = this.cache.version(id);
       const entry = await this.load(id, principal);
+      span.set({ workspaceId: entry.client.workspaceId });
       const held = this.servableToken(entry, Date.now());
       if (held) {
         this.cache.set(id, held, version);
-        return { response: answerBody(held, Date.now()), outcome: 'served' };
+        return { response: answerBody(this.checkTtl(held, Date.now()), Date.now()), outcome: 'served' };
       }
       this.refuseWithoutUpstream(entry, Date.now());
       await this.refresher.refresh(id, 'demand');
-      return { response: answerBody(await this.afterRefresh(id, principal), Date.now()), outcome: 'fetched' };
+      const fetched = await this.afterRefresh(id, principal);
+      return { response: answerBody(this.checkTtl(fetched, Date.now()), Date.now()), outcome: 'fetched' };
     });
   }
 
@@ -104,16 +113,17 @@ export class TokensService {
    * one refresh runs, coalesced with any other forced refresh of the client.
    */
   async forceRefresh(principal: Principal, id: string, rejectedToken: string | undefined): Promise<TokenResponse> {
-    return this.counted(async () => {
+    return this.counted(id, async (span) => {
       const entry = await this.load(id, principal);
+      span.set({ workspaceId: entry.client.workspaceId });
       const held = this.servableToken(entry, Date.now());
       if (held && rejectedToken !== undefined && !sameSecret(held.accessToken, rejectedToken)) {
-        return { response: toResponse(held, Date.now()), outcome: 'served' };
+        return { response: toResponse(this.checkTtl(held, Date.now()), Date.now()), outcome: 'served' };
       }
       if (entry.status.state === 'rejected') throw rejected(entry);
       await this.refresher.refresh(id, 'forced', principal);
       const fetched = await this.afterRefresh(id, principal, { refuseRejected: true });
-      return { response: toResponse(fetched, Date.now()), outcome: 'fetched' };
+      return { response: toResponse(this.checkTtl(fetched, Date.now()), Date.now()), outcome: 'fetched' };
     });
   }
 
@@ -209,15 +219,33 @@ export class TokensService {
     return token.expiresAt === null || token.expiresAt - now >= this.minTtlMs;
   }
 
-  private async counted<T>(work: () => Promise<{ response: T; outcome: TokenRequestOutcome }>): Promise<T> {
-    try {
-      const { response, outcome } = await work();
-      this.metrics.tokenRequests.inc({ outcome });
-      return response;
-    } catch (error) {
-      this.metrics.tokenRequests.inc({ outcome: outcomeOf(error) });
-      throw error;
-    }
+  /** A check apart from servable(): counts a token about to be served with less than MIN_TOKEN_TTL_SECONDS left. */
+  private checkTtl(token: CachedToken, now: number): CachedToken {
+    if (token.expiresAt !== null && token.expiresAt - now < this.minTtlFloorMs) this.metrics.tokensServedBelowMinTtl.inc();
+    return token;
+  }
+
+  /** A token request not answered from memory: counted, timed, and traced when tracing is on. */
+  private counted<T>(
+    id: string,
+    work: (span: TraceSpan) => Promise<{ response: T; outcome: TokenRequestOutcome }>,
+  ): Promise<T> {
+    return this.tracing.inSpan(SPANS.tokenRequest, { clientId: id }, async (span) => {
+      const started = performance.now();
+      const finish = (outcome: TokenRequestOutcome): void => {
+        this.metrics.tokenRequests.inc({ outcome });
+        this.metrics.tokenRequestDuration.observe({ outcome }, (performance.now() - started) / 1000);
+        span.set({ outcome });
+      };
+      try {
+        const { response, outcome } = await work(span);
+        finish(outcome);
+        return response;
+      } catch (error) {
+        finish(outcomeOf(error));
+        throw error;
+      }
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 import type { LookupAddress } from 'node:dns';
 import { parseConfig } from '../../config/config';
 import { MetricsService } from '../../metrics/metrics.service';
+import { TracingService } from '../../tracing/tracing.service';
 import { FakePipedream } from '../../../test/support/fake-pipedream';
 import { ADDRESS_NOT_ALLOWED, canonicalAddress, guardedLookup, isPublicAddress } from './address-guard';
 import { UpstreamClient } from './upstream.client';
@@ -85,7 +86,10 @@ describe('address guard (SSRF through DNS)', () => {
       scope: null,
       format: 'json' as const,
     });
-    const client = (allowlist: string) => new UpstreamClient(parseConfig({ TOKEN_URL_ALLOWLIST: allowlist }), new MetricsService());
+    const client = (allowlist: string) => {
+      const config = parseConfig({ TOKEN_URL_ALLOWLIST: allowlist });
+      return new UpstreamClient(config, new MetricsService(), new TracingService(config));
+    };
 
     it('does not connect when an allowlisted host name (localhost) resolves to loopback', async () => {
       const before = fake.requests.length;

@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type RequestListener } from 'no
 import type { AddressInfo } from 'node:net';
 import { parseConfig } from '../../config/config';
 import { MetricsService } from '../../metrics/metrics.service';
+import { TracingService } from '../../tracing/tracing.service';
 import { FakePipedream, type FailureMode } from '../../../test/support/fake-pipedream';
 import { parseRetryAfter, UpstreamClient } from './upstream.client';
 import type { TokenRequest, UpstreamOutcome } from './upstream.types';
@@ -45,7 +46,7 @@ describe('UpstreamClient', () => {
 
   function upstreamClient(env: Record<string, string> = {}): UpstreamClient {
     const config = parseConfig({ TOKEN_URL_ALLOWLIST: 'http://127.0.0.1', PIPEDREAM_API_BASE: fake.baseUrl, ...env });
-    return new UpstreamClient(config, metrics);
+    return new UpstreamClient(config, metrics, new TracingService(config));
   }
 
   function tokenRequest(overrides: Partial<TokenRequest> = {}): TokenRequest {

@@ -12,6 +12,7 @@ import { Redactor, formEncode } from './redaction';
 import { tokenOutcomeOf } from './token-answer';
 import { RequestNotSent, unanswered, type Exchanged } from './unanswered-request';
 import { FifoLimiter } from '../../common/fifo-limiter';
+import { SPANS, TracingService } from '../../tracing/tracing.service';
 import type {
   RejectedOutcome,
   TokenRequest,
@@ -57,8 +58,10 @@ export class UpstreamClient {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
+    private readonly tracing: TracingService,
   ) {
     this.tokenUrlLookup = guardedLookup(config.tokenUrlAllowlist);
+    metrics.onScrape(() => this.reportCircuits());
   }
 
   async requestToken(request: TokenRequest): Promise<UpstreamOutcome> {
@@ -110,10 +113,7 @@ export class UpstreamClient {
       const admission = verification ? { admitted: true as const, probe: false } : circuit.tryAdmit(caller.clientKey);
       if (!admission.admitted) return this.refuse(host, kind, admission.retryAfterMs);
       const started = performance.now();
-      const { outcome, aboutHost } = await exchange(request, this.config.upstreamTimeoutMs).then(
-        (answer): Exchanged => ({ outcome: classify(answer, kind, redactor), aboutHost: true }),
-        (error: Error) => unanswered(error, kind),
-      );
+      const { outcome, aboutHost } = await this.exchangeInSpan(kind, request, redactor, caller);
       if (!aboutHost) {
         if (admission.probe) circuit.releaseProbe();
         return outcome;
@@ -123,6 +123,25 @@ export class UpstreamClient {
       this.metrics.recordUpstream(host, kind, metricOutcome(outcome), (performance.now() - started) / 1_000);
       return outcome;
     });
+  }
+
+  /** One exchange, in its own span when tracing is on: ids, host and outcome, never the URL's path or a header. */
+  private exchangeInSpan(kind: UpstreamRequestKind, request: OutgoingRequest, redactor: Redactor, caller: UpstreamCaller): Promise<Exchanged> {
+    const { url, method } = request;
+    const fields = { clientId: caller.clientKey, workspaceId: caller.workspaceId, host: url.hostname, port: portOf(url), method, upstreamKind: kind };
+    return this.tracing.inSpan(SPANS.upstreamRequest, fields, async (span) => {
+      const exchanged = await exchange(request, this.config.upstreamTimeoutMs).then(
+        (answer): Exchanged => ({ outcome: classify(answer, kind, redactor), aboutHost: true }),
+        (error: Error) => unanswered(error, kind),
+      );
+      const { outcome } = exchanged;
+      span.set({ outcome: outcome.kind, ...('httpStatus' in outcome && outcome.httpStatus !== null && { httpStatus: outcome.httpStatus }) });
+      return exchanged;
+    });
+  }
+
+  private reportCircuits(): void {
+    for (const [host, guard] of this.guards) this.metrics.setCircuitState(host, guard.circuit.state);
   }
 
   private refuse(host: string, kind: UpstreamRequestKind, retryAfterMs: number): TransientOutcome {
@@ -175,7 +194,11 @@ function invalidUrl(what: string): RejectedOutcome {
 
 /** hostname:port, with the scheme's default port spelled out, so one host has one circuit. */
 function hostKeyOf(url: URL): string {
-  return `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+  return `${url.hostname}:${portOf(url)}`;
+}
+
+function portOf(url: URL): number {
+  return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
 }
 
 function metricOutcome(outcome: UpstreamOutcome): UpstreamRequestOutcome {

@@ -4,6 +4,8 @@ import type { TokenRequestFormat } from '../../store/store.types';
 export interface UpstreamCaller {
   /** The broker's id of the client the request is for. */
   clientKey: string;
+  /** The client's workspace: for traces only. */
+  workspaceId?: string;
   /**
    * A rotation's verification, asked for by an admin: sent whatever the
    * circuit says, and its answer counts as the probe.
