@@ -177,7 +177,10 @@ describe('RedisStore on Redis', () => {
     for (const id of ['cl_a', 'cl_b', 'cl_c']) await store.lockAndRead(id, 'owner-1', 60_000);
     const monitor = await admin.monitor();
     const commands: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+    // Other test files share this redis-server: keep only this test's commands (and the probe).
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0].toLowerCase() === 'echo' || args.some((arg) => arg.startsWith(prefix))) commands.push(args);
+    });
     try {
       // MONITOR may start a moment after the call resolves: wait until it shows a command.
       await eventually(async () => {

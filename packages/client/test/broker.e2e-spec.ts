@@ -64,10 +64,11 @@ describe('@token-broker/client against the real broker', () => {
   });
 
   it('renews in the background: one request per token lifetime, no caller waits, never a token under minTtlSeconds', async () => {
-    // 20 s upstream tokens. The broker refreshes 10 to 5 s before expiry (REFRESH_BEFORE_SECONDS=14 is
+    // 24 s upstream tokens. The broker refreshes 12 to 6 s before expiry (REFRESH_BEFORE_SECONDS=14 is
     // capped at half the lifetime, drawn in the first half of that window); the client, with
-    // minTtlSeconds 2, renews 4 s before expiry: after the broker, so each renewal brings a new token.
-    const id = await broker.registerClient(upstream, 'short-lived', { expiresIn: 20 });
+    // minTtlSeconds 2, renews about 4 s before expiry: after the broker (by 2 s at the least, room for a
+    // loaded machine's scheduling), so each renewal brings a new token.
+    const id = await broker.registerClient(upstream, 'short-lived', { expiresIn: 24 });
     const client = newClient({ minTtlSeconds: 2 });
     await client.getToken(id);
     const seen = new Set<string>();
