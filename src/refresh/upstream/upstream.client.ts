@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type Agent } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../../config/config';
@@ -8,10 +8,12 @@ import { APP_CONFIG } from '../../config/config.module';
 import { MetricsService, type UpstreamRequestKind, type UpstreamRequestOutcome } from '../../metrics/metrics.service';
 import { ADDRESS_NOT_ALLOWED, guardedLookup } from './address-guard';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
-import { Redactor, formEncode } from './redaction';
+import { Redactor } from './redaction';
+import { tokenRequestBody } from './token-request-body';
 import { tokenOutcomeOf } from './token-answer';
 import { RequestNotSent, unanswered, type Exchanged } from './unanswered-request';
 import { FifoLimiter } from '../../common/fifo-limiter';
+import { DEFAULT_EXPIRES_IN_SECONDS } from '../../client-auth/provider-settings';
 import type {
   RejectedOutcome,
   TokenRequest,
@@ -21,7 +23,6 @@ import type {
 } from './upstream.types';
 
 const MAX_BODY_BYTES = 64 * 1024;
-const DEFAULT_EXPIRES_IN_SECONDS = 3_600;
 const USER_AGENT = 'token-broker';
 
 interface OutgoingRequest {
@@ -31,6 +32,8 @@ interface OutgoingRequest {
   body?: string;
   /** For token URLs: refuses host names that resolve to non-public addresses. */
   lookup?: LookupFunction;
+  /** tls_client_auth: the client's own agent, holding its certificate and key. */
+  agent?: Agent;
 }
 
 interface HttpAnswer {
@@ -61,20 +64,29 @@ export class UpstreamClient {
     this.tokenUrlLookup = guardedLookup(config.tokenUrlAllowlist);
   }
 
+  /**
+   * One token request, built for the client's method. A private_key_jwt
+   * assertion is signed here, for this request alone: every call (a retry
+   * too) carries a new `jti`.
+   */
   async requestToken(request: TokenRequest): Promise<UpstreamOutcome> {
     const url = parseHttpUrl(request.tokenUrl);
     if (url === null) return invalidUrl('token URL');
-    const basicCredential = request.format === 'form' ? basicCredentialOf(request) : null;
-    const redactor = new Redactor(() => [request.clientSecret, basicCredential ?? basicCredentialOf(request)]);
-    const body = request.format === 'form' ? formTokenBody(request) : jsonTokenBody(request);
+    if (request.proof.method === 'tls_client_auth' && url.protocol !== 'https:') {
+      return { kind: 'rejected', httpStatus: null, error: 'invalid_url', description: 'tls_client_auth needs an https token URL' };
+    }
+    const built = tokenRequestBody(request);
+    const redactor = new Redactor(() => built.sensitive);
     const headers: OutgoingHttpHeaders = {
       Accept: 'application/json',
-      'Content-Type': request.format === 'form' ? 'application/x-www-form-urlencoded' : 'application/json',
-      'Content-Length': Buffer.byteLength(body),
+      'Content-Type': built.json ? 'application/json' : 'application/x-www-form-urlencoded',
+      'Content-Length': Buffer.byteLength(built.body),
       'User-Agent': USER_AGENT,
     };
-    if (basicCredential !== null) headers.Authorization = `Basic ${basicCredential}`;
-    return this.send('token', { method: 'POST', url, headers, body, lookup: this.tokenUrlLookup }, redactor, request);
+    if (built.basicCredential !== null) headers.Authorization = `Basic ${built.basicCredential}`;
+    const agent = request.proof.method === 'tls_client_auth' ? request.proof.agent : undefined;
+    const outgoing: OutgoingRequest = { method: 'POST', url, headers, body: built.body, lookup: this.tokenUrlLookup, agent };
+    return this.send('token', outgoing, redactor, request, request.defaultExpiresInSeconds);
   }
 
   async checkApiKey(apiKey: string, caller: UpstreamCaller): Promise<UpstreamOutcome> {
@@ -96,6 +108,7 @@ export class UpstreamClient {
     request: OutgoingRequest,
     redactor: Redactor,
     caller: UpstreamCaller,
+    defaultExpiresInSeconds = DEFAULT_EXPIRES_IN_SECONDS,
   ): Promise<UpstreamOutcome> {
     const host = hostKeyOf(request.url);
     const { limiter, circuit } = this.guardFor(host);
@@ -111,7 +124,7 @@ export class UpstreamClient {
       if (!admission.admitted) return this.refuse(host, kind, admission.retryAfterMs);
       const started = performance.now();
       const { outcome, aboutHost } = await exchange(request, this.config.upstreamTimeoutMs).then(
-        (answer): Exchanged => ({ outcome: classify(answer, kind, redactor), aboutHost: true }),
+        (answer): Exchanged => ({ outcome: classify(answer, kind, redactor, defaultExpiresInSeconds), aboutHost: true }),
         (error: Error) => unanswered(error, kind),
       );
       if (!aboutHost) {
@@ -140,25 +153,6 @@ export class UpstreamClient {
   }
 }
 
-function jsonTokenBody(request: TokenRequest): string {
-  return JSON.stringify({
-    grant_type: 'client_credentials',
-    client_id: request.clientId,
-    client_secret: request.clientSecret,
-    ...(request.scope !== null && { scope: request.scope }),
-  });
-}
-
-function formTokenBody(request: TokenRequest): string {
-  const params = new URLSearchParams({ grant_type: 'client_credentials' });
-  if (request.scope !== null) params.set('scope', request.scope);
-  return params.toString();
-}
-
-/** The HTTP Basic credential of RFC 6749 section 2.3.1: each half form-encoded, then base64. */
-function basicCredentialOf(request: TokenRequest): string {
-  return Buffer.from(`${formEncode(request.clientId)}:${formEncode(request.clientSecret)}`, 'utf8').toString('base64');
-}
 
 function parseHttpUrl(value: string): URL | null {
   try {
@@ -205,7 +199,12 @@ function exchange(request: OutgoingRequest, timeoutMs: number): Promise<HttpAnsw
       outgoing?.destroy();
     }, timeoutMs);
 
-    const options = { method: request.method, headers: request.headers, ...(request.lookup && { lookup: request.lookup }) };
+    const options = {
+      method: request.method,
+      headers: request.headers,
+      ...(request.lookup && { lookup: request.lookup }),
+      ...(request.agent && { agent: request.agent }),
+    };
     const onResponse = (response: IncomingMessage): void => {
       const chunks: Buffer[] = [];
       let received = 0;
@@ -249,9 +248,9 @@ function errorCode(error: unknown): string {
   return typeof code === 'string' ? code : 'unknown';
 }
 
-function classify(answer: HttpAnswer, kind: UpstreamRequestKind, redactor: Redactor): UpstreamOutcome {
+function classify(answer: HttpAnswer, kind: UpstreamRequestKind, redactor: Redactor, defaultExpiresIn: number): UpstreamOutcome {
   const { status } = answer;
-  if (status >= 200 && status < 300) return kind === 'token' ? readToken(answer) : { kind: 'valid' };
+  if (status >= 200 && status < 300) return kind === 'token' ? readToken(answer, defaultExpiresIn) : { kind: 'valid' };
   if (status >= 300 && status < 400) {
     return { kind: 'rejected', httpStatus: status, error: 'redirect', description: `answered HTTP ${status}, a redirect; redirects are not followed` };
   }
@@ -266,9 +265,9 @@ function classify(answer: HttpAnswer, kind: UpstreamRequestKind, redactor: Redac
   return { kind: 'transient', reason, httpStatus: status, retryAfterSeconds: parseRetryAfter(answer.headers['retry-after']) };
 }
 
-function readToken(answer: HttpAnswer): UpstreamOutcome {
+function readToken(answer: HttpAnswer, defaultExpiresIn: number): UpstreamOutcome {
   const retryAfter = parseRetryAfter(answer.headers['retry-after']);
-  return tokenOutcomeOf(parseJsonObject(answer.body), answer.status, retryAfter, DEFAULT_EXPIRES_IN_SECONDS);
+  return tokenOutcomeOf(parseJsonObject(answer.body), answer.status, retryAfter, defaultExpiresIn);
 }
 
 function parseJsonObject(body: Buffer): Record<string, unknown> | null {
