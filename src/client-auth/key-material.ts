@@ -16,6 +16,7 @@ export interface PrivateKeyReading {
 const MIN_RSA_BITS = 2048;
 const PKCS8 = /^-----BEGIN PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END PRIVATE KEY-----\s*$/;
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]+?\r?\n-----END CERTIFICATE-----/g;
+const KIND_NAMES: Record<KeyKind, string> = { rsa: 'an RSA', 'ec-p256': 'a P-256 EC', ed25519: 'an Ed25519' };
 const ALGS_BY_KIND: Record<KeyKind, SigningAlg[]> = { rsa: ['RS256', 'PS256'], 'ec-p256': ['ES256'], ed25519: ['EdDSA'] };
 
 /** The PKCS#8 PEM private key, or what a person must do to send one that works. */
@@ -52,7 +53,7 @@ export function signingAlgFor(kind: KeyKind, asked: SigningAlg | undefined): { a
   const allowed = ALGS_BY_KIND[kind];
   if (asked === undefined) return { alg: allowed[0] };
   if (allowed.includes(asked)) return { alg: asked };
-  return { problem: `${asked} does not fit the privateKey, a${kind === 'rsa' ? 'n' : ''} ${kind} key: use ${allowed.join(' or ')}` };
+  return { problem: `${asked} does not fit the privateKey, ${KIND_NAMES[kind]} key: use ${allowed.join(' or ')}` };
 }
 
 /** The certificate and any chain after it, in PEM, or why it cannot be used. */
@@ -89,7 +90,8 @@ const THUMBPRINT_MEMBERS: Record<string, string[]> = { RSA: ['e', 'kty', 'n'], E
 
 /** The RFC 7638 JWK thumbprint (SHA-256, base64url) of the key's public half. */
 export function jwkThumbprint(key: KeyObject): string {
-  const jwk = createPublicKey(key).export({ format: 'jwk' }) as Record<string, string>;
+  const publicKey = key.type === 'public' ? key : createPublicKey(key);
+  const jwk = publicKey.export({ format: 'jwk' }) as Record<string, string>;
   const members = THUMBPRINT_MEMBERS[jwk.kty] ?? [];
   const canonical = `{${members.map((name) => `${JSON.stringify(name)}:${JSON.stringify(jwk[name])}`).join(',')}}`;
   return createHash('sha256').update(canonical).digest('base64url');
