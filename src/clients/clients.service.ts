@@ -68,6 +68,7 @@ export class ClientsService {
     if (clientId === undefined) problems.push(required('clientId', dto.type));
     const { method, format } = methodAndFormat(dto, problems);
     const checked = checkMaterial(method, dto, problems, Date.now());
+    if (method === 'tls_client_auth' && tokenUrl?.startsWith('http:')) problems.push(TLS_NEEDS_HTTPS);
     const extraParams = dto.extraParams ?? {};
     const paramProblems = extraParamsProblems(extraParams);
     if (paramProblems.length > 0) problems.push({ field: 'extraParams', problems: paramProblems });
@@ -233,6 +234,7 @@ export class ClientsService {
     }
     const tokenUrl = dto.tokenUrl === undefined ? client.tokenUrl : this.tokenUrlOrProblem(dto.tokenUrl, problems);
     const settings = patchedSettings(client, dto, problems);
+    if (authMethodOf(settings) === 'tls_client_auth' && tokenUrl?.startsWith('http:')) problems.push(TLS_NEEDS_HTTPS);
     if (problems.length > 0 || tokenUrl === null) throw invalid(problems);
     return {
       ...settings,
@@ -264,6 +266,8 @@ type NewCredentials =
       settings: Pick<OAuthClientRecord, 'tokenRequestFormat' | 'tokenEndpointAuthMethod' | 'extraParams' | 'defaultExpiresInSeconds'>;
     }
   | { type: 'api_key'; secret: string };
+
+const TLS_NEEDS_HTTPS: FieldProblem = { field: 'tokenUrl', problems: ['tls_client_auth needs an https tokenUrl'] };
 
 const NOT_FOR_API_KEYS = [
   'clientId',
