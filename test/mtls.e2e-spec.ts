@@ -2,7 +2,8 @@ import { X509Certificate, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import request from 'supertest';
 import { ADMIN_KEY, ENCRYPTION_KEY, eventually } from './support/broker';
 import { spawnBroker, waitForOutput, type BrokerProcess } from './support/broker-process';
@@ -91,9 +92,12 @@ describe('mutual TLS (tls_client_auth)', () => {
     const socket = req.socket as TLSSocket;
     const peer = socket.getPeerCertificate();
     const clientId = new URLSearchParams(body).get('client_id');
-    const subject = peer?.subject?.CN ?? null;
+    const commonName = peer?.subject?.CN;
+    const subject = typeof commonName === 'string' ? commonName : null;
     seen.push({ clientId, subject, authorized: socket.authorized, body });
-    const json = (status: number, value: object) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(value));
+    const json = (status: number, value: object): void => {
+      res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(value));
+    };
     if (!socket.authorized || subject !== clientId) {
       return json(401, { error: 'invalid_client', error_description: 'client certificate not trusted for this client' });
     }
