@@ -17,7 +17,7 @@ import type { RotateSecretDto } from './dto/rotate-secret.dto';
 import type { UpdateClientDto } from './dto/update-client.dto';
 import { checkTokenUrl } from './token-url';
 import { checkMaterial, checkRotation, methodAndFormat, patchedSettings, type CheckedMaterial } from './oauth-settings';
-import { authMethodOf, defaultExpiresInOf, extraParamsOf, extraParamsProblems } from '../client-auth/provider-settings';
+import { authMethodOf, defaultExpiresInOf, extraParamsOf } from '../client-auth/provider-settings';
 import { openMaterial, sealMaterial } from '../client-auth/sealed-material';
 
 /**
@@ -70,8 +70,6 @@ export class ClientsService {
     const checked = checkMaterial(method, dto, problems, Date.now());
     if (method === 'tls_client_auth' && tokenUrl?.startsWith('http:')) problems.push(TLS_NEEDS_HTTPS);
     const extraParams = dto.extraParams ?? {};
-    const paramProblems = extraParamsProblems(extraParams);
-    if (paramProblems.length > 0) problems.push({ field: 'extraParams', problems: paramProblems });
     if (tokenUrl === null || clientId === undefined || checked === null) return null;
     const settings = { tokenRequestFormat: format, tokenEndpointAuthMethod: method, extraParams, defaultExpiresInSeconds: dto.defaultExpiresInSeconds };
     return { type: dto.type, clientId, tokenUrl, scope: dto.scope ?? null, checked, settings };

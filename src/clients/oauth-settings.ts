@@ -1,10 +1,5 @@
 import { certificateProblem, keyHintOf, readCertificateChain, readPrivateKey, signingAlgFor, validityOf } from '../client-auth/key-material';
-import {
-  authMethodOf,
-  defaultAuthMethod,
-  extraParamsProblems,
-  isKeyMethod,
-} from '../client-auth/provider-settings';
+import { authMethodOf, defaultAuthMethod, isKeyMethod } from '../client-auth/provider-settings';
 import type { ClientMaterial } from '../client-auth/sealed-material';
 import type { FieldProblem } from '../common/broker-error';
 import type { OAuthClientRecord, SigningAlg, TokenEndpointAuthMethod, TokenRequestFormat } from '../store/store.types';
@@ -160,10 +155,6 @@ export function patchedSettings(client: OAuthClientRecord, dto: UpdateClientDto,
     if (dto.signingAlg) problems.push({ field: 'signingAlg', problems: [`signingAlg is not used by ${method} clients`] });
   } else if (dto.signingAlg && client.signingAlg && algFamily(dto.signingAlg) !== algFamily(client.signingAlg)) {
     problems.push({ field: 'signingAlg', problems: [`${dto.signingAlg} does not fit the client's key, which signs ${client.signingAlg}`] });
-  }
-  if (dto.extraParams !== undefined) {
-    const found = extraParamsProblems(dto.extraParams);
-    if (found.length > 0) problems.push({ field: 'extraParams', problems: found });
   }
   return {
     ...client,

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min, ValidateBy, type ValidationOptions } from 'class-validator';
 import {
+  extraParamsProblems,
   MAX_DEFAULT_EXPIRES_IN_SECONDS,
   MIN_DEFAULT_EXPIRES_IN_SECONDS,
   SIGNING_ALGS,
@@ -17,6 +18,26 @@ export const AUTH_METHOD_PROBLEM = `tokenEndpointAuthMethod must be one of: ${TO
 export const SIGNING_ALG_PROBLEM = `signingAlg must be one of: ${SIGNING_ALGS.join(', ')}`;
 const EXPIRES_PROBLEM = `defaultExpiresInSeconds must be a whole number from ${MIN_DEFAULT_EXPIRES_IN_SECONDS} to ${MAX_DEFAULT_EXPIRES_IN_SECONDS}`;
 
+const NOT_AN_OBJECT = 'extraParams must be an object of parameter names to string values';
+
+/** extraParams: an object of at most 10 names to strings, none a name the broker sets (provider-settings.ts has the rules). */
+export function ExtraParams(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'extraParams',
+      validator: {
+        validate: (value: unknown) => isPlainObject(value) && extraParamsProblems(value).length === 0,
+        defaultMessage: (args) => (isPlainObject(args?.value) ? extraParamsProblems(args.value).join('; ') : NOT_AN_OBJECT),
+      },
+    },
+    options,
+  );
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Example material for the OpenAPI document: shapes only, never a usable key. */
 const PEM_KEY_EXAMPLE = '-----BEGIN PRIVATE KEY-----\nMIIEvQ...\n-----END PRIVATE KEY-----\n';
 const PEM_CERTIFICATE_EXAMPLE = '-----BEGIN CERTIFICATE-----\nMIIDdz...\n-----END CERTIFICATE-----\n';
@@ -26,6 +47,8 @@ export class KeyMaterialDto {
   @ApiPropertyOptional({
     description: 'private_key_jwt and tls_client_auth: PKCS#8 PEM private key (RSA 2048+, P-256 EC or Ed25519); never returned',
     example: PEM_KEY_EXAMPLE,
+    // Says the field is PEM text, whose line breaks the input rules let through.
+    format: 'pem',
   })
   @MultilineSecret()
   @IsOptional()
@@ -33,7 +56,11 @@ export class KeyMaterialDto {
   @Length(1, MAX_PRIVATE_KEY_LENGTH)
   privateKey?: string;
 
-  @ApiPropertyOptional({ description: "tls_client_auth: PEM certificate, the client's own first, chain allowed; never returned", example: PEM_CERTIFICATE_EXAMPLE })
+  @ApiPropertyOptional({
+    description: "tls_client_auth: PEM certificate, the client's own first, chain allowed; never returned",
+    example: PEM_CERTIFICATE_EXAMPLE,
+    format: 'pem',
+  })
   @MultilineSecret()
   @IsOptional()
   @IsString()
@@ -66,7 +93,7 @@ export class ProviderSettingsDto extends KeyMaterialDto {
     example: { audience: 'https://api.example.com' },
   })
   @IsOptional()
-  @IsObject({ message: 'extraParams must be an object of names to string values' })
+  @ExtraParams()
   extraParams?: Record<string, string>;
 
   @ApiPropertyOptional({ minimum: MIN_DEFAULT_EXPIRES_IN_SECONDS, maximum: MAX_DEFAULT_EXPIRES_IN_SECONDS, default: 3600 })

@@ -1,5 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
 import {
   MAX_DEFAULT_EXPIRES_IN_SECONDS,
   MIN_DEFAULT_EXPIRES_IN_SECONDS,
@@ -9,7 +9,7 @@ import {
 import { Nullable } from '../../common/input-rules';
 import type { SigningAlg, TokenEndpointAuthMethod, TokenRequestFormat } from '../../store/store.types';
 import { TOKEN_REQUEST_FORMATS } from './create-client.dto';
-import { AUTH_METHOD_PROBLEM, SIGNING_ALG_PROBLEM } from './provider-settings.dto';
+import { AUTH_METHOD_PROBLEM, ExtraParams, SIGNING_ALG_PROBLEM } from './provider-settings.dto';
 
 const EXPIRES_PROBLEM = `defaultExpiresInSeconds must be a whole number from ${MIN_DEFAULT_EXPIRES_IN_SECONDS} to ${MAX_DEFAULT_EXPIRES_IN_SECONDS}`;
 
@@ -63,7 +63,7 @@ export class UpdateClientDto {
     example: { resource: 'https://api.example.com' },
   })
   @IsOptional()
-  @IsObject({ message: 'extraParams must be an object of names to string values' })
+  @ExtraParams()
   extraParams?: Record<string, string>;
 
   @ApiPropertyOptional({ minimum: MIN_DEFAULT_EXPIRES_IN_SECONDS, maximum: MAX_DEFAULT_EXPIRES_IN_SECONDS })
