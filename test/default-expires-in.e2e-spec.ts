@@ -28,8 +28,18 @@ describe('a token answer without expires_in', () => {
     const clientId = `pd_${randomSecret('cid')}`;
     const clientSecret = randomSecret();
     fake.addClient(clientId, clientSecret);
-    const res = await broker.http().post('/v1/clients').set(admin)
-      .send({ workspaceId: 'o_no_expires', name: 'No expires_in', type: 'oauth_client_credentials', clientId, clientSecret, ...extra });
+    const res = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
+      .send({
+        workspaceId: 'o_no_expires',
+        name: 'No expires_in',
+        type: 'oauth_client_credentials',
+        clientId,
+        clientSecret,
+        ...extra,
+      });
     expect(res.status).toBe(201);
     return { id: res.body.id, clientId };
   }

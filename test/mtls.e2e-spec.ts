@@ -54,7 +54,13 @@ describe('mutual TLS (tls_client_auth)', () => {
     expired = pki.issue('trusted-ca', 'expired', 'svc-mtls', { days: -1 });
     server = createServer(
       // Client certificates are asked for and checked by the handler, as an authorization server does, so a wrong one is a 401.
-      { key: serverCert.privateKey, cert: serverCert.certificate, ca: [readCa()], requestCert: true, rejectUnauthorized: false },
+      {
+        key: serverCert.privateKey,
+        cert: serverCert.certificate,
+        ca: [readCa()],
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
       (req, res) => void answer(req, res),
     );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -99,22 +105,28 @@ describe('mutual TLS (tls_client_auth)', () => {
       res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(value));
     };
     if (!socket.authorized || subject !== clientId) {
-      return json(401, { error: 'invalid_client', error_description: 'client certificate not trusted for this client' });
+      return json(401, {
+        error: 'invalid_client',
+        error_description: 'client certificate not trusted for this client',
+      });
     }
     json(200, { access_token: `mtls_${randomBytes(16).toString('hex')}`, token_type: 'Bearer', expires_in: 3600 });
   }
 
   const register = (material: Issued, extra: Record<string, unknown> = {}) =>
-    http.post('/v1/clients').set(admin).send({
-      workspaceId: 'o_mtls',
-      name: 'mTLS',
-      type: 'oauth_client_credentials',
-      clientId: 'svc-mtls',
-      tokenEndpointAuthMethod: 'tls_client_auth',
-      clientCertificate: material.certificate,
-      privateKey: material.privateKey,
-      ...extra,
-    });
+    http
+      .post('/v1/clients')
+      .set(admin)
+      .send({
+        workspaceId: 'o_mtls',
+        name: 'mTLS',
+        type: 'oauth_client_credentials',
+        clientId: 'svc-mtls',
+        tokenEndpointAuthMethod: 'tls_client_auth',
+        clientCertificate: material.certificate,
+        privateKey: material.privateKey,
+        ...extra,
+      });
 
   async function stateOf(id: string, state: string) {
     return eventually(async () => {
@@ -127,7 +139,11 @@ describe('mutual TLS (tls_client_auth)', () => {
     const res = await register({ ...trusted, certificate: `${trusted.certificate}${readCa()}` });
     expect(res.status).toBe(201);
     const notAfter = new Date(new X509Certificate(trusted.certificate).validTo).toISOString();
-    expect(res.body).toMatchObject({ tokenEndpointAuthMethod: 'tls_client_auth', tokenRequestFormat: 'form', certificateExpiresAt: notAfter });
+    expect(res.body).toMatchObject({
+      tokenEndpointAuthMethod: 'tls_client_auth',
+      tokenRequestFormat: 'form',
+      certificateExpiresAt: notAfter,
+    });
     expect(res.text).not.toContain('BEGIN');
     const token = await eventually(async () => {
       const answer = await http.get(`/v1/clients/${res.body.id}/token`).set(admin);
@@ -136,20 +152,30 @@ describe('mutual TLS (tls_client_auth)', () => {
     expect(token.access_token).toMatch(/^mtls_/);
     const request = seen.find((entry) => entry.authorized);
     expect(request).toMatchObject({ clientId: 'svc-mtls', subject: 'svc-mtls' });
-    expect(Object.fromEntries(new URLSearchParams(request?.body))).toEqual({ grant_type: 'client_credentials', client_id: 'svc-mtls' });
+    expect(Object.fromEntries(new URLSearchParams(request?.body))).toEqual({
+      grant_type: 'client_credentials',
+      client_id: 'svc-mtls',
+    });
 
     const metrics = (await http.get('/metrics')).text;
-    const line = metrics.split('\n').find((entry) => entry.startsWith('tb_client_certificate_least_remaining_seconds{'));
+    const line = metrics
+      .split('\n')
+      .find((entry) => entry.startsWith('tb_client_certificate_least_remaining_seconds{'));
     expect(line).toContain(`client="${res.body.id}"`);
     const remaining = Number(line?.split(' ').at(-1));
     const expected = (Date.parse(notAfter) - Date.now()) / 1_000;
     expect(Math.abs(remaining - expected)).toBeLessThan(30);
   });
 
-  it('a certificate of another CA is rejected, with the server\'s error', async () => {
+  it("a certificate of another CA is rejected, with the server's error", async () => {
     const res = await http.post('/v1/clients').set(admin).send({
-      workspaceId: 'o_mtls_rogue', name: 'rogue', type: 'oauth_client_credentials', clientId: 'svc-mtls',
-      tokenEndpointAuthMethod: 'tls_client_auth', clientCertificate: rogue.certificate, privateKey: rogue.privateKey,
+      workspaceId: 'o_mtls_rogue',
+      name: 'rogue',
+      type: 'oauth_client_credentials',
+      clientId: 'svc-mtls',
+      tokenEndpointAuthMethod: 'tls_client_auth',
+      clientCertificate: rogue.certificate,
+      privateKey: rogue.privateKey,
     });
     expect(res.status).toBe(201);
     const view = await stateOf(res.body.id, 'rejected');
@@ -159,10 +185,17 @@ describe('mutual TLS (tls_client_auth)', () => {
   it('an expired certificate, or one of another key, is 400 at registration naming clientCertificate', async () => {
     const stale = await register(expired, { workspaceId: 'o_mtls_expired' });
     expect(stale.status).toBe(400);
-    expect(stale.body.details).toEqual([{ field: 'clientCertificate', problems: [expect.stringMatching(/^the certificate expired on /)] }]);
-    const mismatched = await register({ certificate: trusted.certificate, privateKey: rogue.privateKey }, { workspaceId: 'o_mtls_mismatch' });
+    expect(stale.body.details).toEqual([
+      { field: 'clientCertificate', problems: [expect.stringMatching(/^the certificate expired on /)] },
+    ]);
+    const mismatched = await register(
+      { certificate: trusted.certificate, privateKey: rogue.privateKey },
+      { workspaceId: 'o_mtls_mismatch' },
+    );
     expect(mismatched.status).toBe(400);
-    expect(mismatched.body.details).toEqual([{ field: 'clientCertificate', problems: [expect.stringContaining("public key is not the privateKey's")] }]);
+    expect(mismatched.body.details).toEqual([
+      { field: 'clientCertificate', problems: [expect.stringContaining("public key is not the privateKey's")] },
+    ]);
     expect(`${stale.text}${mismatched.text}`).not.toContain('BEGIN');
   });
 
@@ -170,15 +203,28 @@ describe('mutual TLS (tls_client_auth)', () => {
     const created = await register(trusted, { workspaceId: 'o_mtls_rotate' });
     const id = created.body.id;
     await stateOf(id, 'ready');
-    const refused = await http.put(`/v1/clients/${id}/secret`).set(admin).send({ clientCertificate: rogue.certificate, privateKey: rogue.privateKey });
+    const refused = await http
+      .put(`/v1/clients/${id}/secret`)
+      .set(admin)
+      .send({ clientCertificate: rogue.certificate, privateKey: rogue.privateKey });
     expect({ status: refused.status, code: refused.body.code }).toEqual({ status: 422, code: 'credentials_rejected' });
-    const incomplete = await http.put(`/v1/clients/${id}/secret`).set(admin).send({ clientCertificate: rotatedCert.certificate });
-    expect(incomplete.body.details).toEqual([{ field: 'privateKey', problems: ['privateKey is required for tls_client_auth clients'] }]);
-    const rotated = await http.put(`/v1/clients/${id}/secret`).set(admin).send({ clientCertificate: rotatedCert.certificate, privateKey: rotatedCert.privateKey });
+    const incomplete = await http
+      .put(`/v1/clients/${id}/secret`)
+      .set(admin)
+      .send({ clientCertificate: rotatedCert.certificate });
+    expect(incomplete.body.details).toEqual([
+      { field: 'privateKey', problems: ['privateKey is required for tls_client_auth clients'] },
+    ]);
+    const rotated = await http
+      .put(`/v1/clients/${id}/secret`)
+      .set(admin)
+      .send({ clientCertificate: rotatedCert.certificate, privateKey: rotatedCert.privateKey });
     expect(rotated.status).toBe(200);
     expect(rotated.body.status.state).toBe('ready');
     expect(rotated.body.secretHint).not.toBe(created.body.secretHint);
-    expect(rotated.body.certificateExpiresAt).toBe(new Date(new X509Certificate(rotatedCert.certificate).validTo).toISOString());
+    expect(rotated.body.certificateExpiresAt).toBe(
+      new Date(new X509Certificate(rotatedCert.certificate).validTo).toISOString(),
+    );
     await eventually(async () => (await http.get('/metrics')).text.includes(`client="${id}"`), 10_000);
 
     expect((await http.delete(`/v1/clients/${id}`).set(admin)).status).toBe(204);

@@ -3,29 +3,50 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certificateProblem, jwkThumbprint, keyHintOf, readCertificateChain, readPrivateKey, signingAlgFor } from './key-material';
+import {
+  certificateProblem,
+  jwkThumbprint,
+  keyHintOf,
+  readCertificateChain,
+  readPrivateKey,
+  signingAlgFor,
+} from './key-material';
 
 const pkcs8 = (key: KeyObject): string => key.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 describe('key material', () => {
   it('reads RSA, P-256 EC and Ed25519 PKCS#8 keys, and says what is wrong with anything else', () => {
-    expect(readPrivateKey(pkcs8(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey))).toMatchObject({ kind: 'rsa' });
-    expect(readPrivateKey(pkcs8(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey))).toMatchObject({ kind: 'ec-p256' });
+    expect(readPrivateKey(pkcs8(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey))).toMatchObject({
+      kind: 'rsa',
+    });
+    expect(readPrivateKey(pkcs8(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey))).toMatchObject({
+      kind: 'ec-p256',
+    });
     expect(readPrivateKey(pkcs8(generateKeyPairSync('ed25519').privateKey))).toMatchObject({ kind: 'ed25519' });
 
     const p384 = pkcs8(generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey);
     expect(readPrivateKey(p384)).toEqual({ problem: 'must be an RSA (2048 bits or more), P-256 EC or Ed25519 key' });
     const rsa1024 = pkcs8(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey);
     expect(readPrivateKey(rsa1024)).toEqual({ problem: 'must be an RSA (2048 bits or more), P-256 EC or Ed25519 key' });
-    const pkcs1 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const pkcs1 = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs1', format: 'pem' })
+      .toString();
     expect(readPrivateKey(pkcs1)).toEqual({ problem: expect.stringContaining('must be PKCS#8') });
-    const encrypted = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'x' }).toString();
+    const encrypted = generateKeyPairSync('ed25519')
+      .privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'x' })
+      .toString();
     expect(readPrivateKey(encrypted)).toEqual({ problem: expect.stringContaining('must not be encrypted') });
-    expect(readPrivateKey('not a key')).toEqual({ problem: expect.stringContaining('must be a PKCS#8 PEM private key') });
+    expect(readPrivateKey('not a key')).toEqual({
+      problem: expect.stringContaining('must be a PKCS#8 PEM private key'),
+    });
     const damaged = pkcs8(generateKeyPairSync('ed25519').privateKey).replace(/\n[A-Za-z0-9+/]{4}/, '\n!!!!');
-    expect(readPrivateKey(damaged)).toEqual({ problem: 'is not a PEM private key that can be read (damaged or not a key)' });
+    expect(readPrivateKey(damaged)).toEqual({
+      problem: 'is not a PEM private key that can be read (damaged or not a key)',
+    });
     // A public key is not a private key.
-    const publicPem = createPublicKey(generateKeyPairSync('ed25519').privateKey).export({ type: 'spki', format: 'pem' }).toString();
+    const publicPem = createPublicKey(generateKeyPairSync('ed25519').privateKey)
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
     expect(readPrivateKey(publicPem)).toEqual({ problem: expect.stringContaining('PKCS#8') });
   });
 
@@ -34,11 +55,15 @@ describe('key material', () => {
     expect(signingAlgFor('rsa', 'PS256')).toEqual({ alg: 'PS256' });
     expect(signingAlgFor('ec-p256', undefined)).toEqual({ alg: 'ES256' });
     expect(signingAlgFor('ed25519', undefined)).toEqual({ alg: 'EdDSA' });
-    expect(signingAlgFor('ec-p256', 'RS256')).toEqual({ problem: 'RS256 does not fit the privateKey, a P-256 EC key: use ES256' });
-    expect(signingAlgFor('rsa', 'EdDSA')).toEqual({ problem: 'EdDSA does not fit the privateKey, an RSA key: use RS256 or PS256' });
+    expect(signingAlgFor('ec-p256', 'RS256')).toEqual({
+      problem: 'RS256 does not fit the privateKey, a P-256 EC key: use ES256',
+    });
+    expect(signingAlgFor('rsa', 'EdDSA')).toEqual({
+      problem: 'EdDSA does not fit the privateKey, an RSA key: use RS256 or PS256',
+    });
   });
 
-  it('computes the RFC 7638 thumbprint (the RFC\'s own example), and a hint of its last 4 characters', () => {
+  it("computes the RFC 7638 thumbprint (the RFC's own example), and a hint of its last 4 characters", () => {
     // RFC 7638 section 3.1.
     const n =
       '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMs' +
@@ -57,20 +82,85 @@ describe('key material', () => {
     const file = (name: string) => readFileSync(join(dir, name), 'utf8');
     beforeAll(() => {
       dir = mkdtempSync(join(tmpdir(), 'tb-certs-'));
-      openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=test-ca', '-days', '2');
-      openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=client');
-      openssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-out', 'client.pem', '-days', '2');
-      openssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-out', 'expired.pem', '-days', '-1');
+      openssl(
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.pem',
+        '-subj',
+        '/CN=test-ca',
+        '-days',
+        '2',
+      );
+      openssl(
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        'client.key',
+        '-out',
+        'client.csr',
+        '-subj',
+        '/CN=client',
+      );
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        'client.csr',
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-out',
+        'client.pem',
+        '-days',
+        '2',
+      );
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        'client.csr',
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-out',
+        'expired.pem',
+        '-days',
+        '-1',
+      );
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it('reads a certificate with its chain, and refuses text that is not PEM certificates', () => {
       const chain = readCertificateChain(`${file('client.pem')}${file('ca.pem')}`);
-      expect('chain' in chain && chain.chain.map((certificate) => certificate.subject)).toEqual(['CN=client', 'CN=test-ca']);
-      expect(readCertificateChain(file('client.key'))).toEqual({ problem: expect.stringContaining('must be PEM certificates') });
-      expect(readCertificateChain(`${file('client.pem')}trailing words`)).toEqual({ problem: expect.stringContaining('must be PEM certificates') });
+      expect('chain' in chain && chain.chain.map((certificate) => certificate.subject)).toEqual([
+        'CN=client',
+        'CN=test-ca',
+      ]);
+      expect(readCertificateChain(file('client.key'))).toEqual({
+        problem: expect.stringContaining('must be PEM certificates'),
+      });
+      expect(readCertificateChain(`${file('client.pem')}trailing words`)).toEqual({
+        problem: expect.stringContaining('must be PEM certificates'),
+      });
       const broken = file('client.pem').replace(/\n[A-Za-z0-9+/]{8}/, '\nAAAAAAAA');
-      expect(readCertificateChain(broken)).toEqual({ problem: 'holds a PEM block that is not a readable X.509 certificate' });
+      expect(readCertificateChain(broken)).toEqual({
+        problem: 'holds a PEM block that is not a readable X.509 certificate',
+      });
     });
 
     it('refuses a certificate of another key, and an expired one', () => {
@@ -78,7 +168,8 @@ describe('key material', () => {
       const caKey = readPrivateKey(file('ca.key'));
       const leaf = readCertificateChain(file('client.pem'));
       const expired = readCertificateChain(file('expired.pem'));
-      if ('problem' in key || 'problem' in caKey || 'problem' in leaf || 'problem' in expired) throw new Error('test material unreadable');
+      if ('problem' in key || 'problem' in caKey || 'problem' in leaf || 'problem' in expired)
+        throw new Error('test material unreadable');
       expect(certificateProblem(leaf.chain[0], key.key, Date.now())).toBeNull();
       expect(certificateProblem(leaf.chain[0], caKey.key, Date.now())).toBe(
         "the certificate's public key is not the privateKey's: send the certificate issued for this key",

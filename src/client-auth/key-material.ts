@@ -17,13 +17,19 @@ const MIN_RSA_BITS = 2048;
 const PKCS8 = /^-----BEGIN PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END PRIVATE KEY-----\s*$/;
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]+?\r?\n-----END CERTIFICATE-----/g;
 const KIND_NAMES: Record<KeyKind, string> = { rsa: 'an RSA', 'ec-p256': 'a P-256 EC', ed25519: 'an Ed25519' };
-const ALGS_BY_KIND: Record<KeyKind, SigningAlg[]> = { rsa: ['RS256', 'PS256'], 'ec-p256': ['ES256'], ed25519: ['EdDSA'] };
+const ALGS_BY_KIND: Record<KeyKind, SigningAlg[]> = {
+  rsa: ['RS256', 'PS256'],
+  'ec-p256': ['ES256'],
+  ed25519: ['EdDSA'],
+};
 
 /** The PKCS#8 PEM private key, or what a person must do to send one that works. */
 export function readPrivateKey(pem: string): PrivateKeyReading | { problem: string } {
   const text = pem.trim();
   if (text.startsWith('-----BEGIN ENCRYPTED PRIVATE KEY-----')) {
-    return { problem: 'must not be encrypted: send the PKCS#8 key without a passphrase (openssl pkcs8 -topk8 -nocrypt)' };
+    return {
+      problem: 'must not be encrypted: send the PKCS#8 key without a passphrase (openssl pkcs8 -topk8 -nocrypt)',
+    };
   }
   if (/^-----BEGIN (RSA|EC) PRIVATE KEY-----/.test(text)) {
     return { problem: 'must be PKCS#8 ("BEGIN PRIVATE KEY"): convert it with openssl pkcs8 -topk8 -nocrypt' };
@@ -86,7 +92,11 @@ export function validityOf(certificate: X509Certificate): { validFrom: number; v
 }
 
 /** Members of a public JWK that RFC 7638 hashes, in its (lexicographic) order. */
-const THUMBPRINT_MEMBERS: Record<string, string[]> = { RSA: ['e', 'kty', 'n'], EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'] };
+const THUMBPRINT_MEMBERS: Record<string, string[]> = {
+  RSA: ['e', 'kty', 'n'],
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x'],
+};
 
 /** The RFC 7638 JWK thumbprint (SHA-256, base64url) of the key's public half. */
 export function jwkThumbprint(key: KeyObject): string {

@@ -56,7 +56,8 @@ export function extraParamsProblems(params: Record<string, unknown>): string[] {
   if (names.length > MAX_EXTRA_PARAMS) problems.push(`at most ${MAX_EXTRA_PARAMS} parameters, got ${names.length}`);
   for (const name of names) {
     const shown = EXTRA_PARAM_NAME.test(name) ? `"${name}"` : '(a name)';
-    if (!EXTRA_PARAM_NAME.test(name)) problems.push('parameter names must be 1-64 characters of A-Z, a-z, 0-9, _, . and -');
+    if (!EXTRA_PARAM_NAME.test(name))
+      problems.push('parameter names must be 1-64 characters of A-Z, a-z, 0-9, _, . and -');
     else if (RESERVED_PARAM_NAMES.includes(name)) {
       problems.push(`${shown} is set by the broker itself and cannot be an extra parameter`);
     }

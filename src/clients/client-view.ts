@@ -1,5 +1,12 @@
 import { authMethodOf, defaultExpiresInOf, extraParamsOf } from '../client-auth/provider-settings';
-import type { ClientEntry, ClientState, ClientType, SigningAlg, TokenEndpointAuthMethod, TokenRequestFormat } from '../store/store.types';
+import type {
+  ClientEntry,
+  ClientState,
+  ClientType,
+  SigningAlg,
+  TokenEndpointAuthMethod,
+  TokenRequestFormat,
+} from '../store/store.types';
 
 /** What the admin API shows of a client: never a secret, an API key or a token. */
 export interface ClientView {
@@ -56,13 +63,25 @@ export function toClientView({ client, status }: ClientEntry): ClientView {
 
 type ProviderSettingsView = Pick<
   ClientView,
-  'tokenEndpointAuthMethod' | 'keyId' | 'signingAlg' | 'certificateExpiresAt' | 'extraParams' | 'defaultExpiresInSeconds'
+  | 'tokenEndpointAuthMethod'
+  | 'keyId'
+  | 'signingAlg'
+  | 'certificateExpiresAt'
+  | 'extraParams'
+  | 'defaultExpiresInSeconds'
 >;
 
 /** What a client obtains its tokens with, beside the material; a record stored before these settings shows their defaults. */
 function providerSettingsView(client: ClientEntry['client']): ProviderSettingsView {
   if (client.type === 'api_key') {
-    return { tokenEndpointAuthMethod: null, keyId: null, signingAlg: null, certificateExpiresAt: null, extraParams: null, defaultExpiresInSeconds: null };
+    return {
+      tokenEndpointAuthMethod: null,
+      keyId: null,
+      signingAlg: null,
+      certificateExpiresAt: null,
+      extraParams: null,
+      defaultExpiresInSeconds: null,
+    };
   }
   return {
     tokenEndpointAuthMethod: authMethodOf(client),

@@ -9,7 +9,13 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
 import { SecretBox, secretContext } from '../crypto/secret-box';
 import { BROKER_STORE, DuplicateClientError, type BrokerStore, type ClientChange } from '../store/broker-store';
-import { initialStatus, type ClientEntry, type ClientRecord, type OAuthClientRecord } from '../store/store.types';
+import {
+  initialStatus,
+  type ClientEntry,
+  type ClientRecord,
+  type OAuthClientRecord,
+  type TokenEndpointAuthMethod,
+} from '../store/store.types';
 import { RefreshFacade } from '../refresh/refresh.facade';
 import { secretHintOf, toClientView, type ClientView } from './client-view';
 import type { CreateClientDto } from './dto/create-client.dto';
@@ -71,7 +77,12 @@ export class ClientsService {
     if (method === 'tls_client_auth' && tokenUrl?.startsWith('http:')) problems.push(TLS_NEEDS_HTTPS);
     const extraParams = dto.extraParams ?? {};
     if (tokenUrl === null || clientId === undefined || checked === null) return null;
-    const settings = { tokenRequestFormat: format, tokenEndpointAuthMethod: method, extraParams, defaultExpiresInSeconds: dto.defaultExpiresInSeconds };
+    const settings = {
+      tokenRequestFormat: format,
+      tokenEndpointAuthMethod: method,
+      extraParams,
+      defaultExpiresInSeconds: dto.defaultExpiresInSeconds,
+    };
     return { type: dto.type, clientId, tokenUrl, scope: dto.scope ?? null, checked, settings };
   }
 
@@ -156,7 +167,11 @@ export class ClientsService {
     const entry = await this.entry(id);
     const { client } = entry;
     const now = Date.now();
-    const rotated: ClientRecord = { ...this.rotatedMaterial(client, dto, now), generation: client.generation + 1, updatedAt: new Date(now).toISOString() };
+    const rotated: ClientRecord = {
+      ...this.rotatedMaterial(client, dto, now),
+      generation: client.generation + 1,
+      updatedAt: new Date(now).toISOString(),
+    };
     let change: ClientChange = { client: rotated, token: null, status: initialStatus() };
     let dueAt = now;
     if (verify) {
@@ -174,16 +189,16 @@ export class ClientsService {
     const problems: FieldProblem[] = [];
     if (client.type === 'api_key') {
       for (const field of ['clientSecret', 'privateKey', 'clientCertificate', 'keyId'] as const) {
-        if (dto[field] !== undefined) problems.push({ field, problems: ['send apiKey to rotate a api_key client'] });
+        if (dto[field] !== undefined) problems.push({ field, problems: [API_KEY_ROTATION] });
       }
-      if (dto.apiKey === undefined) problems.push({ field: 'apiKey', problems: ['send apiKey to rotate a api_key client'] });
+      if (dto.apiKey === undefined) problems.push({ field: 'apiKey', problems: [API_KEY_ROTATION] });
       if (problems.length > 0 || dto.apiKey === undefined) throw invalid(problems);
-      return { ...client, secretHint: secretHintOf(dto.apiKey), sealedSecret: this.box.seal(dto.apiKey, secretContext(client.id)) };
+      const sealedSecret = this.box.seal(dto.apiKey, secretContext(client.id));
+      return { ...client, secretHint: secretHintOf(dto.apiKey), sealedSecret };
     }
     if (dto.apiKey !== undefined) {
       const method = authMethodOf(client);
-      const material = method === 'private_key_jwt' ? 'privateKey' : method === 'tls_client_auth' ? 'clientCertificate and privateKey' : 'clientSecret';
-      throw invalid([{ field: 'apiKey', problems: [`send ${material} to rotate a ${client.type} client`] }]);
+      throw invalid([{ field: 'apiKey', problems: [`send ${ROTATION_MATERIAL[method]} to rotate a ${client.type} client`] }]);
     }
     const checked = checkRotation(client, dto, problems, now);
     if (problems.length > 0 || checked === null) throw invalid(problems);
@@ -261,10 +276,21 @@ type NewCredentials =
       tokenUrl: string;
       scope: string | null;
       checked: CheckedMaterial;
-      settings: Pick<OAuthClientRecord, 'tokenRequestFormat' | 'tokenEndpointAuthMethod' | 'extraParams' | 'defaultExpiresInSeconds'>;
+      settings: Pick<
+        OAuthClientRecord,
+        'tokenRequestFormat' | 'tokenEndpointAuthMethod' | 'extraParams' | 'defaultExpiresInSeconds'
+      >;
     }
   | { type: 'api_key'; secret: string };
 
+const API_KEY_ROTATION = 'send apiKey to rotate a api_key client';
+/** What a rotation of each method sends. */
+const ROTATION_MATERIAL: Record<TokenEndpointAuthMethod, string> = {
+  client_secret_post: 'clientSecret',
+  client_secret_basic: 'clientSecret',
+  private_key_jwt: 'privateKey',
+  tls_client_auth: 'clientCertificate and privateKey',
+};
 const TLS_NEEDS_HTTPS: FieldProblem = { field: 'tokenUrl', problems: ['tls_client_auth needs an https tokenUrl'] };
 
 const NOT_FOR_API_KEYS = [

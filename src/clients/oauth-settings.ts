@@ -1,4 +1,11 @@
-import { certificateProblem, keyHintOf, readCertificateChain, readPrivateKey, signingAlgFor, validityOf } from '../client-auth/key-material';
+import {
+  certificateProblem,
+  keyHintOf,
+  readCertificateChain,
+  readPrivateKey,
+  signingAlgFor,
+  validityOf,
+} from '../client-auth/key-material';
 import { authMethodOf, defaultAuthMethod, isKeyMethod } from '../client-auth/provider-settings';
 import type { ClientMaterial } from '../client-auth/sealed-material';
 import type { FieldProblem } from '../common/broker-error';
@@ -49,7 +56,9 @@ export function methodAndFormat(
   asked: { tokenEndpointAuthMethod?: TokenEndpointAuthMethod; tokenRequestFormat?: TokenRequestFormat },
   problems: FieldProblem[],
 ): { method: TokenEndpointAuthMethod; format: TokenRequestFormat } {
-  const format = asked.tokenRequestFormat ?? (asked.tokenEndpointAuthMethod && asked.tokenEndpointAuthMethod !== 'client_secret_post' ? 'form' : 'json');
+  const format =
+    asked.tokenRequestFormat ??
+    (asked.tokenEndpointAuthMethod && asked.tokenEndpointAuthMethod !== 'client_secret_post' ? 'form' : 'json');
   const method = asked.tokenEndpointAuthMethod ?? defaultAuthMethod(format);
   const problem = formatProblem(method, format);
   if (problem) problems.push({ field: 'tokenEndpointAuthMethod', problems: [problem] });
@@ -72,7 +81,8 @@ export function checkMaterial(
   const { required, optional } = FIELDS_OF[method];
   for (const field of SECRET_FIELDS) {
     const present = input[field] !== undefined;
-    if (!present && required.includes(field)) problems.push({ field, problems: [`${field} is required for ${method} clients`] });
+    if (!present && required.includes(field))
+      problems.push({ field, problems: [`${field} is required for ${method} clients`] });
     if (present && !required.includes(field) && !optional.includes(field)) {
       problems.push({ field, problems: [`${field} is not used by ${method} clients`] });
     }
@@ -80,7 +90,13 @@ export function checkMaterial(
   if (problems.length > before) return null;
   if (!isKeyMethod(method)) {
     const secret = input.clientSecret ?? '';
-    return { material: { kind: 'secret', secret }, secretHint: secretHintOf(secret), keyId: null, signingAlg: null, certificateExpiresAt: null };
+    return {
+      material: { kind: 'secret', secret },
+      secretHint: secretHintOf(secret),
+      keyId: null,
+      signingAlg: null,
+      certificateExpiresAt: null,
+    };
   }
   return checkKeyMaterial(method, input, problems, now);
 }
@@ -109,13 +125,20 @@ function checkKeyMaterial(
   }
   const certificate = input.clientCertificate ?? '';
   const chain = readCertificateChain(certificate);
-  const problem = 'problem' in chain ? `clientCertificate ${chain.problem}` : certificateProblem(chain.chain[0], key.key, now);
+  const problem =
+    'problem' in chain ? `clientCertificate ${chain.problem}` : certificateProblem(chain.chain[0], key.key, now);
   if (problem !== null || 'problem' in chain) {
     problems.push({ field: 'clientCertificate', problems: [problem ?? 'clientCertificate cannot be read'] });
     return null;
   }
   const certificateExpiresAt = new Date(validityOf(chain.chain[0]).validTo).toISOString();
-  return { material: { kind: 'certificate', privateKey, certificate }, secretHint, keyId: null, signingAlg: null, certificateExpiresAt };
+  return {
+    material: { kind: 'certificate', privateKey, certificate },
+    secretHint,
+    keyId: null,
+    signingAlg: null,
+    certificateExpiresAt,
+  };
 }
 
 /**
@@ -130,31 +153,48 @@ export function checkRotation(
   now: number,
 ): CheckedMaterial | null {
   const method = authMethodOf(client);
-  if (input.signingAlg !== undefined) problems.push({ field: 'signingAlg', problems: ['signingAlg is changed with PATCH, not with a rotation'] });
+  if (input.signingAlg !== undefined)
+    problems.push({ field: 'signingAlg', problems: ['signingAlg is changed with PATCH, not with a rotation'] });
   const checked = checkMaterial(method, input, problems, now);
-  if (checked === null || method !== 'private_key_jwt' || !client.signingAlg) return problems.length > 0 ? null : checked;
+  if (checked === null || method !== 'private_key_jwt' || !client.signingAlg)
+    return problems.length > 0 ? null : checked;
   const kept = checkMaterial(method, { ...input, signingAlg: client.signingAlg }, [], now);
   return kept ?? checked;
 }
 
 /** The provider settings a PATCH changes, applied to the record; problems for what cannot change that way. */
-export function patchedSettings(client: OAuthClientRecord, dto: UpdateClientDto, problems: FieldProblem[]): OAuthClientRecord {
+export function patchedSettings(
+  client: OAuthClientRecord,
+  dto: UpdateClientDto,
+  problems: FieldProblem[],
+): OAuthClientRecord {
   const format = dto.tokenRequestFormat ?? client.tokenRequestFormat;
   const method = dto.tokenEndpointAuthMethod ?? authMethodOf(client);
   const formatMismatch = formatProblem(method, format);
-  if (formatMismatch) problems.push({ field: dto.tokenEndpointAuthMethod ? 'tokenEndpointAuthMethod' : 'tokenRequestFormat', problems: [formatMismatch] });
+  if (formatMismatch)
+    problems.push({
+      field: dto.tokenEndpointAuthMethod ? 'tokenEndpointAuthMethod' : 'tokenRequestFormat',
+      problems: [formatMismatch],
+    });
   const held = heldMaterial(client);
   if (!FIELDS_OF[method].required.every((field) => held.includes(field))) {
     const missing = FIELDS_OF[method].required.filter((field) => !held.includes(field)).join(' and ');
-    problems.push({ field: 'tokenEndpointAuthMethod', problems: [`${method} needs ${missing}, which this client does not hold: register a new client`] });
+    problems.push({
+      field: 'tokenEndpointAuthMethod',
+      problems: [`${method} needs ${missing}, which this client does not hold: register a new client`],
+    });
   }
   const keyId = dto.keyId === undefined ? (client.keyId ?? null) : dto.keyId;
   const signingAlg = dto.signingAlg === undefined ? (client.signingAlg ?? null) : dto.signingAlg;
   if (method !== 'private_key_jwt') {
     if (dto.keyId) problems.push({ field: 'keyId', problems: [`keyId is not used by ${method} clients`] });
-    if (dto.signingAlg) problems.push({ field: 'signingAlg', problems: [`signingAlg is not used by ${method} clients`] });
+    if (dto.signingAlg)
+      problems.push({ field: 'signingAlg', problems: [`signingAlg is not used by ${method} clients`] });
   } else if (dto.signingAlg && client.signingAlg && algFamily(dto.signingAlg) !== algFamily(client.signingAlg)) {
-    problems.push({ field: 'signingAlg', problems: [`${dto.signingAlg} does not fit the client's key, which signs ${client.signingAlg}`] });
+    problems.push({
+      field: 'signingAlg',
+      problems: [`${dto.signingAlg} does not fit the client's key, which signs ${client.signingAlg}`],
+    });
   }
   return {
     ...client,

@@ -17,8 +17,10 @@ export const IS_NULL = 'must not be null: leave the field out instead';
 /** C0 controls, DEL and C1 controls. */
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 /** The same, but for the line breaks a PEM text is made of. */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const CONTROL_CHARACTER_BUT_LINE_BREAK = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
-export const HAS_CONTROL_CHARACTERS_BUT_LINE_BREAKS = 'must not contain control characters other than line breaks (such as a tab or NUL)';
+export const HAS_CONTROL_CHARACTERS_BUT_LINE_BREAKS =
+  'must not contain control characters other than line breaks (such as a tab or NUL)';
 /** With the u flag a surrogate matches only when unpaired (String.prototype.isWellFormed is not in lib ES2023). */
 const LONE_SURROGATE = /\p{Surrogate}/u;
 

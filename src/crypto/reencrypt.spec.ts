@@ -13,14 +13,29 @@ describe('re-encryption of every kind of sealed material', () => {
     const materials: Record<string, ClientMaterial> = {
       cl_secret: { kind: 'secret', secret: 'a-shared-secret' },
       cl_jwt: { kind: 'private_key', privateKey: '-----BEGIN PRIVATE KEY-----\nJWT\n-----END PRIVATE KEY-----\n' },
-      cl_tls: { kind: 'certificate', privateKey: 'tls key', certificate: '-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n' },
+      cl_tls: {
+        kind: 'certificate',
+        privateKey: 'tls key',
+        certificate: '-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n',
+      },
     };
     const methods = { cl_secret: 'client_secret_post', cl_jwt: 'private_key_jwt', cl_tls: 'tls_client_auth' } as const;
     for (const [id, material] of Object.entries(materials)) {
       const client: ClientRecord = {
-        id, workspaceId: 'o_1', name: id, type: 'oauth_client_credentials', clientId: id, tokenUrl: 'https://idp/token', scope: null,
-        tokenRequestFormat: id === 'cl_secret' ? 'json' : 'form', tokenEndpointAuthMethod: methods[id as keyof typeof methods],
-        secretHint: '', generation: 1, createdAt: '', updatedAt: '', ...sealMaterial(old, id, material),
+        id,
+        workspaceId: 'o_1',
+        name: id,
+        type: 'oauth_client_credentials',
+        clientId: id,
+        tokenUrl: 'https://idp/token',
+        scope: null,
+        tokenRequestFormat: id === 'cl_secret' ? 'json' : 'form',
+        tokenEndpointAuthMethod: methods[id as keyof typeof methods],
+        secretHint: '',
+        generation: 1,
+        createdAt: '',
+        updatedAt: '',
+        ...sealMaterial(old, id, material),
       };
       await store.insertClient({ client, status: initialStatus(), token: null }, Date.now());
     }
@@ -31,7 +46,9 @@ describe('re-encryption of every kind of sealed material', () => {
     for (const [id, material] of Object.entries(materials)) {
       const entry = await store.getClient(id);
       if (!entry) throw new Error(`${id} is gone`);
-      const sealed = Object.entries(entry.client).filter(([field, value]) => field.startsWith('sealed') && typeof value === 'string');
+      const sealed = Object.entries(entry.client).filter(
+        ([field, value]) => field.startsWith('sealed') && typeof value === 'string',
+      );
       expect(sealed.length).toBeGreaterThan(0);
       for (const [, value] of sealed) expect(SecretBox.keyIdOf(value as string)).toBe('new');
       expect(openMaterial(onlyNew, entry.client)).toEqual(material);

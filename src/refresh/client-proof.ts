@@ -47,7 +47,13 @@ function proofFor(
     if ('problem' in read) return misconfigured(`the stored privateKey ${read.problem}`);
     const alg = signingAlgFor(read.kind, client.signingAlg ?? undefined);
     if ('problem' in alg) return misconfigured(`signingAlg ${alg.problem}`);
-    return { method, privateKey: read.key, privateKeyPem: material.privateKey, keyId: client.keyId ?? null, alg: alg.alg };
+    return {
+      method,
+      privateKey: read.key,
+      privateKeyPem: material.privateKey,
+      keyId: client.keyId ?? null,
+      alg: alg.alg,
+    };
   }
   if (method === 'tls_client_auth' && material.kind === 'certificate') {
     const agent = verification ? agents.transientAgent(material) : agents.agentFor(client, material);

@@ -95,8 +95,9 @@ export class Refresher {
   async ask(client: ClientRecord, material: ClientMaterial, verification = false): Promise<UpstreamOutcome> {
     const caller = { clientKey: client.id, verification };
     if (client.type === 'api_key') {
-      if (material.kind !== 'secret') return { kind: 'rejected', httpStatus: null, error: 'misconfigured_client', description: 'an API key client has no key pair' };
-      return this.upstream.checkApiKey(material.secret, caller);
+      if (material.kind === 'secret') return this.upstream.checkApiKey(material.secret, caller);
+      const description = 'an API key client has no key pair';
+      return { kind: 'rejected', httpStatus: null, error: 'misconfigured_client', description };
     }
     const request = tokenRequestFor(client, material, caller, this.tlsAgents);
     return 'kind' in request ? request : this.upstream.requestToken(request);

@@ -18,7 +18,12 @@ const provider = new Provider(issuer, {
     resourceIndicators: {
       enabled: true,
       // A token asked for with `resource` is issued for that resource: its audience, as introspection shows.
-      getResourceServerInfo: (_ctx, resource) => ({ scope: 'api:read', audience: resource, accessTokenFormat: 'opaque', accessTokenTTL: 3600 }),
+      getResourceServerInfo: (_ctx, resource) => ({
+        scope: 'api:read',
+        audience: resource,
+        accessTokenFormat: 'opaque',
+        accessTokenTTL: 3600,
+      }),
     },
   },
   clientCredentials: {},

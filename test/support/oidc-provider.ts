@@ -33,7 +33,9 @@ export function serviceClient(metadata: OidcClient): OidcClient {
  */
 export async function startOidcProvider(clients: OidcClient[]): Promise<OidcProvider> {
   const all = [...clients, serviceClient({ ...INTROSPECTOR, token_endpoint_auth_method: 'client_secret_basic' })];
-  const child: ChildProcess = spawn(process.execPath, [SCRIPT, JSON.stringify({ clients: all })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [SCRIPT, JSON.stringify({ clients: all })], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout?.on('data', (chunk) => (out += chunk));
   child.stderr?.on('data', (chunk) => (out += chunk));

@@ -35,7 +35,9 @@ export class CreateClientDto extends ProviderSettingsDto {
   @Length(1, 256)
   clientId?: string;
 
-  @ApiPropertyOptional({ description: 'OAuth client secret; required for client_secret_post and client_secret_basic; never returned' })
+  @ApiPropertyOptional({
+    description: 'OAuth client secret; required for client_secret_post and client_secret_basic; never returned',
+  })
   @IsOptional()
   @IsString({ message: 'clientSecret must be a string' })
   @Length(1, 4096)

@@ -1,5 +1,15 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min, ValidateBy, type ValidationOptions } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Max,
+  Min,
+  ValidateBy,
+  type ValidationOptions,
+} from 'class-validator';
 import {
   extraParamsProblems,
   MAX_DEFAULT_EXPIRES_IN_SECONDS,
@@ -27,7 +37,8 @@ export function ExtraParams(options?: ValidationOptions): PropertyDecorator {
       name: 'extraParams',
       validator: {
         validate: (value: unknown) => isPlainObject(value) && extraParamsProblems(value).length === 0,
-        defaultMessage: (args) => (isPlainObject(args?.value) ? extraParamsProblems(args.value).join('; ') : NOT_AN_OBJECT),
+        defaultMessage: (args) =>
+          isPlainObject(args?.value) ? extraParamsProblems(args.value).join('; ') : NOT_AN_OBJECT,
       },
     },
     options,
@@ -45,7 +56,8 @@ const PEM_CERTIFICATE_EXAMPLE = '-----BEGIN CERTIFICATE-----\nMIIDdz...\n-----EN
 /** The secret material of the key methods, as registration and rotation take it. */
 export class KeyMaterialDto {
   @ApiPropertyOptional({
-    description: 'private_key_jwt and tls_client_auth: PKCS#8 PEM private key (RSA 2048+, P-256 EC or Ed25519); never returned',
+    description:
+      'private_key_jwt and tls_client_auth: PKCS#8 PEM private key (RSA 2048+, P-256 EC or Ed25519); never returned',
     example: PEM_KEY_EXAMPLE,
     // Says the field is PEM text, whose line breaks the input rules let through.
     format: 'pem',
@@ -76,12 +88,18 @@ export class KeyMaterialDto {
 
 /** Provider settings of an OAuth client, as registration takes them (the update DTO has its own, nullable where it clears). */
 export class ProviderSettingsDto extends KeyMaterialDto {
-  @ApiPropertyOptional({ enum: TOKEN_ENDPOINT_AUTH_METHODS, description: 'Default: client_secret_post with json, client_secret_basic with form' })
+  @ApiPropertyOptional({
+    enum: TOKEN_ENDPOINT_AUTH_METHODS,
+    description: 'Default: client_secret_post with json, client_secret_basic with form',
+  })
   @IsOptional()
   @IsIn(TOKEN_ENDPOINT_AUTH_METHODS, { message: AUTH_METHOD_PROBLEM })
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
 
-  @ApiPropertyOptional({ enum: SIGNING_ALGS, description: 'private_key_jwt: default RS256, ES256 or EdDSA by key type; PS256 for RSA' })
+  @ApiPropertyOptional({
+    enum: SIGNING_ALGS,
+    description: 'private_key_jwt: default RS256, ES256 or EdDSA by key type; PS256 for RSA',
+  })
   @IsOptional()
   @IsIn(SIGNING_ALGS, { message: SIGNING_ALG_PROBLEM })
   signingAlg?: SigningAlg;
@@ -96,11 +114,14 @@ export class ProviderSettingsDto extends KeyMaterialDto {
   @ExtraParams()
   extraParams?: Record<string, string>;
 
-  @ApiPropertyOptional({ minimum: MIN_DEFAULT_EXPIRES_IN_SECONDS, maximum: MAX_DEFAULT_EXPIRES_IN_SECONDS, default: 3600 })
+  @ApiPropertyOptional({
+    minimum: MIN_DEFAULT_EXPIRES_IN_SECONDS,
+    maximum: MAX_DEFAULT_EXPIRES_IN_SECONDS,
+    default: 3600,
+  })
   @IsOptional()
   @IsInt({ message: EXPIRES_PROBLEM })
   @Min(MIN_DEFAULT_EXPIRES_IN_SECONDS, { message: EXPIRES_PROBLEM })
   @Max(MAX_DEFAULT_EXPIRES_IN_SECONDS, { message: EXPIRES_PROBLEM })
   defaultExpiresInSeconds?: number;
 }
-

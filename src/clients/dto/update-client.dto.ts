@@ -38,7 +38,10 @@ export class UpdateClientDto {
   @IsIn(TOKEN_REQUEST_FORMATS, { message: `tokenRequestFormat must be one of: ${TOKEN_REQUEST_FORMATS.join(', ')}` })
   tokenRequestFormat?: TokenRequestFormat;
 
-  @ApiPropertyOptional({ enum: TOKEN_ENDPOINT_AUTH_METHODS, description: 'Only to a method whose material the client holds' })
+  @ApiPropertyOptional({
+    enum: TOKEN_ENDPOINT_AUTH_METHODS,
+    description: 'Only to a method whose material the client holds',
+  })
   @IsOptional()
   @IsIn(TOKEN_ENDPOINT_AUTH_METHODS, { message: AUTH_METHOD_PROBLEM })
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
@@ -50,7 +53,11 @@ export class UpdateClientDto {
   @Length(1, 256)
   keyId?: string | null;
 
-  @ApiPropertyOptional({ enum: SIGNING_ALGS, nullable: true, description: "private_key_jwt; null: the key type's default" })
+  @ApiPropertyOptional({
+    enum: SIGNING_ALGS,
+    nullable: true,
+    description: "private_key_jwt; null: the key type's default",
+  })
   @Nullable()
   @IsOptional()
   @IsIn(SIGNING_ALGS, { message: SIGNING_ALG_PROBLEM })

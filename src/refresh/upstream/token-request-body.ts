@@ -34,8 +34,19 @@ export function tokenRequestBody(request: TokenRequest): BuiltTokenRequest {
       return { json: false, body, basicCredential, sensitive: [proof.clientSecret, basicCredential] };
     }
     case 'private_key_jwt': {
-      const assertion = signClientAssertion({ clientId, audience: request.tokenUrl, privateKey: proof.privateKey, keyId: proof.keyId, alg: proof.alg });
-      const fields = { ...base, client_id: clientId, client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion };
+      const assertion = signClientAssertion({
+        clientId,
+        audience: request.tokenUrl,
+        privateKey: proof.privateKey,
+        keyId: proof.keyId,
+        alg: proof.alg,
+      });
+      const fields = {
+        ...base,
+        client_id: clientId,
+        client_assertion_type: CLIENT_ASSERTION_TYPE,
+        client_assertion: assertion,
+      };
       const body = new URLSearchParams(fields).toString();
       return { json: false, body, basicCredential: null, sensitive: [...pemBodies(proof.privateKeyPem), assertion] };
     }
@@ -54,5 +65,7 @@ export function basicCredentialOf(clientId: string, clientSecret: string): strin
 
 /** The base64 of each PEM block, on one line: what an upstream could quote; the armour lines are public words. */
 export function pemBodies(pem: string): string[] {
-  return [...pem.matchAll(/-----BEGIN [A-Z ]+-----([\s\S]*?)-----END [A-Z ]+-----/g)].map((match) => match[1].replace(/\s+/g, ''));
+  return [...pem.matchAll(/-----BEGIN [A-Z ]+-----([\s\S]*?)-----END [A-Z ]+-----/g)].map((match) =>
+    match[1].replace(/\s+/g, ''),
+  );
 }

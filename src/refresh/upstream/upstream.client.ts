@@ -73,7 +73,8 @@ export class UpstreamClient {
     const url = parseHttpUrl(request.tokenUrl);
     if (url === null) return invalidUrl('token URL');
     if (request.proof.method === 'tls_client_auth' && url.protocol !== 'https:') {
-      return { kind: 'rejected', httpStatus: null, error: 'invalid_url', description: 'tls_client_auth needs an https token URL' };
+      const description = 'tls_client_auth needs an https token URL';
+      return { kind: 'rejected', httpStatus: null, error: 'invalid_url', description };
     }
     const built = tokenRequestBody(request);
     const redactor = new Redactor(() => built.sensitive);
@@ -85,7 +86,8 @@ export class UpstreamClient {
     };
     if (built.basicCredential !== null) headers.Authorization = `Basic ${built.basicCredential}`;
     const agent = request.proof.method === 'tls_client_auth' ? request.proof.agent : undefined;
-    const outgoing: OutgoingRequest = { method: 'POST', url, headers, body: built.body, lookup: this.tokenUrlLookup, agent };
+    const lookup = this.tokenUrlLookup;
+    const outgoing: OutgoingRequest = { method: 'POST', url, headers, body: built.body, lookup, agent };
     return this.send('token', outgoing, redactor, request, request.defaultExpiresInSeconds);
   }
 
@@ -124,7 +126,10 @@ export class UpstreamClient {
       if (!admission.admitted) return this.refuse(host, kind, admission.retryAfterMs);
       const started = performance.now();
       const { outcome, aboutHost } = await exchange(request, this.config.upstreamTimeoutMs).then(
-        (answer): Exchanged => ({ outcome: classify(answer, kind, redactor, defaultExpiresInSeconds), aboutHost: true }),
+        (answer): Exchanged => ({
+          outcome: classify(answer, kind, redactor, defaultExpiresInSeconds),
+          aboutHost: true,
+        }),
         (error: Error) => unanswered(error, kind),
       );
       if (!aboutHost) {
@@ -248,7 +253,12 @@ function errorCode(error: unknown): string {
   return typeof code === 'string' ? code : 'unknown';
 }
 
-function classify(answer: HttpAnswer, kind: UpstreamRequestKind, redactor: Redactor, defaultExpiresIn: number): UpstreamOutcome {
+function classify(
+  answer: HttpAnswer,
+  kind: UpstreamRequestKind,
+  redactor: Redactor,
+  defaultExpiresIn: number,
+): UpstreamOutcome {
   const { status } = answer;
   if (status >= 200 && status < 300) return kind === 'token' ? readToken(answer, defaultExpiresIn) : { kind: 'valid' };
   if (status >= 300 && status < 400) {
