@@ -1,4 +1,12 @@
-import type { ClientEntry, ClientState, ClientType, TokenRequestFormat } from '../store/store.types';
+import { authMethodOf, defaultExpiresInOf, extraParamsOf } from '../client-auth/provider-settings';
+import type {
+  ClientEntry,
+  ClientState,
+  ClientType,
+  SigningAlg,
+  TokenEndpointAuthMethod,
+  TokenRequestFormat,
+} from '../store/store.types';
 
 /** What the admin API shows of a client: never a secret, an API key or a token. */
 export interface ClientView {
@@ -10,6 +18,13 @@ export interface ClientView {
   tokenUrl: string | null;
   scope: string | null;
   tokenRequestFormat: TokenRequestFormat;
+  /** The provider settings: null for api_key clients, and for the fields the client's method does not use. */
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod | null;
+  keyId: string | null;
+  signingAlg: SigningAlg | null;
+  certificateExpiresAt: string | null;
+  extraParams: Record<string, string> | null;
+  defaultExpiresInSeconds: number | null;
   secretHint: string;
   createdAt: string;
   updatedAt: string;
@@ -32,6 +47,7 @@ export function toClientView({ client, status }: ClientEntry): ClientView {
     tokenUrl: client.tokenUrl,
     scope: client.scope,
     tokenRequestFormat: client.tokenRequestFormat,
+    ...providerSettingsView(client),
     secretHint: client.secretHint,
     createdAt: client.createdAt,
     updatedAt: client.updatedAt,
@@ -42,6 +58,38 @@ export function toClientView({ client, status }: ClientEntry): ClientView {
       lastError: status.lastError,
       failingSince: status.failingSince,
     },
+  };
+}
+
+type ProviderSettingsView = Pick<
+  ClientView,
+  | 'tokenEndpointAuthMethod'
+  | 'keyId'
+  | 'signingAlg'
+  | 'certificateExpiresAt'
+  | 'extraParams'
+  | 'defaultExpiresInSeconds'
+>;
+
+/** What a client obtains its tokens with, beside the material; a record stored before these settings shows their defaults. */
+function providerSettingsView(client: ClientEntry['client']): ProviderSettingsView {
+  if (client.type === 'api_key') {
+    return {
+      tokenEndpointAuthMethod: null,
+      keyId: null,
+      signingAlg: null,
+      certificateExpiresAt: null,
+      extraParams: null,
+      defaultExpiresInSeconds: null,
+    };
+  }
+  return {
+    tokenEndpointAuthMethod: authMethodOf(client),
+    keyId: client.keyId ?? null,
+    signingAlg: client.signingAlg ?? null,
+    certificateExpiresAt: client.certificateExpiresAt ?? null,
+    extraParams: extraParamsOf(client),
+    defaultExpiresInSeconds: defaultExpiresInOf(client),
   };
 }
 

@@ -9,13 +9,22 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
 import { SecretBox, secretContext } from '../crypto/secret-box';
 import { BROKER_STORE, DuplicateClientError, type BrokerStore, type ClientChange } from '../store/broker-store';
-import { initialStatus, type ClientEntry, type ClientRecord } from '../store/store.types';
+import {
+  initialStatus,
+  type ClientEntry,
+  type ClientRecord,
+  type OAuthClientRecord,
+  type TokenEndpointAuthMethod,
+} from '../store/store.types';
 import { RefreshFacade } from '../refresh/refresh.facade';
 import { secretHintOf, toClientView, type ClientView } from './client-view';
 import type { CreateClientDto } from './dto/create-client.dto';
 import type { RotateSecretDto } from './dto/rotate-secret.dto';
 import type { UpdateClientDto } from './dto/update-client.dto';
 import { checkTokenUrl } from './token-url';
+import { checkMaterial, checkRotation, methodAndFormat, patchedSettings, type CheckedMaterial } from './oauth-settings';
+import { authMethodOf, defaultExpiresInOf, extraParamsOf } from '../client-auth/provider-settings';
+import { openMaterial, sealMaterial } from '../client-auth/sealed-material';
 
 /**
  * Registrations and deletions in progress at once on one replica; the rest
@@ -51,7 +60,7 @@ export class ClientsService {
   /** What the new client obtains tokens with, or null with the problems found. */
   private credentialsOf(dto: CreateClientDto, problems: FieldProblem[]): NewCredentials | null {
     if (dto.type === 'api_key') {
-      for (const field of ['clientId', 'clientSecret', 'tokenUrl', 'scope', 'tokenRequestFormat'] as const) {
+      for (const field of NOT_FOR_API_KEYS) {
         if (dto[field] !== undefined) problems.push({ field, problems: [`${field} is not used by api_key clients`] });
       }
       if (dto.apiKey === undefined) problems.push(required('apiKey', dto.type));
@@ -61,38 +70,51 @@ export class ClientsService {
       problems.push({ field: 'apiKey', problems: ['apiKey is only for api_key clients; send clientSecret'] });
     }
     const tokenUrl = this.tokenUrlOrProblem(dto.tokenUrl ?? this.config.defaultTokenUrl, problems);
-    const { clientId, clientSecret } = dto;
+    const { clientId } = dto;
     if (clientId === undefined) problems.push(required('clientId', dto.type));
-    if (clientSecret === undefined) problems.push(required('clientSecret', dto.type));
-    if (tokenUrl === null || clientId === undefined || clientSecret === undefined) return null;
-    return { type: dto.type, clientId, secret: clientSecret, tokenUrl, scope: dto.scope ?? null };
+    const { method, format } = methodAndFormat(dto, problems);
+    const checked = checkMaterial(method, dto, problems, Date.now());
+    if (method === 'tls_client_auth' && tokenUrl?.startsWith('http:')) problems.push(TLS_NEEDS_HTTPS);
+    const extraParams = dto.extraParams ?? {};
+    if (tokenUrl === null || clientId === undefined || checked === null) return null;
+    const settings = {
+      tokenRequestFormat: format,
+      tokenEndpointAuthMethod: method,
+      extraParams,
+      defaultExpiresInSeconds: dto.defaultExpiresInSeconds,
+    };
+    return { type: dto.type, clientId, tokenUrl, scope: dto.scope ?? null, checked, settings };
   }
 
   private async insert(dto: CreateClientDto, credentials: NewCredentials, actor: Principal): Promise<ClientView> {
     // Refreshes of the tokens already held come first (the measured 55 s above was 25 s with the cap alone).
     await this.refresh.caughtUp(REFRESH_BACKLOG_WAIT_MS);
     const id = newClientId();
-    const { secret } = credentials;
     const now = new Date().toISOString();
-    const sealed = {
-      tokenRequestFormat: dto.tokenRequestFormat ?? 'json',
-      secretHint: secretHintOf(secret),
-      sealedSecret: this.box.seal(secret, secretContext(id)),
-      generation: 1,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const stamped = { generation: 1, createdAt: now, updatedAt: now };
     const named = { id, workspaceId: dto.workspaceId, name: dto.name };
     const client: ClientRecord =
       credentials.type === 'api_key'
-        ? { ...named, type: 'api_key', clientId: null, tokenUrl: null, scope: null, ...sealed }
+        ? {
+            ...named,
+            type: 'api_key',
+            clientId: null,
+            tokenUrl: null,
+            scope: null,
+            tokenRequestFormat: 'json',
+            secretHint: secretHintOf(credentials.secret),
+            sealedSecret: this.box.seal(credentials.secret, secretContext(id)),
+            ...stamped,
+          }
         : {
             ...named,
             type: 'oauth_client_credentials',
             clientId: credentials.clientId,
             tokenUrl: credentials.tokenUrl,
             scope: credentials.scope,
-            ...sealed,
+            ...credentials.settings,
+            ...sealedRecordFields(this.box, id, credentials.checked),
+            ...stamped,
           };
     const entry: ClientEntry = { client, status: initialStatus(), token: null };
     try {
@@ -119,16 +141,15 @@ export class ClientsService {
   }
 
   /**
-   * Renaming changes nothing else. A new token URL, scope or request format
-   * changes what a token is obtained with, so the held token is dropped and a
-   * new one fetched.
+   * Renaming changes nothing else. A new token URL, scope, request format or
+   * provider setting changes what a token is obtained with, so the held token
+   * is dropped and a new one fetched.
    */
   async update(id: string, dto: UpdateClientDto, actor: Principal): Promise<ClientView> {
     const entry = await this.entry(id);
     const { client } = entry;
     const next = this.updated(client, dto);
-    const tokenInputsChanged =
-      next.tokenUrl !== client.tokenUrl || next.scope !== client.scope || next.tokenRequestFormat !== client.tokenRequestFormat;
+    const tokenInputsChanged = JSON.stringify(tokenInputsOf(next)) !== JSON.stringify(tokenInputsOf(client));
     const change: ClientChange = tokenInputsChanged
       ? { client: { ...next, generation: client.generation + 1 }, token: null, status: initialStatus() }
       : { client: next };
@@ -138,38 +159,50 @@ export class ClientsService {
   }
 
   /**
-   * Replaces the secret (or API key) only once the upstream has accepted it,
-   * unless verify is false. On refusal the old secret stays in force.
+   * Replaces the secret, API key, private key or certificate only once the
+   * upstream has accepted it, unless verify is false. On refusal the old
+   * material stays in force.
    */
   async rotateSecret(id: string, dto: RotateSecretDto, verify: boolean, actor: Principal): Promise<ClientView> {
     const entry = await this.entry(id);
     const { client } = entry;
-    const oauth = client.type === 'oauth_client_credentials';
-    const secret = oauth ? dto.clientSecret : dto.apiKey;
-    const wrongField = oauth ? 'apiKey' : 'clientSecret';
-    const rightField = oauth ? 'clientSecret' : 'apiKey';
-    if (secret === undefined || dto[wrongField] !== undefined) {
-      throw invalid([{ field: dto[wrongField] !== undefined ? wrongField : rightField, problems: [`send ${rightField} to rotate a ${client.type} client`] }]);
-    }
-
     const now = Date.now();
     const rotated: ClientRecord = {
-      ...client,
-      secretHint: secretHintOf(secret),
-      sealedSecret: this.box.seal(secret, secretContext(id)),
+      ...this.rotatedMaterial(client, dto, now),
       generation: client.generation + 1,
       updatedAt: new Date(now).toISOString(),
     };
     let change: ClientChange = { client: rotated, token: null, status: initialStatus() };
     let dueAt = now;
     if (verify) {
-      const verified = await this.refresh.verify({ ...entry, client: rotated }, secret);
+      const verified = await this.refresh.verify({ ...entry, client: rotated }, openMaterial(this.box, rotated));
       change = { client: rotated, token: verified.token, status: verified.status };
       dueAt = verified.dueAt;
     }
     const updated = await this.commit(entry, change, dueAt);
     await this.audit.record(actor, 'client.rotate_secret', id, client.workspaceId);
     return toClientView(updated);
+  }
+
+  /** The record with the new material sealed in; 400 for material that does not fit the client's method. */
+  private rotatedMaterial(client: ClientRecord, dto: RotateSecretDto, now: number): ClientRecord {
+    const problems: FieldProblem[] = [];
+    if (client.type === 'api_key') {
+      for (const field of ['clientSecret', 'privateKey', 'clientCertificate', 'keyId'] as const) {
+        if (dto[field] !== undefined) problems.push({ field, problems: [API_KEY_ROTATION] });
+      }
+      if (dto.apiKey === undefined) problems.push({ field: 'apiKey', problems: [API_KEY_ROTATION] });
+      if (problems.length > 0 || dto.apiKey === undefined) throw invalid(problems);
+      const sealedSecret = this.box.seal(dto.apiKey, secretContext(client.id));
+      return { ...client, secretHint: secretHintOf(dto.apiKey), sealedSecret };
+    }
+    if (dto.apiKey !== undefined) {
+      const method = authMethodOf(client);
+      throw invalid([{ field: 'apiKey', problems: [`send ${ROTATION_MATERIAL[method]} to rotate a ${client.type} client`] }]);
+    }
+    const checked = checkRotation(client, dto, problems, now);
+    if (problems.length > 0 || checked === null) throw invalid(problems);
+    return { ...client, ...sealedRecordFields(this.box, client.id, checked) };
   }
 
   async delete(id: string, actor: Principal): Promise<void> {
@@ -206,20 +239,21 @@ export class ClientsService {
     const problems: FieldProblem[] = [];
     const updatedAt = new Date().toISOString();
     if (client.type === 'api_key') {
-      for (const field of ['tokenUrl', 'scope', 'tokenRequestFormat'] as const) {
+      for (const field of UPDATES_NOT_FOR_API_KEYS) {
         if (dto[field] !== undefined) problems.push({ field, problems: [`${field} is not used by api_key clients`] });
       }
       if (problems.length > 0) throw invalid(problems);
       return { ...client, name: dto.name ?? client.name, updatedAt };
     }
     const tokenUrl = dto.tokenUrl === undefined ? client.tokenUrl : this.tokenUrlOrProblem(dto.tokenUrl, problems);
+    const settings = patchedSettings(client, dto, problems);
+    if (authMethodOf(settings) === 'tls_client_auth' && tokenUrl?.startsWith('http:')) problems.push(TLS_NEEDS_HTTPS);
     if (problems.length > 0 || tokenUrl === null) throw invalid(problems);
     return {
-      ...client,
+      ...settings,
       name: dto.name ?? client.name,
       tokenUrl,
       scope: dto.scope === undefined ? client.scope : dto.scope,
-      tokenRequestFormat: dto.tokenRequestFormat ?? client.tokenRequestFormat,
       updatedAt,
     };
   }
@@ -236,8 +270,67 @@ export class ClientsService {
 
 /** What a new client obtains tokens with, by type. */
 type NewCredentials =
-  | { type: 'oauth_client_credentials'; clientId: string; secret: string; tokenUrl: string; scope: string | null }
+  | {
+      type: 'oauth_client_credentials';
+      clientId: string;
+      tokenUrl: string;
+      scope: string | null;
+      checked: CheckedMaterial;
+      settings: Pick<
+        OAuthClientRecord,
+        'tokenRequestFormat' | 'tokenEndpointAuthMethod' | 'extraParams' | 'defaultExpiresInSeconds'
+      >;
+    }
   | { type: 'api_key'; secret: string };
+
+const API_KEY_ROTATION = 'send apiKey to rotate a api_key client';
+/** What a rotation of each method sends. */
+const ROTATION_MATERIAL: Record<TokenEndpointAuthMethod, string> = {
+  client_secret_post: 'clientSecret',
+  client_secret_basic: 'clientSecret',
+  private_key_jwt: 'privateKey',
+  tls_client_auth: 'clientCertificate and privateKey',
+};
+const TLS_NEEDS_HTTPS: FieldProblem = { field: 'tokenUrl', problems: ['tls_client_auth needs an https tokenUrl'] };
+
+const NOT_FOR_API_KEYS = [
+  'clientId',
+  'clientSecret',
+  'tokenUrl',
+  'scope',
+  'tokenRequestFormat',
+  'tokenEndpointAuthMethod',
+  'privateKey',
+  'clientCertificate',
+  'keyId',
+  'signingAlg',
+  'extraParams',
+  'defaultExpiresInSeconds',
+] as const;
+const UPDATES_NOT_FOR_API_KEYS = [
+  'tokenUrl',
+  'scope',
+  'tokenRequestFormat',
+  'tokenEndpointAuthMethod',
+  'keyId',
+  'signingAlg',
+  'extraParams',
+  'defaultExpiresInSeconds',
+] as const;
+
+/** Everything a token is obtained with, but the material (a rotation bumps the generation itself). */
+function tokenInputsOf(client: ClientRecord): unknown[] {
+  if (client.type === 'api_key') return [];
+  const { tokenUrl, scope, tokenRequestFormat, keyId, signingAlg } = client;
+  return [tokenUrl, scope, tokenRequestFormat, authMethodOf(client), keyId ?? null, signingAlg ?? null,
+    extraParamsOf(client), defaultExpiresInOf(client), client.sealedCertificate ?? null];
+}
+
+/** The record fields checked material decides, its secret parts sealed. */
+function sealedRecordFields(box: SecretBox, id: string, checked: CheckedMaterial) {
+  const { material, secretHint, keyId, signingAlg, certificateExpiresAt } = checked;
+  return { secretHint, keyId, signingAlg, certificateExpiresAt, ...sealMaterial(box, id, material) };
+}
 
 function required(field: string, type: string): FieldProblem {
   return { field, problems: [`${field} is required for ${type} clients`] };

@@ -1,4 +1,13 @@
-import { HAS_CONTROL_CHARACTERS, inputRuleProblems, IS_NULL, NOT_WELL_FORMED, Nullable, textProblem } from './input-rules';
+import {
+  HAS_CONTROL_CHARACTERS,
+  HAS_CONTROL_CHARACTERS_BUT_LINE_BREAKS,
+  inputRuleProblems,
+  IS_NULL,
+  MultilineSecret,
+  NOT_WELL_FORMED,
+  Nullable,
+  textProblem,
+} from './input-rules';
 import { toErrorResponse } from './error-response';
 import { BrokerError } from './broker-error';
 
@@ -9,7 +18,26 @@ class WithNullableScope {
   name?: string;
 }
 
+class WithPem {
+  @MultilineSecret()
+  privateKey?: string;
+
+  keyId?: string;
+}
+
 describe('input rules', () => {
+  it('@MultilineSecret lets line breaks through in that field alone; every other rule holds there too', () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\r\nMC4C\n-----END PRIVATE KEY-----\n';
+    expect(inputRuleProblems({ privateKey: pem }, WithPem)).toEqual([]);
+    expect(inputRuleProblems({ privateKey: `${pem}\t` }, WithPem)).toEqual([{ field: 'privateKey', problems: [HAS_CONTROL_CHARACTERS_BUT_LINE_BREAKS] }]);
+    expect(inputRuleProblems({ privateKey: `${pem}\u0000` }, WithPem)).toEqual([{ field: 'privateKey', problems: [HAS_CONTROL_CHARACTERS_BUT_LINE_BREAKS] }]);
+    expect(inputRuleProblems({ privateKey: '\ud800' }, WithPem)).toEqual([{ field: 'privateKey', problems: [NOT_WELL_FORMED] }]);
+    expect(inputRuleProblems({ privateKey: null }, WithPem)).toEqual([{ field: 'privateKey', problems: [IS_NULL] }]);
+    expect(inputRuleProblems({ keyId: 'a\nb' }, WithPem)).toEqual([{ field: 'keyId', problems: [HAS_CONTROL_CHARACTERS] }]);
+    expect(inputRuleProblems({ nested: { privateKey: pem } }, WithPem)).toEqual([{ field: 'nested.privateKey', problems: [HAS_CONTROL_CHARACTERS] }]);
+    expect(inputRuleProblems({ privateKey: pem }, WithNullableScope)).toEqual([{ field: 'privateKey', problems: [HAS_CONTROL_CHARACTERS] }]);
+  });
+
   it('finds lone surrogates and control characters, and accepts paired surrogates and ordinary text', () => {
     for (const text of ['Acme \ud83d', '\udc00', 'a\udc00\ud83db']) expect({ text, problem: textProblem(text) }).toEqual({ text, problem: NOT_WELL_FORMED });
     for (const text of ['pd_key\n', '\u0000', 'a\tb', '\u007f', '\u0085', '\u009f']) expect({ text, problem: textProblem(text) }).toEqual({ text, problem: HAS_CONTROL_CHARACTERS });

@@ -17,10 +17,16 @@ export const IS_NULL = 'must not be null: leave the field out instead';
 /** C0 controls, DEL and C1 controls. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+/** The same, but for the line breaks a PEM text is made of. */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const CONTROL_CHARACTER_BUT_LINE_BREAK = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+export const HAS_CONTROL_CHARACTERS_BUT_LINE_BREAKS =
+  'must not contain control characters other than line breaks (such as a tab or NUL)';
 /** With the u flag a surrogate matches only when unpaired (String.prototype.isWellFormed is not in lib ES2023). */
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
 const NULLABLE_FIELDS = Symbol('nullableFields');
+const MULTILINE_FIELDS = Symbol('multilineFields');
 
 /** The one kind of field where `null` means something (e.g. PATCH `scope: null` removes the scope). */
 export function Nullable(): PropertyDecorator {
@@ -31,13 +37,27 @@ export function Nullable(): PropertyDecorator {
   };
 }
 
-function nullableFieldsOf(metatype: unknown): readonly string[] {
-  return typeof metatype === 'function' ? (Reflect.getMetadata(NULLABLE_FIELDS, metatype) ?? []) : [];
+/**
+ * The one kind of field where line breaks belong: PEM key and certificate
+ * texts, which are lines of base64. Only \n and \r are let through, and only
+ * in the field's own top-level string; every other rule holds.
+ */
+export function MultilineSecret(): PropertyDecorator {
+  return (target, property) => {
+    const owner = target.constructor;
+    const inherited: string[] = Reflect.getMetadata(MULTILINE_FIELDS, owner) ?? [];
+    Reflect.defineMetadata(MULTILINE_FIELDS, [...inherited, String(property)], owner);
+  };
+}
+
+function fieldsOf(metatype: unknown, marker: symbol): readonly string[] {
+  return typeof metatype === 'function' ? (Reflect.getMetadata(marker, metatype) ?? []) : [];
 }
 
 /** What is wrong with one text, or null. */
-export function textProblem(text: string): string | null {
+export function textProblem(text: string, multiline = false): string | null {
   if (LONE_SURROGATE.test(text)) return NOT_WELL_FORMED;
+  if (multiline) return CONTROL_CHARACTER_BUT_LINE_BREAK.test(text) ? HAS_CONTROL_CHARACTERS_BUT_LINE_BREAKS : null;
   if (CONTROL_CHARACTER.test(text)) return HAS_CONTROL_CHARACTERS;
   return null;
 }
@@ -52,13 +72,14 @@ const UNQUOTED_KEY = '(field name not shown)';
  * deep value cannot overflow the stack; the caller bounds the depth first.
  */
 export function inputRuleProblems(value: unknown, metatype: unknown): FieldProblem[] {
-  const nullable = nullableFieldsOf(metatype);
+  const nullable = fieldsOf(metatype, NULLABLE_FIELDS);
+  const multiline = fieldsOf(metatype, MULTILINE_FIELDS);
   const problems: FieldProblem[] = [];
   const pending: [unknown, string, boolean][] = [[value, '', true]];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const [current, path, topLevel] = next;
     if (typeof current === 'string') {
-      const problem = textProblem(current);
+      const problem = textProblem(current, multiline.includes(path));
       if (problem) problems.push({ field: path || 'body', problems: [problem] });
       continue;
     }

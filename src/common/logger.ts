@@ -24,6 +24,12 @@ const REDACTED_KEYS = [
   'authorization',
   'sealedSecret',
   'sealedAccessToken',
+  'privateKey',
+  'clientCertificate',
+  'sealedPrivateKey',
+  'sealedCertificate',
+  'client_assertion',
+  'clientAssertion',
   'rejectedToken',
 ];
 

@@ -1,6 +1,7 @@
 import { StoreUnavailableError, type ClientStore } from '../store/broker-store';
 import type { ClientEntry } from '../store/store.types';
-import { SealedValueError, SecretBox, secretContext, tokenContext } from './secret-box';
+import { resealed, sealedFieldsOf, sealedValue } from '../client-auth/sealed-material';
+import { SealedValueError, SecretBox, tokenContext } from './secret-box';
 
 export interface ReencryptReport {
   clients: number;
@@ -15,7 +16,7 @@ const PAGE = 500;
 const ATTEMPTS = 3;
 
 /**
- * Seals every client's secret and token again under the first key of the
+ * Seals every client's secret (or API key, private key and certificate) and token again under the first key of the
  * ring, so older keys can then be removed from BROKER_ENCRYPTION_KEYS. Each
  * write is fenced on the client's generation: a rotation that lands in
  * between wins, and the client is read again.
@@ -67,17 +68,17 @@ async function reencryptClient(store: ClientStore, box: SecretBox, id: string): 
   throw new Error(`client ${id} kept changing while it was re-encrypted; run the command again`);
 }
 
+/** Any sealed field of the record (secret, API key, private key, certificate) or its token under an older key. */
 function needsReseal({ client, token }: ClientEntry, primaryKeyId: string): boolean {
   return (
-    SecretBox.keyIdOf(client.sealedSecret) !== primaryKeyId ||
+    sealedFieldsOf(client).some((field) => SecretBox.keyIdOf(sealedValue(client, field) ?? '') !== primaryKeyId) ||
     (token !== null && SecretBox.keyIdOf(token.sealedAccessToken) !== primaryKeyId)
   );
 }
 
 function reseal({ client, token }: ClientEntry, box: SecretBox): Pick<ClientEntry, 'client' | 'token'> {
-  const secret = box.open(client.sealedSecret, secretContext(client.id));
   return {
-    client: { ...client, sealedSecret: box.seal(secret, secretContext(client.id)) },
+    client: resealed(box, client),
     token: token && {
       ...token,
       sealedAccessToken: box.seal(box.open(token.sealedAccessToken, tokenContext(client.id, token)), tokenContext(client.id, token)),

@@ -74,3 +74,6 @@ export const secretContext = (clientId: string): string => `client:${clientId}:s
  */
 export const tokenContext = (clientId: string, token: { generation: number; expiresAt: number }): string =>
   `client:${clientId}:token:g${token.generation}:e${token.expiresAt}`;
+/** A private_key_jwt or tls_client_auth client's private key: a context of its own, so it never opens as a secret. */
+export const privateKeyContext = (clientId: string): string => `client:${clientId}:private_key`;
+export const certificateContext = (clientId: string): string => `client:${clientId}:certificate`;

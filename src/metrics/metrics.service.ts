@@ -121,8 +121,29 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Where the least remaining certificate life comes from (the mutual-TLS agents); none until they register. */
+  private certificateLifeSource: () => { clientId: string; remainingSeconds: number } | null = () => null;
+
+  readonly certificateLife = new Gauge({
+    name: 'tb_client_certificate_least_remaining_seconds',
+    help: 'tls_client_auth: seconds until the soonest-expiring client certificate this replica holds expires, by client',
+    labelNames: ['client'] as const,
+    registers: [this.registry],
+    collect: () => this.collectCertificateLife(),
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tb_process_' });
+  }
+
+  setCertificateLifeSource(source: () => { clientId: string; remainingSeconds: number } | null): void {
+    this.certificateLifeSource = source;
+  }
+
+  private collectCertificateLife(): void {
+    this.certificateLife.reset();
+    const least = this.certificateLifeSource();
+    if (least !== null) this.certificateLife.set({ client: least.clientId }, least.remainingSeconds);
   }
 
   /** A token served from this replica's memory: a cache hit and a `served` token request. */

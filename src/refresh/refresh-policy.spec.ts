@@ -114,7 +114,7 @@ describe('decide', () => {
   }
   function apiKey(status: Partial<ClientStatus>): ClientEntry {
     const base = entry(status);
-    return { ...base, client: { ...base.client, type: 'api_key', clientId: null, tokenUrl: null, scope: null } };
+    return { ...base, client: { ...base.client, type: 'api_key', clientId: null, tokenUrl: null, scope: null, sealedSecret: 'unused' } };
   }
 
   it('a forced refresh reaches the upstream, unless one did within FORCE_REFRESH_MIN_INTERVAL_SECONDS', () => {

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
+import type { ClientMaterial } from '../client-auth/sealed-material';
 import { BrokerError } from '../common/broker-error';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
@@ -48,14 +49,14 @@ export class RefreshFacade {
   }
 
   /**
-   * Asks the upstream whether `secret` works for `entry`, the client as it
+   * Asks the upstream whether `material` (secret, key, certificate) works for `entry`, the client as it
    * will be once rotated (its new generation, its current status). Throws 422
    * `credentials_rejected` when the upstream refuses it and 503
    * `upstream_unavailable` when it cannot tell; otherwise returns what to write.
    */
-  async verify(entry: ClientEntry, secret: string): Promise<VerifiedCredentials> {
+  async verify(entry: ClientEntry, material: ClientMaterial): Promise<VerifiedCredentials> {
     const askedAt = Date.now();
-    const outcome = await this.refresher.ask(entry.client, secret, true);
+    const outcome = await this.refresher.ask(entry.client, material, true);
     if (outcome.kind === 'rejected') {
       const refusal = refusalMessage(outcome, 'the new credentials', false);
       throw new BrokerError('rotation_rejected', `The ${refusal}; the old secret stays in force`);

@@ -4,6 +4,7 @@ import { LockManager } from './lock-manager';
 import { RefreshFacade } from './refresh.facade';
 import { RefreshScheduler } from './refresh.scheduler';
 import { Refresher } from './refresher';
+import { ClientTlsAgents } from './upstream/tls-agents';
 import { UpstreamClient } from './upstream/upstream.client';
 
 /**
@@ -14,7 +15,7 @@ import { UpstreamClient } from './upstream/upstream.client';
  */
 @Module({
   imports: [AuditModule],
-  providers: [RefreshFacade, Refresher, LockManager, RefreshScheduler, UpstreamClient],
+  providers: [RefreshFacade, Refresher, LockManager, RefreshScheduler, UpstreamClient, ClientTlsAgents],
   exports: [RefreshFacade],
 })
 export class RefreshModule {}

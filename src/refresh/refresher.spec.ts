@@ -14,6 +14,7 @@ import { LOCK_TTL_MS, LockManager } from './lock-manager';
 import { RefreshFacade } from './refresh.facade';
 import { RefreshScheduler } from './refresh.scheduler';
 import { Refresher } from './refresher';
+import { ClientTlsAgents } from './upstream/tls-agents';
 import { UpstreamClient } from './upstream/upstream.client';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as AppLogger;
@@ -31,7 +32,10 @@ function build(fake: FakePipedream) {
   const locks = new LockManager(store, registry);
   const tracing = new TracingService(config);
   const upstream = new UpstreamClient(config, metrics, tracing);
-  const refresher = new Refresher(config, store, silent, box, upstream, events, new AuditService(store, config, silent), locks, tracing);
+  const tlsAgents = new ClientTlsAgents(events, metrics, store, silent);
+  const refresher = new Refresher(
+    config, store, silent, box, upstream, events, new AuditService(store, config, silent), locks, tracing, tlsAgents,
+  );
   const scheduler = new RefreshScheduler(config, store, silent, refresher, metrics, registry);
   const facade = new RefreshFacade(config, store, refresher, scheduler);
   return { config, store, box, locks, refresher, facade };
@@ -147,7 +151,7 @@ describe('Refresher, LockManager and RefreshFacade', () => {
 
   it('verify returns the first token, sealed, for credentials the upstream accepts', async () => {
     const { box, facade } = units;
-    const verified = await facade.verify(oauthEntry(box, fake.tokenUrl), 'secret-1');
+    const verified = await facade.verify(oauthEntry(box, fake.tokenUrl), { kind: 'secret', secret: 'secret-1' });
     expect(verified.status.state).toBe('ready');
     expect(verified.token && box.open(verified.token.sealedAccessToken, tokenContext('cl_1', verified.token))).toBe(fake.issued[0].accessToken);
     expect(verified.dueAt).toBeGreaterThan(Date.now());
@@ -155,13 +159,13 @@ describe('Refresher, LockManager and RefreshFacade', () => {
 
   it('verify throws 422 credentials_rejected for refused credentials, and 503 when the upstream cannot tell', async () => {
     const { box, facade } = units;
-    const refused = await facade.verify(oauthEntry(box, fake.tokenUrl), 'wrong').catch((error: unknown) => error);
+    const refused = await facade.verify(oauthEntry(box, fake.tokenUrl), { kind: 'secret', secret: 'wrong' }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(BrokerError);
     expect(refused).toMatchObject({ status: 422, code: 'credentials_rejected' });
     expect((refused as BrokerError).message).toMatch(/^The upstream refused the new credentials .*; the old secret stays in force$/);
 
     fake.fail('503', { times: 1, retryAfterSeconds: 7 });
-    const unavailable = await facade.verify(oauthEntry(box, fake.tokenUrl), 'secret-1').catch((error: unknown) => error);
+    const unavailable = await facade.verify(oauthEntry(box, fake.tokenUrl), { kind: 'secret', secret: 'secret-1' }).catch((error: unknown) => error);
     expect(unavailable).toMatchObject({ status: 503, code: 'upstream_unavailable', options: { retryAfterSeconds: 7 } });
   });
 

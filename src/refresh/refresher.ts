@@ -4,13 +4,16 @@ import type { Principal } from '../auth/principal';
 import { LOGGER, type AppLogger } from '../common/logger';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
-import { SealedValueError, SecretBox, secretContext, tokenContext } from '../crypto/secret-box';
+import { openMaterial, type ClientMaterial } from '../client-auth/sealed-material';
+import { SealedValueError, SecretBox, tokenContext } from '../crypto/secret-box';
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import { StoreEventsService } from '../store/store-events.service';
 import type { ClientEntry, ClientRecord, ClientStatus, StoredToken } from '../store/store.types';
 import { SPANS, TracingService } from '../tracing/tracing.service';
+import { tokenRequestFor } from './client-proof';
 import { LockManager } from './lock-manager';
 import { decide, nextState, type NextState, type RefreshReason } from './refresh-policy';
+import { ClientTlsAgents } from './upstream/tls-agents';
 import { UpstreamClient } from './upstream/upstream.client';
 import type { UpstreamOutcome } from './upstream/upstream.types';
 
@@ -58,6 +61,7 @@ export class Refresher {
     private readonly audit: AuditService,
     private readonly locks: LockManager,
     private readonly tracing: TracingService,
+    private readonly tlsAgents: ClientTlsAgents,
   ) {
     this.waitLimitMs = 2 * config.upstreamTimeoutMs + 10_000;
   }
@@ -85,21 +89,20 @@ export class Refresher {
   }
 
   /**
-   * Asks the upstream whether `secret` obtains a token (or is a valid API key)
-   * for this client. A rotation's verification is sent whatever the host's
-   * circuit says (an admin asked for it), and its answer counts as the probe.
+   * Asks the upstream whether `material` (a secret, a key, a certificate and
+   * key) obtains a token (or is a valid API key) for this client. A
+   * rotation's verification is sent whatever the host's circuit says (an
+   * admin asked for it), and its answer counts as the probe.
    */
-  ask(client: ClientRecord, secret: string, verification = false): Promise<UpstreamOutcome> {
+  async ask(client: ClientRecord, material: ClientMaterial, verification = false): Promise<UpstreamOutcome> {
     const caller = { clientKey: client.id, workspaceId: client.workspaceId, verification };
-    if (client.type === 'api_key') return this.upstream.checkApiKey(secret, caller);
-    return this.upstream.requestToken({
-      ...caller,
-      tokenUrl: client.tokenUrl,
-      clientId: client.clientId,
-      clientSecret: secret,
-      scope: client.scope,
-      format: client.tokenRequestFormat,
-    });
+    if (client.type === 'api_key') {
+      if (material.kind === 'secret') return this.upstream.checkApiKey(material.secret, caller);
+      const description = 'an API key client has no key pair';
+      return { kind: 'rejected', httpStatus: null, error: 'misconfigured_client', description };
+    }
+    const request = tokenRequestFor(client, material, caller, this.tlsAgents);
+    return 'kind' in request ? request : this.upstream.requestToken(request);
   }
 
   /** The policy's next state with its token sealed for the store. */
@@ -219,9 +222,9 @@ export class Refresher {
   }
 
   private async askWithStoredSecret(client: ClientRecord): Promise<UpstreamOutcome> {
-    let secret: string;
+    let material: ClientMaterial;
     try {
-      secret = this.box.open(client.sealedSecret, secretContext(client.id));
+      material = openMaterial(this.box, client);
     } catch (error) {
       if (!(error instanceof SealedValueError)) throw error;
       this.logger.error({ clientId: client.id, reason: error.message }, 'stored secret cannot be opened');
@@ -232,7 +235,7 @@ export class Refresher {
         description: 'the stored secret cannot be decrypted with BROKER_ENCRYPTION_KEYS; rotate it',
       };
     }
-    return this.ask(client, secret);
+    return this.ask(client, material);
   }
 }
 

@@ -1,16 +1,24 @@
 export type ClientType = 'oauth_client_credentials' | 'api_key';
 export type TokenRequestFormat = 'json' | 'form';
+/** How an OAuth client proves itself at its token URL (RFC 6749 2.3.1, RFC 7523 2.2, RFC 8705 2.1). */
+export type TokenEndpointAuthMethod =
+  | 'client_secret_post'
+  | 'client_secret_basic'
+  | 'private_key_jwt'
+  | 'tls_client_auth';
+/** The JWS algorithms a client assertion is signed with; which one follows from the key's type. */
+export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA';
 export type ClientState = 'pending' | 'ready' | 'failing' | 'rejected';
 export const CLIENT_STATES: readonly ClientState[] = ['pending', 'ready', 'failing', 'rejected'];
 
-/** What every registered credential set has. `sealedSecret` is the client secret or API key, encrypted. */
+/** What every registered credential set has. */
 interface ClientRecordBase {
   id: string;
   workspaceId: string;
   name: string;
   tokenRequestFormat: TokenRequestFormat;
+  /** The last 4 characters of the secret or API key, or of the key's RFC 7638 thumbprint. */
   secretHint: string;
-  sealedSecret: string;
   /**
    * Bumped whenever what a token is obtained with changes (secret, token URL,
    * scope, format). Token and status writes are fenced on it, so a refresh
@@ -21,12 +29,33 @@ interface ClientRecordBase {
   updatedAt: string;
 }
 
-/** An OAuth client: its tokens come from `tokenUrl`, asked for with `clientId` and the secret. */
+/**
+ * An OAuth client: its tokens come from `tokenUrl`, asked for with `clientId`
+ * and what its method proves itself with. The provider settings after `scope`
+ * came later: a record stored before them lacks them and reads with the
+ * defaults of client-auth/provider-settings.ts (the method from the format).
+ */
 export interface OAuthClientRecord extends ClientRecordBase {
   type: 'oauth_client_credentials';
   clientId: string;
   tokenUrl: string;
   scope: string | null;
+  /** The client secret, encrypted; null for the methods that prove themselves with a key. */
+  sealedSecret: string | null;
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** private_key_jwt and tls_client_auth: the PKCS#8 PEM private key, encrypted. */
+  sealedPrivateKey?: string | null;
+  /** tls_client_auth: the PEM certificate (chain), encrypted. */
+  sealedCertificate?: string | null;
+  /** private_key_jwt: the assertion header's `kid`. */
+  keyId?: string | null;
+  signingAlg?: SigningAlg | null;
+  /** tls_client_auth: when the client's own certificate expires (ISO 8601). */
+  certificateExpiresAt?: string | null;
+  /** Added to every token request (`audience`, `resource`). */
+  extraParams?: Record<string, string>;
+  /** The lifetime assumed when a token answer has no `expires_in`. */
+  defaultExpiresInSeconds?: number;
 }
 
 /**
@@ -35,6 +64,8 @@ export interface OAuthClientRecord extends ClientRecordBase {
  */
 export interface ApiKeyClientRecord extends ClientRecordBase {
   type: 'api_key';
+  /** The API key, encrypted. */
+  sealedSecret: string;
   clientId: null;
   tokenUrl: null;
   scope: null;

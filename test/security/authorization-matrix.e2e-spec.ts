@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import Redis from 'ioredis';
 import type { Response } from 'supertest';
 import { FakePipedream } from '../support/fake-pipedream';
@@ -25,6 +26,7 @@ interface RouteCase {
 }
 
 const WS_OWN = 'o_matrix_b';
+const PRIVATE_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const WS_OTHER = 'o_matrix_a';
 const is = (expected: number) => (status: number) => status === expected;
 /** Public routes answer anyone: never 401 or 403 (Swagger UI's static assets may 404 or redirect), never 5xx. */
@@ -35,12 +37,31 @@ const publicRoute = (path: string): RouteCase => ({ access: 'public', request: (
 const TABLE: Record<string, RouteCase> = {
   'POST /v1/clients': {
     access: 'admin',
-    request: () => ({ path: '/v1/clients', body: { workspaceId: WS_OWN, name: 'New', type: 'api_key', apiKey: randomSecret('pd_key') } }),
+    // A private_key_jwt client: key material in the body of every caller, refused or not.
+    request: () => ({
+      path: '/v1/clients',
+      body: {
+        workspaceId: WS_OWN,
+        name: 'New',
+        type: 'oauth_client_credentials',
+        clientId: randomSecret('pd_jwt'),
+        tokenEndpointAuthMethod: 'private_key_jwt',
+        privateKey: PRIVATE_KEY,
+        keyId: 'kid-matrix',
+        extraParams: { audience: 'https://api.example.com' },
+        defaultExpiresInSeconds: 1800,
+      },
+    }),
     success: is(201),
   },
   'GET /v1/clients': { access: 'admin', request: () => ({ path: `/v1/clients?workspaceId=${WS_OWN}&limit=10` }), success: is(200) },
   'GET /v1/clients/:id': { access: 'admin', request: (f) => ({ path: `/v1/clients/${f.id}` }), success: is(200) },
-  'PATCH /v1/clients/:id': { access: 'admin', request: (f) => ({ path: `/v1/clients/${f.id}`, body: { name: 'Renamed' } }), success: is(200) },
+  'PATCH /v1/clients/:id': {
+    access: 'admin',
+    // Provider settings too: a change an admin makes drops the token, one a refused caller sends changes nothing.
+    request: (f) => ({ path: `/v1/clients/${f.id}`, body: { name: 'Renamed', extraParams: { resource: 'https://api.example.com' }, defaultExpiresInSeconds: 900 } }),
+    success: is(200),
+  },
   'DELETE /v1/clients/:id': { access: 'admin', request: (f) => ({ path: `/v1/clients/${f.id}` }), success: is(204) },
   'PUT /v1/clients/:id/secret': {
     access: 'admin',

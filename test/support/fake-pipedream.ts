@@ -72,6 +72,8 @@ interface PresentedCredentials {
   clientId: string | null;
   clientSecret: string | null;
   scope: string | null;
+  /** A private_key_jwt client's assertion (the fake verifies none: it refuses them all). */
+  clientAssertion: string | null;
 }
 
 interface TokenRequestProblem {
@@ -96,6 +98,8 @@ export class FakePipedream {
   readonly tokenUrl: string;
   readonly issued: IssuedToken[] = [];
   readonly requests: UpstreamRequestLog[] = [];
+  /** Every client_assertion presented, in order. */
+  readonly assertions: string[] = [];
   /** When true, 4xx error descriptions quote the presented secret, key and Authorization header back. */
   echoSecretsInErrors = false;
   /** When set, 4xx error descriptions also quote the presented secret, key and Basic credential back in this disguise. */
@@ -313,13 +317,15 @@ export class FakePipedream {
     if (req.method !== 'POST') return this.send(res, entry, 405, { error: 'invalid_request', error_description: 'use POST' });
     if (this.redirectUrl !== null) return this.send(res, entry, 302, '', { Location: this.redirectUrl });
     if (typeof presented === 'string') return this.send(res, entry, 400, { error: 'invalid_request', error_description: presented });
+    if (presented.clientAssertion !== null) this.assertions.push(presented.clientAssertion);
     const authorized = this.authorize(presented);
     if ('error' in authorized) {
+      const assertion = presented.clientAssertion ?? '';
       const echo = this.echoSecretsInErrors
-        ? ` (presented client_secret "${presented.clientSecret ?? ''}", Authorization "${req.headers.authorization ?? ''}")`
+        ? ` (presented client_secret "${presented.clientSecret ?? ''}", Authorization "${req.headers.authorization ?? ''}"${assertion && `, client_assertion "${assertion}"`})`
         : '';
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-      const disguised = this.disguisedEcho([presented.clientSecret ?? '', ...(basic === undefined ? [] : [basic])]);
+      const disguised = this.disguisedEcho([presented.clientSecret ?? '', ...(basic === undefined ? [] : [basic]), ...(assertion ? [assertion] : [])]);
       return this.send(res, entry, authorized.status, { error: authorized.error, error_description: authorized.description + echo + disguised });
     }
     const expiresIn = authorized.client.options.expiresIn ?? this.defaultExpiresIn;
@@ -410,12 +416,19 @@ function presentedCredentials(req: IncomingMessage, body: string): PresentedCred
       const value = (parsed as Record<string, unknown>)[name];
       return typeof value === 'string' ? value : null;
     };
-    return { format: 'json', grantType: field('grant_type'), clientId: field('client_id'), clientSecret: field('client_secret'), scope: field('scope') };
+    return { format: 'json', grantType: field('grant_type'), clientId: field('client_id'), clientSecret: field('client_secret'), scope: field('scope'), clientAssertion: null };
   }
   if (contentType === 'application/x-www-form-urlencoded') {
     const params = new URLSearchParams(body);
     const basic = basicCredentials(req.headers.authorization);
-    return { format: 'form', grantType: params.get('grant_type'), scope: params.get('scope'), clientId: basic?.clientId ?? null, clientSecret: basic?.clientSecret ?? null };
+    return {
+      format: 'form',
+      grantType: params.get('grant_type'),
+      scope: params.get('scope'),
+      clientId: basic?.clientId ?? null,
+      clientSecret: basic?.clientSecret ?? null,
+      clientAssertion: params.get('client_assertion'),
+    };
   }
   return `unsupported Content-Type "${contentType}"`;
 }

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Length, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { WORKSPACE_PATTERN } from '../../common/ids';
 import type { ClientType, TokenRequestFormat } from '../../store/store.types';
+import { ProviderSettingsDto } from './provider-settings.dto';
 
 export const CLIENT_TYPES: ClientType[] = ['oauth_client_credentials', 'api_key'];
 export const TOKEN_REQUEST_FORMATS: TokenRequestFormat[] = ['json', 'form'];
@@ -14,7 +15,7 @@ export const API_KEY_PROBLEM = 'apiKey is sent in an HTTP header: no spaces, and
 const isOAuth = (dto: CreateClientDto) => dto.type === 'oauth_client_credentials';
 const isApiKey = (dto: CreateClientDto) => dto.type === 'api_key';
 
-export class CreateClientDto {
+export class CreateClientDto extends ProviderSettingsDto {
   @ApiProperty({ example: 'o_abc123' })
   @Matches(WORKSPACE_PATTERN, { message: 'workspaceId must be 1-64 characters of A-Z, a-z, 0-9, _ and -' })
   workspaceId!: string;
@@ -34,9 +35,11 @@ export class CreateClientDto {
   @Length(1, 256)
   clientId?: string;
 
-  @ApiPropertyOptional({ description: 'OAuth client secret; required for oauth_client_credentials; never returned' })
-  @ValidateIf((dto: CreateClientDto) => isOAuth(dto) || dto.clientSecret !== undefined)
-  @IsString({ message: 'clientSecret is required for oauth_client_credentials clients, as a string' })
+  @ApiPropertyOptional({
+    description: 'OAuth client secret; required for client_secret_post and client_secret_basic; never returned',
+  })
+  @IsOptional()
+  @IsString({ message: 'clientSecret must be a string' })
   @Length(1, 4096)
   clientSecret?: string;
 

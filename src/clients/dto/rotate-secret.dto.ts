@@ -2,8 +2,10 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { API_KEY_PATTERN, API_KEY_PROBLEM } from './create-client.dto';
+import { KeyMaterialDto } from './provider-settings.dto';
 
-export class RotateSecretDto {
+/** The new material of the client's method: `clientSecret`, `apiKey`, `{ privateKey, keyId? }` or `{ clientCertificate, privateKey }`. */
+export class RotateSecretDto extends KeyMaterialDto {
   @ApiPropertyOptional({ description: 'The new secret of an oauth_client_credentials client' })
   @IsOptional()
   @IsString()

@@ -82,9 +82,11 @@ describe('address guard (SSRF through DNS)', () => {
       clientKey: 'broker-client',
       tokenUrl,
       clientId: 'pd_client',
-      clientSecret: 'pd_secret_value',
       scope: null,
       format: 'json' as const,
+      proof: { method: 'client_secret_post' as const, clientSecret: 'pd_secret_value' },
+      extraParams: {},
+      defaultExpiresInSeconds: 3_600,
     });
     const client = (allowlist: string) => {
       const config = parseConfig({ TOKEN_URL_ALLOWLIST: allowlist });

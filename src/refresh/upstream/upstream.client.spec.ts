@@ -49,14 +49,18 @@ describe('UpstreamClient', () => {
     return new UpstreamClient(config, metrics, new TracingService(config));
   }
 
-  function tokenRequest(overrides: Partial<TokenRequest> = {}): TokenRequest {
+  /** A shared-secret request: the secret in the JSON body (post) or in HTTP Basic with the form, as each format's default. */
+  function tokenRequest({ clientSecret = 'pd_secret', ...overrides }: Partial<TokenRequest> & { clientSecret?: string } = {}): TokenRequest {
+    const format = overrides.format ?? 'json';
     return {
       clientKey: 'broker-client-1',
       tokenUrl: fake.tokenUrl,
       clientId: 'pd_client',
-      clientSecret: 'pd_secret',
       scope: null,
-      format: 'json',
+      format,
+      proof: { method: format === 'json' ? 'client_secret_post' : 'client_secret_basic', clientSecret },
+      extraParams: {},
+      defaultExpiresInSeconds: 3_600,
       ...overrides,
     };
   }
@@ -95,8 +99,8 @@ describe('UpstreamClient', () => {
       });
       try {
         const client = upstreamClient();
-        await client.requestToken({ ...KEY_CALLER, tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: null, format: 'json' });
-        await client.requestToken({ ...KEY_CALLER, tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: 'a b', format: 'form' });
+        await client.requestToken(tokenRequest({ ...KEY_CALLER, tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: null, format: 'json' }));
+        await client.requestToken(tokenRequest({ ...KEY_CALLER, tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: 'a b', format: 'form' }));
       } finally {
         await server.close();
       }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type Agent } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../../config/config';
@@ -8,11 +8,13 @@ import { APP_CONFIG } from '../../config/config.module';
 import { MetricsService, type UpstreamRequestKind, type UpstreamRequestOutcome } from '../../metrics/metrics.service';
 import { ADDRESS_NOT_ALLOWED, guardedLookup } from './address-guard';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
-import { Redactor, formEncode } from './redaction';
+import { Redactor } from './redaction';
+import { tokenRequestBody } from './token-request-body';
 import { tokenOutcomeOf } from './token-answer';
 import { RequestNotSent, unanswered, type Exchanged } from './unanswered-request';
 import { FifoLimiter } from '../../common/fifo-limiter';
 import { SPANS, TracingService } from '../../tracing/tracing.service';
+import { DEFAULT_EXPIRES_IN_SECONDS } from '../../client-auth/provider-settings';
 import type {
   RejectedOutcome,
   TokenRequest,
@@ -22,7 +24,6 @@ import type {
 } from './upstream.types';
 
 const MAX_BODY_BYTES = 64 * 1024;
-const DEFAULT_EXPIRES_IN_SECONDS = 3_600;
 const USER_AGENT = 'token-broker';
 
 interface OutgoingRequest {
@@ -32,6 +33,8 @@ interface OutgoingRequest {
   body?: string;
   /** For token URLs: refuses host names that resolve to non-public addresses. */
   lookup?: LookupFunction;
+  /** tls_client_auth: the client's own agent, holding its certificate and key. */
+  agent?: Agent;
 }
 
 interface HttpAnswer {
@@ -64,20 +67,31 @@ export class UpstreamClient {
     metrics.onScrape(() => this.reportCircuits());
   }
 
+  /**
+   * One token request, built for the client's method. A private_key_jwt
+   * assertion is signed here, for this request alone: every call (a retry
+   * too) carries a new `jti`.
+   */
   async requestToken(request: TokenRequest): Promise<UpstreamOutcome> {
     const url = parseHttpUrl(request.tokenUrl);
     if (url === null) return invalidUrl('token URL');
-    const basicCredential = request.format === 'form' ? basicCredentialOf(request) : null;
-    const redactor = new Redactor(() => [request.clientSecret, basicCredential ?? basicCredentialOf(request)]);
-    const body = request.format === 'form' ? formTokenBody(request) : jsonTokenBody(request);
+    if (request.proof.method === 'tls_client_auth' && url.protocol !== 'https:') {
+      const description = 'tls_client_auth needs an https token URL';
+      return { kind: 'rejected', httpStatus: null, error: 'invalid_url', description };
+    }
+    const built = tokenRequestBody(request);
+    const redactor = new Redactor(() => built.sensitive);
     const headers: OutgoingHttpHeaders = {
       Accept: 'application/json',
-      'Content-Type': request.format === 'form' ? 'application/x-www-form-urlencoded' : 'application/json',
-      'Content-Length': Buffer.byteLength(body),
+      'Content-Type': built.json ? 'application/json' : 'application/x-www-form-urlencoded',
+      'Content-Length': Buffer.byteLength(built.body),
       'User-Agent': USER_AGENT,
     };
-    if (basicCredential !== null) headers.Authorization = `Basic ${basicCredential}`;
-    return this.send('token', { method: 'POST', url, headers, body, lookup: this.tokenUrlLookup }, redactor, request);
+    if (built.basicCredential !== null) headers.Authorization = `Basic ${built.basicCredential}`;
+    const agent = request.proof.method === 'tls_client_auth' ? request.proof.agent : undefined;
+    const lookup = this.tokenUrlLookup;
+    const outgoing: OutgoingRequest = { method: 'POST', url, headers, body: built.body, lookup, agent };
+    return this.send('token', outgoing, redactor, request, request.defaultExpiresInSeconds);
   }
 
   async checkApiKey(apiKey: string, caller: UpstreamCaller): Promise<UpstreamOutcome> {
@@ -99,6 +113,7 @@ export class UpstreamClient {
     request: OutgoingRequest,
     redactor: Redactor,
     caller: UpstreamCaller,
+    defaultExpiresInSeconds = DEFAULT_EXPIRES_IN_SECONDS,
   ): Promise<UpstreamOutcome> {
     const host = hostKeyOf(request.url);
     const { limiter, circuit } = this.guardFor(host);
@@ -113,7 +128,7 @@ export class UpstreamClient {
       const admission = verification ? { admitted: true as const, probe: false } : circuit.tryAdmit(caller.clientKey);
       if (!admission.admitted) return this.refuse(host, kind, admission.retryAfterMs);
       const started = performance.now();
-      const { outcome, aboutHost } = await this.exchangeInSpan(kind, request, redactor, caller);
+      const { outcome, aboutHost } = await this.exchangeInSpan(kind, request, redactor, caller, defaultExpiresInSeconds);
       if (!aboutHost) {
         if (admission.probe) circuit.releaseProbe();
         return outcome;
@@ -126,12 +141,18 @@ export class UpstreamClient {
   }
 
   /** One exchange, in its own span when tracing is on: ids, host and outcome, never the URL's path or a header. */
-  private exchangeInSpan(kind: UpstreamRequestKind, request: OutgoingRequest, redactor: Redactor, caller: UpstreamCaller): Promise<Exchanged> {
+  private exchangeInSpan(
+    kind: UpstreamRequestKind,
+    request: OutgoingRequest,
+    redactor: Redactor,
+    caller: UpstreamCaller,
+    defaultExpiresInSeconds: number,
+  ): Promise<Exchanged> {
     const { url, method } = request;
     const fields = { clientId: caller.clientKey, workspaceId: caller.workspaceId, host: url.hostname, port: portOf(url), method, upstreamKind: kind };
     return this.tracing.inSpan(SPANS.upstreamRequest, fields, async (span) => {
       const exchanged = await exchange(request, this.config.upstreamTimeoutMs).then(
-        (answer): Exchanged => ({ outcome: classify(answer, kind, redactor), aboutHost: true }),
+        (answer): Exchanged => ({ outcome: classify(answer, kind, redactor, defaultExpiresInSeconds), aboutHost: true }),
         (error: Error) => unanswered(error, kind),
       );
       const { outcome } = exchanged;
@@ -159,25 +180,6 @@ export class UpstreamClient {
   }
 }
 
-function jsonTokenBody(request: TokenRequest): string {
-  return JSON.stringify({
-    grant_type: 'client_credentials',
-    client_id: request.clientId,
-    client_secret: request.clientSecret,
-    ...(request.scope !== null && { scope: request.scope }),
-  });
-}
-
-function formTokenBody(request: TokenRequest): string {
-  const params = new URLSearchParams({ grant_type: 'client_credentials' });
-  if (request.scope !== null) params.set('scope', request.scope);
-  return params.toString();
-}
-
-/** The HTTP Basic credential of RFC 6749 section 2.3.1: each half form-encoded, then base64. */
-function basicCredentialOf(request: TokenRequest): string {
-  return Buffer.from(`${formEncode(request.clientId)}:${formEncode(request.clientSecret)}`, 'utf8').toString('base64');
-}
 
 function parseHttpUrl(value: string): URL | null {
   try {
@@ -228,7 +230,12 @@ function exchange(request: OutgoingRequest, timeoutMs: number): Promise<HttpAnsw
       outgoing?.destroy();
     }, timeoutMs);
 
-    const options = { method: request.method, headers: request.headers, ...(request.lookup && { lookup: request.lookup }) };
+    const options = {
+      method: request.method,
+      headers: request.headers,
+      ...(request.lookup && { lookup: request.lookup }),
+      ...(request.agent && { agent: request.agent }),
+    };
     const onResponse = (response: IncomingMessage): void => {
       const chunks: Buffer[] = [];
       let received = 0;
@@ -272,9 +279,14 @@ function errorCode(error: unknown): string {
   return typeof code === 'string' ? code : 'unknown';
 }
 
-function classify(answer: HttpAnswer, kind: UpstreamRequestKind, redactor: Redactor): UpstreamOutcome {
+function classify(
+  answer: HttpAnswer,
+  kind: UpstreamRequestKind,
+  redactor: Redactor,
+  defaultExpiresIn: number,
+): UpstreamOutcome {
   const { status } = answer;
-  if (status >= 200 && status < 300) return kind === 'token' ? readToken(answer) : { kind: 'valid' };
+  if (status >= 200 && status < 300) return kind === 'token' ? readToken(answer, defaultExpiresIn) : { kind: 'valid' };
   if (status >= 300 && status < 400) {
     return { kind: 'rejected', httpStatus: status, error: 'redirect', description: `answered HTTP ${status}, a redirect; redirects are not followed` };
   }
@@ -289,9 +301,9 @@ function classify(answer: HttpAnswer, kind: UpstreamRequestKind, redactor: Redac
   return { kind: 'transient', reason, httpStatus: status, retryAfterSeconds: parseRetryAfter(answer.headers['retry-after']) };
 }
 
-function readToken(answer: HttpAnswer): UpstreamOutcome {
+function readToken(answer: HttpAnswer, defaultExpiresIn: number): UpstreamOutcome {
   const retryAfter = parseRetryAfter(answer.headers['retry-after']);
-  return tokenOutcomeOf(parseJsonObject(answer.body), answer.status, retryAfter, DEFAULT_EXPIRES_IN_SECONDS);
+  return tokenOutcomeOf(parseJsonObject(answer.body), answer.status, retryAfter, defaultExpiresIn);
 }
 
 function parseJsonObject(body: Buffer): Record<string, unknown> | null {

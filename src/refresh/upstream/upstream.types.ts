@@ -1,4 +1,6 @@
-import type { TokenRequestFormat } from '../../store/store.types';
+import type { Agent } from 'node:https';
+import type { KeyObject } from 'node:crypto';
+import type { SigningAlg, TokenRequestFormat } from '../../store/store.types';
 
 /** Who a request is for: the host's circuit tells one client's failures from many clients'. */
 export interface UpstreamCaller {
@@ -13,12 +15,24 @@ export interface UpstreamCaller {
   verification?: boolean;
 }
 
+/** How the client proves itself at the token URL, with the material its method needs. */
+export type ClientProof =
+  | { method: 'client_secret_post' | 'client_secret_basic'; clientSecret: string }
+  | { method: 'private_key_jwt'; privateKey: KeyObject; privateKeyPem: string; keyId: string | null; alg: SigningAlg }
+  /** The agent holds the certificate and key; the PEM texts are kept for redaction only. */
+  | { method: 'tls_client_auth'; agent: Agent; privateKeyPem: string; certificatePem: string };
+
 export interface TokenRequest extends UpstreamCaller {
   tokenUrl: string;
   clientId: string;
-  clientSecret: string;
   scope: string | null;
+  /** `json` only with client_secret_post; every other method sends the RFC 6749 form. */
   format: TokenRequestFormat;
+  proof: ClientProof;
+  /** Added to the body (`audience`, `resource`); never one of the names the broker sets. */
+  extraParams: Record<string, string>;
+  /** The lifetime assumed when the answer has no `expires_in`. */
+  defaultExpiresInSeconds: number;
 }
 
 /**
