@@ -10,6 +10,8 @@ import { NestPinoLogger, type AppLogger } from './common/logger';
 import { BrokerError } from './common/broker-error';
 import { sendError } from './common/all-exceptions.filter';
 import type { AppConfig } from './config/config';
+import { BATCH_ROUTE } from './clients/clients-batch.controller';
+import { BATCH_BODY_LIMIT_BYTES } from './clients/dto/create-clients-batch.dto';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -63,6 +65,10 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');
+  // Nest registers its routes in init(), below: the batch route alone takes bigger bodies.
+  fastify.addHook('onRoute', (route) => {
+    if (route.url === BATCH_ROUTE && route.method === 'POST') route.bodyLimit = BATCH_BODY_LIMIT_BYTES;
+  });
   // A callback hook, not an async one: it runs on every answer, the hot path's included.
   fastify.addHook('onSend', (_request, reply, payload, done) => {
     reply.headers(SECURITY_HEADERS);
