@@ -89,13 +89,17 @@ async function readBody(response: Response): Promise<unknown> {
 }
 
 function toApiError(status: number, body: unknown): ApiError {
-  if (typeof body === 'object' && body !== null) {
-    const { code, message, details } = body as { code?: unknown; message?: unknown; details?: unknown };
-    const fields = Array.isArray(details) ? details.map(describeDetail).filter(Boolean).join('; ') : '';
-    const text = typeof message === 'string' ? message : `HTTP ${status}`;
-    return new ApiError(status, typeof code === 'string' ? code : 'error', fields ? `${text} (${fields})` : text);
-  }
-  return new ApiError(status, 'error', `HTTP ${status}`);
+  const code = typeof body === 'object' && body !== null ? (body as { code?: unknown }).code : undefined;
+  return new ApiError(status, typeof code === 'string' ? code : 'error', describeError(status, body));
+}
+
+/** An error body's message with its field problems; the broker's messages never quote a value. */
+export function describeError(status: number, body: unknown): string {
+  if (typeof body !== 'object' || body === null) return `HTTP ${status}`;
+  const { message, details } = body as { message?: unknown; details?: unknown };
+  const fields = Array.isArray(details) ? details.map(describeDetail).filter(Boolean).join('; ') : '';
+  const text = typeof message === 'string' ? message : `HTTP ${status}`;
+  return fields ? `${text} (${fields})` : text;
 }
 
 function describeDetail(detail: unknown): string {

@@ -1,6 +1,6 @@
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
-import type { BrokerApi } from './api-client';
+import { describeError, type BrokerApi } from './api-client';
 import { detectFormat, parseImportFile, type ImportRecord } from './import-file';
 import { emit, EXIT_API_ERROR, printFields, type OutputOptions } from './output';
 import { ProgressBar } from './progress';
@@ -18,7 +18,7 @@ interface ImportOptions extends OutputOptions {
 interface BatchItemResult {
   index: number;
   status: number;
-  error?: { code?: string; message?: string };
+  error?: { code?: string; message?: string; details?: unknown };
 }
 
 export interface ImportSummary {
@@ -80,7 +80,7 @@ async function importRecords(api: BrokerApi, records: ImportRecord[], failuresPa
           const { record } = sendable[result.index];
           if (result.status === 201) summary.registered += 1;
           else if (result.status === 409) summary.alreadyThere += 1;
-          else await failures.write(record, result.status, result.error?.code ?? 'error', result.error?.message ?? `HTTP ${result.status}`);
+          else await failures.write(record, result.status, result.error?.code ?? 'error', describeError(result.status, result.error));
         }
       }
       done += batch.length;

@@ -98,10 +98,11 @@ export function registerClientsCommands(program: Command, api: () => BrokerApi):
       .description("replace a client's secret or API key; the broker checks it with the upstream first")
       .option('--no-verify', 'store it without asking the upstream first'),
   ).action(async (id: string, options: OutputOptions & SecretSourceOptions & { verify: boolean }) => {
+    // Read first: a missing file or no way to ask is a usage error, whatever the broker would say.
+    const secret = await readSecret(options, 'new client secret or API key');
     const path = `/v1/clients/${encodeURIComponent(id)}`;
     const current = await api().get<ClientView>(path);
     const field = current.type === 'api_key' ? 'apiKey' : 'clientSecret';
-    const secret = await readSecret(options, field === 'apiKey' ? 'new API key' : 'new client secret');
     const client = await api().put<ClientView>(`${path}/secret`, { [field]: secret }, options.verify ? undefined : { verify: false });
     emit(options, client, () => printClient(client));
   });
