@@ -67,7 +67,11 @@ describe('token-broker CLI against a broker process', () => {
   function start(args: string[], options: { key?: string; input?: string } = {}): ChildProcess {
     argvs.push(args);
     const child = spawn(process.execPath, [CLI_JS, ...args], {
-      env: { PATH: process.env.PATH ?? '', TOKEN_BROKER_URL: baseUrl, TOKEN_BROKER_ADMIN_KEY: options.key ?? ADMIN_KEY },
+      env: {
+        PATH: process.env.PATH ?? '',
+        TOKEN_BROKER_URL: baseUrl,
+        TOKEN_BROKER_ADMIN_KEY: options.key ?? ADMIN_KEY,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     child.stdin?.end(options.input ?? '');
@@ -100,7 +104,19 @@ describe('token-broker CLI against a broker process', () => {
     const clientSecret = randomSecret();
     secrets.push(clientSecret);
     upstream.addClient(clientId, clientSecret);
-    const run = await cli(['clients', 'add', '--workspace', WS, '--name', 'CLI', '--client-id', clientId, '--secret-file', secretFile(clientSecret), '--json']);
+    const run = await cli([
+      'clients',
+      'add',
+      '--workspace',
+      WS,
+      '--name',
+      'CLI',
+      '--client-id',
+      clientId,
+      '--secret-file',
+      secretFile(clientSecret),
+      '--json',
+    ]);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     return { id: JSON.parse(run.stdout).id, clientId, clientSecret };
   }
@@ -110,7 +126,10 @@ describe('token-broker CLI against a broker process', () => {
     const apiKey = randomSecret('pd_key');
     secrets.push(apiKey);
     upstream.addApiKey(apiKey);
-    const keyRun = await cli(['clients', 'add', '--workspace', WS, '--name', 'Key', '--type', 'api_key', '--secret-stdin'], { input: apiKey });
+    const keyRun = await cli(
+      ['clients', 'add', '--workspace', WS, '--name', 'Key', '--type', 'api_key', '--secret-stdin'],
+      { input: apiKey },
+    );
     expect(keyRun.code).toBe(0);
     expect(keyRun.stdout).toMatch(/^type:\s+api_key$/m);
     expect(keyRun.stdout).toContain(`...${apiKey.slice(-4)}`);
@@ -118,12 +137,18 @@ describe('token-broker CLI against a broker process', () => {
     const got = await cli(['clients', 'get', added.id, '--json']);
     expect(got.code).toBe(0);
     expect(JSON.parse(got.stdout)).toMatchObject({ id: added.id, clientId: added.clientId, workspaceId: WS });
-    await eventually(async () => JSON.parse((await cli(['clients', 'get', added.id, '--json'])).stdout).status.state === 'ready', 20_000, 200);
+    await eventually(
+      async () => JSON.parse((await cli(['clients', 'get', added.id, '--json'])).stdout).status.state === 'ready',
+      20_000,
+      200,
+    );
 
     const table = await cli(['clients', 'list', '--workspace', WS]);
     expect(table.code).toBe(0);
     expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+WORKSPACE\s+NAME\s+TYPE\s+CLIENT ID\s+STATE\s+TOKEN EXPIRES$/);
-    expect(table.stdout).toMatch(new RegExp(`^${added.id}\\s+${WS}\\s+CLI\\s+oauth_client_credentials\\s+${added.clientId}\\s+ready\\s`, 'm'));
+    expect(table.stdout).toMatch(
+      new RegExp(`^${added.id}\\s+${WS}\\s+CLI\\s+oauth_client_credentials\\s+${added.clientId}\\s+ready\\s`, 'm'),
+    );
     const ready = JSON.parse((await cli(['clients', 'list', '--workspace', WS, '--state', 'ready', '--json'])).stdout);
     expect(ready.map((c: { id: string }) => c.id)).toContain(added.id);
     expect(ready.every((c: { status: { state: string } }) => c.status.state === 'ready')).toBe(true);
@@ -147,23 +172,33 @@ describe('token-broker CLI against a broker process', () => {
     secrets.push(wrong);
     const refused = await cli(['clients', 'rotate', added.id, '--secret-file', secretFile(wrong)]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^token-broker: The upstream refused the new credentials.*\(credentials_rejected, HTTP 422\)\n$/);
+    expect(refused.stderr).toMatch(
+      /^token-broker: The upstream refused the new credentials.*\(credentials_rejected, HTTP 422\)\n$/,
+    );
     expect(refused.stdout).toBe('');
   });
 
   it('rm asks unless --yes, refuses without a terminal, and an unknown id is exit 1', async () => {
     const added = await addOAuth();
     const noTty = await cli(['clients', 'rm', added.id]);
-    expect(noTty).toEqual({ code: 2, stdout: '', stderr: 'token-broker: Not a terminal: add --yes to delete without asking\n' });
+    expect(noTty).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'token-broker: Not a terminal: add --yes to delete without asking\n',
+    });
     expect((await cli(['clients', 'get', added.id])).code).toBe(0);
-    expect(await cli(['clients', 'rm', added.id, '--yes'])).toEqual({ code: 0, stdout: '', stderr: `Deleted client ${added.id}.\n` });
+    expect(await cli(['clients', 'rm', added.id, '--yes'])).toEqual({
+      code: 0,
+      stdout: '',
+      stderr: `Deleted client ${added.id}.\n`,
+    });
     const gone = await cli(['clients', 'get', added.id]);
     expect(gone).toEqual({ code: 1, stdout: '', stderr: 'token-broker: Client not found (not_found, HTTP 404)\n' });
     expect((await cli(['clients', 'rm', added.id, '--yes'])).code).toBe(1);
     expect((await cli(['clients', 'update', 'cl_000000000000000000000000', '--name', 'x'])).code).toBe(1);
   });
 
-  it('exit 2 for usage errors, commander\'s own included, and 1 for a bad key', async () => {
+  it("exit 2 for usage errors, commander's own included, and 1 for a bad key", async () => {
     for (const args of [
       [],
       ['clients'],
@@ -191,10 +226,23 @@ describe('token-broker CLI against a broker process', () => {
   });
 
   it('service-keys create prints the key once on stdout; list never shows it; rm deletes', async () => {
-    const created = await cli(['service-keys', 'create', '--name', 'billing', '--workspaces', `${WS},o_other`, '--json']);
+    const created = await cli([
+      'service-keys',
+      'create',
+      '--name',
+      'billing',
+      '--workspaces',
+      `${WS},o_other`,
+      '--json',
+    ]);
     expect(created.code).toBe(0);
     const body = JSON.parse(created.stdout);
-    expect(body).toMatchObject({ id: expect.any(String), name: 'billing', workspaces: [WS, 'o_other'], key: expect.any(String) });
+    expect(body).toMatchObject({
+      id: expect.any(String),
+      name: 'billing',
+      workspaces: [WS, 'o_other'],
+      key: expect.any(String),
+    });
     expect(created.stderr).not.toContain(body.key);
     const human = await cli(['service-keys', 'create', '--name', 'people', '--workspaces', '*']);
     expect(human.code).toBe(0);
@@ -206,19 +254,28 @@ describe('token-broker CLI against a broker process', () => {
     expect(listed.code).toBe(0);
     expect(JSON.parse(listed.stdout).map((k: { id: string }) => k.id)).toContain(body.id);
     expect(listed.stdout).not.toContain(body.key);
-    expect((await cli(['service-keys', 'list'])).stdout).toMatch(new RegExp(`^${body.id}\\s+billing\\s+${WS},o_other\\s`, 'm'));
+    expect((await cli(['service-keys', 'list'])).stdout).toMatch(
+      new RegExp(`^${body.id}\\s+billing\\s+${WS},o_other\\s`, 'm'),
+    );
     expect((await cli(['service-keys', 'rm', body.id, '--yes'])).code).toBe(0);
     expect((await cli(['service-keys', 'rm', body.id, '--yes'])).code).toBe(1);
     // The key works only for token routes: it is no admin key for the CLI.
     expect((await cli(['clients', 'list'], { key: humanKey })).stderr).toMatch(/\(forbidden, HTTP 403\)/);
   });
 
-  it('audit lists a client\'s events, and --follow prints new ones as they happen', async () => {
+  it("audit lists a client's events, and --follow prints new ones as they happen", async () => {
     const added = await addOAuth();
     const listed = await cli(['audit', '--client', added.id, '--json']);
     expect(listed.code).toBe(0);
-    expect(listed.stdout.trim().split('\n').map((line) => JSON.parse(line).action)).toEqual(['client.create']);
-    expect((await cli(['audit', '--client', added.id])).stdout).toMatch(/^AT\s+ACTOR\s+ACTION\s+CLIENT\s+WORKSPACE\n.*client\.create/);
+    expect(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).action),
+    ).toEqual(['client.create']);
+    expect((await cli(['audit', '--client', added.id])).stdout).toMatch(
+      /^AT\s+ACTOR\s+ACTION\s+CLIENT\s+WORKSPACE\n.*client\.create/,
+    );
 
     const follower = start(['audit', '--client', added.id, '--follow', '--interval', '200', '--json']);
     let seen = '';
@@ -229,15 +286,25 @@ describe('token-broker CLI against a broker process', () => {
     await waitForOutput(() => seen, /client\.delete/);
     follower.kill('SIGTERM');
     outputs.push(seen);
-    expect(seen.trim().split('\n').map((line) => JSON.parse(line).action)).toEqual(['client.create', 'client.update', 'client.delete']);
+    expect(
+      seen
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).action),
+    ).toEqual(['client.create', 'client.update', 'client.delete']);
     expect((await cli(['audit', '--client', 'cl_000000000000000000000000', '--json'])).stdout).toBe('');
   });
 
   /** Secrets of imported lines all start with this, so that every output can be searched for any of them at once. */
   const IMPORT_SECRET_PREFIX = 'impsecret_';
   const importSecret = () => `${IMPORT_SECRET_PREFIX}${randomSecret('s')}`;
-  const oauthLine = (workspaceId: string, clientId = `pd_${randomSecret('imp')}`) =>
-    ({ workspaceId, name: `Imported ${clientId.slice(-6)}`, type: 'oauth_client_credentials', clientId, clientSecret: importSecret() });
+  const oauthLine = (workspaceId: string, clientId = `pd_${randomSecret('imp')}`) => ({
+    workspaceId,
+    name: `Imported ${clientId.slice(-6)}`,
+    type: 'oauth_client_credentials',
+    clientId,
+    clientSecret: importSecret(),
+  });
 
   it('imports JSON Lines: bad lines are reported with their line and reason, never quoting a secret', async () => {
     const ws = 'o_cli_lines';
@@ -255,12 +322,29 @@ describe('token-broker CLI against a broker process', () => {
     writeFileSync(file, `${lines.join('\n')}\n`);
     const run = await cli(['clients', 'import', file, '--json']);
     expect(run.code).toBe(1);
-    expect(JSON.parse(run.stdout)).toEqual({ total: 6, registered: 1, alreadyThere: 1, failed: 4, failuresFile: `${file}.failed.jsonl` });
-    const failures = readFileSync(`${file}.failed.jsonl`, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(JSON.parse(run.stdout)).toEqual({
+      total: 6,
+      registered: 1,
+      alreadyThere: 1,
+      failed: 4,
+      failuresFile: `${file}.failed.jsonl`,
+    });
+    const failures = readFileSync(`${file}.failed.jsonl`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(failures.map(({ line, status, code }) => [line, status, code])).toEqual([
-      [2, 0, 'bad_line'], [3, 0, 'bad_line'], [4, 400, 'bad_request'], [7, 400, 'bad_request'],
+      [2, 0, 'bad_line'],
+      [3, 0, 'bad_line'],
+      [4, 400, 'bad_request'],
+      [7, 400, 'bad_request'],
     ]);
-    expect(failures.map((f) => f.reason)).toEqual(['not valid JSON', 'not a JSON object', expect.stringMatching(/name/), expect.stringMatching(/tokenUrl/)]);
+    expect(failures.map((f) => f.reason)).toEqual([
+      'not valid JSON',
+      'not a JSON object',
+      expect.stringMatching(/name/),
+      expect.stringMatching(/tokenUrl/),
+    ]);
     for (const failure of failures) {
       expect(failure.input).toBe(lines[failure.line - 1]);
       expect(failure.reason).not.toContain(IMPORT_SECRET_PREFIX);
@@ -281,14 +365,21 @@ describe('token-broker CLI against a broker process', () => {
     writeFileSync(file, `${csv.join('\r\n')}\r\n`);
     const run = await cli(['clients', 'import', file]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toBe(`lines:         4\nregistered:    2\nalready there: 0\nfailed:        2\nfailures file: ${file}.failed.jsonl\n`);
-    const failures = readFileSync(`${file}.failed.jsonl`, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(run.stdout).toBe(
+      `lines:         4\nregistered:    2\nalready there: 0\nfailed:        2\nfailures file: ${file}.failed.jsonl\n`,
+    );
+    const failures = readFileSync(`${file}.failed.jsonl`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(failures.map(({ line, code, reason }) => [line, code, reason])).toEqual([
       [6, 'bad_line', 'has 3 fields, the header 6'],
       [7, 'bad_request', expect.stringMatching(/^Invalid apiKey \(apiKey: .*required for api_key clients/)],
     ]);
     for (const failure of failures) expect(failure.reason).not.toContain(IMPORT_SECRET_PREFIX);
-    const names = JSON.parse((await cli(['clients', 'list', '--workspace', ws, '--json'])).stdout).map((c: { name: string }) => c.name);
+    const names = JSON.parse((await cli(['clients', 'list', '--workspace', ws, '--json'])).stdout).map(
+      (c: { name: string }) => c.name,
+    );
     expect(names.sort()).toEqual(['Acme, Inc.', 'Quoted "name"']);
   });
 
@@ -317,16 +408,25 @@ describe('token-broker CLI against a broker process', () => {
     const elapsedMs = Date.now() - startedAt;
     expect(rerun.code).toBe(0);
     const summary = JSON.parse(rerun.stdout);
-    expect(summary).toEqual({ total: 10_000, registered: expect.any(Number), alreadyThere: expect.any(Number), failed: 0, failuresFile: null });
+    expect(summary).toEqual({
+      total: 10_000,
+      registered: expect.any(Number),
+      alreadyThere: expect.any(Number),
+      failed: 0,
+      failuresFile: null,
+    });
     expect(summary.registered + summary.alreadyThere).toBe(10_000);
     expect(summary.alreadyThere).toBeGreaterThanOrEqual(2_500);
     expect(existsSync(`${file}.failed.jsonl`)).toBe(false);
-    process.stdout.write(`cli import: 10,000 lines in ${elapsedMs} ms, the kill and the rerun included (${storedBeforeKill} stored before the kill)\n`);
+    process.stdout.write(
+      `cli import: 10,000 lines in ${elapsedMs} ms, the kill and the rerun included (${storedBeforeKill} stored before the kill)\n`,
+    );
 
     const listed = await cli(['clients', 'list', '--workspace', ws, '--json']);
     expect(listed.code).toBe(0);
     const byClientId = new Map<string, number>();
-    for (const client of JSON.parse(listed.stdout) as { clientId: string }[]) byClientId.set(client.clientId, (byClientId.get(client.clientId) ?? 0) + 1);
+    for (const client of JSON.parse(listed.stdout) as { clientId: string }[])
+      byClientId.set(client.clientId, (byClientId.get(client.clientId) ?? 0) + 1);
     expect(byClientId.size).toBe(10_000);
     expect([...byClientId.values()].every((n) => n === 1)).toBe(true);
     expect(records.every((record) => byClientId.get(record.clientId) === 1)).toBe(true);
@@ -342,9 +442,15 @@ describe('token-broker CLI against a broker process', () => {
     expect(health.stdout).toMatch(/^ready:\s+yes$/m);
     const status = await cli(['status', '--json']);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ total: expect.any(Number), byState: { ready: expect.any(Number) }, failing: expect.any(Array) });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      total: expect.any(Number),
+      byState: { ready: expect.any(Number) },
+      failing: expect.any(Array),
+    });
     const human = await cli(['status']);
-    expect(human.stdout).toMatch(/^STATE\s+CLIENTS\npending\s+\d+\nready\s+\d+\nfailing\s+\d+\nrejected\s+\d+\ntotal\s+\d+\n\nnext refresh: /);
+    expect(human.stdout).toMatch(
+      /^STATE\s+CLIENTS\npending\s+\d+\nready\s+\d+\nfailing\s+\d+\nrejected\s+\d+\ntotal\s+\d+\n\nnext refresh: /,
+    );
   });
 
   it('never had a secret in its arguments, and never printed one', () => {

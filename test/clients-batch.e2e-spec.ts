@@ -30,7 +30,12 @@ describe('POST /v1/clients/batch (Redis store, fake upstream)', () => {
     upstream.addClient(clientId, clientSecret);
     return { workspaceId: WS, name: 'Batch', type: 'oauth_client_credentials', clientId, clientSecret, ...overrides };
   }
-  const batch = (body: unknown) => broker.http().post('/v1/clients/batch').set(admin).send(body as object);
+  const batch = (body: unknown) =>
+    broker
+      .http()
+      .post('/v1/clients/batch')
+      .set(admin)
+      .send(body as object);
 
   it('stores each item on its own: 201 with the client view, or the error POST /v1/clients would give, in order', async () => {
     const existing = oauth();
@@ -50,10 +55,21 @@ describe('POST /v1/clients/batch (Redis store, fake upstream)', () => {
     const res = await batch({ items });
     expect(res.status).toBe(200);
     expect(res.body.items.map((item: { index: number; status: number }) => [item.index, item.status])).toEqual([
-      [0, 201], [1, 400], [2, 201], [3, 409], [4, 400], [5, 400], [6, expect.any(Number)], [7, expect.any(Number)],
+      [0, 201],
+      [1, 400],
+      [2, 201],
+      [3, 409],
+      [4, 400],
+      [5, 400],
+      [6, expect.any(Number)],
+      [7, expect.any(Number)],
     ]);
     expect([res.body.items[6].status, res.body.items[7].status].sort()).toEqual([201, 409]);
-    expect(res.body.items[0].client).toMatchObject({ workspaceId: WS, clientId: first.clientId, secretHint: first.clientSecret.slice(-4) });
+    expect(res.body.items[0].client).toMatchObject({
+      workspaceId: WS,
+      clientId: first.clientId,
+      secretHint: first.clientSecret.slice(-4),
+    });
     expect(res.body.items[2].client).toMatchObject({ type: 'api_key', clientId: null, secretHint: apiKey.slice(-4) });
     // Each failing item's error is what the single route answers for the same body.
     for (const index of [1, 3, 4, 5]) {
@@ -62,8 +78,13 @@ describe('POST /v1/clients/batch (Redis store, fake upstream)', () => {
       expect(res.body.items[index]).not.toHaveProperty('client');
     }
     expect(res.body.items[3].error).toMatchObject({ statusCode: 409, code: 'conflict' });
-    expect(res.body.items[1].error).toMatchObject({ statusCode: 400, code: 'bad_request', details: [expect.objectContaining({ field: 'name' })] });
-    for (const secret of [first.clientSecret, apiKey, ...items.map((item) => String(item.clientSecret))]) expect(res.text).not.toContain(secret);
+    expect(res.body.items[1].error).toMatchObject({
+      statusCode: 400,
+      code: 'bad_request',
+      details: [expect.objectContaining({ field: 'name' })],
+    });
+    for (const secret of [first.clientSecret, apiKey, ...items.map((item) => String(item.clientSecret))])
+      expect(res.text).not.toContain(secret);
   });
 
   it('audits every stored client as client.create and schedules its first token, as if registered alone', async () => {
@@ -73,7 +94,14 @@ describe('POST /v1/clients/batch (Redis store, fake upstream)', () => {
     const ids: string[] = res.body.items.map((item: { client: { id: string } }) => item.client.id);
     for (const id of ids) {
       const audit = await broker.http().get(`/v1/audit-events?clientId=${id}`).set(admin);
-      expect(audit.body.items).toEqual([expect.objectContaining({ action: 'client.create', clientId: id, workspaceId: WS, actor: expect.stringMatching(/^admin:[0-9a-f]{8}$/) })]);
+      expect(audit.body.items).toEqual([
+        expect.objectContaining({
+          action: 'client.create',
+          clientId: id,
+          workspaceId: WS,
+          actor: expect.stringMatching(/^admin:[0-9a-f]{8}$/),
+        }),
+      ]);
     }
     await eventually(async () => {
       const views = await Promise.all(ids.map((id) => broker.http().get(`/v1/clients/${id}`).set(admin)));
@@ -84,12 +112,20 @@ describe('POST /v1/clients/batch (Redis store, fake upstream)', () => {
 
   it('takes 1000 items with PEM-sized secrets in one body of nearly 4 MB', async () => {
     const items = Array.from({ length: 1000 }, (_, i) => ({
-      workspaceId: `o_batch_big_${i % 7}`, name: `Big ${i}`, type: 'api_key', apiKey: `pd_${randomSecret('pem')}${'K'.repeat(3500)}`,
+      workspaceId: `o_batch_big_${i % 7}`,
+      name: `Big ${i}`,
+      type: 'api_key',
+      apiKey: `pd_${randomSecret('pem')}${'K'.repeat(3500)}`,
     }));
     const body = JSON.stringify({ items });
     expect(body.length).toBeGreaterThan(3_500_000);
     const startedAt = Date.now();
-    const res = await broker.http().post('/v1/clients/batch').set(admin).set('content-type', 'application/json').send(body);
+    const res = await broker
+      .http()
+      .post('/v1/clients/batch')
+      .set(admin)
+      .set('content-type', 'application/json')
+      .send(body);
     const elapsedMs = Date.now() - startedAt;
     expect(res.status).toBe(200);
     expect(res.body.items).toHaveLength(1000);
@@ -100,13 +136,25 @@ describe('POST /v1/clients/batch (Redis store, fake upstream)', () => {
 
   it.each([
     ['no items', { items: [] }],
-    ['1001 items', { items: Array.from({ length: 1001 }, () => ({ workspaceId: WS, name: 'n', type: 'api_key', apiKey: 'k' })) }],
-    ['items that are not objects', { items: [{ workspaceId: WS, name: 'n', type: 'api_key', apiKey: randomSecret() }, 1, 'x'] }],
+    [
+      '1001 items',
+      { items: Array.from({ length: 1001 }, () => ({ workspaceId: WS, name: 'n', type: 'api_key', apiKey: 'k' })) },
+    ],
+    [
+      'items that are not objects',
+      { items: [{ workspaceId: WS, name: 'n', type: 'api_key', apiKey: randomSecret() }, 1, 'x'] },
+    ],
     ['a null item', { items: [{ workspaceId: WS, name: 'n', type: 'api_key', apiKey: randomSecret() }, null] }],
     ['an array item', { items: [[{ workspaceId: WS, name: 'n', type: 'api_key', apiKey: randomSecret() }]] }],
-    ['items that is an object', { items: { 0: { workspaceId: WS, name: 'n', type: 'api_key', apiKey: randomSecret() } } }],
+    [
+      'items that is an object',
+      { items: { 0: { workspaceId: WS, name: 'n', type: 'api_key', apiKey: randomSecret() } } },
+    ],
     ['no items field', {}],
-    ['a field beside items', { items: [{ workspaceId: WS, name: 'n', type: 'api_key', apiKey: randomSecret() }], dryRun: true }],
+    [
+      'a field beside items',
+      { items: [{ workspaceId: WS, name: 'n', type: 'api_key', apiKey: randomSecret() }], dryRun: true },
+    ],
     ['a bare array', [{ workspaceId: WS, name: 'n', type: 'api_key', apiKey: randomSecret() }]],
   ])('refuses a body with %s with 400 and stores nothing', async (_label, body) => {
     const before = await dumpRedis(redis, broker.config.redisKeyPrefix);
@@ -118,17 +166,32 @@ describe('POST /v1/clients/batch (Redis store, fake upstream)', () => {
 
   it('refuses a body over 4 MB with 413, while every other route keeps its 64 KB limit', async () => {
     const before = await dumpRedis(redis, broker.config.redisKeyPrefix);
-    const huge = JSON.stringify({ items: [{ workspaceId: WS, name: 'n'.repeat(4 * 1024 * 1024), type: 'api_key', apiKey: 'k' }] });
-    const res = await broker.http().post('/v1/clients/batch').set(admin).set('content-type', 'application/json').send(huge);
+    const huge = JSON.stringify({
+      items: [{ workspaceId: WS, name: 'n'.repeat(4 * 1024 * 1024), type: 'api_key', apiKey: 'k' }],
+    });
+    const res = await broker
+      .http()
+      .post('/v1/clients/batch')
+      .set(admin)
+      .set('content-type', 'application/json')
+      .send(huge);
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ statusCode: 413, code: 'payload_too_large' });
-    const single = await broker.http().post('/v1/clients').set(admin).send(oauth({ name: 'x'.repeat(70 * 1024) }));
+    const single = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
+      .send(oauth({ name: 'x'.repeat(70 * 1024) }));
     expect(single.status).toBe(413);
     expect(await dumpRedis(redis, broker.config.redisKeyPrefix)).toEqual(before);
   });
 
   it('answers 401 without a key and 403 to a service key, storing nothing', async () => {
-    const key = await broker.http().post('/v1/service-keys').set(admin).send({ name: 'svc', workspaces: ['*'] });
+    const key = await broker
+      .http()
+      .post('/v1/service-keys')
+      .set(admin)
+      .send({ name: 'svc', workspaces: ['*'] });
     const before = await dumpRedis(redis, broker.config.redisKeyPrefix);
     const body = { items: [oauth()] };
     const anonymous = await broker.http().post('/v1/clients/batch').send(body);

@@ -55,15 +55,22 @@ export class BrokerApi {
     return body as T;
   }
 
-  private async fetch(method: string, path: string, options: { body?: unknown; query?: Query }, authenticated: boolean): Promise<Response> {
+  private async fetch(
+    method: string,
+    path: string,
+    options: { body?: unknown; query?: Query },
+    authenticated: boolean,
+  ): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (authenticated) {
-      if (this.config.adminKey === null) throw new UsageError('Set TOKEN_BROKER_ADMIN_KEY to an admin key (BROKER_ADMIN_KEYS of the broker)');
+      if (this.config.adminKey === null)
+        throw new UsageError('Set TOKEN_BROKER_ADMIN_KEY to an admin key (BROKER_ADMIN_KEYS of the broker)');
       headers.authorization = `Bearer ${this.config.adminKey}`;
     }
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     const url = new URL(`${this.config.baseUrl}${path}`);
-    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+    for (const [key, value] of Object.entries(options.query ?? {}))
+      if (value !== undefined) url.searchParams.set(key, String(value));
     try {
       return await fetch(url, {
         method,

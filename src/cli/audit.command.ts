@@ -38,7 +38,10 @@ export function registerAuditCommand(program: Command, api: () => BrokerApi): vo
     .action(async (options: AuditOptions) => {
       const broker = api();
       const query = { clientId: options.client, workspaceId: options.workspace };
-      const first = await broker.get<{ items: AuditEvent[] }>('/v1/audit-events', { ...query, limit: Math.min(options.limit, 500) });
+      const first = await broker.get<{ items: AuditEvent[] }>('/v1/audit-events', {
+        ...query,
+        limit: Math.min(options.limit, 500),
+      });
       const seen = new Set(first.items.map((event) => event.id));
       print(first.items.slice().reverse(), options, true);
       if (!options.follow) return;

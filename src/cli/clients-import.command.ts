@@ -64,7 +64,13 @@ async function importRecords(api: BrokerApi, records: ImportRecord[], failuresPa
   // A failures file from an earlier run describes that run: start afresh.
   rmSync(failuresPath, { force: true });
   const failures = new FailuresFile(failuresPath);
-  const summary: ImportSummary = { total: records.length, registered: 0, alreadyThere: 0, failed: 0, failuresFile: null };
+  const summary: ImportSummary = {
+    total: records.length,
+    registered: 0,
+    alreadyThere: 0,
+    failed: 0,
+    failuresFile: null,
+  };
   const progress = new ProgressBar(records.length, 'importing');
   let done = 0;
   try {
@@ -75,12 +81,20 @@ async function importRecords(api: BrokerApi, records: ImportRecord[], failuresPa
         else sendable.push({ record, body: record.body });
       }
       if (sendable.length > 0) {
-        const answer = await api.post<{ items: BatchItemResult[] }>('/v1/clients/batch', { items: sendable.map((entry) => entry.body) });
+        const answer = await api.post<{ items: BatchItemResult[] }>('/v1/clients/batch', {
+          items: sendable.map((entry) => entry.body),
+        });
         for (const result of answer.items) {
           const { record } = sendable[result.index];
           if (result.status === 201) summary.registered += 1;
           else if (result.status === 409) summary.alreadyThere += 1;
-          else await failures.write(record, result.status, result.error?.code ?? 'error', describeError(result.status, result.error));
+          else
+            await failures.write(
+              record,
+              result.status,
+              result.error?.code ?? 'error',
+              describeError(result.status, result.error),
+            );
         }
       }
       done += batch.length;

@@ -3,7 +3,14 @@ import type { ClientView } from '../clients/client-view';
 import type { BrokerApi } from './api-client';
 import { registerImportCommand } from './clients-import.command';
 import { emit, printFields, printTable, UsageError, type OutputOptions } from './output';
-import { confirmOrRefuse, readSecret, readTextFile, SECRET_FILE_HELP, SECRET_STDIN_HELP, type SecretSourceOptions } from './secrets';
+import {
+  confirmOrRefuse,
+  readSecret,
+  readTextFile,
+  SECRET_FILE_HELP,
+  SECRET_STDIN_HELP,
+  type SecretSourceOptions,
+} from './secrets';
 
 const LIST_PAGE_SIZE = 500;
 const STATES = ['pending', 'ready', 'failing', 'rejected'];
@@ -35,7 +42,16 @@ interface AddOptions extends OutputOptions, SecretSourceOptions {
 
 export function registerClientsCommands(program: Command, api: () => BrokerApi): void {
   const clients = program.command('clients').description('register and manage clients (credential sets)');
+  registerList(clients, api);
+  registerGet(clients, api);
+  registerAdd(clients, api);
+  registerUpdate(clients, api);
+  registerRotate(clients, api);
+  registerRemove(clients, api);
+  registerImportCommand(clients, api);
+}
 
+function registerList(clients: Command, api: () => BrokerApi): void {
   clients
     .command('list')
     .description('list clients, in id order')
@@ -47,7 +63,9 @@ export function registerClientsCommands(program: Command, api: () => BrokerApi):
       const items = await listClients(api(), options);
       emit(options, items, () => printClientTable(items));
     });
+}
 
+function registerGet(clients: Command, api: () => BrokerApi): void {
   clients
     .command('get <id>')
     .description("one client's settings and status")
@@ -56,14 +74,20 @@ export function registerClientsCommands(program: Command, api: () => BrokerApi):
       const client = await api().get<ClientView>(`/v1/clients/${encodeURIComponent(id)}`);
       emit(options, client, () => printClient(client));
     });
+}
 
+function registerAdd(clients: Command, api: () => BrokerApi): void {
   addSecretOptions(
     clients
       .command('add')
       .description('register a client; the secret is read from a file, stdin or a hidden prompt, never an argument')
       .requiredOption('--workspace <id>', 'the workspace (tenant) id')
       .requiredOption('--name <name>', 'a name for people')
-      .addOption(new Option('--type <type>', 'client type').choices(['oauth_client_credentials', 'api_key']).default('oauth_client_credentials'))
+      .addOption(
+        new Option('--type <type>', 'client type')
+          .choices(['oauth_client_credentials', 'api_key'])
+          .default('oauth_client_credentials'),
+      )
       .option('--client-id <id>', 'OAuth client id (oauth_client_credentials)')
       .option('--token-url <url>', "token URL (default: the broker's DEFAULT_TOKEN_URL)")
       .option('--scope <scope>', 'OAuth scope')
@@ -76,7 +100,9 @@ export function registerClientsCommands(program: Command, api: () => BrokerApi):
     const client = await api().post<ClientView>('/v1/clients', await addBody(options));
     emit(options, client, () => printClient(client));
   });
+}
 
+function registerUpdate(clients: Command, api: () => BrokerApi): void {
   clients
     .command('update <id>')
     .description('change name, token URL, scope or request format')
@@ -85,13 +111,26 @@ export function registerClientsCommands(program: Command, api: () => BrokerApi):
     .option('--scope <scope>', 'a new scope')
     .addOption(new Option('--format <format>', 'token request format').choices(['json', 'form']))
     .option('--json', 'JSON for scripts')
-    .action(async (id: string, options: OutputOptions & { name?: string; tokenUrl?: string; scope?: string; format?: string }) => {
-      const body = definedOnly({ name: options.name, tokenUrl: options.tokenUrl, scope: options.scope, tokenRequestFormat: options.format });
-      if (Object.keys(body).length === 0) throw new UsageError('Nothing to change: give --name, --token-url, --scope or --format');
-      const client = await api().patch<ClientView>(`/v1/clients/${encodeURIComponent(id)}`, body);
-      emit(options, client, () => printClient(client));
-    });
+    .action(
+      async (
+        id: string,
+        options: OutputOptions & { name?: string; tokenUrl?: string; scope?: string; format?: string },
+      ) => {
+        const body = definedOnly({
+          name: options.name,
+          tokenUrl: options.tokenUrl,
+          scope: options.scope,
+          tokenRequestFormat: options.format,
+        });
+        if (Object.keys(body).length === 0)
+          throw new UsageError('Nothing to change: give --name, --token-url, --scope or --format');
+        const client = await api().patch<ClientView>(`/v1/clients/${encodeURIComponent(id)}`, body);
+        emit(options, client, () => printClient(client));
+      },
+    );
+}
 
+function registerRotate(clients: Command, api: () => BrokerApi): void {
   addSecretOptions(
     clients
       .command('rotate <id>')
@@ -103,10 +142,16 @@ export function registerClientsCommands(program: Command, api: () => BrokerApi):
     const path = `/v1/clients/${encodeURIComponent(id)}`;
     const current = await api().get<ClientView>(path);
     const field = current.type === 'api_key' ? 'apiKey' : 'clientSecret';
-    const client = await api().put<ClientView>(`${path}/secret`, { [field]: secret }, options.verify ? undefined : { verify: false });
+    const client = await api().put<ClientView>(
+      `${path}/secret`,
+      { [field]: secret },
+      options.verify ? undefined : { verify: false },
+    );
     emit(options, client, () => printClient(client));
   });
+}
 
+function registerRemove(clients: Command, api: () => BrokerApi): void {
   clients
     .command('rm <id>')
     .description('delete a client and its tokens')
@@ -119,12 +164,13 @@ export function registerClientsCommands(program: Command, api: () => BrokerApi):
       await api().delete(`/v1/clients/${encodeURIComponent(id)}`);
       process.stderr.write(`Deleted client ${id}.\n`);
     });
-
-  registerImportCommand(clients, api);
 }
 
 function addSecretOptions(command: Command): Command {
-  return command.option('--secret-file <path>', SECRET_FILE_HELP).option('--secret-stdin', SECRET_STDIN_HELP).option('--json', 'JSON for scripts');
+  return command
+    .option('--secret-file <path>', SECRET_FILE_HELP)
+    .option('--secret-stdin', SECRET_STDIN_HELP)
+    .option('--json', 'JSON for scripts');
 }
 
 async function addBody(options: AddOptions): Promise<Record<string, unknown>> {
@@ -142,9 +188,11 @@ async function addBody(options: AddOptions): Promise<Record<string, unknown>> {
     keyId: options.keyId,
   });
   if (options.privateKeyFile !== undefined) body.privateKey = await readTextFile(options.privateKeyFile, 'private key');
-  if (options.certificateFile !== undefined) body.clientCertificate = await readTextFile(options.certificateFile, 'certificate');
+  if (options.certificateFile !== undefined)
+    body.clientCertificate = await readTextFile(options.certificateFile, 'certificate');
   if (!oauth) body.apiKey = await readSecret(options, 'API key');
-  else if (!keyMaterial || options.secretFile !== undefined || options.secretStdin) body.clientSecret = await readSecret(options, 'client secret');
+  else if (!keyMaterial || options.secretFile !== undefined || options.secretStdin)
+    body.clientSecret = await readSecret(options, 'client secret');
   return body;
 }
 
@@ -153,7 +201,11 @@ async function listClients(api: BrokerApi, options: ListOptions): Promise<Client
   const found: ClientView[] = [];
   let cursor: string | undefined;
   do {
-    const page = await api.get<Page<ClientView>>('/v1/clients', { workspaceId: options.workspace, limit: LIST_PAGE_SIZE, cursor });
+    const page = await api.get<Page<ClientView>>('/v1/clients', {
+      workspaceId: options.workspace,
+      limit: LIST_PAGE_SIZE,
+      cursor,
+    });
     found.push(...page.items.filter((client) => options.state === undefined || client.status.state === options.state));
     cursor = page.nextCursor ?? undefined;
   } while (cursor !== undefined && found.length < wanted);
@@ -195,5 +247,7 @@ export function positiveInteger(raw: string): number {
 }
 
 function definedOnly(fields: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }

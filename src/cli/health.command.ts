@@ -27,7 +27,12 @@ export function registerHealthCommands(program: Command, api: () => BrokerApi): 
           ['next refresh', tokens.nextRefreshAt],
         ]);
       });
-      if (!isReady) throw new ApiError(ready.status, 'not_ready', 'The broker is not ready (store or scheduler down): see /health/ready');
+      if (!isReady)
+        throw new ApiError(
+          ready.status,
+          'not_ready',
+          'The broker is not ready (store or scheduler down): see /health/ready',
+        );
     });
 
   program
@@ -53,6 +58,12 @@ function printStatus(tokens: TokenHealth): void {
   process.stdout.write('\n');
   printTable(
     ['ID', 'WORKSPACE', 'STATE', 'SINCE', 'LAST ERROR'],
-    tokens.failing.map((client) => [client.id, client.workspaceId, client.state, client.failingSince, client.lastError]),
+    tokens.failing.map((client) => [
+      client.id,
+      client.workspaceId,
+      client.state,
+      client.failingSince,
+      client.lastError,
+    ]),
   );
 }

@@ -51,14 +51,19 @@ function parseJsonLines(text: string): ImportRecord[] {
 function parseCsv(text: string): ImportRecord[] {
   const rows = csvRows(text);
   const header = rows.shift();
-  if (!header) throw new UsageError('The CSV file is empty: it needs a header row of field names (workspaceId,name,type,...)');
+  if (!header)
+    throw new UsageError('The CSV file is empty: it needs a header row of field names (workspaceId,name,type,...)');
   const names = header.cells.map((name) => name.trim());
   return rows
     .filter((row) => !(row.cells.length === 1 && row.cells[0].trim() === ''))
     .map((row): ImportRecord => {
       if (row.unterminated) return { line: row.line, text: row.text, problem: 'a quoted field is not closed' };
       if (row.cells.length !== names.length) {
-        return { line: row.line, text: row.text, problem: `has ${row.cells.length} fields, the header ${names.length}` };
+        return {
+          line: row.line,
+          text: row.text,
+          problem: `has ${row.cells.length} fields, the header ${names.length}`,
+        };
       }
       const body: Record<string, unknown> = {};
       names.forEach((name, column) => {

@@ -19,14 +19,20 @@ export function printJson(value: unknown): void {
 export function printTable(headers: string[], rows: (string | number | null | undefined)[][]): void {
   const cells = rows.map((row) => row.map(cellText));
   const widths = headers.map((header, column) => Math.max(header.length, ...cells.map((row) => row[column].length)));
-  const line = (row: string[]) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd();
+  const line = (row: string[]) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column]))
+      .join('  ')
+      .trimEnd();
   process.stdout.write(`${[line(headers), ...cells.map(line)].join('\n')}\n`);
 }
 
 /** `key: value` lines for one record. */
 export function printFields(fields: [string, string | number | null | undefined][]): void {
   const width = Math.max(...fields.map(([key]) => key.length));
-  process.stdout.write(`${fields.map(([key, value]) => `${`${key}:`.padEnd(width + 1)} ${cellText(value)}`).join('\n')}\n`);
+  process.stdout.write(
+    `${fields.map(([key, value]) => `${`${key}:`.padEnd(width + 1)} ${cellText(value)}`).join('\n')}\n`,
+  );
 }
 
 function cellText(value: string | number | null | undefined): string {

@@ -16,11 +16,13 @@ export const SECRET_STDIN_HELP = 'read the secret (or API key) from standard inp
  * argument, where shell history and `ps` would keep it.
  */
 export async function readSecret(options: SecretSourceOptions, what: string): Promise<string> {
-  if (options.secretFile !== undefined && options.secretStdin) throw new UsageError('Give --secret-file or --secret-stdin, not both');
+  if (options.secretFile !== undefined && options.secretStdin)
+    throw new UsageError('Give --secret-file or --secret-stdin, not both');
   let secret: string;
   if (options.secretFile !== undefined) secret = dropFinalNewline(await readTextFile(options.secretFile, what));
   else if (options.secretStdin) secret = dropFinalNewline(await readStdin());
-  else if (process.stdin.isTTY && process.stderr.isTTY) secret = await password({ message: `${what}:`, mask: false }, { output: process.stderr });
+  else if (process.stdin.isTTY && process.stderr.isTTY)
+    secret = await password({ message: `${what}:`, mask: false }, { output: process.stderr });
   else throw new UsageError(`No terminal to ask for the ${what}: use --secret-file PATH or --secret-stdin`);
   if (secret.length === 0) throw new UsageError(`The ${what} is empty`);
   return secret;
@@ -49,6 +51,7 @@ function dropFinalNewline(text: string): string {
 /** Asks before a deletion; without a terminal, --yes is required. */
 export async function confirmOrRefuse(yes: boolean | undefined, question: string): Promise<boolean> {
   if (yes) return true;
-  if (!process.stdin.isTTY || !process.stderr.isTTY) throw new UsageError('Not a terminal: add --yes to delete without asking');
+  if (!process.stdin.isTTY || !process.stderr.isTTY)
+    throw new UsageError('Not a terminal: add --yes to delete without asking');
   return confirm({ message: question, default: false }, { output: process.stderr });
 }

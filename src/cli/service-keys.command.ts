@@ -21,7 +21,10 @@ export function registerServiceKeysCommands(program: Command, api: () => BrokerA
     .requiredOption('--workspaces <ids>', 'comma-separated workspace ids, or * for all', commaList)
     .option('--json', 'JSON for scripts (includes the key)')
     .action(async (options: OutputOptions & { name: string; workspaces: string[] }) => {
-      const created = await api().post<ServiceKeyView & { key: string }>('/v1/service-keys', { name: options.name, workspaces: options.workspaces });
+      const created = await api().post<ServiceKeyView & { key: string }>('/v1/service-keys', {
+        name: options.name,
+        workspaces: options.workspaces,
+      });
       emit(options, created, () => {
         printFields([
           ['id', created.id],

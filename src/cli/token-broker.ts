@@ -16,7 +16,10 @@ TOKEN_BROKER_ADMIN_KEY (an admin key). Secrets are read from a file
 an argument. Exit codes: 0 success, 1 an error from the broker, 2 a usage error.`;
 
 function buildProgram(): Command {
-  const program = new Command('token-broker').description(DESCRIPTION).exitOverride().showHelpAfterError('(add --help for usage)');
+  const program = new Command('token-broker')
+    .description(DESCRIPTION)
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)');
   // Built on first use: `--help` and usage errors need no configuration.
   let api: BrokerApi | undefined;
   const lazyApi = () => (api ??= new BrokerApi(loadCliConfig()));
