@@ -21,7 +21,8 @@ describe('import file parsing', () => {
   });
 
   it('reads CSV by its header: quoted commas, doubled quotes, multi-line fields, empty cells left out', () => {
-    const text = 'name,clientSecret,scope\r\n"A, Inc.","x""y",\r\nB,"-----BEGIN-----\nabc\n-----END-----",read\nC,only two\n\nD,"open,';
+    const text =
+      'name,clientSecret,scope\r\n"A, Inc.","x""y",\r\nB,"-----BEGIN-----\nabc\n-----END-----",read\nC,only two\n\nD,"open,';
     expect(parseImportFile(text, 'csv')).toEqual([
       { line: 2, text: '"A, Inc.","x""y",', body: { name: 'A, Inc.', clientSecret: 'x"y' } },
       {
