@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -196,6 +196,48 @@ describe('token-broker CLI against a broker process', () => {
     expect(gone).toEqual({ code: 1, stdout: '', stderr: 'token-broker: Client not found (not_found, HTTP 404)\n' });
     expect((await cli(['clients', 'rm', added.id, '--yes'])).code).toBe(1);
     expect((await cli(['clients', 'update', 'cl_000000000000000000000000', '--name', 'x'])).code).toBe(1);
+  });
+
+  /** The CLI on a pseudo-terminal (util-linux `script`), typing `keys` once the prompt shows `waitFor`. */
+  async function onTerminal(args: string[], waitFor: RegExp, keys: string): Promise<CliRun> {
+    const command = [process.execPath, CLI_JS, ...args].map((word) => `'${word}'`).join(' ');
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '', TERM: 'dumb', TOKEN_BROKER_URL: baseUrl, TOKEN_BROKER_ADMIN_KEY: ADMIN_KEY },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    argvs.push(args);
+    let seen = '';
+    child.stdout?.on('data', (chunk) => (seen += chunk));
+    const run = finished(child);
+    try {
+      await waitForOutput(() => seen, waitFor);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+    child.stdin?.end(keys);
+    return run;
+  }
+
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  (hasScript ? it : it.skip)('on a terminal: asks for the secret without echoing it, and asks before rm', async () => {
+    const added = await addOAuth();
+    const typed = randomSecret('typed');
+    secrets.push(typed);
+    upstream.addClient(added.clientId, typed);
+    const rotated = await onTerminal(['clients', 'rotate', added.id], /new client secret or API key:/, `${typed}\r`);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toContain(`...${typed.slice(-4)}`);
+    expect(rotated.stdout).not.toContain(typed);
+
+    const kept = await onTerminal(['clients', 'rm', added.id], /Delete client/, 'n\r');
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toContain('Nothing deleted.');
+    expect((await cli(['clients', 'get', added.id])).code).toBe(0);
+    const removed = await onTerminal(['clients', 'rm', added.id], /Delete client/, 'y\r');
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toContain(`Deleted client ${added.id}.`);
+    expect((await cli(['clients', 'get', added.id])).code).toBe(1);
   });
 
   it("exit 2 for usage errors, commander's own included, and 1 for a bad key", async () => {
