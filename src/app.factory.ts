@@ -12,6 +12,8 @@ import { BrokerError } from './common/broker-error';
 import { sendError } from './common/all-exceptions.filter';
 import { answerClientError } from './common/client-error';
 import type { AppConfig } from './config/config';
+import { BATCH_ROUTE } from './clients/clients-batch.controller';
+import { BATCH_BODY_LIMIT_BYTES } from './clients/dto/create-clients-batch.dto';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -71,6 +73,10 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
   });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');
+  // Nest registers its routes in init(), below: the batch route alone takes bigger bodies.
+  fastify.addHook('onRoute', (route) => {
+    if (route.url === BATCH_ROUTE && route.method === 'POST') route.bodyLimit = BATCH_BODY_LIMIT_BYTES;
+  });
   // A callback hook, not an async one: it runs on every answer, the hot path's included.
   fastify.addHook('onSend', (_request, reply, payload, done) => {
     setAnswerHeaders(reply);

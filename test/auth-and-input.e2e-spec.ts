@@ -369,7 +369,7 @@ describe('authentication, authorisation and input validation', () => {
           details: [{ field: 'path', problems: ['must be a validly percent-encoded URL path'] }],
         }],
         ['a body over 64 KB', raw('post', '/v1/service-keys', 'application/json', JSON.stringify({ name: 'x'.repeat(65 * 1024), workspaces: [WS_A] })), 413, {
-          message: 'Request body is larger than 64 KB',
+          message: 'Request body is too large: the limit is 64 KB, and 4 MB for POST /v1/clients/batch',
         }],
         ['a text/plain body', raw('post', '/v1/service-keys', 'text/plain', 'name=svc'), 415, {
           message: 'Unsupported Content-Type: send application/json',

@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { RefreshModule } from '../refresh/refresh.module';
+import { ClientsBatchController } from './clients-batch.controller';
+import { ClientsBatchService } from './clients-batch.service';
 import { ClientsController } from './clients.controller';
 import { ClientsService } from './clients.service';
 
 @Module({
   imports: [AuditModule, RefreshModule],
-  controllers: [ClientsController],
-  providers: [ClientsService],
+  controllers: [ClientsBatchController, ClientsController],
+  providers: [ClientsService, ClientsBatchService],
 })
 export class ClientsModule {}

@@ -35,7 +35,7 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
  * the filter as HttpExceptions; these say what to do instead of what broke.
  */
 const MESSAGES_BY_STATUS: Record<number, string> = {
-  413: 'Request body is larger than 64 KB',
+  413: 'Request body is too large: the limit is 64 KB, and 4 MB for POST /v1/clients/batch',
   415: 'Unsupported Content-Type: send application/json',
 };
 

@@ -54,6 +54,11 @@ const TABLE: Record<string, RouteCase> = {
     }),
     success: is(201),
   },
+  'POST /v1/clients/batch': {
+    access: 'admin',
+    request: () => ({ path: '/v1/clients/batch', body: { items: [{ workspaceId: WS_OWN, name: 'Batch', type: 'api_key', apiKey: randomSecret('pd_key') }] } }),
+    success: is(200),
+  },
   'GET /v1/clients': { access: 'admin', request: () => ({ path: `/v1/clients?workspaceId=${WS_OWN}&limit=10` }), success: is(200) },
   'GET /v1/clients/:id': { access: 'admin', request: (f) => ({ path: `/v1/clients/${f.id}` }), success: is(200) },
   'PATCH /v1/clients/:id': {
