@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -395,13 +396,15 @@ describe('token-broker CLI against a broker process', () => {
 
   it('imports CSV with quoted commas, quotes and multi-line (PEM) fields; short rows are reported', async () => {
     const ws = 'o_cli_csv';
-    const pem = `-----BEGIN PRIVATE KEY-----\n${importSecret()}\n-----END PRIVATE KEY-----`;
+    // A real PKCS#8 key: PEM text is the one kind of field where line breaks belong (privateKey, private_key_jwt).
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = String(privateKey.export({ type: 'pkcs8', format: 'pem' })).trim();
     const csv = [
-      'workspaceId,name,type,clientId,clientSecret,scope',
-      `${ws},"Acme, Inc.",oauth_client_credentials,pd_csv_${randomSecret('a')},${importSecret()},`,
-      `${ws},"Quoted ""name""",oauth_client_credentials,pd_csv_${randomSecret('b')},"${pem}",read`,
+      'workspaceId,name,type,clientId,clientSecret,scope,tokenEndpointAuthMethod,privateKey',
+      `${ws},"Acme, Inc.",oauth_client_credentials,pd_csv_${randomSecret('a')},${importSecret()},,,`,
+      `${ws},"Quoted ""name""",oauth_client_credentials,pd_csv_${randomSecret('b')},,read,private_key_jwt,"${pem}"`,
       `${ws},Short row,oauth_client_credentials`,
-      `${ws},Key,api_key,,${importSecret()},`,
+      `${ws},Key,api_key,,${importSecret()},,,`,
     ];
     const file = join(dir, 'clients.csv');
     writeFileSync(file, `${csv.join('\r\n')}\r\n`);
@@ -415,8 +418,8 @@ describe('token-broker CLI against a broker process', () => {
       .split('\n')
       .map((line) => JSON.parse(line));
     expect(failures.map(({ line, code, reason }) => [line, code, reason])).toEqual([
-      [6, 'bad_line', 'has 3 fields, the header 6'],
-      [7, 'bad_request', expect.stringMatching(/^Invalid apiKey \(apiKey: .*required for api_key clients/)],
+      [8, 'bad_line', 'has 3 fields, the header 8'],
+      [9, 'bad_request', expect.stringMatching(/^Invalid apiKey \(apiKey: .*required for api_key clients/)],
     ]);
     for (const failure of failures) expect(failure.reason).not.toContain(IMPORT_SECRET_PREFIX);
     const names = JSON.parse((await cli(['clients', 'list', '--workspace', ws, '--json'])).stdout).map(

@@ -51,6 +51,10 @@ describe('POST /v1/clients/batch (Redis store, fake upstream)', () => {
       oauth({ tokenUrl: 'https://evil.example/token' }),
       { ...oauth(), clientId: 'pd_in_batch_twice' },
       { ...oauth(), clientId: 'pd_in_batch_twice' },
+      // Bad text inside one item is that item's 400, never the whole body's.
+      { ...oauth(), clientSecret: `${randomSecret()}\n` },
+      { ...oauth(), name: 'Acme \ud83d' },
+      { ...oauth(), scope: null },
     ];
     const res = await batch({ items });
     expect(res.status).toBe(200);
@@ -63,6 +67,9 @@ describe('POST /v1/clients/batch (Redis store, fake upstream)', () => {
       [5, 400],
       [6, expect.any(Number)],
       [7, expect.any(Number)],
+      [8, 400],
+      [9, 400],
+      [10, 400],
     ]);
     expect([res.body.items[6].status, res.body.items[7].status].sort()).toEqual([201, 409]);
     expect(res.body.items[0].client).toMatchObject({
@@ -72,7 +79,7 @@ describe('POST /v1/clients/batch (Redis store, fake upstream)', () => {
     });
     expect(res.body.items[2].client).toMatchObject({ type: 'api_key', clientId: null, secretHint: apiKey.slice(-4) });
     // Each failing item's error is what the single route answers for the same body.
-    for (const index of [1, 3, 4, 5]) {
+    for (const index of [1, 3, 4, 5, 8, 9, 10]) {
       const single = await broker.http().post('/v1/clients').set(admin).send(items[index]);
       expect({ index, error: res.body.items[index].error }).toEqual({ index, error: single.body });
       expect(res.body.items[index]).not.toHaveProperty('client');

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsObject } from 'class-validator';
+import { ValidatedPerItem } from '../../common/input-rules';
 import { CreateClientDto } from './create-client.dto';
 
 export const BATCH_MAX_ITEMS = 1000;
@@ -16,5 +17,6 @@ export class CreateClientsBatchDto {
   @ArrayMinSize(1, { message: 'items must hold at least 1 client body' })
   @ArrayMaxSize(BATCH_MAX_ITEMS, { message: `items must hold at most ${BATCH_MAX_ITEMS} client bodies` })
   @IsObject({ each: true, message: 'each of items must be a JSON object (a POST /v1/clients body)' })
+  @ValidatedPerItem()
   items!: Record<string, unknown>[];
 }
