@@ -7,6 +7,7 @@ import { describeListingContract } from './listing.contract';
 import { describeLocksContract } from './locks.contract';
 import { describeScheduleContract } from './schedule.contract';
 import { describeServiceKeysContract } from './service-keys.contract';
+import { describeUsageContract } from './usage.contract';
 
 export * from './fixtures';
 
@@ -47,5 +48,6 @@ export function describeStoreContract(
     describeAuditContract(store);
     describeEventsContract(store);
     describeIsolationContract(store);
+    describeUsageContract(store);
   });
 }

@@ -47,6 +47,12 @@ export interface ClientIdClaim {
   newOwner?: string;
 }
 
+/** Per kind, a flat id/epoch-ms array (the times as decimal strings, so Lua never rounds them). */
+export interface UsageBatch {
+  clients: string[];
+  serviceKeys: string[];
+}
+
 export type UpdateReply = [outcome: UpdateOutcome | 'immutable', previousState?: ClientState | null];
 
 /** Every script's signature: the one place it is written down on this side of the Lua. */
@@ -64,6 +70,7 @@ export interface ScriptSignatures {
   releaseLock: Signature<[lock: string], [owner: string], 0 | 1>;
   extendLock: Signature<[lock: string], [owner: string, ttlMs: number], 0 | 1>;
   extendLocks: Signature<string[], [ttlMs: number, ...owners: string[]], number[]>;
+  recordUsage: Signature<[clients: string, serviceKeys: string], [batch: UsageBatch], number>;
 }
 
 export type ScriptName = keyof ScriptSignatures;
@@ -85,6 +92,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   releaseLock: true,
   extendLock: true,
   extendLocks: true,
+  recordUsage: true,
 };
 
 interface LoadedScript {
