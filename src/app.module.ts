@@ -19,6 +19,7 @@ import { ServiceKeysModule } from './service-keys/service-keys.module';
 import { StoreEventsModule } from './store/store-events.module';
 import { StoreModule } from './store/store.module';
 import { TokensModule } from './tokens/tokens.module';
+import { UsageModule } from './usage/usage.module';
 
 /** The whole broker. Configuration and logger come in from outside, so tests build it with their own. */
 @Module({})
@@ -40,6 +41,7 @@ export class AppModule {
         ClientsModule,
         RefreshModule,
         TokensModule,
+        UsageModule,
         HealthModule,
       ],
       providers: [

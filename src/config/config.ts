@@ -48,6 +48,11 @@ export interface AppConfig {
   httpHeadersTimeoutMs: number;
   /** The same for the whole request, body included (not the answer). */
   httpRequestTimeoutMs: number;
+  /**
+   * How often a replica writes the usage times it gathered (one store write
+   * each time). At most 30 s, so a time shown is at most 60 s stale.
+   */
+  usageFlushIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -178,6 +183,7 @@ export function parseConfig(env: Env): AppConfig {
     tokenRequestsPerSecondPerKey: integer('TOKEN_REQUESTS_PER_SECOND_PER_KEY', 10_000, 1, 10_000_000),
     httpHeadersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
     httpRequestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    usageFlushIntervalMs: integer('USAGE_FLUSH_INTERVAL_MS', 30_000, 10, 30_000),
   };
   if (config.httpRequestTimeoutMs < config.httpHeadersTimeoutMs) {
     problems.push('HTTP_REQUEST_TIMEOUT_MS must be at least HTTP_HEADERS_TIMEOUT_MS (a request includes its headers)');

@@ -10,6 +10,7 @@ import { MetricsService, type TokenRequestOutcome } from '../metrics/metrics.ser
 import { BROKER_STORE, StoreUnavailableError, type BrokerStore } from '../store/broker-store';
 import type { ClientEntry } from '../store/store.types';
 import { RefreshFacade, SERVE_MARGIN_MS } from '../refresh/refresh.facade';
+import { UsageRecorder } from '../usage/usage-recorder';
 import { TokenCache, answerBody, cachedToken, type CachedToken } from './token-cache';
 
 export interface TokenResponse {
@@ -48,6 +49,7 @@ export class TokensService {
     private readonly cache: TokenCache,
     private readonly refresher: RefreshFacade,
     private readonly metrics: MetricsService,
+    private readonly usage: UsageRecorder,
   ) {
     this.minTtlMs = config.minTokenTtlSeconds * 1000 + SERVE_MARGIN_MS;
     this.forbiddenFromMemory = metrics.tokenRequests.labels('forbidden');
@@ -68,9 +70,10 @@ export class TokensService {
     return this.servable(token, now) ? { outcome: 'hit', token } : MISS;
   }
 
-  /** The answer to a hit of `lookup`, counted as served from memory. */
-  serve(token: CachedToken, now: number): string {
+  /** The answer to a hit of `lookup`, counted as served from memory and stamped as used. */
+  serve(principal: Principal, id: string, token: CachedToken, now: number): string {
     this.metrics.countServedFromMemory();
+    this.usage.stamp(principal, id, now);
     return answerBody(token, now);
   }
 
@@ -78,7 +81,7 @@ export class TokensService {
   async getToken(principal: Principal, id: string): Promise<string> {
     const now = Date.now();
     const found = this.lookup(principal, id, now);
-    if (found.outcome === 'hit') return this.serve(found.token, now);
+    if (found.outcome === 'hit') return this.serve(principal, id, found.token, now);
     if (found.outcome === 'forbidden') {
       this.forbiddenFromMemory.inc();
       throw forbidden();
@@ -90,11 +93,11 @@ export class TokensService {
       const held = this.servableToken(entry, Date.now());
       if (held) {
         this.cache.set(id, held, version);
-        return { response: answerBody(held, Date.now()), outcome: 'served' };
+        return { response: this.answer(principal, id, held), outcome: 'served' };
       }
       this.refuseWithoutUpstream(entry, Date.now());
       await this.refresher.refresh(id, 'demand');
-      return { response: answerBody(await this.afterRefresh(id, principal), Date.now()), outcome: 'fetched' };
+      return { response: this.answer(principal, id, await this.afterRefresh(id, principal)), outcome: 'fetched' };
     });
   }
 
@@ -108,13 +111,22 @@ export class TokensService {
       const entry = await this.load(id, principal);
       const held = this.servableToken(entry, Date.now());
       if (held && rejectedToken !== undefined && !sameSecret(held.accessToken, rejectedToken)) {
+        this.usage.stamp(principal, id, Date.now());
         return { response: toResponse(held, Date.now()), outcome: 'served' };
       }
       if (entry.status.state === 'rejected') throw rejected(entry);
       await this.refresher.refresh(id, 'forced', principal);
       const fetched = await this.afterRefresh(id, principal, { refuseRejected: true });
+      this.usage.stamp(principal, id, Date.now());
       return { response: toResponse(fetched, Date.now()), outcome: 'fetched' };
     });
+  }
+
+  /** The answer of the store path, stamped as used like a hit's. */
+  private answer(principal: Principal, id: string, token: CachedToken): string {
+    const now = Date.now();
+    this.usage.stamp(principal, id, now);
+    return answerBody(token, now);
   }
 
   /**
