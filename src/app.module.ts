@@ -20,6 +20,7 @@ import { StoreEventsModule } from './store/store-events.module';
 import { StoreModule } from './store/store.module';
 import { TokensModule } from './tokens/tokens.module';
 import { TracingModule } from './tracing/tracing.module';
+import { UsageModule } from './usage/usage.module';
 
 /** The whole broker. Configuration and logger come in from outside, so tests build it with their own. */
 @Module({})
@@ -42,6 +43,7 @@ export class AppModule {
         ClientsModule,
         RefreshModule,
         TokensModule,
+        UsageModule,
         HealthModule,
       ],
       providers: [

@@ -4,6 +4,7 @@ import { Server as NetServer } from 'node:net';
 import { HttpAdapterHost } from '@nestjs/core';
 import { RefreshFacade } from './refresh/refresh.facade';
 import { TokenRoute } from './tokens/token.route';
+import { UsageRecorder } from './usage/usage-recorder';
 
 /** Requests still running after this are cut short, so that the process exits within SPEC.md's 10 s. */
 const HTTP_DRAIN_MS = 5_000;
@@ -20,7 +21,8 @@ const KEEP_ALIVE_DRAIN_MS = 1_000;
  * SIGTERM, in the order that loses nothing: take no more scheduled work, stop
  * accepting requests and let those in flight finish (Nest closes the HTTP
  * server only after this hook, so it is closed here first), give back every
- * refresh lock, and only then let the store close (onApplicationShutdown).
+ * refresh lock, write the usage times gathered since the last interval (no
+ * token is served any more), and only then let the store close (onApplicationShutdown).
  *
  * It belongs to the app, not to a feature module: it orders the token route
  * (tokens) against refreshing (refresh), and tokens already depends on
@@ -32,6 +34,7 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
     private readonly adapterHost: HttpAdapterHost,
     private readonly refresh: RefreshFacade,
     private readonly tokenRoute: TokenRoute,
+    private readonly usage: UsageRecorder,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -40,6 +43,7 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
     await this.closeKeepAliveConnections();
     await Promise.race([this.adapterHost.httpAdapter?.close(), sleep(HTTP_DRAIN_MS)]);
     await this.refresh.drain(REFRESH_GRACE_MS);
+    await this.usage.stop();
   }
 
   /**

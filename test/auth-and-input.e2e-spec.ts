@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Response } from 'supertest';
 import { FakePipedream } from './support/fake-pipedream';
-import { ADMIN_KEY, admin, bearer, eventually, randomSecret, startBroker, type TestBroker } from './support/broker';
+import { ADMIN_KEY, admin, bearer, eventually, randomSecret, startBroker, withoutUsageTimes, type TestBroker } from './support/broker';
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 type Headers = Record<string, string>;
@@ -402,7 +402,7 @@ describe('authentication, authorisation and input validation', () => {
       for (const res of [clients, keys, audit, tokens]) expect(res.status).toBe(200);
       expect(clients.body.nextCursor).toBeNull();
       expect(audit.body.nextCursor).toBeNull();
-      return { clients: clients.body, keys: keys.body, audit: audit.body, tokens: tokens.body };
+      return { clients: withoutUsageTimes(clients.body), keys: withoutUsageTimes(keys.body), audit: audit.body, tokens: tokens.body };
     }
   });
 
@@ -478,8 +478,8 @@ describe('authentication, authorisation and input validation', () => {
       const listed = await send(broker, 'get', '/v1/service-keys', admin);
       expect(listed.status).toBe(200);
       expect(Object.keys(listed.body)).toEqual(['items']);
-      expect(listed.body.items).toContainEqual({ id, name: 'billing', workspaces: [WS_B], createdAt: created.body.createdAt });
-      for (const item of listed.body.items) expect(Object.keys(item).sort()).toEqual(['createdAt', 'id', 'name', 'workspaces']);
+      expect(listed.body.items).toContainEqual({ id, name: 'billing', workspaces: [WS_B], createdAt: created.body.createdAt, lastUsedAt: null });
+      for (const item of listed.body.items) expect(Object.keys(item).sort()).toEqual(['createdAt', 'id', 'lastUsedAt', 'name', 'workspaces']);
       const audit = await send(broker, 'get', '/v1/audit-events?limit=500', admin);
       for (const text of [listed.text, audit.text]) {
         expect(text).not.toContain(secretPart);

@@ -79,13 +79,14 @@ describe('RedisStore on Redis', () => {
     expect(store.kind).toBe('redis');
   });
 
-  it('keeps every key under the prefix, one client per hash tag, one workspace per hash tag, the counters in one', async () => {
+  it('keeps every key under the prefix, one client per hash tag, one workspace per hash tag, counters and usage times in theirs', async () => {
     await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one', token: makeToken(1) }), UNSCHEDULED);
     await store.updateClient('cl_a', 1, { status: statusIn('failing', '2025-01-01T00:00:00.000Z') });
     await store.setDue('cl_a', 1_000);
     await store.lockAndRead('cl_a', 'owner-1', 60_000);
     await store.insertServiceKey({ id: 'sk_a', name: 'k', workspaces: ['*'], keyHash: 'ab'.repeat(32), createdAt: '2025-01-01T00:00:00.000Z' });
     await store.appendAudit({ at: '2025-01-01T00:00:00.000Z', actor: 'admin:0123abcd', action: 'client.create', clientId: 'cl_a', workspaceId: 'o_one' }, 10);
+    await store.recordUsage({ clients: new Map([['cl_a', 1_000]]), serviceKeys: new Map([['sk_a', 1_000]]) });
 
     const keys = await keysUnder(admin, prefix);
     expect(keys).toEqual(
@@ -102,6 +103,8 @@ describe('RedisStore on Redis', () => {
         '{c:cl_a}:lock',
         '{ws:o_one}:client-ids',
         '{ws:o_one}:clients',
+        '{usage}:clients',
+        '{usage}:service-keys',
       ]
         .map((name) => `${prefix}${name}`)
         .sort(),
@@ -120,6 +123,8 @@ describe('RedisStore on Redis', () => {
       '{c:cl_a}:lock': 'c:cl_a',
       '{ws:o_one}:client-ids': 'ws:o_one',
       '{ws:o_one}:clients': 'ws:o_one',
+      '{usage}:clients': 'usage',
+      '{usage}:service-keys': 'usage',
     });
     expect(await admin.type(`${prefix}audit`)).toBe('stream');
     expect(await admin.type(`${prefix}{c:cl_a}`)).toBe('hash');
@@ -127,6 +132,35 @@ describe('RedisStore on Redis', () => {
     expect(await admin.hgetall(`${prefix}{stats}:by-state`)).toEqual({ pending: '0', failing: '1' });
     const iseq = await admin.hget(`${prefix}{c:cl_a}`, 'iseq');
     expect(await admin.hgetall(`${prefix}{stats}:counted`)).toEqual({ cl_a: `${iseq}:failing` });
+    expect(await admin.hgetall(`${prefix}{usage}:clients`)).toEqual({ cl_a: '1000' });
+  });
+
+  it('records a batch of usage times of both kinds in one script call', async () => {
+    const monitor = await admin.monitor();
+    const commands: string[][] = [];
+    // Other test files share this redis-server: keep only this test's commands (and the probe).
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0].toLowerCase() === 'echo' || args.some((arg) => arg.startsWith(prefix))) commands.push(args);
+    });
+    try {
+      await eventually(async () => {
+        await admin.echo('monitor-probe');
+        expect(commands.map(([name]) => name.toLowerCase())).toContain('echo');
+      });
+      commands.splice(0);
+      const clients = new Map(['cl_a', 'cl_b', 'cl_c'].map((id) => [id, 5_000]));
+      await store.recordUsage({ clients, serviceKeys: new Map([['sk_a', 5_000]]) });
+      await eventually(() => expect(commands.filter(([name]) => /^hset$/i.test(name))).toHaveLength(4));
+    } finally {
+      monitor.disconnect();
+    }
+    // The script ran once: one HGET per id. (A script not yet cached on the server is tried by EVALSHA,
+    // refused, then sent by EVAL: still one run.)
+    expect(commands.filter(([name]) => /^hget$/i.test(name))).toHaveLength(4);
+    for (const call of commands.filter(([name]) => /^eval(sha)?$/i.test(name))) {
+      expect(call.slice(2, 5)).toEqual(['2', `${prefix}{usage}:clients`, `${prefix}{usage}:service-keys`]);
+    }
+    expect(commands.filter(([name]) => !/^(eval|evalsha|hget|hset)$/i.test(name))).toEqual([]);
   });
 
   it('stores the sealed secret and token exactly as given: sealing is the caller’s job', async () => {

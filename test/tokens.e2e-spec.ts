@@ -420,6 +420,8 @@ describe('token routes (Redis store, fake upstream)', () => {
         lastRefreshAt: null,
         lastError: expect.stringContaining('invalid_client'),
         failingSince: expect.any(String),
+        // Never served: no token was ever obtained.
+        lastServedAt: null,
       });
       expect(JSON.stringify(rejected)).not.toContain(c.clientSecret);
       expect(w.fake.tokenRequestCount(c.clientId)).toBe(1);

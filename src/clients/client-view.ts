@@ -1,3 +1,4 @@
+import { usageTime } from '../usage/usage-time';
 import { authMethodOf, defaultExpiresInOf, extraParamsOf } from '../client-auth/provider-settings';
 import type {
   ClientEntry,
@@ -34,10 +35,13 @@ export interface ClientView {
     lastRefreshAt: string | null;
     lastError: string | null;
     failingSince: string | null;
+    /** When a token was last served for it (from the usage times, at most 60 s stale). */
+    lastServedAt: string | null;
   };
 }
 
-export function toClientView({ client, status }: ClientEntry): ClientView {
+/** `lastServedAt`: epoch ms from the usage times; a client just registered was never served. */
+export function toClientView({ client, status }: ClientEntry, lastServedAt: number | null = null): ClientView {
   return {
     id: client.id,
     workspaceId: client.workspaceId,
@@ -57,6 +61,7 @@ export function toClientView({ client, status }: ClientEntry): ClientView {
       lastRefreshAt: status.lastRefreshAt,
       lastError: status.lastError,
       failingSince: status.failingSince,
+      lastServedAt: usageTime(lastServedAt),
     },
   };
 }

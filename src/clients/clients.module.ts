@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { RefreshModule } from '../refresh/refresh.module';
+import { UsageModule } from '../usage/usage.module';
 import { ClientsBatchController } from './clients-batch.controller';
 import { ClientsBatchService } from './clients-batch.service';
 import { ClientsController } from './clients.controller';
 import { ClientsService } from './clients.service';
 
 @Module({
-  imports: [AuditModule, RefreshModule],
+  imports: [AuditModule, RefreshModule, UsageModule],
   controllers: [ClientsBatchController, ClientsController],
   providers: [ClientsService, ClientsBatchService],
 })

@@ -17,6 +17,7 @@ import {
   type TokenEndpointAuthMethod,
 } from '../store/store.types';
 import { RefreshFacade } from '../refresh/refresh.facade';
+import { UsageRecorder } from '../usage/usage-recorder';
 import { secretHintOf, toClientView, type ClientView } from './client-view';
 import type { CreateClientDto } from './dto/create-client.dto';
 import type { RotateSecretDto } from './dto/rotate-secret.dto';
@@ -47,6 +48,7 @@ export class ClientsService {
     private readonly box: SecretBox,
     private readonly audit: AuditService,
     private readonly refresh: RefreshFacade,
+    private readonly usage: UsageRecorder,
   ) {}
 
   /** Registers the client; its first token is fetched right after, in the background. */
@@ -130,14 +132,16 @@ export class ClientsService {
     return toClientView(entry);
   }
 
+  /** A page of clients, with their usage times read in one more store round trip. */
   async list(query: PageQueryDto): Promise<Page<ClientView>> {
     const fetched = await this.store.listClients({ workspaceId: query.workspaceId, afterId: query.cursor, limit: query.limit + 1 });
     const page = toPage(fetched, query.limit, (entry) => entry.client.id);
-    return { items: page.items.map(toClientView), nextCursor: page.nextCursor };
+    const lastServed = await this.store.lastUsage('clients', page.items.map((entry) => entry.client.id));
+    return { items: page.items.map((entry, index) => toClientView(entry, lastServed[index])), nextCursor: page.nextCursor };
   }
 
   async get(id: string): Promise<ClientView> {
-    return toClientView(await this.entry(id));
+    return this.view(await this.entry(id));
   }
 
   /**
@@ -155,7 +159,7 @@ export class ClientsService {
       : { client: next };
     const updated = await this.commit(entry, change, tokenInputsChanged ? Date.now() : undefined);
     await this.audit.record(actor, 'client.update', id, client.workspaceId);
-    return toClientView(updated);
+    return this.view(updated);
   }
 
   /**
@@ -181,7 +185,7 @@ export class ClientsService {
     }
     const updated = await this.commit(entry, change, dueAt);
     await this.audit.record(actor, 'client.rotate_secret', id, client.workspaceId);
-    return toClientView(updated);
+    return this.view(updated);
   }
 
   /** The record with the new material sealed in; 400 for material that does not fit the client's method. */
@@ -209,8 +213,25 @@ export class ClientsService {
     await this.writes.run(async () => {
       const removed = await this.store.deleteClient(id);
       if (!removed) throw BrokerError.notFound('Client');
+      await this.forgetUsage(id);
       await this.audit.record(actor, 'client.delete', id, removed.client.workspaceId);
     });
+  }
+
+  /** The client view with the client's usage time. */
+  private async view(entry: ClientEntry): Promise<ClientView> {
+    const [lastServedAt] = await this.store.lastUsage('clients', [entry.client.id]);
+    return toClientView(entry, lastServedAt);
+  }
+
+  /**
+   * A deleted client's usage time goes too. Not worth failing the deletion
+   * over: a time left behind (or written back by a replica's late batch) is
+   * never read, since client ids are never reused.
+   */
+  private async forgetUsage(id: string): Promise<void> {
+    this.usage.discard('clients', id);
+    await this.store.forgetUsage('clients', [id]).catch(() => undefined);
   }
 
   /** Writes a change fenced on the generation read (the store tells every replica), and reschedules the client when asked. */

@@ -31,7 +31,18 @@ describe('parseConfig', () => {
       upstreamConcurrency: 16,
       auditMaxEvents: 100_000,
       logLevel: 'info',
+      usageFlushIntervalMs: 30_000,
     });
+  });
+
+  it('takes a usage flush interval of at most 30 s, so usage times are at most 60 s stale', () => {
+    expect(parseConfig({ USAGE_FLUSH_INTERVAL_MS: '250' }).usageFlushIntervalMs).toBe(250);
+    expect(problemsOf({ USAGE_FLUSH_INTERVAL_MS: '60000' })).toEqual([
+      'USAGE_FLUSH_INTERVAL_MS must be an integer from 10 to 30000 (got "60000")',
+    ]);
+    expect(problemsOf({ USAGE_FLUSH_INTERVAL_MS: 'soon' })).toEqual([
+      'USAGE_FLUSH_INTERVAL_MS must be an integer from 10 to 30000 (got "soon")',
+    ]);
   });
 
   it('outside production with nothing set, generates an admin key and a throwaway encryption key for the memory store', () => {

@@ -53,6 +53,11 @@ export interface AppConfig {
   testFailpoint: TestFailpoint | null;
   /** OpenTelemetry trace export; null (no OTEL_EXPORTER_OTLP_ENDPOINT) is off. */
   tracing: TracingConfig | null;
+  /**
+   * How often a replica writes the usage times it gathered (one store write
+   * each time). At most 30 s, so a time shown is at most 60 s stale.
+   */
+  usageFlushIntervalMs: number;
 }
 
 /** The points TEST_FAILPOINT may name: a fault test kills the process there. */
@@ -189,6 +194,7 @@ export function parseConfig(env: Env): AppConfig {
     httpRequestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     testFailpoint: failpoint(env.TEST_FAILPOINT, problems),
     tracing: parseTracingConfig(env, problems),
+    usageFlushIntervalMs: integer('USAGE_FLUSH_INTERVAL_MS', 30_000, 10, 30_000),
   };
   if (config.testFailpoint !== null && production) {
     problems.push('TEST_FAILPOINT stops the process on purpose: it is for tests and refused when NODE_ENV=production');

@@ -8,6 +8,8 @@ import {
   type HeldLock,
   type LockedRead,
   type UpdateOutcome,
+  type UsageKind,
+  type UsageStamps,
 } from './broker-store';
 import {
   CLIENT_STATES,
@@ -30,6 +32,7 @@ import {
   type StoreLogger,
 } from './store-helpers';
 import { DueSchedule, SortedIds, StreamIdClock, emptyStateCounts } from './memory/memory-indexes';
+import { MemoryUsage } from './memory/memory-usage';
 
 interface Subscription {
   onEvent: (event: StoreEvent) => void;
@@ -58,6 +61,7 @@ export class MemoryStore implements BrokerStore {
   private readonly serviceKeys = new Map<string, ServiceKeyRecord>();
   private readonly auditEvents: AuditEvent[] = [];
   private readonly auditIds = new StreamIdClock();
+  private readonly usage = new MemoryUsage();
   private subscriptions: Subscription[] = [];
 
   constructor(private readonly options: { logger?: StoreLogger } = {}) {}
@@ -231,6 +235,18 @@ export class MemoryStore implements BrokerStore {
       if (matchesAuditQuery(event, query)) page.push(structuredClone(event));
     }
     return page;
+  }
+
+  recordUsage(stamps: UsageStamps): Promise<void> {
+    return this.usage.recordUsage(stamps);
+  }
+
+  lastUsage(kind: UsageKind, ids: readonly string[]): Promise<(number | null)[]> {
+    return this.usage.lastUsage(kind, ids);
+  }
+
+  forgetUsage(kind: UsageKind, ids: readonly string[]): Promise<void> {
+    return this.usage.forgetUsage(kind, ids);
   }
 
   async publish(event: StoreEvent): Promise<void> {

@@ -7,6 +7,8 @@ import type {
   HeldLock,
   LockedRead,
   UpdateOutcome,
+  UsageKind,
+  UsageStamps,
 } from './broker-store';
 import { RedisAuditStore } from './redis/redis-audit.store';
 import { RedisClientStore } from './redis/redis-client.store';
@@ -17,6 +19,7 @@ import { RedisEventBus } from './redis/redis-event-bus';
 import { RedisLockStore } from './redis/redis-lock.store';
 import { RedisScheduleStore } from './redis/redis-schedule.store';
 import { RedisServiceKeyStore } from './redis/redis-service-key.store';
+import { RedisUsageStore } from './redis/redis-usage.store';
 import type { AuditEvent, ClientEntry, ServiceKeyRecord, StoreEvent, TokenStats } from './store.types';
 
 export interface RedisStoreOptions extends RedisConnectionOptions {
@@ -40,6 +43,7 @@ export class RedisStore implements BrokerStore {
   private readonly locks: RedisLockStore;
   private readonly serviceKeys: RedisServiceKeyStore;
   private readonly audit: RedisAuditStore;
+  private readonly usage: RedisUsageStore;
   private readonly events: RedisEventBus;
 
   /** Starts connecting in the background; see connect() to wait for the first connection. */
@@ -55,6 +59,7 @@ export class RedisStore implements BrokerStore {
     this.locks = new RedisLockStore(this.connection, this.counters);
     this.serviceKeys = new RedisServiceKeyStore(this.connection);
     this.audit = new RedisAuditStore(this.connection);
+    this.usage = new RedisUsageStore(this.connection);
     this.events = new RedisEventBus(this.connection, options);
   }
 
@@ -150,6 +155,16 @@ export class RedisStore implements BrokerStore {
   }
   listAudit(query: AuditPageQuery): Promise<AuditEvent[]> {
     return this.audit.listAudit(query);
+  }
+
+  recordUsage(stamps: UsageStamps): Promise<void> {
+    return this.usage.recordUsage(stamps);
+  }
+  lastUsage(kind: UsageKind, ids: readonly string[]): Promise<(number | null)[]> {
+    return this.usage.lastUsage(kind, ids);
+  }
+  forgetUsage(kind: UsageKind, ids: readonly string[]): Promise<void> {
+    return this.usage.forgetUsage(kind, ids);
   }
 
   publish(event: StoreEvent): Promise<void> {

@@ -58,7 +58,7 @@ export class TokenRoute {
     const now = Date.now();
     const found = this.tokens.lookup(principal, id, now);
     if (found.outcome !== 'hit' || this.auth.chargeTokenRequest(principal) !== null) return false;
-    const body = this.tokens.serve(found.token, now);
+    const body = this.tokens.serve(principal, id, found.token, now);
     response.writeHead(200, rawJsonAnswerHeaders(answerBytes(found.token, body)));
     response.end(body);
     return true;

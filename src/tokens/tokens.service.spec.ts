@@ -1,3 +1,4 @@
+import { SchedulerRegistry } from '@nestjs/schedule';
 import type { Principal } from '../auth/principal';
 import type { AppLogger } from '../common/logger';
 import { parseConfig } from '../config/config';
@@ -9,6 +10,7 @@ import { StoreEventsService } from '../store/store-events.service';
 import type { ClientEntry } from '../store/store.types';
 import { SERVE_MARGIN_MS, type RefreshFacade } from '../refresh/refresh.facade';
 import { TracingService } from '../tracing/tracing.service';
+import { UsageRecorder } from '../usage/usage-recorder';
 import { TokenCache, cachedToken } from './token-cache';
 import { TokensService } from './tokens.service';
 
@@ -38,7 +40,9 @@ describe('TokensService store reads', () => {
 
   function service(store: BrokerStore): { read(id: string): Promise<ClientEntry | null> } {
     const box = new SecretBox(config.encryptionKeys);
-    const tokens = new TokensService(config, store, {} as AppLogger, box, cache, {} as RefreshFacade, metrics, new TracingService(config));
+    const tokens = new TokensService(
+      config, store, {} as AppLogger, box, cache, {} as RefreshFacade, metrics, new TracingService(config), {} as UsageRecorder,
+    );
     return tokens as unknown as { read(id: string): Promise<ClientEntry | null> };
   }
 
@@ -87,7 +91,14 @@ describe('TokensService.lookup', () => {
   let events: MemoryStore;
   let cache: TokenCache;
   let tokens: TokensService;
+  let usage: UsageRecorder;
   let counted: { servedFromMemory: number; forbidden: number };
+
+  /** What the recorder wrote to the store once flushed: each client's and key's last use. */
+  async function flushedUsage(clientIds: string[], keyIds: string[]) {
+    await usage.flush();
+    return { clients: await events.lastUsage('clients', clientIds), serviceKeys: await events.lastUsage('serviceKeys', keyIds) };
+  }
 
   beforeEach(() => {
     events = new MemoryStore();
@@ -102,7 +113,10 @@ describe('TokensService.lookup', () => {
     // No store and no refresher: every case here is answered from memory.
     const store = {} as BrokerStore;
     const box = new SecretBox(config.encryptionKeys);
-    tokens = new TokensService(config, store, {} as AppLogger, box, cache, {} as RefreshFacade, metrics, new TracingService(config));
+    usage = new UsageRecorder(config, events, {} as AppLogger, new SchedulerRegistry());
+    tokens = new TokensService(
+      config, store, {} as AppLogger, box, cache, {} as RefreshFacade, metrics, new TracingService(config), usage,
+    );
     cache.set('cl_a', cachedToken('o_1', 'oauth_client_credentials', 'at-1', EXPIRES_AT), cache.version('cl_a'));
     cache.set('cl_key', cachedToken('o_1', 'api_key', 'pd-key', null), cache.version('cl_key'));
   });
@@ -118,6 +132,11 @@ describe('TokensService.lookup', () => {
     const aYearOn = NOW + 365 * 86_400_000;
     expect(tokens.lookup(reader, 'cl_key', aYearOn)).toEqual({ outcome: 'hit', token: cache.get('cl_key') });
     expect(counted).toEqual({ servedFromMemory: 0, forbidden: 0 });
+  });
+
+  it('stamps nothing by itself: a hit the hot path declines (over budget) was not served', async () => {
+    tokens.lookup(reader, 'cl_a', NOW);
+    expect(await flushedUsage(['cl_a'], ['sk_a'])).toEqual({ clients: [null], serviceKeys: [null] });
   });
 
   it('is a miss for a client not held, or a token with under MIN_TOKEN_TTL_SECONDS and the margin left', () => {
@@ -139,7 +158,7 @@ describe('TokensService.lookup', () => {
   it('serve answers a hit with the token response, counted as served from memory', () => {
     const found = tokens.lookup(reader, 'cl_a', NOW);
     if (found.outcome !== 'hit') throw new Error(`expected a hit, got ${found.outcome}`);
-    expect(JSON.parse(tokens.serve(found.token, NOW + 1_500))).toEqual({
+    expect(JSON.parse(tokens.serve(reader, 'cl_a', found.token, NOW + 1_500))).toEqual({
       access_token: 'at-1',
       token_type: 'Bearer',
       expires_at: new Date(EXPIRES_AT).toISOString(),
@@ -148,11 +167,24 @@ describe('TokensService.lookup', () => {
     expect(counted.servedFromMemory).toBe(1);
   });
 
+  it('serve stamps the client and the service key as used then; an admin key is no service key', async () => {
+    const found = tokens.lookup(reader, 'cl_a', NOW);
+    if (found.outcome !== 'hit') throw new Error(`expected a hit, got ${found.outcome}`);
+    tokens.serve(reader, 'cl_a', found.token, NOW + 1_500);
+    tokens.serve(admin, 'cl_key', found.token, NOW + 2_000);
+    expect(await flushedUsage(['cl_a', 'cl_key'], ['sk_a'])).toEqual({
+      clients: [NOW + 1_500, NOW + 2_000],
+      serviceKeys: [NOW + 1_500],
+    });
+  });
+
   it('getToken takes the same decision: a hit served from memory as time passes, a counted 403', async () => {
     jest.useFakeTimers({ now: NOW });
     jest.advanceTimersByTime(10_000);
     expect(JSON.parse(await tokens.getToken(reader, 'cl_a'))).toMatchObject({ access_token: 'at-1', expires_in: 3590 });
     await expect(tokens.getToken(stranger, 'cl_a')).rejects.toMatchObject({ code: 'forbidden', status: 403 });
     expect(counted).toEqual({ servedFromMemory: 1, forbidden: 1 });
+    // Served to sk_a ten seconds on; sk_b was refused, so it was not used.
+    expect(await flushedUsage(['cl_a'], ['sk_a', 'sk_b'])).toEqual({ clients: [NOW + 10_000], serviceKeys: [NOW + 10_000, null] });
   });
 });

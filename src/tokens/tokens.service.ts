@@ -12,6 +12,7 @@ import { BROKER_STORE, StoreUnavailableError, type BrokerStore } from '../store/
 import type { ClientEntry } from '../store/store.types';
 import { RefreshFacade, SERVE_MARGIN_MS } from '../refresh/refresh.facade';
 import { SPANS, TracingService, type TraceSpan } from '../tracing/tracing.service';
+import { UsageRecorder } from '../usage/usage-recorder';
 import { TokenCache, answerBody, cachedToken, type CachedToken } from './token-cache';
 
 export interface TokenResponse {
@@ -53,6 +54,7 @@ export class TokensService {
     private readonly refresher: RefreshFacade,
     private readonly metrics: MetricsService,
     private readonly tracing: TracingService,
+    private readonly usage: UsageRecorder,
   ) {
     this.minTtlFloorMs = config.minTokenTtlSeconds * 1000;
     this.minTtlMs = this.minTtlFloorMs + SERVE_MARGIN_MS;
@@ -74,10 +76,11 @@ export class TokensService {
     return this.servable(token, now) ? { outcome: 'hit', token } : MISS;
   }
 
-  /** The answer to a hit of `lookup`, counted as served from memory. */
-  serve(token: CachedToken, now: number): string {
+  /** The answer to a hit of `lookup`, counted as served from memory and stamped as used. */
+  serve(principal: Principal, id: string, token: CachedToken, now: number): string {
     this.metrics.countServedFromMemory();
     this.checkTtl(token, now);
+    this.usage.stamp(principal, id, now);
     return answerBody(token, now);
   }
 
@@ -85,7 +88,7 @@ export class TokensService {
   async getToken(principal: Principal, id: string): Promise<string> {
     const now = Date.now();
     const found = this.lookup(principal, id, now);
-    if (found.outcome === 'hit') return this.serve(found.token, now);
+    if (found.outcome === 'hit') return this.serve(principal, id, found.token, now);
     if (found.outcome === 'forbidden') {
       this.forbiddenFromMemory.inc();
       throw forbidden();
@@ -98,12 +101,11 @@ export class TokensService {
       const held = this.servableToken(entry, Date.now());
       if (held) {
         this.cache.set(id, held, version);
-        return { response: answerBody(this.checkTtl(held, Date.now()), Date.now()), outcome: 'served' };
+        return { response: this.answer(principal, id, held), outcome: 'served' };
       }
       this.refuseWithoutUpstream(entry, Date.now());
       await this.refresher.refresh(id, 'demand');
-      const fetched = await this.afterRefresh(id, principal);
-      return { response: answerBody(this.checkTtl(fetched, Date.now()), Date.now()), outcome: 'fetched' };
+      return { response: this.answer(principal, id, await this.afterRefresh(id, principal)), outcome: 'fetched' };
     });
   }
 
@@ -118,13 +120,24 @@ export class TokensService {
       span.set({ workspaceId: entry.client.workspaceId });
       const held = this.servableToken(entry, Date.now());
       if (held && rejectedToken !== undefined && !sameSecret(held.accessToken, rejectedToken)) {
+        this.usage.stamp(principal, id, Date.now());
         return { response: toResponse(this.checkTtl(held, Date.now()), Date.now()), outcome: 'served' };
       }
       if (entry.status.state === 'rejected') throw rejected(entry);
       await this.refresher.refresh(id, 'forced', principal);
       const fetched = await this.afterRefresh(id, principal, { refuseRejected: true });
+      this.usage.stamp(principal, id, Date.now());
       return { response: toResponse(this.checkTtl(fetched, Date.now()), Date.now()), outcome: 'fetched' };
     });
+  }
+
+  /** The answer of the store path, stamped as used like a hit's. */
+  /** A token answered through the store path: checked against the floor, stamped as used, serialised. */
+  private answer(principal: Principal, id: string, token: CachedToken): string {
+    const now = Date.now();
+    this.checkTtl(token, now);
+    this.usage.stamp(principal, id, now);
+    return answerBody(token, now);
   }
 
   /**

@@ -81,6 +81,16 @@ export function randomSecret(label = 'secret'): string {
   return `${label}_${randomBytes(12).toString('hex')}`;
 }
 
+/**
+ * A client view, a list of them or of service keys, without its usage times
+ * (`status.lastServedAt`, `lastUsedAt`): they move in the background, when a
+ * replica writes the times of tokens served earlier, so a "nothing changed"
+ * comparison leaves them out.
+ */
+export function withoutUsageTimes<T>(body: T): T {
+  return JSON.parse(JSON.stringify(body), (key, value) => (key === 'lastServedAt' || key === 'lastUsedAt' ? undefined : value));
+}
+
 /** Polls `check` until it returns a truthy value; for outcomes that happen in the background. */
 export async function eventually<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;

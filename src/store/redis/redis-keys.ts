@@ -36,6 +36,12 @@ export function redisKeys(prefix: string) {
     serviceKeys: `${prefix}service-keys`,
     /** Stream of audit events, capped by XADD MAXLEN. */
     audit: `${prefix}audit`,
+    /**
+     * Hashes: client id / service key id -> epoch ms of its last use. Both
+     * share the hash tag {usage}, so one script call records a replica's whole batch.
+     */
+    usageClients: `${prefix}{usage}:clients`,
+    usageServiceKeys: `${prefix}{usage}:service-keys`,
     /** Pub/sub channel of StoreEvent JSON. */
     events: `${prefix}events`,
   };

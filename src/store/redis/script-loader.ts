@@ -70,6 +70,13 @@ export interface IndexChange {
   removedKeepMs: number;
 }
 
+/** Per kind, a flat id/epoch-ms array (the times as decimal strings, so Lua never rounds them). */
+export interface UsageBatch {
+  clients: string[];
+  serviceKeys: string[];
+}
+
+
 /** Every script's signature: the one place it is written down on this side of the Lua. */
 export interface ScriptSignatures {
   insertClient: Signature<[client: string], [entry: InsertClientArgs], 0 | 1>;
@@ -91,6 +98,7 @@ export interface ScriptSignatures {
   releaseLock: Signature<[lock: string], [owner: string], 0 | 1>;
   extendLock: Signature<[lock: string], [owner: string, ttlMs: number], 0 | 1>;
   extendLocks: Signature<string[], [ttlMs: number, ...owners: string[]], number[]>;
+  recordUsage: Signature<[clients: string, serviceKeys: string], [batch: UsageBatch], number>;
 }
 
 export type ScriptName = keyof ScriptSignatures;
@@ -114,6 +122,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   releaseLock: true,
   extendLock: true,
   extendLocks: true,
+  recordUsage: true,
 };
 
 interface LoadedScript {
