@@ -5,6 +5,7 @@ import type { ScheduleStore } from './interfaces/schedule-store';
 import type { ServiceKeyStore } from './interfaces/service-key-store';
 import type { StoreBackend } from './interfaces/store-backend';
 import type { StoreEventBus } from './interfaces/store-event-bus';
+import type { WebhookStore } from './interfaces/webhook-store';
 
 export type { AuditPageQuery, AuditStore } from './interfaces/audit-store';
 export type { ClientChange, ClientPageQuery, ClientStore, UpdateOutcome } from './interfaces/client-store';
@@ -13,6 +14,7 @@ export type { DueClaim, DueClient, ScheduleStore } from './interfaces/schedule-s
 export type { ServiceKeyStore } from './interfaces/service-key-store';
 export type { StoreBackend } from './interfaces/store-backend';
 export type { StoreEventBus } from './interfaces/store-event-bus';
+export type { WebhookStore } from './interfaces/webhook-store';
 
 /** Injects the whole BrokerStore; a consumer may type its field as the narrow interface it uses. */
 export const BROKER_STORE = Symbol('BROKER_STORE');
@@ -39,4 +41,11 @@ export class DuplicateClientError extends Error {
  * method may throw StoreUnavailableError.
  */
 export interface BrokerStore
-  extends StoreBackend, ClientStore, ScheduleStore, LockStore, ServiceKeyStore, AuditStore, StoreEventBus {}
+  extends StoreBackend,
+    ClientStore,
+    ScheduleStore,
+    LockStore,
+    ServiceKeyStore,
+    AuditStore,
+    StoreEventBus,
+    WebhookStore {}

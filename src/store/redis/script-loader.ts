@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import type { ChainableCommander } from 'ioredis';
 import type { ClientState } from '../store.types';
 import type { UpdateOutcome } from '../interfaces/client-store';
+import type { DeliveryResult, WebhookEvent } from '../webhook.types';
 
 /**
  * The Lua scripts of src/store/lua, one file per script named
@@ -40,6 +41,21 @@ export interface UpdateClientArgs {
   state?: string;
   token?: string | null;
   lockOwner?: string;
+  /** ISO 8601: the timestamp of an event the write raises. */
+  now?: string;
+}
+
+export interface DispatchArgs {
+  event: WebhookEvent;
+  body: string;
+  now: number;
+  nowIso: string;
+  onlyWebhookId?: string;
+}
+
+export interface SettleArgs extends Omit<DeliveryResult, 'nextAttemptMs'> {
+  nextAttemptMs: number | null;
+  nextAttemptAt: string | null;
 }
 
 export interface ClientIdClaim {
@@ -49,12 +65,16 @@ export interface ClientIdClaim {
   newOwner?: string;
 }
 
-/** Given when the write left the client marked index pending: its index sequence, status (JSON) and workspace. */
+/**
+ * Given when the write left the client marked index pending: its index
+ * sequence, status (JSON), workspace, and the outbox's events (JSON).
+ */
 export type UpdateReply = [
   outcome: UpdateOutcome | 'immutable',
   unindexedSeq?: string,
   status?: string,
   workspaceId?: string,
+  ...events: string[],
 ];
 
 export interface IndexChange {
@@ -91,6 +111,17 @@ export interface ScriptSignatures {
   releaseLock: Signature<[lock: string], [owner: string], 0 | 1>;
   extendLock: Signature<[lock: string], [owner: string, ttlMs: number], 0 | 1>;
   extendLocks: Signature<string[], [ttlMs: number, ...owners: string[]], number[]>;
+  dispatchEvent: Signature<
+    [webhooks: string, deliveries: string, due: string, log: string, sent: string, sequence: string],
+    [dispatch: DispatchArgs],
+    number
+  >;
+  claimDeliveries: Signature<
+    [due: string, deliveries: string, webhooks: string],
+    [now: number, leaseUntil: number, limit: number],
+    string[]
+  >;
+  settleDelivery: Signature<[deliveries: string, due: string], [id: string, attempts: number, result: SettleArgs], 0 | 1>;
 }
 
 export type ScriptName = keyof ScriptSignatures;
@@ -114,6 +145,9 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   releaseLock: true,
   extendLock: true,
   extendLocks: true,
+  dispatchEvent: true,
+  claimDeliveries: true,
+  settleDelivery: true,
 };
 
 interface LoadedScript {
