@@ -19,6 +19,7 @@ import { ServiceKeysModule } from './service-keys/service-keys.module';
 import { StoreEventsModule } from './store/store-events.module';
 import { StoreModule } from './store/store.module';
 import { TokensModule } from './tokens/tokens.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 /** The whole broker. Configuration and logger come in from outside, so tests build it with their own. */
 @Module({})
@@ -41,6 +42,7 @@ export class AppModule {
         RefreshModule,
         TokensModule,
         HealthModule,
+        WebhooksModule,
       ],
       providers: [
         { provide: APP_PIPE, useClass: BrokerValidationPipe },
