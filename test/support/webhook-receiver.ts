@@ -73,7 +73,10 @@ export class WebhookReceiver {
       const chunk = Buffer.alloc(64 * 1024, 120);
       const timer = setInterval(() => {
         if (res.destroyed) return clearInterval(timer);
-        while (res.write(chunk)) this.bytesSent += chunk.length;
+        for (;;) {
+          this.bytesSent += chunk.length;
+          if (!res.write(chunk)) break;
+        }
       }, 1);
       this.timers.add(timer);
       return;

@@ -14,7 +14,12 @@ export interface WebhookStore {
   deleteWebhook(id: string): Promise<boolean>;
   /** Queues the event for every matching webhook, or only `onlyWebhookId`; answers how many deliveries were queued. */
   enqueueEvent(event: WebhookEvent, onlyWebhookId?: string): Promise<number>;
-  /** Pending deliveries due by `now`, leased until `leaseUntil` (another replica takes one over when it lapses). */
+  /**
+   * Pending deliveries due by `now`, in due order, leased until `leaseUntil`
+   * (another replica takes one over when it lapses); at most one per webhook
+   * in flight in the whole deployment, so a receiver gets its events in order
+   * and a slow one holds one slot. settleDelivery frees the webhook.
+   */
   claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<DeliveryRecord[]>;
   /**
    * Records an attempt of a claimed delivery; false (nothing written) when

@@ -20,6 +20,8 @@ export class MemoryWebhooks {
   private readonly due = new Map<string, number>();
   /** "<webhook id>|<event id>" already queued. */
   private readonly sent = new Set<string>();
+  /** Webhook id -> epoch ms its one attempt in flight is leased until. */
+  private readonly busy = new Map<string, number>();
   private sequence = 0;
 
   insert(record: WebhookRecord): void {
@@ -72,15 +74,17 @@ export class MemoryWebhooks {
     const dueIds = [...this.due.entries()]
       .filter(([, dueAt]) => dueAt <= now)
       .sort(([idA, a], [idB, b]) => a - b || (idA < idB ? -1 : 1))
-      .slice(0, limit)
       .map(([id]) => id);
     const claimed: DeliveryRecord[] = [];
     for (const id of dueIds) {
+      if (claimed.length >= limit) break;
       const record = this.deliveries.get(id);
       if (!record || record.state !== 'pending' || !this.webhooks.has(record.webhookId)) {
         this.due.delete(id);
         continue;
       }
+      if ((this.busy.get(record.webhookId) ?? 0) > now) continue;
+      this.busy.set(record.webhookId, leaseUntil);
       this.due.set(id, leaseUntil);
       claimed.push(structuredClone(record));
     }
@@ -90,6 +94,7 @@ export class MemoryWebhooks {
   settle(id: string, expectedAttempts: number, result: DeliveryResult): boolean {
     const record = this.deliveries.get(id);
     if (!record || record.state !== 'pending' || record.attempts !== expectedAttempts) return false;
+    this.busy.delete(record.webhookId);
     record.attempts += 1;
     record.state = result.state;
     record.lastStatus = result.lastStatus;

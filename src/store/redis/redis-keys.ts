@@ -47,6 +47,8 @@ export function redisKeys(prefix: string) {
     deliveryLog: `${prefix}{webhooks}:log`,
     /** Hash: "<webhook id>|<event id>" -> delivery id, so an event is queued once per webhook. */
     deliveriesSent: `${prefix}{webhooks}:sent`,
+    /** Hash: webhook id -> epoch ms its one attempt in flight is leased until. */
+    webhooksBusy: `${prefix}{webhooks}:busy`,
     /** String: the last delivery number. */
     deliverySeq: `${prefix}{webhooks}:seq`,
     /** Pub/sub channel of StoreEvent JSON. */

@@ -6,6 +6,8 @@ import type { RedisConnection } from './redis-connection';
 
 /** The outbox's field prefix in a client hash (updateClient-2.lua writes `ev:<event id>`). */
 const OUTBOX_FIELD = 'ev:';
+/** A claim looks at this many due entries per delivery it may take: the rest belong to busy webhooks. */
+const CLAIM_SCAN_FACTOR = 25;
 
 /**
  * Webhooks and their deliveries on Redis, all in the {webhooks} slot. Client
@@ -90,18 +92,20 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<DeliveryRecord[]> {
-    const { deliveriesDue, deliveries, webhooks } = this.keys;
-    const claimed = await this.connection.script('claimDeliveries', [deliveriesDue, deliveries, webhooks], [
+    const { deliveriesDue, deliveries, webhooks, webhooksBusy } = this.keys;
+    const claimed = await this.connection.script('claimDeliveries', [deliveriesDue, deliveries, webhooks, webhooksBusy], [
       now,
       leaseUntil,
       limit,
+      limit * CLAIM_SCAN_FACTOR,
     ]);
     return claimed.map((json) => JSON.parse(json) as DeliveryRecord);
   }
 
   async settleDelivery(id: string, expectedAttempts: number, result: DeliveryResult): Promise<boolean> {
     const nextAttemptAt = result.nextAttemptMs === null ? null : new Date(result.nextAttemptMs).toISOString();
-    const settled = await this.connection.script('settleDelivery', [this.keys.deliveries, this.keys.deliveriesDue], [
+    const { deliveries, deliveriesDue, webhooksBusy } = this.keys;
+    const settled = await this.connection.script('settleDelivery', [deliveries, deliveriesDue, webhooksBusy], [
       id,
       expectedAttempts,
       { ...result, nextAttemptAt },

@@ -117,11 +117,11 @@ export interface ScriptSignatures {
     number
   >;
   claimDeliveries: Signature<
-    [due: string, deliveries: string, webhooks: string],
-    [now: number, leaseUntil: number, limit: number],
+    [due: string, deliveries: string, webhooks: string, busy: string],
+    [now: number, leaseUntil: number, limit: number, scan: number],
     string[]
   >;
-  settleDelivery: Signature<[deliveries: string, due: string], [id: string, attempts: number, result: SettleArgs], 0 | 1>;
+  settleDelivery: Signature<[deliveries: string, due: string, busy: string], [id: string, attempts: number, result: SettleArgs], 0 | 1>;
 }
 
 export type ScriptName = keyof ScriptSignatures;

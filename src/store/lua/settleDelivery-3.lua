@@ -2,11 +2,13 @@
   Records one attempt of a claimed delivery, fenced on its attempts so far:
   a replica whose lease lapsed while another already settled the attempt
   writes nothing. A pending delivery is due again at its next attempt; a
-  delivered or failed one leaves the queue.
+  delivered or failed one leaves the queue. Either way its webhook is free
+  for its next delivery (see claimDeliveries-4.lua).
 
   Input:
     KEYS[1] deliveries (hash: delivery id -> record JSON)
     KEYS[2] due (sorted set: delivery id scored by its next attempt, epoch ms)
+    KEYS[3] busy (hash: webhook id -> epoch ms its attempt in flight is leased until)
 
     ARGV[1] delivery id
     ARGV[2] the attempts the claim saw
@@ -27,6 +29,7 @@ record.lastStatus = result.lastStatus
 record.lastAttemptAt = result.lastAttemptAt
 record.nextAttemptAt = result.nextAttemptAt
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
+redis.call('HDEL', KEYS[3], record.webhookId)
 if result.state == 'pending' then
   redis.call('ZADD', KEYS[2], result.nextAttemptMs, ARGV[1])
 else
