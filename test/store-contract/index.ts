@@ -8,6 +8,7 @@ import { describeListingContract } from './listing.contract';
 import { describeLocksContract } from './locks.contract';
 import { describeScheduleContract } from './schedule.contract';
 import { describeServiceKeysContract } from './service-keys.contract';
+import { describeWebhooksContract } from './webhooks.contract';
 
 export * from './fixtures';
 export { expectCountersExact } from './counters.contract';
@@ -50,5 +51,6 @@ export function describeStoreContract(
     describeAuditContract(store);
     describeEventsContract(store);
     describeIsolationContract(store);
+    describeWebhooksContract(store);
   });
 }
