@@ -5,6 +5,7 @@ import { FakePipedream } from '../support/fake-pipedream';
 import { ADMIN_KEY, admin, bearer, eventually, startBroker, type TestBroker } from '../support/broker';
 import { DISGUISE_NAMES, LeakScanner, type SecretToFind } from '../support/leak-scanner';
 import { testRedisUrl } from '../support/test-redis';
+import { WebhookReceiver } from '../support/webhook-receiver';
 import { dumpRedis, dumpText, expectContractError } from './support';
 
 /**
@@ -47,17 +48,23 @@ describe('no secret leaks', () => {
   let upstream: FakePipedream;
   let broker: TestBroker;
   let redis: Redis;
+  let receiver: WebhookReceiver;
   const answers: Answer[] = [];
 
   beforeAll(async () => {
     upstream = await FakePipedream.start({ expiresIn: 3600 });
     upstream.echoSecretsInErrors = true;
-    broker = await startBroker({ upstream, env: { LOG_LEVEL: 'trace', AUTH_FAILURE_LIMIT_PER_MINUTE: '1000000' } });
+    receiver = await WebhookReceiver.start();
+    broker = await startBroker({
+      upstream,
+      env: { LOG_LEVEL: 'trace', AUTH_FAILURE_LIMIT_PER_MINUTE: '1000000', WEBHOOK_URL_ALLOWLIST: 'http://127.0.0.1' },
+    });
     redis = new Redis(testRedisUrl());
   });
   afterAll(async () => {
     await broker?.close();
     await upstream?.stop();
+    await receiver?.stop();
     redis?.disconnect();
   });
 
@@ -73,6 +80,11 @@ describe('no secret leaks', () => {
       return res;
     };
     const http = () => broker.http();
+
+    // A webhook for every event: its payloads (lastError of rejected clients) and delivery records are scanned too.
+    const webhook = await record('webhook', http().post('/v1/webhooks').set(admin).send({ url: receiver.url, events: ['*'] }), ['webhook secret']);
+    expect(webhook.status).toBe(201);
+    secret('webhook secret', webhook.body.secret.slice('whsec_'.length));
 
     // Clients of both formats and an API key client; the secrets are registered with the fake.
     const clients: { id: string; clientId: string }[] = [];
@@ -200,6 +212,12 @@ describe('no secret leaks', () => {
     expect(rejected.status.lastError).toContain('[redacted]');
     expect(upstream.requests.some((r) => r.status === 401)).toBe(true);
 
+    // The webhook heard of the rejections; its test event too. Its deliveries listing is an answer like any other.
+    await record('webhook test', http().post(`/v1/webhooks/${webhook.body.id}/test`).set(admin));
+    await eventually(() => receiver.events().some((event) => event.type === 'webhook.test') && receiver.events().some((event) => event.type === 'client.rejected'));
+    await record('webhook deliveries', http().get(`/v1/webhooks/${webhook.body.id}/deliveries?limit=500`).set(admin));
+    await record('webhooks', http().get('/v1/webhooks').set(admin));
+
     upstream.issued.forEach((issued, index) => secrets.push({ label: `token ${index}`, value: issued.accessToken }));
     expect(upstream.issued.length).toBeGreaterThanOrEqual(4);
     const scanner = new LeakScanner(secrets);
@@ -222,7 +240,16 @@ describe('no secret leaks', () => {
     expect(leaksIn(logs)).toEqual([]);
     expect(logs).not.toContain(ADMIN_KEY);
 
-    // 3. Every answer: none but token answers carry a token, none carries a secret, errors are in the contract's shape.
+    // 3. Every webhook delivery the receiver got: payload and headers.
+    expect(receiver.received.length).toBeGreaterThan(1);
+    for (const delivery of receiver.received) {
+      const text = `${JSON.stringify(delivery.headers)}\n${delivery.body}`;
+      expect({ delivery: delivery.body.slice(0, 60), leaked: leaksIn(text) }).toEqual({ delivery: delivery.body.slice(0, 60), leaked: [] });
+      expect(text).not.toContain(ADMIN_KEY);
+    }
+    expect(stored).toContain('client.rejected'); // the delivery records were in the Redis scan
+
+    // 4. Every answer: none but token answers carry a token, none carries a secret, errors are in the contract's shape.
     expect(answers.length).toBeGreaterThan(40);
     for (const { label, res, mayCarry } of answers) {
       const text = `${JSON.stringify(res.headers)}\n${res.text}`;
