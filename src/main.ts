@@ -19,8 +19,10 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   if (config.redisUrl === null) {
-    logger.warn('REDIS_URL is not set: running on the in-process memory store (one instance only; nothing survives a restart, '
-        + 'queued webhook deliveries included)');
+    logger.warn(
+      'REDIS_URL is not set: running on the in-process memory store (one instance only; ' +
+        'nothing survives a restart, queued webhook deliveries included)',
+    );
   }
   if (config.encryptionKeyEphemeral) {
     logger.warn('BROKER_ENCRYPTION_KEYS is not set: secrets are encrypted with a throwaway key for this run only');

@@ -24,7 +24,11 @@ describe('webhook receivers that hang, reset or flood', () => {
     receivers.endless.mode = 'endless';
     broker = await startBroker({
       upstream,
-      env: { WEBHOOK_URL_ALLOWLIST: 'http://127.0.0.1', WEBHOOK_RETRY_SECONDS: '1,1,1,1,1,1,1,1', WEBHOOK_TIMEOUT_MS: '5000' },
+      env: {
+        WEBHOOK_URL_ALLOWLIST: 'http://127.0.0.1',
+        WEBHOOK_RETRY_SECONDS: '1,1,1,1,1,1,1,1',
+        WEBHOOK_TIMEOUT_MS: '5000',
+      },
     });
   });
   afterAll(async () => {
@@ -34,7 +38,11 @@ describe('webhook receivers that hang, reset or flood', () => {
   });
 
   const createWebhook = async (url: string) => {
-    const res = await broker.http().post('/v1/webhooks').set(admin).send({ url, events: ['*'] });
+    const res = await broker
+      .http()
+      .post('/v1/webhooks')
+      .set(admin)
+      .send({ url, events: ['*'] });
     expect(res.status).toBe(201);
     return res.body.id as string;
   };
@@ -44,15 +52,25 @@ describe('webhook receivers that hang, reset or flood', () => {
     const clientId = `pd_${randomSecret('iso')}`;
     const clientSecret = randomSecret();
     upstream.addClient(clientId, clientSecret);
-    const created = await broker.http().post('/v1/clients').set(admin)
+    const created = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
       .send({ workspaceId: 'o_iso', name: 'Iso', type: 'oauth_client_credentials', clientId, clientSecret });
-    await eventually(async () => (await broker.http().get(`/v1/clients/${created.body.id}/token`).set(admin)).status === 200);
+    await eventually(
+      async () => (await broker.http().get(`/v1/clients/${created.body.id}/token`).set(admin)).status === 200,
+    );
 
     for (const name of ['hang', 'reset', 'endless'] as const) {
       const id = await createWebhook(receivers[name].url);
       for (let sent = 0; sent < 5; sent += 1) await sendTest(id);
     }
-    await eventually(() => receivers.hang.received.length >= 1 && receivers.endless.received.length >= 1 && receivers.reset.received.length >= 1);
+    await eventually(
+      () =>
+        receivers.hang.received.length >= 1 &&
+        receivers.endless.received.length >= 1 &&
+        receivers.reset.received.length >= 1,
+    );
 
     const good = await createWebhook(receivers.good.url);
     const queuedAt = Date.now();
@@ -74,8 +92,10 @@ describe('webhook receivers that hang, reset or flood', () => {
     const goodDelayMs = receivers.good.received[0].at - queuedAt;
     // Still hung, still flooding: the bad receivers hold their slots meanwhile.
     const slowest = Math.max(...tokenTimes);
-    process.stdout.write(`webhook isolation: token GET max ${slowest.toFixed(1)} ms, forced refresh ${refreshMs.toFixed(0)} ms, `
-      + `good receiver after ${goodDelayMs} ms, flood read ${(receivers.endless.bytesSent / 1024 ** 2).toFixed(1)} MiB sent\n`);
+    process.stdout.write(
+      `webhook isolation: token GET max ${slowest.toFixed(1)} ms, forced refresh ${refreshMs.toFixed(0)} ms, ` +
+        `good receiver after ${goodDelayMs} ms, flood read ${(receivers.endless.bytesSent / 1024 ** 2).toFixed(1)} MiB sent\n`,
+    );
     expect(slowest).toBeLessThan(250);
     expect(refreshMs).toBeLessThan(1_000);
     expect(goodDelayMs).toBeLessThan(1_000);

@@ -38,7 +38,11 @@ describe.each(['redis', 'memory'] as const)('webhooks (%s store)', (store) => {
   });
 
   const createWebhook = async (body: Record<string, unknown>) => {
-    const res = await broker.http().post('/v1/webhooks').set(admin).send({ url: receiver.url, ...body });
+    const res = await broker
+      .http()
+      .post('/v1/webhooks')
+      .set(admin)
+      .send({ url: receiver.url, ...body });
     expect(res.status).toBe(201);
     return res.body as { id: string; secret: string; url: string; events: string[]; workspaces: string[] };
   };
@@ -49,7 +53,10 @@ describe.each(['redis', 'memory'] as const)('webhooks (%s store)', (store) => {
     const clientId = `pd_${randomSecret('hook')}`;
     const clientSecret = randomSecret();
     upstream.addClient(clientId, clientSecret);
-    const res = await broker.http().post('/v1/clients').set(admin)
+    const res = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
       .send({ workspaceId, name: 'Hooked', type: 'oauth_client_credentials', clientId, clientSecret });
     expect(res.status).toBe(201);
     await eventually(async () => (await stateOf(res.body.id)) === 'ready');
@@ -84,14 +91,15 @@ describe.each(['redis', 'memory'] as const)('webhooks (%s store)', (store) => {
       await new Promise((resolve) => setTimeout(resolve, 500));
 
       // Which webhook a delivery was for: the one whose secret verifies it.
-      const byPath = (secret: string) => receiver.received.filter((delivery) => {
-        try {
-          new Webhook(secret).verify(delivery.body, delivery.headers as Record<string, string>);
-          return true;
-        } catch {
-          return false;
-        }
-      });
+      const byPath = (secret: string) =>
+        receiver.received.filter((delivery) => {
+          try {
+            new Webhook(secret).verify(delivery.body, delivery.headers as Record<string, string>);
+            return true;
+          } catch {
+            return false;
+          }
+        });
       const toAll = byPath(all.secret).map((delivery) => JSON.parse(delivery.body));
       expect(toAll.map((event) => event.type)).toEqual(['client.failing', 'client.rejected', 'client.recovered']);
       expect(toAll[0].data).toMatchObject({ clientId: id, workspaceId: WORKSPACE, name: 'Hooked', state: 'failing' });
@@ -101,7 +109,9 @@ describe.each(['redis', 'memory'] as const)('webhooks (%s store)', (store) => {
       for (const event of toAll) expect(Object.keys(event).sort()).toEqual(['data', 'timestamp', 'type']);
 
       // The event filter and the workspace filter hold.
-      expect(byPath(onlyRejected.secret).map((delivery) => JSON.parse(delivery.body).type)).toEqual(['client.rejected']);
+      expect(byPath(onlyRejected.secret).map((delivery) => JSON.parse(delivery.body).type)).toEqual([
+        'client.rejected',
+      ]);
       expect(byPath(otherWorkspace.secret)).toHaveLength(0);
       expect(receiver.received).toHaveLength(4);
       // One webhook-id per event, the same for both webhooks that got client.rejected.
@@ -122,7 +132,8 @@ describe.each(['redis', 'memory'] as const)('webhooks (%s store)', (store) => {
       await eventually(() => receiver.received.length >= 3, 10_000);
       const times = receiver.received.map((delivery) => delivery.at);
       // 1 s between attempts (less a scheduling tolerance), not hammering.
-      for (let index = 1; index < times.length; index += 1) expect(times[index] - times[index - 1]).toBeGreaterThanOrEqual(900);
+      for (let index = 1; index < times.length; index += 1)
+        expect(times[index] - times[index - 1]).toBeGreaterThanOrEqual(900);
       expect(receiver.verifyAll(hook.secret)).toHaveLength(3);
       expect(new Set(receiver.received.map((delivery) => delivery.headers['webhook-id'])).size).toBe(1);
       const listing = await eventually(async () => {
@@ -151,12 +162,23 @@ describe.each(['redis', 'memory'] as const)('webhooks (%s store)', (store) => {
     try {
       receiver.mode = { status: 500 };
       for (let sent = 0; sent < 3; sent += 1) await broker.http().post(`/v1/webhooks/${hook.id}/test`).set(admin);
-      const deliveries = async () => (await broker.http().get(`/v1/webhooks/${hook.id}/deliveries?limit=2`).set(admin)).body;
-      await eventually(async () => (await deliveries()).items.every((item: { state: string }) => item.state === 'failed'), 15_000);
+      const deliveries = async () =>
+        (await broker.http().get(`/v1/webhooks/${hook.id}/deliveries?limit=2`).set(admin)).body;
+      await eventually(
+        async () => (await deliveries()).items.every((item: { state: string }) => item.state === 'failed'),
+        15_000,
+      );
       const first = await deliveries();
-      expect(first.items.map((item: { attempts: number; lastStatus: number }) => [item.attempts, item.lastStatus])).toEqual([[4, 500], [4, 500]]);
+      expect(
+        first.items.map((item: { attempts: number; lastStatus: number }) => [item.attempts, item.lastStatus]),
+      ).toEqual([
+        [4, 500],
+        [4, 500],
+      ]);
       expect(first.nextCursor).toBe(first.items[1].id);
-      const second = (await broker.http().get(`/v1/webhooks/${hook.id}/deliveries?limit=2&cursor=${first.nextCursor}`).set(admin)).body;
+      const second = (
+        await broker.http().get(`/v1/webhooks/${hook.id}/deliveries?limit=2&cursor=${first.nextCursor}`).set(admin)
+      ).body;
       expect(second.items).toHaveLength(1);
       expect(second.items[0].id < first.items[1].id).toBe(true);
       expect(second.nextCursor).toBeNull();
@@ -181,12 +203,21 @@ describe.each(['redis', 'memory'] as const)('webhooks (%s store)', (store) => {
   });
 
   it('lists webhooks without their secret, and audits create and delete', async () => {
-    const hook = await createWebhook({ events: ['client.failing', 'client.failing'], workspaces: [WORKSPACE, WORKSPACE] });
+    const hook = await createWebhook({
+      events: ['client.failing', 'client.failing'],
+      workspaces: [WORKSPACE, WORKSPACE],
+    });
     expect(hook.events).toEqual(['client.failing']);
     expect(hook.workspaces).toEqual([WORKSPACE]);
     const listed = await broker.http().get('/v1/webhooks').set(admin);
     const item = listed.body.items.find((entry: { id: string }) => entry.id === hook.id);
-    expect(item).toEqual({ id: hook.id, url: receiver.url, events: ['client.failing'], workspaces: [WORKSPACE], createdAt: expect.any(String) });
+    expect(item).toEqual({
+      id: hook.id,
+      url: receiver.url,
+      events: ['client.failing'],
+      workspaces: [WORKSPACE],
+      createdAt: expect.any(String),
+    });
     expect(JSON.stringify(listed.body)).not.toContain(hook.secret);
     await deleteWebhook(hook.id);
     const audit = await broker.http().get('/v1/audit-events').set(admin);

@@ -225,7 +225,8 @@ const DEFAULT_WEBHOOK_RETRY_SECONDS = '5,300,1800,7200,18000,36000';
 function retryDelays(raw: string | undefined, problems: string[]): number[] {
   const entries = splitList(raw ?? DEFAULT_WEBHOOK_RETRY_SECONDS);
   const delays = entries.map(Number);
-  if (entries.length === 0 || entries.length > 50 || delays.some((delay, index) => !/^\d+$/.test(entries[index]) || delay < 1 || delay > 604_800)) {
+  const bad = (delay: number, index: number) => !/^\d+$/.test(entries[index]) || delay < 1 || delay > 604_800;
+  if (entries.length === 0 || entries.length > 50 || delays.some(bad)) {
     problems.push('WEBHOOK_RETRY_SECONDS must be 1 to 50 comma-separated whole seconds, each from 1 to 604800');
     return [];
   }

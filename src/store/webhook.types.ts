@@ -83,7 +83,8 @@ export function webhookWants(webhook: WebhookRecord, event: WebhookEvent, onlyWe
   if (event.type === 'webhook.test') return false;
   const typeMatches = webhook.events.includes('*') || webhook.events.includes(event.type);
   const workspace = event.data.workspaceId;
-  const workspaceMatches = webhook.workspaces.includes('*') || (workspace !== null && webhook.workspaces.includes(workspace));
+  const workspaceMatches =
+    webhook.workspaces.includes('*') || (workspace !== null && webhook.workspaces.includes(workspace));
   return typeMatches && workspaceMatches;
 }
 

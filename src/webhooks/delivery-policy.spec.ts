@@ -15,7 +15,15 @@ describe('settleAttempt', () => {
 
   it('retries anything else after the next delay, then fails', () => {
     expect(settleAttempt(0, 500, now, retries)).toMatchObject({ state: 'pending', nextAttemptMs: now + 5_000 });
-    expect(settleAttempt(1, null, now, retries)).toMatchObject({ state: 'pending', lastStatus: null, nextAttemptMs: now + 300_000 });
-    expect(settleAttempt(2, 301, now, retries)).toMatchObject({ state: 'failed', lastStatus: 301, nextAttemptMs: null });
+    expect(settleAttempt(1, null, now, retries)).toMatchObject({
+      state: 'pending',
+      lastStatus: null,
+      nextAttemptMs: now + 300_000,
+    });
+    expect(settleAttempt(2, 301, now, retries)).toMatchObject({
+      state: 'failed',
+      lastStatus: 301,
+      nextAttemptMs: null,
+    });
   });
 });

@@ -105,7 +105,10 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
       }
       if (result.state !== 'delivered') {
         const reason = answer.status === null ? answer.reason : `HTTP ${answer.status}`;
-        this.logger.warn({ webhookId: webhook.id, deliveryId: delivery.id, attempts: delivery.attempts + 1, reason }, `webhook delivery ${result.state === 'pending' ? 'will be retried' : 'failed'}`);
+        this.logger.warn(
+          { webhookId: webhook.id, deliveryId: delivery.id, attempts: delivery.attempts + 1, reason },
+          `webhook delivery ${result.state === 'pending' ? 'will be retried' : 'failed'}`,
+        );
       }
     } catch (error) {
       // Left claimed: the lease lapses and the delivery is attempted again.

@@ -38,7 +38,10 @@ export function sendDelivery(delivery: OutgoingDelivery): Promise<AttemptAnswer>
       outgoing?.destroy();
       resolve(answer);
     };
-    const timer = setTimeout(() => settle({ status: null, reason: `no answer within ${delivery.timeoutMs} ms` }), delivery.timeoutMs);
+    const timer = setTimeout(
+      () => settle({ status: null, reason: `no answer within ${delivery.timeoutMs} ms` }),
+      delivery.timeoutMs,
+    );
     const onAbort = (): void => settle({ status: null, reason: 'aborted' });
     delivery.signal.addEventListener('abort', onAbort);
     if (delivery.signal.aborted) return onAbort();
@@ -60,7 +63,9 @@ export function sendDelivery(delivery: OutgoingDelivery): Promise<AttemptAnswer>
       const headers = { ...delivery.headers, 'content-length': String(Buffer.byteLength(delivery.body)) };
       // No shared agent: every attempt gets a fresh connection, checked by the guard.
       outgoing = send(url, { method: 'POST', headers, lookup: delivery.lookup, agent: false }, onResponse);
-      outgoing.on('error', (error: NodeJS.ErrnoException) => settle({ status: null, reason: `network error (${error.code ?? 'unknown'})` }));
+      outgoing.on('error', (error: NodeJS.ErrnoException) =>
+        settle({ status: null, reason: `network error (${error.code ?? 'unknown'})` }),
+      );
       outgoing.end(delivery.body);
     } catch (error) {
       settle({ status: null, reason: `not sent (${(error as { code?: string }).code ?? 'invalid request'})` });

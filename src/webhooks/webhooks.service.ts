@@ -56,7 +56,8 @@ export class WebhooksService {
     }
     const id = newWebhookId();
     const secret = SECRET_PREFIX + randomBytes(32).toString('base64');
-    const workspaces = dto.workspaces === undefined || dto.workspaces.includes('*') ? ['*'] : [...new Set(dto.workspaces)];
+    const workspaces =
+      dto.workspaces === undefined || dto.workspaces.includes('*') ? ['*'] : [...new Set(dto.workspaces)];
     const record: WebhookRecord = {
       id,
       url: checked.url,

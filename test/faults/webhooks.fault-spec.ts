@@ -11,11 +11,19 @@ import { Cluster, adminAuth, call, report, sleep, type Replica } from './support
  * recorded with the change, is queued by the repair and delivered); three
  * replicas delivering a burst (no event twice).
  */
-const WEBHOOK_ENV = { WEBHOOK_URL_ALLOWLIST: 'http://127.0.0.1', WEBHOOK_RETRY_SECONDS: '1,1,1,1,1,1,1,1,1,1', WEBHOOK_TIMEOUT_MS: '3000' };
+const WEBHOOK_ENV = {
+  WEBHOOK_URL_ALLOWLIST: 'http://127.0.0.1',
+  WEBHOOK_RETRY_SECONDS: '1,1,1,1,1,1,1,1,1,1',
+  WEBHOOK_TIMEOUT_MS: '3000',
+};
 /** A claim's lease: the attempt's timeout plus the worker's margin (src/webhooks/delivery.worker.ts). */
 const LEASE_MS = 3_000 + 5_000;
 
-async function createWebhook(replica: Replica, url: string, events: string[] = ['*']): Promise<{ id: string; secret: string }> {
+async function createWebhook(
+  replica: Replica,
+  url: string,
+  events: string[] = ['*'],
+): Promise<{ id: string; secret: string }> {
   const res = await call(replica.url, 'POST', '/v1/webhooks', { headers: adminAuth, body: { url, events } });
   expect(res.status).toBe(201);
   return res.body;
@@ -27,7 +35,11 @@ async function deliveries(replica: Replica, webhookId: string) {
   return res.body.items as { eventId: string; state: string; attempts: number; type: string }[];
 }
 
-async function until<T>(check: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs: number, what: string): Promise<T> {
+async function until<T>(
+  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -69,13 +81,21 @@ describe('webhook delivery across faults', () => {
     await until(() => receiver!.received.length === 2, LEASE_MS + 5_000, 'delivery by the surviving replica');
     const takenOverMs = receiver.received[1].at - killedAt;
     receiver.verifyAll(hook.secret);
-    const [delivery] = await until(async () => {
-      const items = await deliveries(second, hook.id);
-      return items[0]?.state === 'delivered' ? items : null;
-    }, 5_000, 'the delivered state');
+    const [delivery] = await until(
+      async () => {
+        const items = await deliveries(second, hook.id);
+        return items[0]?.state === 'delivered' ? items : null;
+      },
+      5_000,
+      'the delivered state',
+    );
     expect(delivery).toMatchObject({ type: 'webhook.test', attempts: 1 });
     expect(receiver.received[0].headers['webhook-id']).toBe(receiver.received[1].headers['webhook-id']);
-    report('webhook-replica-killed-mid-delivery', { takenOverMs, leaseMs: LEASE_MS, attemptsSeen: receiver.received.length });
+    report('webhook-replica-killed-mid-delivery', {
+      takenOverMs,
+      leaseMs: LEASE_MS,
+      attemptsSeen: receiver.received.length,
+    });
     expect(takenOverMs).toBeLessThan(LEASE_MS + 2_000);
   });
 
@@ -90,7 +110,10 @@ describe('webhook delivery across faults', () => {
     // This replica stops right after its next client write that changes a state (TEST ONLY failpoint).
     const dying = await cluster.startReplica('dying', { TEST_FAILPOINT: 'after-client-write', NODE_ENV: 'test' });
     cluster.fake.failClient(client.clientId, '500');
-    void call(dying.url, 'POST', `/v1/clients/${client.id}/token/refresh`, { headers: adminAuth, timeoutMs: 30_000 }).catch(() => undefined);
+    void call(dying.url, 'POST', `/v1/clients/${client.id}/token/refresh`, {
+      headers: adminAuth,
+      timeoutMs: 30_000,
+    }).catch(() => undefined);
     await waitForOutput(dying.proc.stdout, /TEST_FAILPOINT reached/, 20_000);
     process.kill(dying.proc.child.pid!, 'SIGKILL');
     await dying.proc.exited;
@@ -106,7 +129,11 @@ describe('webhook delivery across faults', () => {
     const redisDownAt = Date.now();
     await sleep(500);
     await restart();
-    const deliveredAfterMs = await until(() => (receiver!.received.length > 0 ? Date.now() - redisDownAt : null), 40_000, 'delivery after the restart');
+    const deliveredAfterMs = await until(
+      () => (receiver!.received.length > 0 ? Date.now() - redisDownAt : null),
+      40_000,
+      'delivery after the restart',
+    );
 
     const [event] = receiver.verifyAll(hook.secret) as { type: string; data: { clientId: string; state: string } }[];
     expect(event).toMatchObject({ type: 'client.failing', data: { clientId: client.id, state: 'failing' } });
@@ -118,20 +145,35 @@ describe('webhook delivery across faults', () => {
   it('three replicas deliver a burst of events, none twice', async () => {
     receiver = await WebhookReceiver.start();
     cluster = await Cluster.start({ replicas: 3, env: WEBHOOK_ENV });
-    const hooks = [await createWebhook(cluster.replicas[0], receiver.url), await createWebhook(cluster.replicas[1], receiver.url)];
+    const hooks = [
+      await createWebhook(cluster.replicas[0], receiver.url),
+      await createWebhook(cluster.replicas[1], receiver.url),
+    ];
     const clients = await cluster.registerClients(20, 'wh-burst');
-    await until(async () => {
-      const states = await Promise.all(clients.map((client) => stateOf(cluster!.replicas[0], client.id)));
-      return states.every((state) => state === 'ready');
-    }, 20_000, 'every client ready');
+    await until(
+      async () => {
+        const states = await Promise.all(clients.map((client) => stateOf(cluster!.replicas[0], client.id)));
+        return states.every((state) => state === 'ready');
+      },
+      20_000,
+      'every client ready',
+    );
 
     const startedAt = Date.now();
     for (const client of clients) cluster.fake.failClient(client.clientId, '500');
-    await Promise.all(clients.map((client, index) =>
-      call(cluster!.replicas[index % 3].url, 'POST', `/v1/clients/${client.id}/token/refresh`, { headers: adminAuth, timeoutMs: 20_000 })));
+    await Promise.all(
+      clients.map((client, index) =>
+        call(cluster!.replicas[index % 3].url, 'POST', `/v1/clients/${client.id}/token/refresh`, {
+          headers: adminAuth,
+          timeoutMs: 20_000,
+        }),
+      ),
+    );
     for (let index = 0; index < 30; index += 1) {
       const replica = cluster.replicas[index % 3];
-      expect((await call(replica.url, 'POST', `/v1/webhooks/${hooks[index % 2].id}/test`, { headers: adminAuth })).status).toBe(202);
+      expect(
+        (await call(replica.url, 'POST', `/v1/webhooks/${hooks[index % 2].id}/test`, { headers: adminAuth })).status,
+      ).toBe(202);
     }
     // 20 client.failing to each of two webhooks, and 30 test events.
     const expected = 20 * 2 + 30;
@@ -140,20 +182,26 @@ describe('webhook delivery across faults', () => {
     await sleep(3_000);
 
     // Which webhook each delivery was for: the one whose secret verifies it (every delivery must verify).
-    const hookOf = (delivery: { body: string; headers: Record<string, unknown> }) => hooks.findIndex((hook) => {
-      try {
-        new Webhook(hook.secret).verify(delivery.body, delivery.headers as Record<string, string>);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    const hookOf = (delivery: { body: string; headers: Record<string, unknown> }) =>
+      hooks.findIndex((hook) => {
+        try {
+          new Webhook(hook.secret).verify(delivery.body, delivery.headers as Record<string, string>);
+          return true;
+        } catch {
+          return false;
+        }
+      });
     const owners = receiver.received.map((delivery) => hookOf(delivery));
     expect(owners.filter((owner) => owner < 0)).toEqual([]);
     // Both webhooks get each client event under its one id: (webhook, id) must be unique.
     const keys = receiver.received.map((delivery, index) => `${owners[index]}|${delivery.headers['webhook-id']}`);
     const duplicates = keys.length - new Set(keys).size;
-    report('webhook-three-replicas-burst', { deliveries: receiver.received.length, expected, duplicates, allDeliveredMs });
+    report('webhook-three-replicas-burst', {
+      deliveries: receiver.received.length,
+      expected,
+      duplicates,
+      allDeliveredMs,
+    });
     expect(duplicates).toBe(0);
     expect(receiver.received).toHaveLength(expected);
   });

@@ -16,14 +16,21 @@ describe('SSRF through a webhook URL', () => {
   beforeAll(async () => {
     receiver = await WebhookReceiver.start();
     // localhost by NAME only: the 127.0.0.1 behind it is not allowed.
-    broker = await startBroker({ env: { WEBHOOK_URL_ALLOWLIST: 'hooks.example.com,http://localhost', WEBHOOK_RETRY_SECONDS: '1' } });
+    broker = await startBroker({
+      env: { WEBHOOK_URL_ALLOWLIST: 'hooks.example.com,http://localhost', WEBHOOK_RETRY_SECONDS: '1' },
+    });
   });
   afterAll(async () => {
     await broker?.close();
     await receiver?.stop();
   });
 
-  const create = (url: string) => broker.http().post('/v1/webhooks').set(admin).send({ url, events: ['*'] });
+  const create = (url: string) =>
+    broker
+      .http()
+      .post('/v1/webhooks')
+      .set(admin)
+      .send({ url, events: ['*'] });
 
   it.each([
     ['a host not in the list', 'https://evil.example/hook'],
@@ -44,7 +51,11 @@ describe('SSRF through a webhook URL', () => {
   it('refuses any webhook when WEBHOOK_URL_ALLOWLIST is empty (the default)', async () => {
     const closed = await startBroker({ store: 'memory' });
     try {
-      const res = await closed.http().post('/v1/webhooks').set(admin).send({ url: 'https://hooks.example.com/x', events: ['*'] });
+      const res = await closed
+        .http()
+        .post('/v1/webhooks')
+        .set(admin)
+        .send({ url: 'https://hooks.example.com/x', events: ['*'] });
       expect(res.status).toBe(400);
     } finally {
       await closed.close();

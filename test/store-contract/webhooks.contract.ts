@@ -24,9 +24,14 @@ const FAR = 9_000_000_000_000;
 export function describeWebhooksContract(store: () => BrokerStore): void {
   describe('webhooks', () => {
     /** Claims everything due now and returns it by webhook, for the assertions. */
-    const claimAll = async (now = Date.now()): Promise<DeliveryRecord[]> => store().claimDeliveries(now, now + 60_000, 100);
+    const claimAll = async (now = Date.now()): Promise<DeliveryRecord[]> =>
+      store().claimDeliveries(now, now + 60_000, 100);
 
-    async function moveClient(id: string, states: ('ready' | 'failing' | 'rejected' | 'pending')[], workspaceId = 'o_one') {
+    async function moveClient(
+      id: string,
+      states: ('ready' | 'failing' | 'rejected' | 'pending')[],
+      workspaceId = 'o_one',
+    ) {
       await store().insertClient(makeEntry(id, { workspaceId }), UNSCHEDULED);
       for (const state of states) {
         const failingSince = state === 'failing' || state === 'rejected' ? '2025-01-01T00:00:00.000Z' : null;
@@ -56,7 +61,12 @@ export function describeWebhooksContract(store: () => BrokerStore): void {
         const claimed = await claimAll();
         for (const delivery of claimed) {
           claimedTypes.push(`${delivery.webhookId}:${delivery.type}`);
-          const result = { state: 'delivered' as const, lastStatus: 200, lastAttemptAt: new Date().toISOString(), nextAttemptMs: null };
+          const result = {
+            state: 'delivered' as const,
+            lastStatus: 200,
+            lastAttemptAt: new Date().toISOString(),
+            nextAttemptMs: null,
+          };
           expect(await store().settleDelivery(delivery.id, 0, result)).toBe(true);
         }
       }
@@ -74,7 +84,14 @@ export function describeWebhooksContract(store: () => BrokerStore): void {
       expect(body).toEqual({
         type: 'client.failing',
         timestamp: expect.any(String),
-        data: { clientId: 'c_1', workspaceId: 'o_one', name: 'client c_1', state: 'failing', lastError: 'upstream said no', failingSince: '2025-01-01T00:00:00.000Z' },
+        data: {
+          clientId: 'c_1',
+          workspaceId: 'o_one',
+          name: 'client c_1',
+          state: 'failing',
+          lastError: 'upstream said no',
+          failingSince: '2025-01-01T00:00:00.000Z',
+        },
       });
       expect(latest.eventId).toMatch(/^evt_/);
       expect(await store().countPendingDeliveries()).toBe(0);
@@ -94,9 +111,9 @@ export function describeWebhooksContract(store: () => BrokerStore): void {
       // A test event goes to no webhook unless one is named.
       expect(await store().enqueueEvent(testEvent('evt_t2'))).toBe(0);
       const claimed = await claimAll();
-      expect(claimed.map((delivery) => [delivery.webhookId, delivery.eventId, delivery.attempts, delivery.state])).toEqual([
-        ['wh_a', 'evt_t1', 0, 'pending'],
-      ]);
+      expect(
+        claimed.map((delivery) => [delivery.webhookId, delivery.eventId, delivery.attempts, delivery.state]),
+      ).toEqual([['wh_a', 'evt_t1', 0, 'pending']]);
     });
 
     it('leases a claim: not claimed again until the lease lapses, then taken over', async () => {
@@ -115,18 +132,39 @@ export function describeWebhooksContract(store: () => BrokerStore): void {
       await store().enqueueEvent(testEvent('evt_retry'), 'wh_a');
       const now = Date.now();
       const [claimed] = await store().claimDeliveries(now, now + 60_000, 10);
-      const retry = { state: 'pending' as const, lastStatus: 503, lastAttemptAt: new Date(now).toISOString(), nextAttemptMs: now + 5_000 };
+      const retry = {
+        state: 'pending' as const,
+        lastStatus: 503,
+        lastAttemptAt: new Date(now).toISOString(),
+        nextAttemptMs: now + 5_000,
+      };
       expect(await store().settleDelivery(claimed.id, 0, retry)).toBe(true);
       expect(await store().settleDelivery(claimed.id, 0, retry)).toBe(false);
       expect(await store().countPendingDeliveries()).toBe(1);
       expect(await store().claimDeliveries(now + 4_000, FAR, 10)).toEqual([]);
       const [second] = await store().claimDeliveries(now + 5_000, FAR, 10);
-      expect(second).toMatchObject({ attempts: 1, lastStatus: 503, state: 'pending', nextAttemptAt: new Date(now + 5_000).toISOString() });
-      const failed = { state: 'failed' as const, lastStatus: null, lastAttemptAt: new Date(now).toISOString(), nextAttemptMs: null };
+      expect(second).toMatchObject({
+        attempts: 1,
+        lastStatus: 503,
+        state: 'pending',
+        nextAttemptAt: new Date(now + 5_000).toISOString(),
+      });
+      const failed = {
+        state: 'failed' as const,
+        lastStatus: null,
+        lastAttemptAt: new Date(now).toISOString(),
+        nextAttemptMs: null,
+      };
       expect(await store().settleDelivery(second.id, 1, failed)).toBe(true);
       expect(await store().countPendingDeliveries()).toBe(0);
       expect(await store().listDeliveries('wh_a', 10)).toEqual([
-        expect.objectContaining({ id: claimed.id, attempts: 2, state: 'failed', lastStatus: null, nextAttemptAt: null }),
+        expect.objectContaining({
+          id: claimed.id,
+          attempts: 2,
+          state: 'failed',
+          lastStatus: null,
+          nextAttemptAt: null,
+        }),
       ]);
     });
 
@@ -139,7 +177,10 @@ export function describeWebhooksContract(store: () => BrokerStore): void {
       }
       const now = Date.now();
       const claimed = await store().claimDeliveries(now, now + 60_000, 10);
-      expect(claimed.map((delivery) => `${delivery.webhookId}:${delivery.eventId}`).sort()).toEqual(['wh_a:evt_1', 'wh_b:evt_1']);
+      expect(claimed.map((delivery) => `${delivery.webhookId}:${delivery.eventId}`).sort()).toEqual([
+        'wh_a:evt_1',
+        'wh_b:evt_1',
+      ]);
     });
 
     it('drops the queued deliveries of a deleted webhook at the next claim', async () => {
@@ -150,7 +191,7 @@ export function describeWebhooksContract(store: () => BrokerStore): void {
       expect(await store().countPendingDeliveries()).toBe(0);
     });
 
-    it('pages one webhook\'s deliveries newest first', async () => {
+    it("pages one webhook's deliveries newest first", async () => {
       await store().insertWebhook(webhook('wh_a'));
       await store().insertWebhook(webhook('wh_ab'));
       for (const id of ['evt_1', 'evt_2', 'evt_3']) await store().enqueueEvent(testEvent(id), 'wh_a');

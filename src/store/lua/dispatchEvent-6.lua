@@ -8,7 +8,8 @@
   Input:
     KEYS[1] webhooks (hash: webhook id -> record JSON)
     KEYS[2] deliveries (hash: delivery id -> record JSON)
-    KEYS[3] due (sorted set: pending delivery id scored by its next attempt, epoch ms; a claim moves it to the lease's end)
+    KEYS[3] due (sorted set: pending delivery id scored by its next attempt, epoch ms;
+            a claim moves it to the lease's end)
     KEYS[4] log (sorted set, all scores 0: "<webhook id>|<delivery id>", for newest-first pages per webhook)
     KEYS[5] sent (hash: "<webhook id>|<event id>" -> delivery id)
     KEYS[6] sequence (string: the last delivery number)
@@ -39,7 +40,8 @@ local function wants(hook)
   if event.type == 'webhook.test' then return false end
   local workspace = event.data.workspaceId
   local typeMatches = contains(hook.events, '*') or contains(hook.events, event.type)
-  local workspaceMatches = contains(hook.workspaces, '*') or (type(workspace) == 'string' and contains(hook.workspaces, workspace))
+  local workspaceMatches = contains(hook.workspaces, '*')
+    or (type(workspace) == 'string' and contains(hook.workspaces, workspace))
   return typeMatches and workspaceMatches
 end
 

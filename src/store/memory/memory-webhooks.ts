@@ -34,7 +34,9 @@ export class MemoryWebhooks {
   }
 
   list(): WebhookRecord[] {
-    return [...this.webhooks.values()].map((record) => structuredClone(record)).sort((a, b) => a.id.localeCompare(b.id));
+    return [...this.webhooks.values()]
+      .map((record) => structuredClone(record))
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   delete(id: string): boolean {

@@ -8,7 +8,7 @@ import type { RedisConnection } from './redis-connection';
 import { firstIndexSeq, type RedisCounters } from './redis-counters';
 import { noFailpoint, type Failpoint } from './failpoint';
 import type { UpdateClientArgs } from './script-loader';
-import type { RedisWebhookStore } from './redis-webhook.store';
+import { RedisWebhookStore } from './redis-webhook.store';
 
 /** A client written with a status, or deleted, is due within this: see the class comment. */
 export const REPAIR_WITHIN_MS = 20_000;
@@ -152,9 +152,12 @@ export class RedisClientStore implements ClientStore {
       [this.keys.client(id), this.keys.lock(id)],
       [this.keys.events, clientEvent(id)],
     );
-    const entry = fields === null ? null : parseEntry(pairsToRecord(fields));
-    if (entry === null) return null;
+    const record = fields === null ? null : pairsToRecord(fields);
+    const entry = record === null ? null : parseEntry(record);
+    if (record === null || entry === null) return null;
     await this.failpoint('after-client-write');
+    // Events a crash left in the outbox still go out: the hash that held them is gone now.
+    await this.webhooks.dispatchOutboxOrLeavePending(id, RedisWebhookStore.outboxOf(record));
     const { workspaceId, clientId } = entry.client;
     await this.connection.pipeline((pipeline) => {
       this.counters.queueRemoval(pipeline, id);

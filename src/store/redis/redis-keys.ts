@@ -37,7 +37,7 @@ export function redisKeys(prefix: string) {
     serviceKeys: `${prefix}service-keys`,
     /** Stream of audit events, capped by XADD MAXLEN. */
     audit: `${prefix}audit`,
-    /** Hash: webhook id -> record (JSON). This and the keys below share {webhooks}: dispatchEvent-6.lua writes them all. */
+    /** Hash: webhook id -> record (JSON). This and the keys below share {webhooks}: one script writes them all. */
     webhooks: `${prefix}{webhooks}:hooks`,
     /** Hash: delivery id -> record (JSON). */
     deliveries: `${prefix}{webhooks}:deliveries`,

@@ -12,7 +12,7 @@ export class RedisLockStore implements LockStore {
     private readonly webhooks: RedisWebhookStore,
   ) {}
 
-  /** Also finishes queuing its webhook events and counting it when a crash left that pending (see redis-client.store.ts). */
+  /** Also finishes queuing the client's webhook events and counting it when a crash left that pending. */
   async lockAndRead(id: string, owner: string, ttlMs: number): Promise<LockedRead> {
     const { keys } = this.connection;
     const lockKeys: [lock: string, client: string] = [keys.lock(id), keys.client(id)];

@@ -1,6 +1,12 @@
 import type { StoreLogger } from '../store-helpers';
 import type { WebhookStore } from '../interfaces/webhook-store';
-import { deliveryBody, type DeliveryRecord, type DeliveryResult, type WebhookEvent, type WebhookRecord } from '../webhook.types';
+import {
+  deliveryBody,
+  type DeliveryRecord,
+  type DeliveryResult,
+  type WebhookEvent,
+  type WebhookRecord,
+} from '../webhook.types';
 import { webhookEvent } from './redis-codec';
 import type { RedisConnection } from './redis-connection';
 
@@ -79,7 +85,10 @@ export class RedisWebhookStore implements WebhookStore {
       return true;
     } catch (error) {
       // The next write or claim of the client tries again.
-      this.logger?.warn({ clientId, err: error instanceof Error ? error.message : String(error) }, 'could not queue a webhook event');
+      this.logger?.warn(
+        { clientId, err: error instanceof Error ? error.message : String(error) },
+        'could not queue a webhook event',
+      );
       return false;
     }
   }
@@ -93,23 +102,22 @@ export class RedisWebhookStore implements WebhookStore {
 
   async claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<DeliveryRecord[]> {
     const { deliveriesDue, deliveries, webhooks, webhooksBusy } = this.keys;
-    const claimed = await this.connection.script('claimDeliveries', [deliveriesDue, deliveries, webhooks, webhooksBusy], [
-      now,
-      leaseUntil,
-      limit,
-      limit * CLAIM_SCAN_FACTOR,
-    ]);
+    const claimed = await this.connection.script(
+      'claimDeliveries',
+      [deliveriesDue, deliveries, webhooks, webhooksBusy],
+      [now, leaseUntil, limit, limit * CLAIM_SCAN_FACTOR],
+    );
     return claimed.map((json) => JSON.parse(json) as DeliveryRecord);
   }
 
   async settleDelivery(id: string, expectedAttempts: number, result: DeliveryResult): Promise<boolean> {
     const nextAttemptAt = result.nextAttemptMs === null ? null : new Date(result.nextAttemptMs).toISOString();
     const { deliveries, deliveriesDue, webhooksBusy } = this.keys;
-    const settled = await this.connection.script('settleDelivery', [deliveries, deliveriesDue, webhooksBusy], [
-      id,
-      expectedAttempts,
-      { ...result, nextAttemptAt },
-    ]);
+    const settled = await this.connection.script(
+      'settleDelivery',
+      [deliveries, deliveriesDue, webhooksBusy],
+      [id, expectedAttempts, { ...result, nextAttemptAt }],
+    );
     return settled === 1;
   }
 
