@@ -260,6 +260,10 @@ export class MemoryStore implements BrokerStore {
     return this.webhooks.list();
   }
 
+  async replaceWebhookSecret(id: string, expectedSealed: string, sealedSecret: string): Promise<boolean> {
+    return this.webhooks.replaceSecret(id, expectedSealed, sealedSecret);
+  }
+
   async deleteWebhook(id: string): Promise<boolean> {
     const deleted = this.webhooks.delete(id);
     await this.publish({ kind: 'webhook', id });

@@ -166,6 +166,9 @@ export class RedisStore implements BrokerStore {
   listWebhooks(): Promise<WebhookRecord[]> {
     return this.webhooks.listWebhooks();
   }
+  replaceWebhookSecret(id: string, expectedSealed: string, sealedSecret: string): Promise<boolean> {
+    return this.webhooks.replaceWebhookSecret(id, expectedSealed, sealedSecret);
+  }
   deleteWebhook(id: string): Promise<boolean> {
     return this.webhooks.deleteWebhook(id);
   }

@@ -49,6 +49,14 @@ export function describeWebhooksContract(store: () => BrokerStore): void {
       expect(await store().getWebhook('wh_a')).toBeNull();
     });
 
+    it('replaces a sealed secret only while it holds the value read (key rotation)', async () => {
+      await store().insertWebhook(webhook('wh_a'));
+      expect(await store().replaceWebhookSecret('wh_a', 'v1.other.sealed', 'v1.new.sealed')).toBe(false);
+      expect(await store().replaceWebhookSecret('wh_a', webhook('wh_a').sealedSecret, 'v1.new.sealed')).toBe(true);
+      expect(await store().getWebhook('wh_a')).toEqual({ ...webhook('wh_a'), sealedSecret: 'v1.new.sealed' });
+      expect(await store().replaceWebhookSecret('wh_gone', 'v1.x', 'v1.y')).toBe(false);
+    });
+
     it('raises failing, rejected and recovered with the change of state, to the webhooks whose filters match', async () => {
       await store().insertWebhook(webhook('wh_all'));
       await store().insertWebhook(webhook('wh_rejected', ['client.rejected']));

@@ -10,6 +10,8 @@ export interface WebhookStore {
   insertWebhook(record: WebhookRecord): Promise<void>;
   getWebhook(id: string): Promise<WebhookRecord | null>;
   listWebhooks(): Promise<WebhookRecord[]>;
+  /** Stores the secret sealed anew (key rotation), only if it still holds `expectedSealed`; false otherwise. */
+  replaceWebhookSecret(id: string, expectedSealed: string, sealedSecret: string): Promise<boolean>;
   /** Its queued deliveries are dropped at their next claim. */
   deleteWebhook(id: string): Promise<boolean>;
   /** Queues the event for every matching webhook, or only `onlyWebhookId`; answers how many deliveries were queued. */

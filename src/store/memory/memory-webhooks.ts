@@ -39,6 +39,13 @@ export class MemoryWebhooks {
       .sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  replaceSecret(id: string, expectedSealed: string, sealedSecret: string): boolean {
+    const record = this.webhooks.get(id);
+    if (!record || record.sealedSecret !== expectedSealed) return false;
+    record.sealedSecret = sealedSecret;
+    return true;
+  }
+
   delete(id: string): boolean {
     return this.webhooks.delete(id);
   }

@@ -51,6 +51,10 @@ export class RedisWebhookStore implements WebhookStore {
     return values.map((json) => JSON.parse(json) as WebhookRecord).sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  async replaceWebhookSecret(id: string, expectedSealed: string, sealedSecret: string): Promise<boolean> {
+    return (await this.connection.script('resealWebhook', [this.keys.webhooks], [id, expectedSealed, sealedSecret])) === 1;
+  }
+
   async deleteWebhook(id: string): Promise<boolean> {
     const [deleted] = await this.connection.transaction((multi) => {
       multi.hdel(this.keys.webhooks, id);

@@ -121,6 +121,7 @@ export interface ScriptSignatures {
     [now: number, leaseUntil: number, limit: number, scan: number],
     string[]
   >;
+  resealWebhook: Signature<[webhooks: string], [id: string, expectedSealed: string, sealed: string], 0 | 1>;
   settleDelivery: Signature<[deliveries: string, due: string, busy: string], [id: string, attempts: number, result: SettleArgs], 0 | 1>;
 }
 
@@ -148,6 +149,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   dispatchEvent: true,
   claimDeliveries: true,
   settleDelivery: true,
+  resealWebhook: true,
 };
 
 interface LoadedScript {
