@@ -152,6 +152,12 @@ describe.each(['redis', 'memory'] as const)('webhooks (%s store)', (store) => {
         nextAttemptAt: null,
       });
       expect(listing.nextCursor).toBeNull();
+      // The figures the alert rules read.
+      const metrics = (await broker.http().get('/metrics')).text;
+      const figure = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? NaN);
+      expect(figure('tb_webhook_deliveries_total\\{outcome="delivered"\\}')).toBeGreaterThanOrEqual(1);
+      expect(figure('tb_webhook_deliveries_total\\{outcome="retry"\\}')).toBeGreaterThanOrEqual(2);
+      expect(figure('tb_webhook_pending')).toBe(0);
     } finally {
       await deleteWebhook(hook.id);
     }

@@ -191,6 +191,30 @@ export function describeWebhooksContract(store: () => BrokerStore): void {
       ]);
     });
 
+    it("parks a busy webhook's deliveries out of the others' way, and makes them due when its attempt settles", async () => {
+      await store().insertWebhook(webhook('wh_slow'));
+      await store().insertWebhook(webhook('wh_fast'));
+      for (const id of ['evt_1', 'evt_2', 'evt_3']) await store().enqueueEvent(testEvent(id), 'wh_slow');
+      await store().enqueueEvent(testEvent('evt_f'), 'wh_fast');
+      const now = Date.now();
+      // A claim of one: the slow webhook's first delivery.
+      const [slow] = await store().claimDeliveries(now, now + 60_000, 1);
+      expect(slow.eventId).toBe('evt_1');
+      // The next claim, of one again, looks past the slow webhook's waiting deliveries.
+      const [fast] = await store().claimDeliveries(now, now + 60_000, 1);
+      expect(fast.webhookId).toBe('wh_fast');
+      expect(await store().claimDeliveries(now, now + 60_000, 10)).toEqual([]);
+      const done = {
+        state: 'delivered' as const,
+        lastStatus: 200,
+        lastAttemptAt: new Date(now).toISOString(),
+        nextAttemptMs: null,
+      };
+      expect(await store().settleDelivery(slow.id, 0, done)).toBe(true);
+      const [next] = await store().claimDeliveries(Date.now(), Date.now() + 60_000, 10);
+      expect(next.eventId).toBe('evt_2');
+    });
+
     it('drops the queued deliveries of a deleted webhook at the next claim', async () => {
       await store().insertWebhook(webhook('wh_gone'));
       await store().enqueueEvent(testEvent('evt_gone'), 'wh_gone');

@@ -2,7 +2,10 @@
   Claims pending deliveries due by now, in due order, at most one per webhook
   in the whole deployment: a webhook with an attempt in flight (its busy
   lease not yet lapsed) is skipped, so one slow or dead receiver holds one
-  slot, and a receiver gets its events in order. Each claimed delivery moves
+  slot, and a receiver gets its events in order. A busy webhook's due
+  delivery is parked at that webhook's lease end, out of the way of the
+  others (settleDelivery-3.lua makes it due again as soon as the attempt in
+  flight settles). Each claimed delivery moves
   to the lease's end, so no other replica claims it while this one attempts
   it, and another does when the lease lapses (this one died). A delivery
   whose webhook is gone is dropped from the queue instead.
@@ -36,6 +39,8 @@ for _, id in ipairs(ids) do
       redis.call('HSET', KEYS[4], record.webhookId, leaseUntil)
       redis.call('ZADD', KEYS[1], leaseUntil, id)
       claimed[#claimed + 1] = json
+    else
+      redis.call('ZADD', KEYS[1], busyUntil, id)
     end
   end
 end

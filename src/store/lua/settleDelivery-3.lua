@@ -3,7 +3,8 @@
   a replica whose lease lapsed while another already settled the attempt
   writes nothing. A pending delivery is due again at its next attempt; a
   delivered or failed one leaves the queue. Either way its webhook is free
-  for its next delivery (see claimDeliveries-4.lua).
+  for its next delivery: the ones a claim parked at its lease end (see
+  claimDeliveries-4.lua) are due now.
 
   Input:
     KEYS[1] deliveries (hash: delivery id -> record JSON)
@@ -13,7 +14,7 @@
     ARGV[1] delivery id
     ARGV[2] the attempts the claim saw
     ARGV[3] JSON { state: string, lastStatus: number | null, lastAttemptAt: string,
-                   nextAttemptMs: number | null, nextAttemptAt: string | null }
+                   nextAttemptMs: number | null, nextAttemptAt: string | null, now: number }
 
   Output:
     1 written, 0 the delivery is gone or another claim settled this attempt
@@ -29,7 +30,16 @@ record.lastStatus = result.lastStatus
 record.lastAttemptAt = result.lastAttemptAt
 record.nextAttemptAt = result.nextAttemptAt
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
+local parkedAt = redis.call('HGET', KEYS[3], record.webhookId)
 redis.call('HDEL', KEYS[3], record.webhookId)
+if parkedAt then
+  for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], parkedAt, parkedAt)) do
+    local otherJson = other ~= ARGV[1] and redis.call('HGET', KEYS[1], other)
+    if otherJson and cjson.decode(otherJson).webhookId == record.webhookId then
+      redis.call('ZADD', KEYS[2], result.now, other)
+    end
+  end
+end
 if result.state == 'pending' then
   redis.call('ZADD', KEYS[2], result.nextAttemptMs, ARGV[1])
 else

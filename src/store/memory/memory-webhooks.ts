@@ -92,7 +92,12 @@ export class MemoryWebhooks {
         this.due.delete(id);
         continue;
       }
-      if ((this.busy.get(record.webhookId) ?? 0) > now) continue;
+      const busyUntil = this.busy.get(record.webhookId) ?? 0;
+      if (busyUntil > now) {
+        // Parked at the busy webhook's lease end, out of the others' way; settle makes it due again.
+        this.due.set(id, busyUntil);
+        continue;
+      }
       this.busy.set(record.webhookId, leaseUntil);
       this.due.set(id, leaseUntil);
       claimed.push(structuredClone(record));
@@ -103,7 +108,12 @@ export class MemoryWebhooks {
   settle(id: string, expectedAttempts: number, result: DeliveryResult): boolean {
     const record = this.deliveries.get(id);
     if (!record || record.state !== 'pending' || record.attempts !== expectedAttempts) return false;
+    const parkedAt = this.busy.get(record.webhookId);
     this.busy.delete(record.webhookId);
+    for (const [otherId, dueAt] of this.due) {
+      const other = this.deliveries.get(otherId);
+      if (dueAt === parkedAt && otherId !== id && other?.webhookId === record.webhookId) this.due.set(otherId, Date.now());
+    }
     record.attempts += 1;
     record.state = result.state;
     record.lastStatus = result.lastStatus;

@@ -120,7 +120,7 @@ export class RedisWebhookStore implements WebhookStore {
     const settled = await this.connection.script(
       'settleDelivery',
       [deliveries, deliveriesDue, webhooksBusy],
-      [id, expectedAttempts, { ...result, nextAttemptAt }],
+      [id, expectedAttempts, { ...result, nextAttemptAt, now: Date.now() }],
     );
     return settled === 1;
   }

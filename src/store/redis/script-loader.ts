@@ -53,9 +53,10 @@ export interface DispatchArgs {
   onlyWebhookId?: string;
 }
 
-export interface SettleArgs extends Omit<DeliveryResult, 'nextAttemptMs'> {
-  nextAttemptMs: number | null;
+export interface SettleArgs extends DeliveryResult {
   nextAttemptAt: string | null;
+  /** Epoch ms: the deliveries parked behind this one are due from now. */
+  now: number;
 }
 
 export interface ClientIdClaim {
