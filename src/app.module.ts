@@ -21,6 +21,7 @@ import { StoreModule } from './store/store.module';
 import { TokensModule } from './tokens/tokens.module';
 import { TracingModule } from './tracing/tracing.module';
 import { UsageModule } from './usage/usage.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 /** The whole broker. Configuration and logger come in from outside, so tests build it with their own. */
 @Module({})
@@ -45,6 +46,7 @@ export class AppModule {
         TokensModule,
         UsageModule,
         HealthModule,
+        WebhooksModule,
       ],
       providers: [
         { provide: APP_PIPE, useClass: BrokerValidationPipe },

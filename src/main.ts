@@ -22,7 +22,10 @@ async function main(): Promise<void> {
   const logFormat = chooseLogFormat({ production: config.production, stdoutIsTty: process.stdout.isTTY === true });
   const logger = createLogger(config.logLevel, logDestination(logFormat));
   if (config.redisUrl === null) {
-    logger.warn('REDIS_URL is not set: running on the in-process memory store (one instance only; nothing survives a restart)');
+    logger.warn(
+      'REDIS_URL is not set: running on the in-process memory store (one instance only; ' +
+        'nothing survives a restart, queued webhook deliveries included)',
+    );
   }
   if (config.encryptionKeyEphemeral) {
     logger.warn('BROKER_ENCRYPTION_KEYS is not set: secrets are encrypted with a throwaway key for this run only');

@@ -3,6 +3,7 @@ import { RedisStore } from '../src/store/redis.store';
 import { REPAIR_WITHIN_MS } from '../src/store/redis/redis-client.store';
 import { loadScripts, type ScriptName } from '../src/store/redis/script-loader';
 import { initialStatus } from '../src/store/store.types';
+import type { WebhookRecord } from '../src/store/webhook.types';
 import { startRedisServer, type RedisServerHandle } from './support/redis-server';
 import { testRedisUrl, uniquePrefix } from './support/test-redis';
 import { UNSCHEDULED, eventually, expectCountersExact, isoAt, makeEntry, statusIn } from './store-contract';
@@ -150,6 +151,24 @@ describe('RedisStore counters after a crash between a client write and its count
     expect(await store.tokenStats(10)).toMatchObject({ total: 1, byState: { rejected: 1 }, failingIds: ['cl_a'] });
   });
 
+  it('a webhook event cut off before its queuing is queued by the next claim of the client, once', async () => {
+    await store.insertWebhook(webhookRecord('wh_a'));
+    await store.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), UNSCHEDULED);
+    await crashDuring((dying) => dying.updateClient('cl_a', 1, { status: statusIn('failing', isoAt(1)) }));
+    expect(await store.claimDeliveries(Date.now(), Date.now() + 60_000, 10)).toEqual([]);
+    expect(Object.keys(await admin.hgetall(`${prefix}{c:cl_a}`)).filter((field) => field.startsWith('ev:'))).toHaveLength(1);
+
+    await claimAndLock('cl_a');
+    // A second repair (another replica's, late) queues nothing more.
+    await store.updateClient('cl_a', 1, { token: null });
+
+    const claimed = await store.claimDeliveries(Date.now(), Date.now() + 60_000, 10);
+    expect(claimed.map((delivery) => [delivery.webhookId, delivery.type])).toEqual([['wh_a', 'client.failing']]);
+    expect(await store.countPendingDeliveries()).toBe(1);
+    expect(Object.keys(await admin.hgetall(`${prefix}{c:cl_a}`)).filter((field) => field.startsWith('ev:'))).toEqual([]);
+    await expectCountersExact(store, ['cl_a']);
+  });
+
   it('counts a prefix written before the {stats} layout once, at start, and drops the old counters', async () => {
     await store.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), UNSCHEDULED);
     const failing = { ...initialStatus(), state: 'failing' as const, failingSince: isoAt(7) };
@@ -212,8 +231,10 @@ describe('RedisStore counters cost', () => {
       await store.updateClient('cl_a', 1, { status: statusIn('failing', isoAt(1)) });
     });
     const scripts = changed.filter(([name]) => /^eval(sha)?$/i.test(name));
+    // ready -> failing raises client.failing: its queuing step ({webhooks}) runs before the index step.
     expect(scripts.map((args) => args[3])).toEqual([
       `${prefix}{c:cl_a}`,
+      `${prefix}{webhooks}:hooks`,
       `${prefix}{stats}:by-state`,
       `${prefix}{c:cl_a}`,
     ]);
@@ -224,6 +245,10 @@ describe('RedisStore counters cost', () => {
     }
   });
 });
+
+function webhookRecord(id: string): WebhookRecord {
+  return { id, url: 'https://hooks.example.com/x', events: ['*'], workspaces: ['*'], sealedSecret: 'v1.k.sealed', createdAt: isoAt(0) };
+}
 
 /** The commands Redis ran while `action` ran, as MONITOR shows them (a script's own commands after it). */
 async function monitored(admin: Redis, action: () => Promise<void>): Promise<string[][]> {

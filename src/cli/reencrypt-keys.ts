@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/config';
 import { loadConfigFromEnvironment } from '../config/load-config';
-import { reencryptAll } from '../crypto/reencrypt';
+import { reencryptAll, reencryptWebhooks } from '../crypto/reencrypt';
 import { SecretBox } from '../crypto/secret-box';
 import { RedisStore } from '../store/redis.store';
 
@@ -18,20 +18,25 @@ async function main(): Promise<number> {
   const store = await RedisStore.connect({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix });
   try {
     await store.ping();
-    const report = await reencryptAll(store, new SecretBox(config.encryptionKeys));
+    const box = new SecretBox(config.encryptionKeys);
+    const report = await reencryptAll(store, box);
+    const webhooks = await reencryptWebhooks(store, box);
     process.stdout.write(
-      `${JSON.stringify({ primaryKey: config.encryptionKeys[0].kid, ...report })}\n`,
+      `${JSON.stringify({ primaryKey: config.encryptionKeys[0].kid, ...report, webhooks })}\n`,
     );
     for (const { id, reason } of report.failed) process.stderr.write(`client ${id} was not re-encrypted: ${reason}\n`);
     if (report.unreadable.length > 0) {
       process.stderr.write('Some clients could not be opened with any configured key; keep the old keys until they are rotated.\n');
+    }
+    if (webhooks.unreadable.length > 0) {
+      process.stderr.write(`Webhooks whose secret no configured key opens: ${webhooks.unreadable.join(', ')}; keep the old keys.\n`);
     }
     if (report.failed.length > 0) {
       process.stderr.write(
         'Some clients were not re-encrypted (named above); keep the old keys, fix them and run the command again.\n',
       );
     }
-    if (report.unreadable.length > 0 || report.failed.length > 0) return 2;
+    if (report.unreadable.length > 0 || report.failed.length > 0 || webhooks.unreadable.length > 0) return 2;
     return 0;
   } finally {
     await store.close();

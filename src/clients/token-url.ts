@@ -9,15 +9,28 @@ import type { AllowedHost } from '../config/config';
  * `https://allowed.host@other.host` names other.host.
  */
 export function checkTokenUrl(raw: string, allowlist: AllowedHost[]): { url: string } | { problem: string } {
+  return checkAllowedUrl(raw, allowlist, { field: 'tokenUrl', variable: 'TOKEN_URL_ALLOWLIST' });
+}
+
+/**
+ * The same check for any URL the broker calls out to with its own allowlist
+ * (webhook receivers: `url` and WEBHOOK_URL_ALLOWLIST); `names` words the problem.
+ */
+export function checkAllowedUrl(
+  raw: string,
+  allowlist: AllowedHost[],
+  names: { field: string; variable: string },
+): { url: string } | { problem: string } {
+  const { field, variable } = names;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    return { problem: 'tokenUrl must be an absolute URL' };
+    return { problem: `${field} must be an absolute URL` };
   }
-  if (url.username || url.password) return { problem: 'tokenUrl must not contain a user name or password' };
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { problem: 'tokenUrl must use https' };
-  if (url.hash) return { problem: 'tokenUrl must not contain a fragment' };
+  if (url.username || url.password) return { problem: `${field} must not contain a user name or password` };
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { problem: `${field} must use https` };
+  if (url.hash) return { problem: `${field} must not contain a fragment` };
   const hostname = url.hostname.toLowerCase().replace(/\.$/, '');
   const allowed = allowlist.some(
     (entry) =>
@@ -25,8 +38,8 @@ export function checkTokenUrl(raw: string, allowlist: AllowedHost[]): { url: str
   );
   if (!allowed) {
     return url.protocol === 'http:' && !allowlist.some((entry) => entry.protocol === 'http:' && entry.hostname === hostname)
-      ? { problem: 'tokenUrl must use https' }
-      : { problem: `tokenUrl host ${isIP(hostname.replace(/^\[|\]$/g, '')) ? 'address' : 'name'} is not in TOKEN_URL_ALLOWLIST` };
+      ? { problem: `${field} must use https` }
+      : { problem: `${field} host ${isIP(hostname.replace(/^\[|\]$/g, '')) ? 'address' : 'name'} is not in ${variable}` };
   }
   url.hostname = hostname;
   return { url: url.toString() };

@@ -120,6 +120,25 @@ describe('parseConfig', () => {
     expect(problemsOf({ TOKEN_URL_ALLOWLIST: 'https://user@host' })).toContainEqual(expect.stringContaining('"https://user@host" is not a host name'));
   });
 
+  it('parses the webhook variables: an empty allowlist by default, the retry schedule and the timeout', () => {
+    const defaults = parseConfig({});
+    expect(defaults.webhookUrlAllowlist).toEqual([]);
+    expect(defaults.webhookRetrySeconds).toEqual([5, 300, 1800, 7200, 18000, 36000]);
+    expect(defaults.webhookTimeoutMs).toBe(5000);
+    const set = parseConfig({ WEBHOOK_URL_ALLOWLIST: 'Hooks.Example.com, http://127.0.0.1:9000', WEBHOOK_RETRY_SECONDS: '1, 2,3', WEBHOOK_TIMEOUT_MS: '800' });
+    expect(set.webhookUrlAllowlist).toEqual([
+      { protocol: 'https:', hostname: 'hooks.example.com', port: null },
+      { protocol: 'http:', hostname: '127.0.0.1', port: '9000' },
+    ]);
+    expect(set.webhookRetrySeconds).toEqual([1, 2, 3]);
+    expect(set.webhookTimeoutMs).toBe(800);
+    for (const retries of ['', '0', '5,-1', '1.5', 'soon', '700000']) {
+      expect(problemsOf({ WEBHOOK_RETRY_SECONDS: retries })).toContainEqual(expect.stringContaining('WEBHOOK_RETRY_SECONDS'));
+    }
+    expect(problemsOf({ WEBHOOK_URL_ALLOWLIST: 'ftp://x' })).toContainEqual(expect.stringContaining('WEBHOOK_URL_ALLOWLIST'));
+    expect(problemsOf({ WEBHOOK_TIMEOUT_MS: '10' })).toContainEqual(expect.stringContaining('WEBHOOK_TIMEOUT_MS'));
+  });
+
   it('takes TEST_FAILPOINT (test only) outside production, refuses it in production and refuses an unknown point', () => {
     expect(parseConfig({}).testFailpoint).toBeNull();
     expect(parseConfig({ NODE_ENV: 'test', TEST_FAILPOINT: 'after-client-write' }).testFailpoint).toBe('after-client-write');

@@ -32,6 +32,11 @@ export interface AppConfig {
   defaultTokenUrl: string;
   pipedreamApiBase: string;
   tokenUrlAllowlist: AllowedHost[];
+  /** Hosts a webhook URL may name (same syntax as TOKEN_URL_ALLOWLIST); empty: webhooks are off. */
+  webhookUrlAllowlist: AllowedHost[];
+  /** The delay before each retry of a webhook delivery, seconds; after the last, the delivery is failed. */
+  webhookRetrySeconds: number[];
+  webhookTimeoutMs: number;
   refreshBeforeSeconds: number;
   minTokenTtlSeconds: number;
   upstreamTimeoutMs: number;
@@ -162,6 +167,14 @@ export function parseConfig(env: Env): AppConfig {
   }
   if (tokenUrlAllowlist.length === 0) problems.push('TOKEN_URL_ALLOWLIST must name at least one host');
 
+  const webhookUrlAllowlist: AllowedHost[] = [];
+  for (const entry of splitList(env.WEBHOOK_URL_ALLOWLIST)) {
+    const parsed = parseAllowedHost(entry);
+    if (parsed) webhookUrlAllowlist.push(parsed);
+    else problems.push(`WEBHOOK_URL_ALLOWLIST: "${entry}" is not a host name, or http://host[:port]`);
+  }
+  const webhookRetrySeconds = retryDelays(env.WEBHOOK_RETRY_SECONDS, problems);
+
   const logLevel = text('LOG_LEVEL', 'info').toLowerCase() as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -179,6 +192,9 @@ export function parseConfig(env: Env): AppConfig {
     defaultTokenUrl,
     pipedreamApiBase,
     tokenUrlAllowlist,
+    webhookUrlAllowlist,
+    webhookRetrySeconds,
+    webhookTimeoutMs: integer('WEBHOOK_TIMEOUT_MS', 5_000, 100, 60_000),
     refreshBeforeSeconds: integer('REFRESH_BEFORE_SECONDS', 600, 1, 86_400),
     minTokenTtlSeconds: integer('MIN_TOKEN_TTL_SECONDS', 60, 0, 3_600),
     upstreamTimeoutMs: integer('UPSTREAM_TIMEOUT_MS', 10_000, 100, 120_000),
@@ -212,6 +228,19 @@ function failpoint(raw: string | undefined, problems: string[]): TestFailpoint |
   const known = TEST_FAILPOINTS.find((point) => point === name);
   if (!known) problems.push(`TEST_FAILPOINT must be one of ${TEST_FAILPOINTS.join(', ')} (got "${name}")`);
   return known ?? null;
+}
+
+const DEFAULT_WEBHOOK_RETRY_SECONDS = '5,300,1800,7200,18000,36000';
+
+function retryDelays(raw: string | undefined, problems: string[]): number[] {
+  const entries = splitList(raw ?? DEFAULT_WEBHOOK_RETRY_SECONDS);
+  const delays = entries.map(Number);
+  const bad = (delay: number, index: number) => !/^\d+$/.test(entries[index]) || delay < 1 || delay > 604_800;
+  if (entries.length === 0 || entries.length > 50 || delays.some(bad)) {
+    problems.push('WEBHOOK_RETRY_SECONDS must be 1 to 50 comma-separated whole seconds, each from 1 to 604800');
+    return [];
+  }
+  return delays;
 }
 
 function splitList(raw: string | undefined): string[] {

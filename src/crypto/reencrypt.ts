@@ -1,7 +1,7 @@
-import { StoreUnavailableError, type ClientStore } from '../store/broker-store';
+import { StoreUnavailableError, type ClientStore, type WebhookStore } from '../store/broker-store';
 import type { ClientEntry } from '../store/store.types';
 import { resealed, sealedFieldsOf, sealedValue } from '../client-auth/sealed-material';
-import { SealedValueError, SecretBox, tokenContext } from './secret-box';
+import { SealedValueError, SecretBox, tokenContext, webhookSecretContext } from './secret-box';
 
 export interface ReencryptReport {
   clients: number;
@@ -84,4 +84,34 @@ function reseal({ client, token }: ClientEntry, box: SecretBox): Pick<ClientEntr
       sealedAccessToken: box.seal(box.open(token.sealedAccessToken, tokenContext(client.id, token)), tokenContext(client.id, token)),
     },
   };
+}
+
+export interface WebhookReencryptReport {
+  webhooks: number;
+  reencrypted: number;
+  /** Ids of webhooks whose secret no configured key opens. */
+  unreadable: string[];
+}
+
+/**
+ * Seals every webhook's signing secret again under the first key of the
+ * ring. A webhook deleted or replaced meanwhile is left as it is now.
+ */
+export async function reencryptWebhooks(store: WebhookStore, box: SecretBox): Promise<WebhookReencryptReport> {
+  const report: WebhookReencryptReport = { webhooks: 0, reencrypted: 0, unreadable: [] };
+  for (const webhook of await store.listWebhooks()) {
+    report.webhooks += 1;
+    if (SecretBox.keyIdOf(webhook.sealedSecret) === box.primaryKeyId) continue;
+    const context = webhookSecretContext(webhook.id);
+    let resealed: string;
+    try {
+      resealed = box.seal(box.open(webhook.sealedSecret, context), context);
+    } catch (error) {
+      if (!(error instanceof SealedValueError)) throw error;
+      report.unreadable.push(webhook.id);
+      continue;
+    }
+    if (await store.replaceWebhookSecret(webhook.id, webhook.sealedSecret, resealed)) report.reencrypted += 1;
+  }
+  return report;
 }

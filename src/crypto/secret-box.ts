@@ -66,6 +66,8 @@ export class SecretBox {
 }
 
 export const secretContext = (clientId: string): string => `client:${clientId}:secret`;
+/** A webhook's signing secret is bound to its webhook. */
+export const webhookSecretContext = (webhookId: string): string => `webhook:${webhookId}:secret`;
 /**
  * A token is bound to its client, the generation it was obtained with and its
  * expiry: a superseded sealed token copied back into a client's record with a

@@ -132,6 +132,27 @@ export class MetricsService {
     collect: () => this.collectCertificateLife(),
   });
 
+  readonly webhookDeliveries = new Counter({
+    name: 'tb_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retry, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Where tb_webhook_pending is read from at each scrape (the store); unset until the delivery worker starts. */
+  private webhooksPending: (() => Promise<number>) | null = null;
+
+  readonly webhookPending = new Gauge({
+    name: 'tb_webhook_pending',
+    help: 'Webhook deliveries waiting for an attempt (all replicas: read from the store)',
+    registers: [this.registry],
+    collect: async () => {
+      if (this.webhooksPending === null) return;
+      // A store that does not answer leaves the last figure: /metrics must still answer.
+      await this.webhooksPending().then((pending) => this.webhookPending.set(pending), () => undefined);
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tb_process_' });
   }
@@ -149,6 +170,10 @@ export class MetricsService {
   /** A token served from this replica's memory: a cache hit and a `served` token request. */
   countServedFromMemory(): void {
     this.servedFromMemoryPending += 1;
+  }
+
+  countWebhooksPendingWith(read: () => Promise<number>): void {
+    this.webhooksPending = read;
   }
 
   private flushServedFromMemory(): void {

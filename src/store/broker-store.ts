@@ -6,6 +6,7 @@ import type { ServiceKeyStore } from './interfaces/service-key-store';
 import type { StoreBackend } from './interfaces/store-backend';
 import type { StoreEventBus } from './interfaces/store-event-bus';
 import type { UsageStore } from './interfaces/usage-store';
+import type { WebhookStore } from './interfaces/webhook-store';
 
 export type { AuditPageQuery, AuditStore } from './interfaces/audit-store';
 export type { ClientChange, ClientPageQuery, ClientStore, UpdateOutcome } from './interfaces/client-store';
@@ -15,6 +16,7 @@ export type { ServiceKeyStore } from './interfaces/service-key-store';
 export type { StoreBackend } from './interfaces/store-backend';
 export type { StoreEventBus } from './interfaces/store-event-bus';
 export type { UsageKind, UsageStamps, UsageStore } from './interfaces/usage-store';
+export type { WebhookStore } from './interfaces/webhook-store';
 
 /** Injects the whole BrokerStore; a consumer may type its field as the narrow interface it uses. */
 export const BROKER_STORE = Symbol('BROKER_STORE');
@@ -48,4 +50,5 @@ export interface BrokerStore
     ServiceKeyStore,
     AuditStore,
     StoreEventBus,
-    UsageStore {}
+    UsageStore,
+    WebhookStore {}

@@ -15,6 +15,7 @@ import {
   CLIENT_STATES,
   type AuditEvent,
   type ClientEntry,
+  type ClientState,
   type ClientStatus,
   type ServiceKeyRecord,
   type StoreEvent,
@@ -33,6 +34,14 @@ import {
 } from './store-helpers';
 import { DueSchedule, SortedIds, StreamIdClock, emptyStateCounts } from './memory/memory-indexes';
 import { MemoryUsage } from './memory/memory-usage';
+import { MemoryWebhooks } from './memory/memory-webhooks';
+import {
+  clientEventType,
+  type DeliveryRecord,
+  type DeliveryResult,
+  type WebhookEvent,
+  type WebhookRecord,
+} from './webhook.types';
 
 interface Subscription {
   onEvent: (event: StoreEvent) => void;
@@ -62,6 +71,9 @@ export class MemoryStore implements BrokerStore {
   private readonly auditEvents: AuditEvent[] = [];
   private readonly auditIds = new StreamIdClock();
   private readonly usage = new MemoryUsage();
+  private readonly webhooks = new MemoryWebhooks();
+  /** Numbers the events this store raises. */
+  private eventSequence = 0;
   private subscriptions: Subscription[] = [];
 
   constructor(private readonly options: { logger?: StoreLogger } = {}) {}
@@ -127,6 +139,8 @@ export class MemoryStore implements BrokerStore {
         this.stateCounts[previousState] -= 1;
         this.stateCounts[change.status.state] += 1;
         this.trackFailing(id, change.status);
+        // In the same step as the change, as on Redis: nothing can stop in between here.
+        this.raiseClientEvent(entry, previousState);
       }
     }
     if (change.token !== undefined) entry.token = structuredClone(change.token);
@@ -249,6 +263,49 @@ export class MemoryStore implements BrokerStore {
     return this.usage.forgetUsage(kind, ids);
   }
 
+  async insertWebhook(record: WebhookRecord): Promise<void> {
+    this.webhooks.insert(record);
+    await this.publish({ kind: 'webhook', id: record.id });
+  }
+
+  async getWebhook(id: string): Promise<WebhookRecord | null> {
+    return this.webhooks.get(id);
+  }
+
+  async listWebhooks(): Promise<WebhookRecord[]> {
+    return this.webhooks.list();
+  }
+
+  async replaceWebhookSecret(id: string, expectedSealed: string, sealedSecret: string): Promise<boolean> {
+    return this.webhooks.replaceSecret(id, expectedSealed, sealedSecret);
+  }
+
+  async deleteWebhook(id: string): Promise<boolean> {
+    const deleted = this.webhooks.delete(id);
+    await this.publish({ kind: 'webhook', id });
+    return deleted;
+  }
+
+  async enqueueEvent(event: WebhookEvent, onlyWebhookId?: string): Promise<number> {
+    return this.webhooks.enqueue(structuredClone(event), onlyWebhookId);
+  }
+
+  async claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<DeliveryRecord[]> {
+    return this.webhooks.claim(now, leaseUntil, limit);
+  }
+
+  async settleDelivery(id: string, expectedAttempts: number, result: DeliveryResult): Promise<boolean> {
+    return this.webhooks.settle(id, expectedAttempts, result);
+  }
+
+  async listDeliveries(webhookId: string, limit: number, beforeId?: string): Promise<DeliveryRecord[]> {
+    return this.webhooks.listDeliveries(webhookId, limit, beforeId);
+  }
+
+  async countPendingDeliveries(): Promise<number> {
+    return this.webhooks.pending();
+  }
+
   async publish(event: StoreEvent): Promise<void> {
     const message = structuredClone(event);
     // Delivered on the next tick, as Redis would, so a subscriber never runs inside the publisher's call.
@@ -272,6 +329,20 @@ export class MemoryStore implements BrokerStore {
     if (!held || held.owner !== owner || held.expiresAt <= Date.now()) return false;
     this.locks.delete(id);
     return true;
+  }
+
+  private raiseClientEvent({ client, status }: ClientEntry, previousState: ClientState): void {
+    const type = clientEventType(previousState, status.state);
+    if (type === null) return;
+    this.eventSequence += 1;
+    const { id, workspaceId, name } = client;
+    const { state, lastError, failingSince } = status;
+    this.webhooks.enqueue({
+      id: `evt_${id}_${this.eventSequence}`,
+      type,
+      timestamp: new Date().toISOString(),
+      data: { clientId: id, workspaceId, name, state, lastError, failingSince },
+    });
   }
 
   private trackFailing(id: string, status: ClientStatus): void {

@@ -20,7 +20,9 @@ import { RedisLockStore } from './redis/redis-lock.store';
 import { RedisScheduleStore } from './redis/redis-schedule.store';
 import { RedisServiceKeyStore } from './redis/redis-service-key.store';
 import { RedisUsageStore } from './redis/redis-usage.store';
+import { RedisWebhookStore } from './redis/redis-webhook.store';
 import type { AuditEvent, ClientEntry, ServiceKeyRecord, StoreEvent, TokenStats } from './store.types';
+import type { DeliveryRecord, DeliveryResult, WebhookEvent, WebhookRecord } from './webhook.types';
 
 export interface RedisStoreOptions extends RedisConnectionOptions {
   /** TEST ONLY (TEST_FAILPOINT): where the process stops so a test can kill it there. */
@@ -45,18 +47,21 @@ export class RedisStore implements BrokerStore {
   private readonly audit: RedisAuditStore;
   private readonly usage: RedisUsageStore;
   private readonly events: RedisEventBus;
+  private readonly webhooks: RedisWebhookStore;
 
   /** Starts connecting in the background; see connect() to wait for the first connection. */
   constructor(options: RedisStoreOptions) {
     this.connection = new RedisConnection(options);
     this.counters = new RedisCounters(this.connection, options.logger);
+    this.webhooks = new RedisWebhookStore(this.connection, options.logger);
     this.clients = new RedisClientStore(
       this.connection,
       this.counters,
+      this.webhooks,
       failpointAt(options.failpoint ?? null, options.logger),
     );
     this.schedule = new RedisScheduleStore(this.connection, this.counters);
-    this.locks = new RedisLockStore(this.connection, this.counters);
+    this.locks = new RedisLockStore(this.connection, this.counters, this.webhooks);
     this.serviceKeys = new RedisServiceKeyStore(this.connection);
     this.audit = new RedisAuditStore(this.connection);
     this.usage = new RedisUsageStore(this.connection);
@@ -165,6 +170,37 @@ export class RedisStore implements BrokerStore {
   }
   forgetUsage(kind: UsageKind, ids: readonly string[]): Promise<void> {
     return this.usage.forgetUsage(kind, ids);
+  }
+
+  insertWebhook(record: WebhookRecord): Promise<void> {
+    return this.webhooks.insertWebhook(record);
+  }
+  getWebhook(id: string): Promise<WebhookRecord | null> {
+    return this.webhooks.getWebhook(id);
+  }
+  listWebhooks(): Promise<WebhookRecord[]> {
+    return this.webhooks.listWebhooks();
+  }
+  replaceWebhookSecret(id: string, expectedSealed: string, sealedSecret: string): Promise<boolean> {
+    return this.webhooks.replaceWebhookSecret(id, expectedSealed, sealedSecret);
+  }
+  deleteWebhook(id: string): Promise<boolean> {
+    return this.webhooks.deleteWebhook(id);
+  }
+  enqueueEvent(event: WebhookEvent, onlyWebhookId?: string): Promise<number> {
+    return this.webhooks.enqueueEvent(event, onlyWebhookId);
+  }
+  claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<DeliveryRecord[]> {
+    return this.webhooks.claimDeliveries(now, leaseUntil, limit);
+  }
+  settleDelivery(id: string, expectedAttempts: number, result: DeliveryResult): Promise<boolean> {
+    return this.webhooks.settleDelivery(id, expectedAttempts, result);
+  }
+  listDeliveries(webhookId: string, limit: number, beforeId?: string): Promise<DeliveryRecord[]> {
+    return this.webhooks.listDeliveries(webhookId, limit, beforeId);
+  }
+  countPendingDeliveries(): Promise<number> {
+    return this.webhooks.countPendingDeliveries();
   }
 
   publish(event: StoreEvent): Promise<void> {

@@ -8,6 +8,7 @@ type Listener<T> = (value: T) => void;
 export class StoreEventsService implements OnModuleInit {
   private readonly clientListeners = new Set<Listener<string>>();
   private readonly serviceKeyListeners = new Set<Listener<string>>();
+  private readonly webhookListeners = new Set<Listener<string>>();
   private readonly resyncListeners = new Set<Listener<void>>();
 
   constructor(@Inject(BROKER_STORE) private readonly store: BrokerStore) {}
@@ -15,7 +16,11 @@ export class StoreEventsService implements OnModuleInit {
   onModuleInit(): void {
     this.store.subscribe(
       (event) => {
-        const listeners = event.kind === 'client' ? this.clientListeners : this.serviceKeyListeners;
+        const listeners = {
+          client: this.clientListeners,
+          service_key: this.serviceKeyListeners,
+          webhook: this.webhookListeners,
+        }[event.kind];
         for (const listener of listeners) listener(event.id);
       },
       () => {
@@ -55,6 +60,11 @@ export class StoreEventsService implements OnModuleInit {
   onServiceKeyChanged(listener: Listener<string>): () => void {
     this.serviceKeyListeners.add(listener);
     return () => this.serviceKeyListeners.delete(listener);
+  }
+
+  onWebhookChanged(listener: Listener<string>): () => void {
+    this.webhookListeners.add(listener);
+    return () => this.webhookListeners.delete(listener);
   }
 
   onResync(listener: Listener<void>): () => void {

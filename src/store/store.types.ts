@@ -121,7 +121,9 @@ export type AuditAction =
   | 'client.delete'
   | 'service_key.create'
   | 'service_key.delete'
-  | 'token.refresh_forced';
+  | 'token.refresh_forced'
+  | 'webhook.create'
+  | 'webhook.delete';
 
 export interface AuditEvent {
   id: string;
@@ -145,7 +147,9 @@ export interface TokenStats {
 export type StoreEvent =
   /** Anything about the client changed: record, secret, token, status, or it was deleted. */
   | { kind: 'client'; id: string }
-  | { kind: 'service_key'; id: string };
+  | { kind: 'service_key'; id: string }
+  /** A webhook was created or deleted. */
+  | { kind: 'webhook'; id: string };
 
 export function initialStatus(): ClientStatus {
   return {

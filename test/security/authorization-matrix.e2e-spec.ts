@@ -17,6 +17,7 @@ type Access = 'admin' | 'token' | 'public';
 interface Fixture {
   id: string;
   serviceKeyId: string;
+  webhookId: string;
 }
 interface RouteCase {
   access: Access;
@@ -28,6 +29,8 @@ interface RouteCase {
 const WS_OWN = 'o_matrix_b';
 const PRIVATE_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const WS_OTHER = 'o_matrix_a';
+/** A name that never resolves: a test delivery fails at once and is retried only an hour later, so Redis stays still. */
+const WEBHOOK_URL = 'https://hooks.matrix.invalid/x';
 const is = (expected: number) => (status: number) => status === expected;
 /** Public routes answer anyone: never 401 or 403 (Swagger UI's static assets may 404 or redirect), never 5xx. */
 const answersAnyone = (status: number) => status < 500 && status !== 401 && status !== 403;
@@ -78,6 +81,11 @@ const TABLE: Record<string, RouteCase> = {
   'POST /v1/service-keys': { access: 'admin', request: () => ({ path: '/v1/service-keys', body: { name: 'svc', workspaces: [WS_OTHER] } }), success: is(201) },
   'GET /v1/service-keys': { access: 'admin', request: () => ({ path: '/v1/service-keys' }), success: is(200) },
   'DELETE /v1/service-keys/:id': { access: 'admin', request: (f) => ({ path: `/v1/service-keys/${f.serviceKeyId}` }), success: is(204) },
+  'POST /v1/webhooks': { access: 'admin', request: () => ({ path: '/v1/webhooks', body: { url: WEBHOOK_URL, events: ['*'] } }), success: is(201) },
+  'GET /v1/webhooks': { access: 'admin', request: () => ({ path: '/v1/webhooks' }), success: is(200) },
+  'DELETE /v1/webhooks/:id': { access: 'admin', request: (f) => ({ path: `/v1/webhooks/${f.webhookId}` }), success: is(204) },
+  'GET /v1/webhooks/:id/deliveries': { access: 'admin', request: (f) => ({ path: `/v1/webhooks/${f.webhookId}/deliveries?limit=5` }), success: is(200) },
+  'POST /v1/webhooks/:id/test': { access: 'admin', request: (f) => ({ path: `/v1/webhooks/${f.webhookId}/test`, body: {} }), success: is(202) },
   'GET /v1/audit-events': { access: 'admin', request: () => ({ path: `/v1/audit-events?workspaceId=${WS_OWN}&limit=5` }), success: is(200) },
   'GET /health/tokens': { access: 'admin', request: () => ({ path: '/health/tokens' }), success: is(200) },
   'GET /health/live': publicRoute('/health/live'),
@@ -124,7 +132,10 @@ describe('authorisation matrix over the live route table', () => {
 
   beforeAll(async () => {
     upstream = await FakePipedream.start({ expiresIn: 3600 });
-    broker = await startBroker({ upstream, env: { AUTH_FAILURE_LIMIT_PER_MINUTE: '1000000' } });
+    broker = await startBroker({
+      upstream,
+      env: { AUTH_FAILURE_LIMIT_PER_MINUTE: '1000000', WEBHOOK_URL_ALLOWLIST: 'hooks.matrix.invalid', WEBHOOK_RETRY_SECONDS: '3600' },
+    });
     redis = new Redis(testRedisUrl());
     routes = liveRoutes(broker.app);
     const serviceKey = async (workspaces: string[]) => {
@@ -159,7 +170,9 @@ describe('authorisation matrix over the live route table', () => {
     expect(created.status).toBe(201);
     await eventually(async () => (await broker.http().get(`/v1/clients/${created.body.id}`).set(admin)).body.status.state === 'ready');
     const key = await broker.http().post('/v1/service-keys').set(admin).send({ name: 'victim', workspaces: [WS_OTHER] });
-    return { id: created.body.id, serviceKeyId: key.body.id };
+    const webhook = await broker.http().post('/v1/webhooks').set(admin).send({ url: WEBHOOK_URL, events: ['*'] });
+    expect(webhook.status).toBe(201);
+    return { id: created.body.id, serviceKeyId: key.body.id, webhookId: webhook.body.id };
   }
 
   async function call(route: LiveRoute, f: Fixture, authorization: string | undefined): Promise<Response> {

@@ -75,6 +75,11 @@ const ROUTES: Route[] = [
   { method: 'POST', path: () => '/v1/service-keys', parsesBody: true, required: ['name', 'workspaces'], valid: () => ({ name: 'svc', workspaces: ['o_fuzz'] }) },
   { method: 'GET', path: () => '/v1/service-keys', parsesBody: false },
   { method: 'DELETE', path: (id) => `/v1/service-keys/${id}`, parsesBody: false },
+  { method: 'POST', path: () => '/v1/webhooks', parsesBody: true, required: ['url', 'events'], valid: () => ({ url: 'https://hooks.fuzz.invalid/x', events: ['*'] }) },
+  { method: 'GET', path: () => '/v1/webhooks', parsesBody: false },
+  { method: 'DELETE', path: (id) => `/v1/webhooks/${id}`, parsesBody: false },
+  { method: 'GET', path: (id) => `/v1/webhooks/${id}/deliveries`, parsesBody: false },
+  { method: 'POST', path: (id) => `/v1/webhooks/${id}/test`, parsesBody: true, valid: () => ({}) },
   { method: 'GET', path: () => '/v1/audit-events', parsesBody: false },
   { method: 'GET', path: () => '/health/tokens', parsesBody: false },
   { method: 'GET', path: () => '/health/live', parsesBody: false },
@@ -308,7 +313,10 @@ describe('bad input fuzz', () => {
 
   beforeAll(async () => {
     upstream = await FakePipedream.start({ expiresIn: 3600 });
-    broker = await startBroker({ upstream, env: { AUTH_FAILURE_LIMIT_PER_MINUTE: '1000000', LOG_LEVEL: 'warn' } });
+    broker = await startBroker({
+      upstream,
+      env: { AUTH_FAILURE_LIMIT_PER_MINUTE: '1000000', LOG_LEVEL: 'warn', WEBHOOK_URL_ALLOWLIST: 'hooks.fuzz.invalid' },
+    });
     redis = new Redis(testRedisUrl());
   });
   afterAll(async () => {
@@ -399,6 +407,7 @@ describe('bad input fuzz', () => {
       'POST /v1/service-keys': () => ({ name: 'svc', workspaces: ['o_fuzz'] }),
       // The envelope only: each item's own fields are fuzzed through POST /v1/clients (the batch checks items one by one).
       'POST /v1/clients/batch': () => ({ items: [validBodies['POST /v1/clients']('')] }),
+      'POST /v1/webhooks': () => ({ url: 'https://hooks.fuzz.invalid/x', events: ['client.failing'], workspaces: ['o_fuzz'] }),
     };
     expect(routes.map((route) => `${route.method} ${route.path}`).filter((key) => !validBodies[key])).toEqual([]);
     expect(routes.length).toBeGreaterThanOrEqual(5);

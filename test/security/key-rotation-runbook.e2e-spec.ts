@@ -44,7 +44,11 @@ describe('encryption key rotation, the runbook', () => {
   });
 
   const brokerWith = (keys: string) =>
-    startBroker({ upstream, prefix, env: { BROKER_ENCRYPTION_KEYS: keys, FORCE_REFRESH_MIN_INTERVAL_SECONDS: '1' } });
+    startBroker({
+      upstream,
+      prefix,
+      env: { BROKER_ENCRYPTION_KEYS: keys, FORCE_REFRESH_MIN_INTERVAL_SECONDS: '1', WEBHOOK_URL_ALLOWLIST: 'hooks.keys.invalid' },
+    });
   const kidsInRedis = async () => {
     const text = dumpText(await dumpRedis(redis, prefix));
     return [...text.matchAll(SEALED)].map((m) => m[1]);
@@ -71,6 +75,9 @@ describe('encryption key rotation, the runbook', () => {
     upstream.addApiKey(apiKey);
     const k = await broker.http().post('/v1/clients').set(admin).send({ workspaceId: 'o_keys', name: 'k', type: 'api_key', apiKey });
     expect(k.status).toBe(201);
+    // A webhook: its signing secret is sealed too, and must follow the keys.
+    const hook = await broker.http().post('/v1/webhooks').set(admin).send({ url: 'https://hooks.keys.invalid/x', events: ['client.rejected'] });
+    expect(hook.status).toBe(201);
     expect(new Set(await kidsInRedis())).toEqual(new Set(['old']));
     await broker.close();
 
@@ -85,9 +92,13 @@ describe('encryption key rotation, the runbook', () => {
     const env = { ...process.env, NODE_ENV: 'test', REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix, BROKER_ENCRYPTION_KEYS: `${NEW},${OLD}`, BROKER_ADMIN_KEYS: ADMIN_KEY, LOG_LEVEL: 'silent' };
     const cli = join(__dirname, '..', '..', 'dist', 'cli', 'reencrypt-keys.js');
     const first = await run(process.execPath, [cli], { env });
-    expect(JSON.parse(first.stdout)).toEqual({ primaryKey: 'new', clients: 3, reencrypted: 2, unreadable: [], failed: [] });
+    expect(JSON.parse(first.stdout)).toEqual({
+      primaryKey: 'new', clients: 3, reencrypted: 2, unreadable: [], failed: [], webhooks: { webhooks: 1, reencrypted: 1, unreadable: [] },
+    });
     const again = await run(process.execPath, [cli], { env });
-    expect(JSON.parse(again.stdout)).toEqual({ primaryKey: 'new', clients: 3, reencrypted: 0, unreadable: [], failed: [] });
+    expect(JSON.parse(again.stdout)).toEqual({
+      primaryKey: 'new', clients: 3, reencrypted: 0, unreadable: [], failed: [], webhooks: { webhooks: 1, reencrypted: 0, unreadable: [] },
+    });
     const kids = await kidsInRedis();
     expect(kids.length).toBeGreaterThanOrEqual(5); // a and b: secret and token; k: its key
     expect(new Set(kids)).toEqual(new Set(['new']));
@@ -109,6 +120,7 @@ describe('encryption key rotation, the runbook', () => {
     const refused = await run(process.execPath, [cli], { env: { ...env, BROKER_ENCRYPTION_KEYS: stranger } }).catch((error: { code: number; stdout: string }) => error);
     expect((refused as { code: number }).code).toBe(2);
     expect(JSON.parse((refused as { stdout: string }).stdout).unreadable).toHaveLength(3);
+    expect(JSON.parse((refused as { stdout: string }).stdout).webhooks.unreadable).toEqual([hook.body.id]);
     expect(new Set(await kidsInRedis())).toEqual(new Set(['new']));
 
     // Tampering: a flipped bit in b's secret, and a's secret copied onto the api_key client k.

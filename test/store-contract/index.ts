@@ -9,6 +9,7 @@ import { describeLocksContract } from './locks.contract';
 import { describeScheduleContract } from './schedule.contract';
 import { describeServiceKeysContract } from './service-keys.contract';
 import { describeUsageContract } from './usage.contract';
+import { describeWebhooksContract } from './webhooks.contract';
 
 export * from './fixtures';
 export { expectCountersExact } from './counters.contract';
@@ -52,5 +53,6 @@ export function describeStoreContract(
     describeEventsContract(store);
     describeIsolationContract(store);
     describeUsageContract(store);
+    describeWebhooksContract(store);
   });
 }

@@ -7,6 +7,11 @@
   pending" (field unindexed = that sequence) until the caller has run
   indexClient-4.lua and markIndexed-1.lua: a crash in between leaves the mark,
   and whoever next writes or claims the client finishes the step.
+  A change of state that raises a webhook event (entered failing, entered
+  rejected, back to ready from either) records it in the same step, in the
+  client's hash (field ev:<event id>, the outbox): the caller moves it to the
+  delivery queue (dispatchEvent-6.lua) before the index step, and removes it;
+  a crash in between leaves both marks, and the same repair finishes both.
 
   Input:
     KEYS[1] client hash
@@ -20,20 +25,41 @@
               state?: string,              its state (given with status)
               token?: string | null,       the new token, JSON; null removes the held token
               lockOwner?: string,          release the lock this owner holds
+              now?: string,                ISO 8601 time of the write (given with status): the event's timestamp
             }
             An absent part is left as it is.
     ARGV[2] events channel
     ARGV[3] event to publish
 
   Output:
-    {'ok'} | {'ok', seq, status, workspaceId}  the client is marked index pending at sequence seq
+    {'ok'} | {'ok', seq, status, workspaceId, event...}
+                                              the client is marked index pending at sequence seq
                                               (this write changed its state, or an earlier one did
-                                              and its index step did not run); status is the
-                                              stored status (JSON)
+                                              and its index step did not run); status
+                                              is the stored status (JSON); each event is one of the
+                                              outbox's events not yet dispatched (JSON)
     | {'stale'} | {'not_found'}
     | {'immutable'}  the client record would change the id, workspace or OAuth client id
 ]]
 --- @include "includes/releaseLockIfOwned"
+
+-- The same rule as clientEventType in webhook.types.ts.
+local function eventType(from, to)
+  if from == to then return nil end
+  if to == 'failing' then return 'client.failing' end
+  if to == 'rejected' then return 'client.rejected' end
+  if to == 'ready' and (from == 'failing' or from == 'rejected') then return 'client.recovered' end
+  return nil
+end
+
+local function recordEvent(kind, status, now)
+  local client = cjson.decode(redis.call('HGET', KEYS[1], 'client'))
+  -- The index sequence is unique per change of state of this client; read back as a string to keep its digits.
+  local id = 'evt_' .. client.id .. '_' .. redis.call('HGET', KEYS[1], 'iseq')
+  local data = { clientId = client.id, workspaceId = client.workspaceId, name = client.name, state = status.state,
+    lastError = status.lastError, failingSince = status.failingSince }
+  redis.call('HSET', KEYS[1], 'ev:' .. id, cjson.encode({ id = id, type = kind, timestamp = now, data = data }))
+end
 
 local change = cjson.decode(ARGV[1])
 if change.lockOwner then releaseLockIfOwned(KEYS[2], change.lockOwner) end
@@ -53,6 +79,8 @@ if change.status then
   redis.call('HSET', KEYS[1], 'status', change.status, 'state', change.state)
   if change.state ~= previousState then
     redis.call('HSET', KEYS[1], 'unindexed', redis.call('HINCRBY', KEYS[1], 'iseq', 1))
+    local kind = eventType(previousState, change.state)
+    if kind then recordEvent(kind, cjson.decode(change.status), change.now) end
   end
 end
 if change.token == cjson.null then
@@ -62,6 +90,12 @@ elseif change.token then
 end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 local unindexed = redis.call('HGET', KEYS[1], 'unindexed')
+-- Events are dispatched before the index step clears the mark: none can be pending without it.
 if not unindexed then return {'ok'} end
-local workspaceId = cjson.decode(redis.call('HGET', KEYS[1], 'client')).workspaceId
-return {'ok', unindexed, redis.call('HGET', KEYS[1], 'status'), workspaceId}
+local reply = {'ok', unindexed, redis.call('HGET', KEYS[1], 'status'),
+  cjson.decode(redis.call('HGET', KEYS[1], 'client')).workspaceId}
+local fields = redis.call('HGETALL', KEYS[1])
+for index = 1, #fields, 2 do
+  if string.sub(fields[index], 1, 3) == 'ev:' then reply[#reply + 1] = fields[index + 1] end
+end
+return reply

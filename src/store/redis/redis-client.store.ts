@@ -8,6 +8,7 @@ import type { RedisConnection } from './redis-connection';
 import { firstIndexSeq, type RedisCounters } from './redis-counters';
 import { noFailpoint, type Failpoint } from './failpoint';
 import type { UpdateClientArgs } from './script-loader';
+import { RedisWebhookStore } from './redis-webhook.store';
 
 /** A client written with a status, or deleted, is due within this: see the class comment. */
 export const REPAIR_WITHIN_MS = 20_000;
@@ -43,6 +44,9 @@ export const REPAIR_WITHIN_MS = 20_000;
  * - Cost: a write that does not change the state is unchanged but for one
  *   ZADD in the same round trip; a change of state costs two more round
  *   trips (index step, clear the mark); a repair costs what it reads.
+ * Webhook events ride on the same mark (redis-webhook.store.ts): a change of
+ * state that raises one records it in the client hash in the first step, and
+ * it is queued for delivery before the index step, so a repair finds it.
  * Guarantee: the counters and the failing list equal a recount of the client
  * hashes whenever no write is between its steps, and at most
  * REPAIR_WITHIN_MS plus one scheduler tick after any crash (of a replica, or
@@ -52,6 +56,7 @@ export class RedisClientStore implements ClientStore {
   constructor(
     private readonly connection: RedisConnection,
     private readonly counters: RedisCounters,
+    private readonly webhooks: RedisWebhookStore,
     private readonly failpoint: Failpoint = noFailpoint,
   ) {}
 
@@ -121,7 +126,7 @@ export class RedisClientStore implements ClientStore {
     releaseLockOf?: string,
   ): Promise<UpdateOutcome> {
     const args = updateArgs(expectedGeneration, change, releaseLockOf);
-    const [outcome, unindexedSeq, status, workspaceId] = await this.connection.scriptAfter(
+    const [outcome, unindexedSeq, status, workspaceId, ...events] = await this.connection.scriptAfter(
       (pipeline) => {
         if (change.status) this.queueRepairWithin(pipeline, id);
       },
@@ -132,6 +137,8 @@ export class RedisClientStore implements ClientStore {
     if (outcome === 'immutable') throw identityChangeError();
     if (outcome === 'ok' && unindexedSeq !== undefined && status !== undefined && workspaceId !== undefined) {
       await this.failpoint('after-client-write');
+      // The outbox first: the index step clears the mark that gets a crash repaired.
+      if (!(await this.webhooks.dispatchOutboxOrLeavePending(id, events))) return outcome;
       const indexed = { id, seq: Number(unindexedSeq), status: JSON.parse(status) as ClientStatus, workspaceId };
       await this.counters.indexOrLeavePending(indexed);
     }
@@ -145,9 +152,12 @@ export class RedisClientStore implements ClientStore {
       [this.keys.client(id), this.keys.lock(id)],
       [this.keys.events, clientEvent(id)],
     );
-    const entry = fields === null ? null : parseEntry(pairsToRecord(fields));
-    if (entry === null) return null;
+    const record = fields === null ? null : pairsToRecord(fields);
+    const entry = record === null ? null : parseEntry(record);
+    if (record === null || entry === null) return null;
     await this.failpoint('after-client-write');
+    // Events a crash left in the outbox still go out: the hash that held them is gone now.
+    await this.webhooks.dispatchOutboxOrLeavePending(id, RedisWebhookStore.outboxOf(record));
     const { workspaceId, clientId } = entry.client;
     await this.connection.pipeline((pipeline) => {
       this.counters.queueRemoval(pipeline, id);
@@ -224,5 +234,6 @@ function updateArgs(expectedGeneration: number, change: ClientChange, releaseLoc
     state: status?.state,
     token: token === undefined ? undefined : token && JSON.stringify(token),
     lockOwner: releaseLockOf,
+    now: status && new Date().toISOString(),
   };
 }

@@ -25,8 +25,9 @@ export function parseAuditEvent(id: string, fields: string[]): AuditEvent {
 export function parseStoreEvent(message: string): StoreEvent | null {
   try {
     const event = JSON.parse(message) as Partial<StoreEvent> | null;
-    if ((event?.kind === 'client' || event?.kind === 'service_key') && typeof event.id === 'string') {
-      return { kind: event.kind, id: event.id };
+    const kinds: unknown[] = ['client', 'service_key', 'webhook'];
+    if (event && kinds.includes(event.kind) && typeof event.id === 'string') {
+      return { kind: event.kind as StoreEvent['kind'], id: event.id };
     }
   } catch {
     // Not JSON: ignored like any other message that is not a StoreEvent.
@@ -39,3 +40,4 @@ export const serviceKeyEvent = (id: string): string => JSON.stringify({ kind: 's
 
 /** A lock's time to live as Redis takes it: whole milliseconds, at least one. */
 export const lockTtl = (ttlMs: number): number => Math.max(1, Math.ceil(ttlMs));
+export const webhookEvent = (id: string): string => JSON.stringify({ kind: 'webhook', id } satisfies StoreEvent);

@@ -1,7 +1,8 @@
 /**
  * Key layout. Everything sits under the prefix. One client's keys share the
  * hash tag {c:<id>}, a workspace's indexes share {ws:<id>}, the counters of
- * /health/tokens share {stats} (one script keeps them), and every other key
+ * /health/tokens share {stats} (one script keeps them), webhooks and their
+ * deliveries share {webhooks}, and every other key
  * is global and lives alone in its slot, so no command (and no script) ever
  * touches keys of two slots: Redis Cluster can hold this layout.
  */
@@ -42,6 +43,20 @@ export function redisKeys(prefix: string) {
      */
     usageClients: `${prefix}{usage}:clients`,
     usageServiceKeys: `${prefix}{usage}:service-keys`,
+    /** Hash: webhook id -> record (JSON). This and the keys below share {webhooks}: one script writes them all. */
+    webhooks: `${prefix}{webhooks}:hooks`,
+    /** Hash: delivery id -> record (JSON). */
+    deliveries: `${prefix}{webhooks}:deliveries`,
+    /** Sorted set: pending delivery id scored by its next attempt (epoch ms); a claim moves it to the lease's end. */
+    deliveriesDue: `${prefix}{webhooks}:due`,
+    /** Sorted set, all scores 0: "<webhook id>|<delivery id>", for newest-first pages of one webhook's deliveries. */
+    deliveryLog: `${prefix}{webhooks}:log`,
+    /** Hash: "<webhook id>|<event id>" -> delivery id, so an event is queued once per webhook. */
+    deliveriesSent: `${prefix}{webhooks}:sent`,
+    /** Hash: webhook id -> epoch ms its one attempt in flight is leased until. */
+    webhooksBusy: `${prefix}{webhooks}:busy`,
+    /** String: the last delivery number. */
+    deliverySeq: `${prefix}{webhooks}:seq`,
     /** Pub/sub channel of StoreEvent JSON. */
     events: `${prefix}events`,
   };

@@ -2,22 +2,27 @@ import type { HeldLock, LockedRead, LockStore } from '../interfaces/lock-store';
 import { lockTtl, pairsToRecord, parseEntry } from './redis-codec';
 import type { RedisConnection } from './redis-connection';
 import type { RedisCounters } from './redis-counters';
+import { RedisWebhookStore } from './redis-webhook.store';
 
 /** Refresh locks on Redis: one key per client, holding its owner's token, with a time to live. */
 export class RedisLockStore implements LockStore {
   constructor(
     private readonly connection: RedisConnection,
     private readonly counters: RedisCounters,
+    private readonly webhooks: RedisWebhookStore,
   ) {}
 
-  /** Also finishes counting the client when a crash left that pending (see redis-client.store.ts). */
+  /** Also finishes queuing the client's webhook events and counting it when a crash left that pending. */
   async lockAndRead(id: string, owner: string, ttlMs: number): Promise<LockedRead> {
     const { keys } = this.connection;
     const lockKeys: [lock: string, client: string] = [keys.lock(id), keys.client(id)];
     const fields = await this.connection.script('lockAndRead', lockKeys, [owner, lockTtl(ttlMs)]);
     if (fields === null) return { locked: false };
     const record = pairsToRecord(fields);
-    await this.counters.repairIfPending(id, record);
+    // The outbox before the index step, as updateClient does: the mark stays until both ran.
+    if (await this.webhooks.dispatchOutboxOrLeavePending(id, RedisWebhookStore.outboxOf(record))) {
+      await this.counters.repairIfPending(id, record);
+    }
     return { locked: true, entry: parseEntry(record) };
   }
 

@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import type { ChainableCommander } from 'ioredis';
 import type { ClientState } from '../store.types';
 import type { UpdateOutcome } from '../interfaces/client-store';
+import type { DeliveryResult, WebhookEvent } from '../webhook.types';
 
 /**
  * The Lua scripts of src/store/lua, one file per script named
@@ -40,6 +41,22 @@ export interface UpdateClientArgs {
   state?: string;
   token?: string | null;
   lockOwner?: string;
+  /** ISO 8601: the timestamp of an event the write raises. */
+  now?: string;
+}
+
+export interface DispatchArgs {
+  event: WebhookEvent;
+  body: string;
+  now: number;
+  nowIso: string;
+  onlyWebhookId?: string;
+}
+
+export interface SettleArgs extends DeliveryResult {
+  nextAttemptAt: string | null;
+  /** Epoch ms: the deliveries parked behind this one are due from now. */
+  now: number;
 }
 
 export interface ClientIdClaim {
@@ -49,12 +66,16 @@ export interface ClientIdClaim {
   newOwner?: string;
 }
 
-/** Given when the write left the client marked index pending: its index sequence, status (JSON) and workspace. */
+/**
+ * Given when the write left the client marked index pending: its index
+ * sequence, status (JSON), workspace, and the outbox's events (JSON).
+ */
 export type UpdateReply = [
   outcome: UpdateOutcome | 'immutable',
   unindexedSeq?: string,
   status?: string,
   workspaceId?: string,
+  ...events: string[],
 ];
 
 export interface IndexChange {
@@ -99,6 +120,18 @@ export interface ScriptSignatures {
   extendLock: Signature<[lock: string], [owner: string, ttlMs: number], 0 | 1>;
   extendLocks: Signature<string[], [ttlMs: number, ...owners: string[]], number[]>;
   recordUsage: Signature<[clients: string, serviceKeys: string], [batch: UsageBatch], number>;
+  dispatchEvent: Signature<
+    [webhooks: string, deliveries: string, due: string, log: string, sent: string, sequence: string],
+    [dispatch: DispatchArgs],
+    number
+  >;
+  claimDeliveries: Signature<
+    [due: string, deliveries: string, webhooks: string, busy: string],
+    [now: number, leaseUntil: number, limit: number, scan: number],
+    string[]
+  >;
+  resealWebhook: Signature<[webhooks: string], [id: string, expectedSealed: string, sealed: string], 0 | 1>;
+  settleDelivery: Signature<[deliveries: string, due: string, busy: string], [id: string, attempts: number, result: SettleArgs], 0 | 1>;
 }
 
 export type ScriptName = keyof ScriptSignatures;
@@ -123,6 +156,10 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   extendLock: true,
   extendLocks: true,
   recordUsage: true,
+  dispatchEvent: true,
+  claimDeliveries: true,
+  settleDelivery: true,
+  resealWebhook: true,
 };
 
 interface LoadedScript {

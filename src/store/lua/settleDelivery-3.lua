@@ -1,0 +1,48 @@
+--[[
+  Records one attempt of a claimed delivery, fenced on its attempts so far:
+  a replica whose lease lapsed while another already settled the attempt
+  writes nothing. A pending delivery is due again at its next attempt; a
+  delivered or failed one leaves the queue. Either way its webhook is free
+  for its next delivery: the ones a claim parked at its lease end (see
+  claimDeliveries-4.lua) are due now.
+
+  Input:
+    KEYS[1] deliveries (hash: delivery id -> record JSON)
+    KEYS[2] due (sorted set: delivery id scored by its next attempt, epoch ms)
+    KEYS[3] busy (hash: webhook id -> epoch ms its attempt in flight is leased until)
+
+    ARGV[1] delivery id
+    ARGV[2] the attempts the claim saw
+    ARGV[3] JSON { state: string, lastStatus: number | null, lastAttemptAt: string,
+                   nextAttemptMs: number | null, nextAttemptAt: string | null, now: number }
+
+  Output:
+    1 written, 0 the delivery is gone or another claim settled this attempt
+]]
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return 0 end
+local record = cjson.decode(json)
+if record.state ~= 'pending' or record.attempts ~= tonumber(ARGV[2]) then return 0 end
+local result = cjson.decode(ARGV[3])
+record.attempts = record.attempts + 1
+record.state = result.state
+record.lastStatus = result.lastStatus
+record.lastAttemptAt = result.lastAttemptAt
+record.nextAttemptAt = result.nextAttemptAt
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
+local parkedAt = redis.call('HGET', KEYS[3], record.webhookId)
+redis.call('HDEL', KEYS[3], record.webhookId)
+if parkedAt then
+  for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], parkedAt, parkedAt)) do
+    local otherJson = other ~= ARGV[1] and redis.call('HGET', KEYS[1], other)
+    if otherJson and cjson.decode(otherJson).webhookId == record.webhookId then
+      redis.call('ZADD', KEYS[2], result.now, other)
+    end
+  end
+end
+if result.state == 'pending' then
+  redis.call('ZADD', KEYS[2], result.nextAttemptMs, ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 1
