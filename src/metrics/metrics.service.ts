@@ -155,6 +155,8 @@ export class MetricsService {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tb_process_' });
+    // Every outcome exported from the start, at 0: a rate over a series that does not exist yet is no data, not 0.
+    for (const outcome of ['delivered', 'retry', 'failed'] as const) this.webhookDeliveries.labels(outcome).inc(0);
   }
 
   setCertificateLifeSource(source: () => { clientId: string; remainingSeconds: number } | null): void {

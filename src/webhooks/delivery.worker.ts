@@ -5,6 +5,7 @@ import { LOGGER, type AppLogger } from '../common/logger';
 import type { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { SecretBox, webhookSecretContext } from '../crypto/secret-box';
+import { TracingService } from '../tracing/tracing.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { guardedLookup } from '../refresh/upstream/address-guard';
 import { BROKER_STORE, type WebhookStore } from '../store/broker-store';
@@ -42,6 +43,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     private readonly box: SecretBox,
     private readonly events: StoreEventsService,
     private readonly metrics: MetricsService,
+    private readonly tracing: TracingService,
   ) {
     this.lookup = guardedLookup(config.webhookUrlAllowlist);
   }
@@ -89,13 +91,17 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
       const webhook = await this.store.getWebhook(delivery.webhookId);
       // Deleted since the claim: the next claim drops it from the queue.
       if (webhook === null || abort.signal.aborted) return;
-      const answer = await sendDelivery({
-        url: webhook.url,
-        headers: this.signedHeaders(webhook, delivery),
-        body: delivery.body,
-        timeoutMs: this.config.webhookTimeoutMs,
-        lookup: this.lookup,
-        signal: abort.signal,
+      const answer = await this.tracing.traceWebhookDelivery(spanFieldsOf(webhook.url, delivery), async (span) => {
+        const sent = await sendDelivery({
+          url: webhook.url,
+          headers: this.signedHeaders(webhook, delivery),
+          body: delivery.body,
+          timeoutMs: this.config.webhookTimeoutMs,
+          lookup: this.lookup,
+          signal: abort.signal,
+        });
+        span.set({ outcome: sent.status === null ? 'unanswered' : String(sent.status) });
+        return sent;
       });
       // Aborted: the webhook is gone or the process stops; the lease hands it on, if it still exists.
       if (abort.signal.aborted) return;
@@ -140,4 +146,18 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A delivery attempt's span: ids, event type, attempt number and the receiver's host and port, never its path. */
+function spanFieldsOf(url: string, delivery: DeliveryRecord) {
+  const target = new URL(url);
+  const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+  return {
+    webhookId: delivery.webhookId,
+    eventId: delivery.eventId,
+    eventType: delivery.type,
+    attempt: delivery.attempts + 1,
+    host: target.hostname,
+    port,
+  };
 }
