@@ -65,6 +65,6 @@ function report(error: unknown): number {
   return EXIT_API_ERROR;
 }
 
-main(process.argv).then((code) => {
+void main(process.argv).then((code) => {
   process.exitCode = code;
 });
