@@ -23,7 +23,7 @@ export function registerHealthCommands(program: Command, api: () => BrokerApi): 
         printFields([
           ['ready', isReady ? 'yes' : `no (HTTP ${ready.status})`],
           ['clients', tokens.total],
-          ...(Object.entries(tokens.byState) as [string, number][]),
+          ...Object.entries<number>(tokens.byState),
           ['next refresh', tokens.nextRefreshAt],
         ]);
       });
@@ -48,7 +48,7 @@ export function registerHealthCommands(program: Command, api: () => BrokerApi): 
 function printStatus(tokens: TokenHealth): void {
   printTable(
     ['STATE', 'CLIENTS'],
-    [...(Object.entries(tokens.byState) as [string, number][]), ['total', tokens.total]],
+    [...Object.entries<number>(tokens.byState), ['total', tokens.total]],
   );
   process.stdout.write(`\nnext refresh: ${tokens.nextRefreshAt ?? '-'}\n`);
   if (tokens.failing.length === 0) {
