@@ -18,8 +18,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  if (config.redisUrl === null) {
-    logger.warn('REDIS_URL is not set: running on the in-process memory store (one instance only; nothing survives a restart)');
+  if (config.redis === null) {
+    logger.warn('No store variable (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES) is set: running on the in-process memory store (one instance only; nothing survives a restart)');
   }
   if (config.encryptionKeyEphemeral) {
     logger.warn('BROKER_ENCRYPTION_KEYS is not set: secrets are encrypted with a throwaway key for this run only');
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
 
   const app = await createApp(config, logger);
   await app.listen({ port: config.port, host: config.host });
-  logger.info({ port: config.port, host: config.host, store: config.redisUrl ? 'redis' : 'memory' }, 'token-broker listening');
+  logger.info({ port: config.port, host: config.host, store: config.redis?.kind ?? 'memory' }, 'token-broker listening');
   if (config.adminKeyGenerated) {
     // Printed once, to the terminal only, so a first run can follow the README; never logged.
     process.stdout.write(

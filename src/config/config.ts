@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { parseRedisTopology, STORE_VARIABLES, type RedisTopology } from './redis-topology';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -19,8 +20,11 @@ export interface AppConfig {
   production: boolean;
   port: number;
   host: string;
-  redisUrl: string | null;
+  /** The store of record; null: the memory store. */
+  redis: RedisTopology | null;
   redisKeyPrefix: string;
+  /** Replicas that must acknowledge an admin write before it is answered (Redis WAIT). */
+  redisWaitReplicas: number;
   adminKeys: string[];
   /** True when no admin key was configured and one was generated for this run. */
   adminKeyGenerated: boolean;
@@ -94,10 +98,7 @@ export function parseConfig(env: Env): AppConfig {
 
   const nodeEnv = text('NODE_ENV', 'development');
   const production = nodeEnv === 'production';
-  const redisUrl = env.REDIS_URL?.trim() || null;
-  if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
-    problems.push(`REDIS_URL must start with redis:// or rediss:// (got "${redisUrl}")`);
-  }
+  const redis = parseRedisTopology(env, problems);
 
   const adminKeys = splitList(env.BROKER_ADMIN_KEYS);
   for (const key of adminKeys) {
@@ -127,16 +128,16 @@ export function parseConfig(env: Env): AppConfig {
       encryptionKeys.push({ kid, key });
     }
   }
-  const encryptionKeyEphemeral = encryptionKeys.length === 0 && redisUrl === null && !production;
+  const storeVariable = STORE_VARIABLES.find((name) => (env[name] ?? '').trim() !== '');
+  const encryptionKeyEphemeral = encryptionKeys.length === 0 && storeVariable === undefined && !production;
   if (encryptionKeyEphemeral) encryptionKeys.push({ kid: 'ephemeral', key: randomBytes(32) });
-  if (encryptionKeys.length === 0 && redisUrl !== null && !production && env.BROKER_ENCRYPTION_KEYS === undefined) {
-    problems.push('BROKER_ENCRYPTION_KEYS is required with REDIS_URL: a throwaway key would make stored secrets unreadable after a restart');
+  if (encryptionKeys.length === 0 && storeVariable !== undefined && !production && env.BROKER_ENCRYPTION_KEYS === undefined) {
+    problems.push(`BROKER_ENCRYPTION_KEYS is required with ${storeVariable}: a throwaway key would make stored secrets unreadable after a restart`);
   }
 
   if (production) {
-    const missing = ['REDIS_URL', 'BROKER_ADMIN_KEYS', 'BROKER_ENCRYPTION_KEYS'].filter(
-      (name) => (env[name] ?? '').trim() === '',
-    );
+    const missing = ['BROKER_ADMIN_KEYS', 'BROKER_ENCRYPTION_KEYS'].filter((name) => (env[name] ?? '').trim() === '');
+    if (storeVariable === undefined) missing.unshift(STORE_VARIABLES.join(' or '));
     if (missing.length > 0) problems.push(`NODE_ENV=production requires ${missing.join(', ')}`);
   }
 
@@ -162,8 +163,9 @@ export function parseConfig(env: Env): AppConfig {
     production,
     port: integer('PORT', 3000, 0, 65535),
     host: text('HOST', '0.0.0.0'),
-    redisUrl,
+    redis,
     redisKeyPrefix: text('REDIS_KEY_PREFIX', 'tb:'),
+    redisWaitReplicas: integer('REDIS_WAIT_REPLICAS', 0, 0, 100),
     adminKeys,
     adminKeyGenerated,
     encryptionKeys,

@@ -19,10 +19,10 @@ import { RedisScheduleStore } from './redis/redis-schedule.store';
 import { RedisServiceKeyStore } from './redis/redis-service-key.store';
 import type { AuditEvent, ClientEntry, ServiceKeyRecord, StoreEvent, TokenStats } from './store.types';
 
-export interface RedisStoreOptions extends RedisConnectionOptions {
+export type RedisStoreOptions = RedisConnectionOptions & {
   /** TEST ONLY (TEST_FAILPOINT): where the process stops so a test can kill it there. */
   failpoint?: FailpointName | null;
-}
+};
 
 /**
  * The store of record on Redis (or anything speaking its protocol): one part

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type { StoreEventBus } from '../interfaces/store-event-bus';
 import { deliver } from '../store-helpers';
 import type { StoreEvent } from '../store.types';
@@ -34,7 +34,7 @@ export class RedisEventBus implements StoreEventBus {
   ) {
     // The subscription is (re)made by hand on every 'ready' (see activateSubscription), so no
     // command ever waits in a queue and onResync runs only once the channel is listened to again.
-    this.subscriber = new Redis(options.url, {
+    this.subscriber = connection.subscriberClient({
       ...baseRedisOptions(),
       autoResubscribe: false,
       maxRetriesPerRequest: 0,
