@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { RedisStore } from '../src/store/redis.store';
 import { REPAIR_WITHIN_MS } from '../src/store/redis/redis-client.store';
+import { redisKeys } from '../src/store/redis/redis-keys';
 import { loadScripts, type ScriptName } from '../src/store/redis/script-loader';
 import { initialStatus } from '../src/store/store.types';
 import { startRedisServer, type RedisServerHandle } from './support/redis-server';
@@ -79,7 +80,8 @@ describe('RedisStore counters after a crash between a client write and its count
     expect((await store.getClient('cl_a'))?.status.state).toBe('rejected');
     expect((await store.tokenStats(10)).byState).toEqual({ pending: 1, ready: 1, failing: 0, rejected: 0 });
     // The write pulled the client's schedule entry in, so a replica claims it soon.
-    expect(Number(await admin.zscore(`${prefix}schedule`, 'cl_a'))).toBeLessThanOrEqual(Date.now() + REPAIR_WITHIN_MS);
+    const due = Number(await admin.zscore(redisKeys(prefix).schedule('cl_a'), 'cl_a'));
+    expect(due).toBeLessThanOrEqual(Date.now() + REPAIR_WITHIN_MS);
 
     await claimAndLock('cl_a');
 
@@ -114,7 +116,7 @@ describe('RedisStore counters after a crash between a client write and its count
 
     await expectCountersExact(store, IDS);
     expect(await store.tokenStats(10)).toMatchObject({ total: 1, byState: { pending: 1, failing: 0 }, failingIds: [] });
-    expect(await admin.zscore(`${prefix}schedule`, 'cl_a')).toBeNull();
+    expect(await admin.zscore(redisKeys(prefix).schedule('cl_a'), 'cl_a')).toBeNull();
   });
 
   it('a late counting step, of a write cut off before a delete, does not count the deleted client again', async () => {
@@ -141,7 +143,7 @@ describe('RedisStore counters after a crash between a client write and its count
       seq: String(Date.now() * 1_000),
     };
     await runScript('insertClient', [`${prefix}{c:cl_a}`], [JSON.stringify(args)]);
-    await admin.zadd(`${prefix}schedule`, Date.now(), 'cl_a');
+    await admin.zadd(redisKeys(prefix).schedule('cl_a'), Date.now(), 'cl_a');
     expect((await store.tokenStats(10)).total).toBe(0);
 
     await claimAndLock('cl_a');
@@ -203,7 +205,7 @@ describe('RedisStore counters cost', () => {
     });
     // One round trip: the schedule entry pulled in, then the client script (EVAL the first time on a connection).
     expect(commands.map(([name, key]) => `${name.toLowerCase()} ${key}`)).toEqual([
-      `zadd ${prefix}schedule`,
+      `zadd ${redisKeys(prefix).schedule('cl_a')}`,
       expect.stringMatching(/^eval(sha)? /),
       ...['exists', 'hget', 'hget', 'hset', 'publish', 'hget'].map((name) => `${name} ${key(name)}`),
     ]);

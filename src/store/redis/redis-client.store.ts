@@ -84,7 +84,7 @@ export class RedisClientStore implements ClientStore {
     }
     // Scheduled first: if the rest is lost, the first claim lists and counts it (lockAndRead's repair).
     const indexed = { id: client.id, seq, fresh: true as const, status, workspaceId: client.workspaceId };
-    await this.counters.index(indexed, (pipeline) => pipeline.zadd(this.keys.schedule, dueAt, client.id));
+    await this.counters.index(indexed, (pipeline) => pipeline.zadd(this.keys.schedule(client.id), dueAt, client.id));
   }
 
   async getClient(id: string): Promise<ClientEntry | null> {
@@ -149,13 +149,15 @@ export class RedisClientStore implements ClientStore {
     if (entry === null) return null;
     await this.failpoint('after-client-write');
     const { workspaceId, clientId } = entry.client;
-    await this.connection.pipeline((pipeline) => {
-      this.counters.queueRemoval(pipeline, id);
-      pipeline.zrem(this.keys.clients, id);
-      pipeline.zrem(this.keys.workspaceClients(workspaceId), id);
+    await this.connection.steps([
+      (pipeline) => {
+        this.counters.queueRemoval(pipeline, id);
+        pipeline.zrem(this.keys.clients, id);
+        pipeline.zrem(this.keys.workspaceClients(workspaceId), id);
+      },
       // Last: while it stays, a claim finds the client gone and finishes the delete (removeDue).
-      pipeline.zrem(this.keys.schedule, id);
-    });
+      (pipeline) => pipeline.zrem(this.keys.schedule(id), id),
+    ]);
     if (clientId !== null) {
       // Compare-and-delete: a newer client may already have taken this client id over.
       await this.replaceClientIdOwner(workspaceId, { clientId, expectedOwner: id });
@@ -195,7 +197,7 @@ export class RedisClientStore implements ClientStore {
 
   /** Makes the client due within REPAIR_WITHIN_MS (never later than it was): see the class comment. */
   private queueRepairWithin(pipeline: ChainableCommander, id: string): void {
-    pipeline.zadd(this.keys.schedule, 'XX', 'LT', Date.now() + REPAIR_WITHIN_MS, id);
+    pipeline.zadd(this.keys.schedule(id), 'XX', 'LT', Date.now() + REPAIR_WITHIN_MS, id);
   }
 
   private idsAfter(indexKey: string, afterId: string | undefined, limit: number): Promise<string[]> {

@@ -128,16 +128,18 @@ export class RedisConnection {
 
   /**
    * REDIS_WAIT_REPLICAS: waits until that many replicas acknowledged the
-   * writes so far (Redis WAIT, sent where `key` was written: on a Cluster the
-   * master of its slot). Throws StoreUnavailableError when they do not within 1 s.
+   * writes so far (Redis WAIT, sent where each key was written: on a Cluster
+   * the masters of their slots). Throws StoreUnavailableError when they do not within 1 s.
    */
-  async waitForReplicas(key: string): Promise<void> {
+  async waitForReplicas(keys: string[]): Promise<void> {
     if (this.waitReplicas === 0) return;
-    const acknowledged = await this.run((redis) =>
-      nodeOf(redis, key).wait(this.waitReplicas, WAIT_REPLICAS_TIMEOUT_MS),
+    const nodes = await this.run(async (redis) => [...new Set(keys.map((key) => nodeOf(redis, key)))]);
+    const acknowledged = await this.run(() =>
+      Promise.all(nodes.map((node) => node.wait(this.waitReplicas, WAIT_REPLICAS_TIMEOUT_MS))),
     );
-    if (acknowledged < this.waitReplicas) {
-      throw new StoreUnavailableError(`only ${acknowledged} of ${this.waitReplicas} replicas acknowledged the write`);
+    const fewest = Math.min(...acknowledged);
+    if (fewest < this.waitReplicas) {
+      throw new StoreUnavailableError(new Error(`only ${fewest} of ${this.waitReplicas} replicas acknowledged the write`));
     }
   }
 
@@ -190,7 +192,7 @@ function nodeOf(redis: RedisClient, key: string): Redis {
   if (!(redis instanceof Cluster)) return redis;
   const [masterKey] = redis.slots[keySlot(key)] ?? [];
   const master = redis.nodes('master').find(({ options }) => `${options.host}:${options.port}` === masterKey);
-  if (master === undefined) throw new StoreUnavailableError('no master serves the written slot');
+  if (master === undefined) throw new StoreUnavailableError(new Error('no master serves the written slot'));
   return master;
 }
 

@@ -49,3 +49,10 @@ export function takeEarliest(entries: ShardEntry[], limit: number, firstShard: n
   for (const { shard } of taken) counts[shard] += 1;
   return counts;
 }
+
+/** The least of the known values; null when none is known. */
+export function minimum(values: (number | null)[]): number | null {
+  let least: number | null = null;
+  for (const value of values) if (value !== null && (least === null || value < least)) least = value;
+  return least;
+}
