@@ -208,3 +208,27 @@ async function startSentinel(masterPort: number, quorum: number): Promise<RedisS
     },
   };
 }
+
+/** The store variables a broker is started with to use the topology. */
+export function topologyEnv(handle: RedisTopologyHandle): Record<string, string> {
+  const { topology } = handle;
+  const list = (entries: { host: string; port: number }[]) => entries.map(({ host, port }) => `${host}:${port}`).join(',');
+  if (topology.kind === 'cluster') return { REDIS_CLUSTER_NODES: list(topology.nodes) };
+  if (topology.kind === 'sentinel') {
+    return { REDIS_SENTINELS: list(topology.sentinels), REDIS_SENTINEL_MASTER: topology.masterName };
+  }
+  return { REDIS_URL: topology.url };
+}
+
+/** The replicas of the topology now (ROLE says slave). */
+export async function replicaNodes(handle: RedisTopologyHandle): Promise<RedisServerHandle[]> {
+  const replicas: RedisServerHandle[] = [];
+  for (const node of handle.nodes) {
+    if (node.process.exitCode !== null || node.process.signalCode !== null) continue;
+    const role = await withConnection(node.port, async (redis) => ((await redis.call('ROLE')) as unknown[])[0]).catch(
+      () => null,
+    );
+    if (role === 'slave') replicas.push(node);
+  }
+  return replicas;
+}
