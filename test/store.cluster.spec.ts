@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { RedisStore } from '../src/store/redis.store';
 import { redisKeys } from '../src/store/redis/redis-keys';
-import { describeStoreContract, makeEntry } from './store-contract';
+import { describeStoreContract, eventually, makeEntry, statusIn, subscribed } from './store-contract';
 import { clusterMasterPorts, startRedisCluster, type RedisTopologyHandle } from './support/redis-topologies';
 import { uniquePrefix } from './support/test-redis';
 
@@ -34,7 +34,10 @@ describe('RedisStore on a Redis Cluster', () => {
           try {
             const slotsOf = async (list: string[]) => {
               let held = 0;
-              for (const key of list) held += Number(await redis.call('CLUSTER', 'COUNTKEYSINSLOT', await redis.call('CLUSTER', 'KEYSLOT', key)));
+              for (const key of list) {
+                const slot = Number(await redis.call('CLUSTER', 'KEYSLOT', key));
+                held += Number(await redis.call('CLUSTER', 'COUNTKEYSINSLOT', slot));
+              }
               return held;
             };
             return {
@@ -55,6 +58,35 @@ describe('RedisStore on a Redis Cluster', () => {
       expect(claimed.due.map(({ id }) => id)).toEqual(Array.from({ length: 90 }, (_, index) => `cl_${index}`));
     } finally {
       await store.close();
+    }
+  });
+
+  it('delivers change events to a replica on another node well within 1 s (classic pub/sub crosses the cluster bus)', async () => {
+    const prefix = uniquePrefix('events');
+    const writer = await connectStore(prefix);
+    const reader = await connectStore(prefix);
+    try {
+      const received = new Map<string, number>();
+      reader.subscribe((event) => {
+        if (event.kind === 'client') received.set(event.id, Date.now());
+      }, () => undefined);
+      await subscribed(reader);
+      const sentAt = new Map<string, number>();
+      for (let index = 0; index < 200; index += 1) {
+        const id = `cl_ev${index}`;
+        await writer.insertClient(makeEntry(id), 1_000);
+        sentAt.set(id, Date.now());
+        await writer.updateClient(id, 1, { status: statusIn('ready') });
+      }
+      await eventually(() => expect([...sentAt.keys()].filter((id) => !received.has(id))).toEqual([]), 2_000);
+      const delays = [...sentAt].map(([id, at]) => (received.get(id) ?? Infinity) - at).sort((x, y) => x - y);
+      const figure = { p50: delays[100], p99: delays[198], max: delays[199] };
+      process.stdout.write(`change event propagation on the cluster (ms, write to delivery): ${JSON.stringify(figure)}\n`);
+      expect(delays[Math.floor(delays.length * 0.99)]).toBeLessThan(250);
+      expect(delays[delays.length - 1]).toBeLessThan(1_000);
+    } finally {
+      await writer.close();
+      await reader.close();
     }
   });
 

@@ -64,6 +64,17 @@ export class RedisConnection {
     return this.redis instanceof Cluster;
   }
 
+  /**
+   * Calls back when a Cluster's membership changes (a node added or lost: a
+   * failover, a resharding). Messages crossing the cluster bus while a link
+   * broke may be lost without the subscriber's own connection dropping.
+   */
+  onMembershipChange(callback: () => void): void {
+    if (!(this.redis instanceof Cluster)) return;
+    this.redis.on('+node', callback);
+    this.redis.on('-node', callback);
+  }
+
   /** A plain connection for subscribing to store events on this topology (see createSubscriberClient). */
   subscriberClient(options: RedisOptions): Redis {
     return createSubscriberClient(this.topology, options, this.redis);
@@ -124,6 +135,15 @@ export class RedisConnection {
     const pipeline = redis.pipeline();
     for (const step of steps) step(pipeline);
     return unwrapReplies(await this.run(() => pipeline.exec()), command);
+  }
+
+  /**
+   * PUBLISH reaches every node of a Cluster, but two messages sent through
+   * two nodes may arrive in either order: messages published here all go
+   * through the node serving the channel name's slot, so they keep their order.
+   */
+  async publish(channel: string, message: string): Promise<void> {
+    await this.run((redis) => nodeOf(redis, channel).publish(channel, message));
   }
 
   /**
