@@ -93,6 +93,17 @@ describe('Redis Cluster failover', () => {
     // Refreshing resumed for every client after the failover.
     const afterPromotion = killedAt + Math.max(promotedAfterMs, 0);
     await brokers.waitForIssued(clients.map((c) => c.clientId), 1, EXPIRES_IN * 1_000 + 5_000, afterPromotion);
+    // Change events still reach every replica within 1 s (the killed master was the subscribers' first node).
+    const [gone] = clients;
+    expect((await call(replicas[0].url, 'DELETE', `/v1/clients/${gone.id}`, { headers: adminAuth })).status).toBe(204);
+    const deletedAt = Date.now();
+    for (const replica of replicas.slice(1)) {
+      let status = 200;
+      while (status !== 404 && Date.now() - deletedAt < 1_000) {
+        status = (await call(replica.url, 'GET', `/v1/clients/${gone.id}/token`, { headers: adminAuth })).status;
+      }
+      expect(status).toBe(404);
+    }
     const perClient = [...issuedCounts(fake, killedAt - 20_000).values()];
     report('cluster-master-sigkill', {
       promotedAfterMs,
