@@ -3,7 +3,7 @@ import { redisKeys } from '../src/store/redis/redis-keys';
 import { FakePipedream } from './support/fake-pipedream';
 import { admin, eventually, randomSecret, startBroker, type TestBroker } from './support/broker';
 import {
-  clusterMasterPorts,
+  masterPorts,
   replicaNodes,
   startRedisCluster,
   topologyEnv,
@@ -80,7 +80,7 @@ describe('brokers on a Redis Cluster (3 masters, 3 replicas)', () => {
     for (let index = 0; index < 30; index += 1) ids.push((await register(a)).id);
     const keys = redisKeys(prefix);
     const perMaster: { clients: number; scheduled: number }[] = [];
-    for (const port of await clusterMasterPorts(cluster)) {
+    for (const port of await masterPorts(cluster)) {
       const redis = new Redis({ port, host: '127.0.0.1' });
       try {
         let clients = 0;

@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { RedisStore } from '../src/store/redis.store';
 import { redisKeys } from '../src/store/redis/redis-keys';
 import { describeStoreContract, eventually, makeEntry, statusIn, subscribed } from './store-contract';
-import { clusterMasterPorts, startRedisCluster, type RedisTopologyHandle } from './support/redis-topologies';
+import { masterPorts, startRedisCluster, type RedisTopologyHandle } from './support/redis-topologies';
 import { uniquePrefix } from './support/test-redis';
 
 let cluster: RedisTopologyHandle;
@@ -29,7 +29,7 @@ describe('RedisStore on a Redis Cluster', () => {
       for (let index = 0; index < 90; index += 1) await store.insertClient(makeEntry(`cl_${index}`), 1_000 + index);
       const keys = redisKeys(prefix);
       const perMaster = await Promise.all(
-        (await clusterMasterPorts(cluster)).map(async (port) => {
+        (await masterPorts(cluster)).map(async (port) => {
           const redis = new Redis({ port, host: '127.0.0.1' });
           try {
             const slotsOf = async (list: string[]) => {

@@ -1,20 +1,32 @@
-import { clusterMasterPorts, startRedisCluster, topologyEnv, type RedisTopologyHandle } from '../support/redis-topologies';
+import {
+  masterPorts,
+  startRedisCluster,
+  startRedisSentinel,
+  topologyEnv,
+  type RedisTopologyHandle,
+} from '../support/redis-topologies';
 import { Cluster, adminAuth, call, issuedCounts, remainingMs, report, runLoad, sleep, type LoadResult } from './support/cluster';
 
 /**
- * A master of a 3-master, 3-replica Redis Cluster SIGKILLed under load: three
- * broker replicas with REDIS_WAIT_REPLICAS=1, clients refreshing on short
- * tokens, token GETs and registrations running.
+ * A master SIGKILLed under load, on a 3-master, 3-replica Redis Cluster and
+ * on a master with 2 replicas watched by 3 Sentinels: three broker replicas
+ * with REDIS_WAIT_REPLICAS=1, clients refreshing on short tokens, token GETs
+ * and registrations running.
  */
 const EXPIRES_IN = 12;
 const MIN_TTL_MS = 2_000;
 
-describe('Redis Cluster failover', () => {
+const TOPOLOGIES = [
+  { name: 'Redis Cluster', start: () => startRedisCluster({ masters: 3, replicas: 1 }), masters: 3 },
+  { name: 'Sentinel', start: () => startRedisSentinel({ replicas: 2, sentinels: 3 }), masters: 1 },
+];
+
+describe.each(TOPOLOGIES)('$name failover', ({ name, start, masters }) => {
   let redis: RedisTopologyHandle;
   let brokers: Cluster;
 
   beforeAll(async () => {
-    redis = await startRedisCluster({ masters: 3, replicas: 1 });
+    redis = await start();
     brokers = await Cluster.start({
       replicas: 3,
       expiresIn: EXPIRES_IN,
@@ -64,7 +76,7 @@ describe('Redis Cluster failover', () => {
     })();
 
     await sleep(3_000);
-    const [victimPort] = await clusterMasterPorts(redis);
+    const [victimPort] = await masterPorts(redis);
     const victim = redis.nodes.find(({ port }) => port === victimPort);
     victim?.process.kill('SIGKILL');
     const killedAt = Date.now();
@@ -72,7 +84,9 @@ describe('Redis Cluster failover', () => {
     let promotedAfterMs = -1;
     while (Date.now() - killedAt < 15_000) {
       for (const status of await readyStatuses()) readySeen.add(status);
-      if (promotedAfterMs < 0 && (await clusterMasterPorts(redis)).length === 3) promotedAfterMs = Date.now() - killedAt;
+      if (promotedAfterMs < 0 && (await masterPorts(redis)).length === masters) {
+        promotedAfterMs = Date.now() - killedAt;
+      }
       await sleep(250);
     }
     registering = false;
@@ -105,7 +119,7 @@ describe('Redis Cluster failover', () => {
       expect(status).toBe(404);
     }
     const perClient = [...issuedCounts(fake, killedAt - 20_000).values()];
-    report('cluster-master-sigkill', {
+    report(`${name} master SIGKILL`, {
       promotedAfterMs,
       acknowledgedRegistrations: acknowledged.length,
       refusedRegistrations: refusedStatuses.length,

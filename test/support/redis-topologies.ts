@@ -104,8 +104,8 @@ export async function startRedisCluster(options: { masters?: number; replicas?: 
   };
 }
 
-/** The ports of the cluster's masters now (they change on a failover). */
-export async function clusterMasterPorts(handle: RedisTopologyHandle): Promise<number[]> {
+/** The ports of the masters now (they change on a failover), in the order the nodes were started. */
+export async function masterPorts(handle: RedisTopologyHandle): Promise<number[]> {
   const ports: number[] = [];
   for (const node of handle.nodes) {
     if (node.process.exitCode !== null || node.process.signalCode !== null) continue;
