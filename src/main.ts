@@ -19,7 +19,10 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   if (config.redis === null) {
-    logger.warn('No store variable (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES) is set: running on the in-process memory store (one instance only; nothing survives a restart)');
+    logger.warn(
+      'No store variable (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES) is set: running on the in-process ' +
+        'memory store (one instance only; nothing survives a restart)',
+    );
   }
   if (config.encryptionKeyEphemeral) {
     logger.warn('BROKER_ENCRYPTION_KEYS is not set: secrets are encrypted with a throwaway key for this run only');
@@ -30,7 +33,8 @@ async function main(): Promise<void> {
 
   const app = await createApp(config, logger);
   await app.listen({ port: config.port, host: config.host });
-  logger.info({ port: config.port, host: config.host, store: config.redis?.kind ?? 'memory' }, 'token-broker listening');
+  const store = config.redis?.kind ?? 'memory';
+  logger.info({ port: config.port, host: config.host, store }, 'token-broker listening');
   if (config.adminKeyGenerated) {
     // Printed once, to the terminal only, so a first run can follow the README; never logged.
     process.stdout.write(

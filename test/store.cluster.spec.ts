@@ -67,9 +67,12 @@ describe('RedisStore on a Redis Cluster', () => {
     const reader = await connectStore(prefix);
     try {
       const received = new Map<string, number>();
-      reader.subscribe((event) => {
-        if (event.kind === 'client') received.set(event.id, Date.now());
-      }, () => undefined);
+      reader.subscribe(
+        (event) => {
+          if (event.kind === 'client') received.set(event.id, Date.now());
+        },
+        () => undefined,
+      );
       await subscribed(reader);
       const sentAt = new Map<string, number>();
       for (let index = 0; index < 200; index += 1) {
@@ -81,7 +84,9 @@ describe('RedisStore on a Redis Cluster', () => {
       await eventually(() => expect([...sentAt.keys()].filter((id) => !received.has(id))).toEqual([]), 2_000);
       const delays = [...sentAt].map(([id, at]) => (received.get(id) ?? Infinity) - at).sort((x, y) => x - y);
       const figure = { p50: delays[100], p99: delays[198], max: delays[199] };
-      process.stdout.write(`change event propagation on the cluster (ms, write to delivery): ${JSON.stringify(figure)}\n`);
+      process.stdout.write(
+        `change event propagation on the cluster (ms, write to delivery): ${JSON.stringify(figure)}\n`,
+      );
       expect(delays[Math.floor(delays.length * 0.99)]).toBeLessThan(250);
       expect(delays[delays.length - 1]).toBeLessThan(1_000);
     } finally {

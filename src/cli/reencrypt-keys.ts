@@ -13,7 +13,8 @@ async function main(): Promise<number> {
   const config = loadConfigFromEnvironment();
   if (config.redis === null) {
     process.stderr.write(
-      'keys:reencrypt needs a Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES): the memory store lives only inside a running broker.\n',
+      'keys:reencrypt needs a Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES): ' +
+        'the memory store lives only inside a running broker.\n',
     );
     return 1;
   }

@@ -131,8 +131,12 @@ export function parseConfig(env: Env): AppConfig {
   const storeVariable = STORE_VARIABLES.find((name) => (env[name] ?? '').trim() !== '');
   const encryptionKeyEphemeral = encryptionKeys.length === 0 && storeVariable === undefined && !production;
   if (encryptionKeyEphemeral) encryptionKeys.push({ kid: 'ephemeral', key: randomBytes(32) });
-  if (encryptionKeys.length === 0 && storeVariable !== undefined && !production && env.BROKER_ENCRYPTION_KEYS === undefined) {
-    problems.push(`BROKER_ENCRYPTION_KEYS is required with ${storeVariable}: a throwaway key would make stored secrets unreadable after a restart`);
+  const missingKeys = encryptionKeys.length === 0 && env.BROKER_ENCRYPTION_KEYS === undefined;
+  if (missingKeys && storeVariable !== undefined && !production) {
+    problems.push(
+      `BROKER_ENCRYPTION_KEYS is required with ${storeVariable}: ` +
+        'a throwaway key would make stored secrets unreadable after a restart',
+    );
   }
 
   if (production) {

@@ -38,15 +38,22 @@ export function parseRedisTopology(env: Env, problems: string[]): RedisTopology 
   if (url !== null) {
     if (!/^rediss?:\/\//.test(url)) problems.push(`REDIS_URL must start with redis:// or rediss:// (got "${url}")`);
     if (auth.username !== null || auth.password !== null || auth.tls) {
-      problems.push('REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS apply to REDIS_SENTINELS and REDIS_CLUSTER_NODES; '
-        + 'with REDIS_URL put them in the URL (rediss://user:password@host:port)');
+      problems.push(
+        'REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS apply to REDIS_SENTINELS and REDIS_CLUSTER_NODES; ' +
+          'with REDIS_URL put them in the URL (rediss://user:password@host:port)',
+      );
     }
     return { kind: 'single', url };
   }
   const sentinels = value('REDIS_SENTINELS');
   if (sentinels !== null) {
     if (masterName === null) problems.push('REDIS_SENTINELS needs REDIS_SENTINEL_MASTER (the master group name)');
-    return { kind: 'sentinel', sentinels: hostPorts('REDIS_SENTINELS', sentinels, problems), masterName: masterName ?? '', ...auth };
+    return {
+      kind: 'sentinel',
+      sentinels: hostPorts('REDIS_SENTINELS', sentinels, problems),
+      masterName: masterName ?? '',
+      ...auth,
+    };
   }
   const nodes = value('REDIS_CLUSTER_NODES');
   if (nodes !== null) return { kind: 'cluster', nodes: hostPorts('REDIS_CLUSTER_NODES', nodes, problems), ...auth };
@@ -65,7 +72,10 @@ function parseAuth(env: Env, problems: string[]): RedisAuth {
 }
 
 function hostPorts(name: string, raw: string, problems: string[]): HostPort[] {
-  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
   const parsed: HostPort[] = [];
   for (const entry of entries) {
     const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(entry);

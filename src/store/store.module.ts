@@ -6,7 +6,7 @@ import { BROKER_STORE, type BrokerStore } from './broker-store';
 import { MemoryStore } from './memory.store';
 import { RedisStore } from './redis.store';
 
-/** Provides BROKER_STORE: Redis (one, through Sentinel, or a Cluster) when a store variable is set, process memory otherwise. */
+/** Provides BROKER_STORE: Redis (one, through Sentinel, or a Cluster) when a store variable is set, else process memory. */
 @Global()
 @Module({
   providers: [

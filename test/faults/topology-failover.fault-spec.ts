@@ -5,7 +5,17 @@ import {
   topologyEnv,
   type RedisTopologyHandle,
 } from '../support/redis-topologies';
-import { Cluster, adminAuth, call, issuedCounts, remainingMs, report, runLoad, sleep, type LoadResult } from './support/cluster';
+import {
+  Cluster,
+  adminAuth,
+  call,
+  issuedCounts,
+  remainingMs,
+  report,
+  runLoad,
+  sleep,
+  type LoadResult,
+} from './support/cluster';
 
 /**
  * A master SIGKILLed under load, on a 3-master, 3-replica Redis Cluster and
@@ -40,14 +50,23 @@ describe.each(TOPOLOGIES)('$name failover', ({ name, start, masters }) => {
 
   async function readyStatuses(): Promise<number[]> {
     return Promise.all(
-      brokers.replicas.map((r) => call(r.url, 'GET', '/health/ready', { timeoutMs: 3_000 }).then((a) => a.status, () => 0)),
+      brokers.replicas.map((r) =>
+        call(r.url, 'GET', '/health/ready', { timeoutMs: 3_000 }).then(
+          (a) => a.status,
+          () => 0,
+        ),
+      ),
     );
   }
 
   it('SIGKILL of a master: no token served near expiry, no acknowledged registration lost, refreshing resumes', async () => {
     const { fake, replicas } = brokers;
     const clients = await brokers.registerClients(24, 'failover');
-    await brokers.waitForIssued(clients.map((c) => c.clientId), 1, 15_000);
+    await brokers.waitForIssued(
+      clients.map((c) => c.clientId),
+      1,
+      15_000,
+    );
 
     const results: LoadResult[] = [];
     const load = runLoad({
@@ -67,7 +86,13 @@ describe.each(TOPOLOGIES)('$name failover', ({ name, start, masters }) => {
         const res = await call(replicas[index % replicas.length].url, 'POST', '/v1/clients', {
           headers: adminAuth,
           timeoutMs: 5_000,
-          body: { workspaceId: 'o_faults', name: clientId, type: 'oauth_client_credentials', clientId, clientSecret: `late-secret-${index}-0123456789` },
+          body: {
+            workspaceId: 'o_faults',
+            name: clientId,
+            type: 'oauth_client_credentials',
+            clientId,
+            clientSecret: `late-secret-${index}-0123456789`,
+          },
         }).catch(() => null);
         if (res?.status === 201) acknowledged.push(res.body.id as string);
         else refusedStatuses.push(res?.status ?? 0);
@@ -106,7 +131,12 @@ describe.each(TOPOLOGIES)('$name failover', ({ name, start, masters }) => {
     for (const answer of served) expect(remainingMs(answer)).toBeGreaterThanOrEqual(MIN_TTL_MS - 50);
     // Refreshing resumed for every client after the failover.
     const afterPromotion = killedAt + Math.max(promotedAfterMs, 0);
-    await brokers.waitForIssued(clients.map((c) => c.clientId), 1, EXPIRES_IN * 1_000 + 5_000, afterPromotion);
+    await brokers.waitForIssued(
+      clients.map((c) => c.clientId),
+      1,
+      EXPIRES_IN * 1_000 + 5_000,
+      afterPromotion,
+    );
     // Change events still reach every replica within 1 s (the killed master was the subscribers' first node).
     const [gone] = clients;
     expect((await call(replicas[0].url, 'DELETE', `/v1/clients/${gone.id}`, { headers: adminAuth })).status).toBe(204);

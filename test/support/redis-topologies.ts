@@ -34,7 +34,13 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
 }
 
 async function withConnection<T>(port: number, use: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -53,7 +59,9 @@ async function stopAll(handles: RedisServerHandle[]): Promise<void> {
  * `redis-cli --cluster create`; ready once every node reports cluster_state:ok
  * and every replica is in sync.
  */
-export async function startRedisCluster(options: { masters?: number; replicas?: number } = {}): Promise<RedisTopologyHandle> {
+export async function startRedisCluster(
+  options: { masters?: number; replicas?: number } = {},
+): Promise<RedisTopologyHandle> {
   assertRedisCliInstalled();
   const masters = options.masters ?? 3;
   const replicas = options.replicas ?? 1;
@@ -120,7 +128,9 @@ export async function masterPorts(handle: RedisTopologyHandle): Promise<number[]
 export const SENTINEL_MASTER = 'tbmaster';
 
 /** A master with `replicas` replicas, watched by `sentinels` Sentinels (quorum: a majority of them). */
-export async function startRedisSentinel(options: { replicas?: number; sentinels?: number } = {}): Promise<RedisTopologyHandle> {
+export async function startRedisSentinel(
+  options: { replicas?: number; sentinels?: number } = {},
+): Promise<RedisTopologyHandle> {
   const replicaCount = options.replicas ?? 2;
   const sentinelCount = options.sentinels ?? 3;
   const nodes: RedisServerHandle[] = [];
@@ -212,7 +222,8 @@ async function startSentinel(masterPort: number, quorum: number): Promise<RedisS
 /** The store variables a broker is started with to use the topology. */
 export function topologyEnv(handle: RedisTopologyHandle): Record<string, string> {
   const { topology } = handle;
-  const list = (entries: { host: string; port: number }[]) => entries.map(({ host, port }) => `${host}:${port}`).join(',');
+  const list = (entries: { host: string; port: number }[]) =>
+    entries.map(({ host, port }) => `${host}:${port}`).join(',');
   if (topology.kind === 'cluster') return { REDIS_CLUSTER_NODES: list(topology.nodes) };
   if (topology.kind === 'sentinel') {
     return { REDIS_SENTINELS: list(topology.sentinels), REDIS_SENTINEL_MASTER: topology.masterName };

@@ -90,7 +90,8 @@ function authOptions(auth: RedisAuth): RedisOptions {
 /** Round robin over the nodes the Cluster client knows now, the seed nodes when it knows none. */
 function nextNode(cluster: RedisClient, seeds: HostPort[], attempt: number): HostPort {
   const known = cluster instanceof Cluster ? cluster.nodes('all') : [];
-  const candidates = known.length > 0 ? known.map(({ options }) => ({ host: options.host, port: options.port })) : seeds;
+  const candidates =
+    known.length > 0 ? known.map(({ options }) => ({ host: options.host, port: options.port })) : seeds;
   const node = candidates[attempt % candidates.length];
   return { host: node.host ?? seeds[0].host, port: node.port ?? seeds[0].port };
 }

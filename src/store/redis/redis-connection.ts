@@ -159,7 +159,8 @@ export class RedisConnection {
     );
     const fewest = Math.min(...acknowledged);
     if (fewest < this.waitReplicas) {
-      throw new StoreUnavailableError(new Error(`only ${fewest} of ${this.waitReplicas} replicas acknowledged the write`));
+      const problem = `only ${fewest} of ${this.waitReplicas} replicas acknowledged the write`;
+      throw new StoreUnavailableError(new Error(problem));
     }
   }
 
@@ -197,10 +198,12 @@ export class RedisConnection {
 function sendEach(cluster: Cluster, step: PipelineStep): Promise<unknown[]> {
   const calls: [name: string, args: unknown[]][] = [];
   const recorder: ChainableCommander = new Proxy({} as ChainableCommander, {
-    get: (_, name) => (...args: unknown[]) => {
-      calls.push([String(name), args]);
-      return recorder;
-    },
+    get:
+      (_, name) =>
+      (...args: unknown[]) => {
+        calls.push([String(name), args]);
+        return recorder;
+      },
   });
   step(recorder);
   const commands = cluster as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;

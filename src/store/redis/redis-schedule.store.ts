@@ -1,5 +1,5 @@
 import type { DueClaim, DueClient, ScheduleStore } from '../interfaces/schedule-store';
-import type { RedisConnection } from './redis-connection';
+import type { PipelineStep, RedisConnection } from './redis-connection';
 import type { RedisCounters } from './redis-counters';
 import { minimum, takeEarliest, type ShardEntry } from './schedule-shards';
 import { queueScript } from './script-loader';
@@ -62,11 +62,13 @@ export class RedisScheduleStore implements ScheduleStore {
     this.nextTurn = (this.nextTurn + 1) % shards.length;
     const counts = takeEarliest(entries, limit, firstShard, shards.length);
     const claimed = shards.flatMap((key, shard) => (counts[shard] > 0 ? [{ key, shard, count: counts[shard] }] : []));
-    const replies = (await this.connection.steps([
-      (pipeline) => {
-        for (const { key, count } of claimed) queueScript(pipeline, 'claimDue', [key], [now, leaseUntil, count]);
-      },
-    ], 'claimDue')) as [string[], string[]][];
+    const claim: PipelineStep = (pipeline) => {
+      for (const { key, count } of claimed) queueScript(pipeline, 'claimDue', [key], [now, leaseUntil, count]);
+    };
+    const replies = (claimed.length === 0 ? [] : await this.connection.steps([claim], 'claimDue')) as [
+      string[],
+      string[],
+    ][];
     const due: DueClient[] = [];
     replies.forEach(([idsAndScores, next], index) => {
       for (let at = 0; at < idsAndScores.length; at += 2) {
