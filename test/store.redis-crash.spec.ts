@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { RedisStore } from '../src/store/redis.store';
+import type { FailpointName } from '../src/store/redis/failpoint';
 import { REPAIR_WITHIN_MS } from '../src/store/redis/redis-client.store';
 import { redisKeys } from '../src/store/redis/redis-keys';
 import { loadScripts, type ScriptName } from '../src/store/redis/script-loader';
@@ -23,7 +24,7 @@ describe('RedisStore counters after a crash between a client write and its count
   let store: RedisStore;
   const opened: RedisStore[] = [];
 
-  const connect = async (failpoint?: 'after-client-write', onFailpoint?: () => void) => {
+  const connect = async (failpoint?: FailpointName, onFailpoint?: () => void) => {
     const logger = { warn: (details: object) => ('failpoint' in details ? onFailpoint?.() : undefined) };
     const connected = await RedisStore.connect({ url: testRedisUrl(), keyPrefix: prefix, failpoint, logger });
     opened.push(connected);
@@ -31,10 +32,13 @@ describe('RedisStore counters after a crash between a client write and its count
   };
 
   /** Runs `write` on a store that stops at the failpoint, then "kills" it: its second step never runs. */
-  const crashDuring = async (write: (dying: RedisStore) => Promise<unknown>) => {
+  const crashDuring = async (
+    write: (dying: RedisStore) => Promise<unknown>,
+    failpoint: FailpointName = 'after-client-write',
+  ) => {
     let reached!: () => void;
     const atFailpoint = new Promise<void>((resolve) => (reached = resolve));
-    const dying = await connect('after-client-write', reached);
+    const dying = await connect(failpoint, reached);
     void write(dying);
     await atFailpoint;
     await dying.close();
@@ -131,6 +135,31 @@ describe('RedisStore counters after a crash between a client write and its count
 
     await expectCountersExact(store, IDS);
     expect(await store.tokenStats(10)).toMatchObject({ total: 0, failingIds: [] });
+  });
+
+  it('an insert cut off right after its hash is scheduled within REPAIR_WITHIN_MS, then listed and counted', async () => {
+    const insertedAt = Date.now();
+    await crashDuring(
+      (dying) => dying.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), insertedAt),
+      'after-client-insert',
+    );
+    const due = Number(await admin.zscore(redisKeys(prefix).schedule('cl_a'), 'cl_a'));
+    expect(due).toBeGreaterThan(insertedAt);
+    expect(due).toBeLessThanOrEqual(Date.now() + REPAIR_WITHIN_MS);
+    expect(await store.listClients({ limit: 10 })).toEqual([]);
+
+    await claimAndLock('cl_a');
+
+    expect((await store.listClients({ limit: 10 })).map((listed) => listed.client.id)).toEqual(['cl_a']);
+    expect(await store.tokenStats(10)).toMatchObject({ total: 1, byState: { ready: 1 } });
+  });
+
+  it('an insert whose OAuth client id is taken leaves a schedule entry that the first claim drops', async () => {
+    await store.insertClient(makeEntry('cl_a', { clientId: 'pd_same' }), UNSCHEDULED);
+    await expect(store.insertClient(makeEntry('cl_b', { clientId: 'pd_same' }), Date.now())).rejects.toThrow();
+    await claimAndLock('cl_b');
+    expect(await admin.zscore(redisKeys(prefix).schedule('cl_b'), 'cl_b')).toBeNull();
+    expect(await store.tokenStats(10)).toMatchObject({ total: 1 });
   });
 
   it('an insert cut off after its hash and schedule entry is listed and counted by the first claim', async () => {

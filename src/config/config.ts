@@ -57,7 +57,7 @@ export interface AppConfig {
 }
 
 /** The points TEST_FAILPOINT may name: a fault test kills the process there. */
-export const TEST_FAILPOINTS = ['after-client-write'] as const;
+export const TEST_FAILPOINTS = ['after-client-write', 'after-client-insert'] as const;
 export type TestFailpoint = (typeof TEST_FAILPOINTS)[number];
 
 export class ConfigError extends Error {
