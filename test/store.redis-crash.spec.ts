@@ -154,12 +154,12 @@ describe('RedisStore counters after a crash between a client write and its count
     expect(await store.tokenStats(10)).toMatchObject({ total: 1, byState: { ready: 1 } });
   });
 
-  it('an insert whose OAuth client id is taken leaves a schedule entry that the first claim drops', async () => {
+  it('an insert whose OAuth client id is taken leaves nothing behind, not even its repair entry', async () => {
     await store.insertClient(makeEntry('cl_a', { clientId: 'pd_same' }), UNSCHEDULED);
     await expect(store.insertClient(makeEntry('cl_b', { clientId: 'pd_same' }), Date.now())).rejects.toThrow();
-    await claimAndLock('cl_b');
     expect(await admin.zscore(redisKeys(prefix).schedule('cl_b'), 'cl_b')).toBeNull();
-    expect(await store.tokenStats(10)).toMatchObject({ total: 1 });
+    expect(await admin.exists(redisKeys(prefix).client('cl_b'))).toBe(0);
+    expect(await store.tokenStats(10)).toMatchObject({ total: 1, nextDueAt: UNSCHEDULED });
   });
 
   it('an insert cut off after its hash and schedule entry is listed and counted by the first claim', async () => {

@@ -86,8 +86,14 @@ export class RedisClientStore implements ClientStore {
       try {
         await this.claimClientId(client.workspaceId, client.clientId, client.id);
       } catch (error) {
-        // The claim's error is what the caller must see; a hash left behind is unlisted and harmless.
-        await this.connection.run((redis) => redis.del(this.keys.client(client.id))).catch(() => undefined);
+        // The claim's error is what the caller must see. Whatever of the hash and its repair entry is left
+        // behind is harmless: unlisted, and a claim of the entry finds the client gone and drops it.
+        await this.connection
+          .steps([
+            (pipeline) => pipeline.del(this.keys.client(client.id)),
+            (pipeline) => pipeline.zrem(this.keys.schedule(client.id), client.id),
+          ])
+          .catch(() => undefined);
         throw error;
       }
     }
