@@ -6,7 +6,7 @@ import { createApp } from '../../src/app.factory';
 import { createLogger } from '../../src/common/logger';
 import { parseConfig, type AppConfig } from '../../src/config/config';
 import type { FakePipedream } from './fake-pipedream';
-import { testRedisUrl, uniquePrefix } from './test-redis';
+import { testStoreEnv, uniquePrefix } from './test-redis';
 
 export const ADMIN_KEY = 'adm_test_admin_key_0123456789abcdef';
 export const ENCRYPTION_KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
@@ -50,7 +50,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<TestBrok
     LOG_LEVEL: 'info',
     ...(upstream ? { DEFAULT_TOKEN_URL: upstream.tokenUrl, PIPEDREAM_API_BASE: upstream.baseUrl } : {}),
     // A topology of its own (REDIS_SENTINELS, REDIS_CLUSTER_NODES in options.env) replaces the run's redis-server.
-    ...(options.store === 'memory' || options.store === 'topology' ? {} : { REDIS_URL: testRedisUrl() }),
+    ...(options.store === 'memory' || options.store === 'topology' ? {} : testStoreEnv()),
     ...options.env,
   };
   const config = parseConfig(env);
