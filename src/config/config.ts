@@ -131,19 +131,7 @@ export function parseConfig(env: Env): AppConfig {
   const storeVariable = STORE_VARIABLES.find((name) => (env[name] ?? '').trim() !== '');
   const encryptionKeyEphemeral = encryptionKeys.length === 0 && storeVariable === undefined && !production;
   if (encryptionKeyEphemeral) encryptionKeys.push({ kid: 'ephemeral', key: randomBytes(32) });
-  const missingKeys = encryptionKeys.length === 0 && env.BROKER_ENCRYPTION_KEYS === undefined;
-  if (missingKeys && storeVariable !== undefined && !production) {
-    problems.push(
-      `BROKER_ENCRYPTION_KEYS is required with ${storeVariable}: ` +
-        'a throwaway key would make stored secrets unreadable after a restart',
-    );
-  }
-
-  if (production) {
-    const missing = ['BROKER_ADMIN_KEYS', 'BROKER_ENCRYPTION_KEYS'].filter((name) => (env[name] ?? '').trim() === '');
-    if (storeVariable === undefined) missing.unshift(STORE_VARIABLES.join(' or '));
-    if (missing.length > 0) problems.push(`NODE_ENV=production requires ${missing.join(', ')}`);
-  }
+  requireStoreCompanions(env, { production, storeVariable, encryptionKeys }, problems);
 
   const defaultTokenUrl = text('DEFAULT_TOKEN_URL', 'https://api.pipedream.com/v1/oauth/token');
   const pipedreamApiBase = text('PIPEDREAM_API_BASE', 'https://api.pipedream.com').replace(/\/+$/, '');
@@ -200,6 +188,26 @@ export function parseConfig(env: Env): AppConfig {
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   return config;
+}
+
+/** What a store variable, or production, requires beside it; each problem names the variables. */
+function requireStoreCompanions(
+  env: Env,
+  chosen: { production: boolean; storeVariable?: string; encryptionKeys: EncryptionKey[] },
+  problems: string[],
+): void {
+  const { production, storeVariable, encryptionKeys } = chosen;
+  const missingKeys = encryptionKeys.length === 0 && env.BROKER_ENCRYPTION_KEYS === undefined;
+  if (missingKeys && storeVariable !== undefined && !production) {
+    problems.push(
+      `BROKER_ENCRYPTION_KEYS is required with ${storeVariable}: ` +
+        'a throwaway key would make stored secrets unreadable after a restart',
+    );
+  }
+  if (!production) return;
+  const missing = ['BROKER_ADMIN_KEYS', 'BROKER_ENCRYPTION_KEYS'].filter((name) => (env[name] ?? '').trim() === '');
+  if (storeVariable === undefined) missing.unshift(STORE_VARIABLES.join(' or '));
+  if (missing.length > 0) problems.push(`NODE_ENV=production requires ${missing.join(', ')}`);
 }
 
 function failpoint(raw: string | undefined, problems: string[]): TestFailpoint | null {
