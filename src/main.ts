@@ -21,10 +21,10 @@ async function main(): Promise<void> {
   }
   const logFormat = chooseLogFormat({ production: config.production, stdoutIsTty: process.stdout.isTTY === true });
   const logger = createLogger(config.logLevel, logDestination(logFormat));
-  if (config.redisUrl === null) {
+  if (config.redis === null) {
     logger.warn(
-      'REDIS_URL is not set: running on the in-process memory store (one instance only; ' +
-        'nothing survives a restart, queued webhook deliveries included)',
+      'No store variable (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES) is set: running on the in-process ' +
+        'memory store (one instance only; nothing survives a restart, queued webhook deliveries included)',
     );
   }
   if (config.encryptionKeyEphemeral) {
@@ -36,7 +36,8 @@ async function main(): Promise<void> {
 
   const app = await createApp(config, logger);
   await app.listen({ port: config.port, host: config.host });
-  logger.info({ port: config.port, host: config.host, store: config.redisUrl ? 'redis' : 'memory' }, 'token-broker listening');
+  const store = config.redis?.kind ?? 'memory';
+  logger.info({ port: config.port, host: config.host, store }, 'token-broker listening');
   // Printed once, to the terminal only, so a first run can follow the README; never logged.
   if (!config.production) process.stdout.write(whereToGo(config));
 

@@ -59,10 +59,12 @@ describe('node dist/main.js', () => {
     expect(broker.stdout()).not.toContain(token.access_token);
   });
 
-  it('production refuses to start without REDIS_URL, BROKER_ADMIN_KEYS and BROKER_ENCRYPTION_KEYS, naming them', async () => {
+  it('production refuses to start without a store variable, BROKER_ADMIN_KEYS and BROKER_ENCRYPTION_KEYS, naming them', async () => {
     broker = spawnBroker({ NODE_ENV: 'production', PORT: String(await freePort()) });
     expect(await broker.exited).toBe(1);
-    expect(broker.stderr()).toContain('NODE_ENV=production requires REDIS_URL, BROKER_ADMIN_KEYS, BROKER_ENCRYPTION_KEYS');
+    expect(broker.stderr()).toContain(
+      'NODE_ENV=production requires REDIS_URL or REDIS_SENTINELS or REDIS_CLUSTER_NODES, BROKER_ADMIN_KEYS, BROKER_ENCRYPTION_KEYS',
+    );
   });
 
   it('a bad value stops the process at start with a message naming the variable', async () => {

@@ -1,6 +1,8 @@
 import Redis from 'ioredis';
 import { RedisStore } from '../src/store/redis.store';
+import type { FailpointName } from '../src/store/redis/failpoint';
 import { REPAIR_WITHIN_MS } from '../src/store/redis/redis-client.store';
+import { redisKeys } from '../src/store/redis/redis-keys';
 import { loadScripts, type ScriptName } from '../src/store/redis/script-loader';
 import { initialStatus } from '../src/store/store.types';
 import type { WebhookRecord } from '../src/store/webhook.types';
@@ -23,7 +25,7 @@ describe('RedisStore counters after a crash between a client write and its count
   let store: RedisStore;
   const opened: RedisStore[] = [];
 
-  const connect = async (failpoint?: 'after-client-write', onFailpoint?: () => void) => {
+  const connect = async (failpoint?: FailpointName, onFailpoint?: () => void) => {
     const logger = { warn: (details: object) => ('failpoint' in details ? onFailpoint?.() : undefined) };
     const connected = await RedisStore.connect({ url: testRedisUrl(), keyPrefix: prefix, failpoint, logger });
     opened.push(connected);
@@ -31,10 +33,13 @@ describe('RedisStore counters after a crash between a client write and its count
   };
 
   /** Runs `write` on a store that stops at the failpoint, then "kills" it: its second step never runs. */
-  const crashDuring = async (write: (dying: RedisStore) => Promise<unknown>) => {
+  const crashDuring = async (
+    write: (dying: RedisStore) => Promise<unknown>,
+    failpoint: FailpointName = 'after-client-write',
+  ) => {
     let reached!: () => void;
     const atFailpoint = new Promise<void>((resolve) => (reached = resolve));
-    const dying = await connect('after-client-write', reached);
+    const dying = await connect(failpoint, reached);
     void write(dying);
     await atFailpoint;
     await dying.close();
@@ -80,7 +85,8 @@ describe('RedisStore counters after a crash between a client write and its count
     expect((await store.getClient('cl_a'))?.status.state).toBe('rejected');
     expect((await store.tokenStats(10)).byState).toEqual({ pending: 1, ready: 1, failing: 0, rejected: 0 });
     // The write pulled the client's schedule entry in, so a replica claims it soon.
-    expect(Number(await admin.zscore(`${prefix}schedule`, 'cl_a'))).toBeLessThanOrEqual(Date.now() + REPAIR_WITHIN_MS);
+    const due = Number(await admin.zscore(redisKeys(prefix).schedule('cl_a'), 'cl_a'));
+    expect(due).toBeLessThanOrEqual(Date.now() + REPAIR_WITHIN_MS);
 
     await claimAndLock('cl_a');
 
@@ -115,7 +121,7 @@ describe('RedisStore counters after a crash between a client write and its count
 
     await expectCountersExact(store, IDS);
     expect(await store.tokenStats(10)).toMatchObject({ total: 1, byState: { pending: 1, failing: 0 }, failingIds: [] });
-    expect(await admin.zscore(`${prefix}schedule`, 'cl_a')).toBeNull();
+    expect(await admin.zscore(redisKeys(prefix).schedule('cl_a'), 'cl_a')).toBeNull();
   });
 
   it('a late counting step, of a write cut off before a delete, does not count the deleted client again', async () => {
@@ -132,6 +138,31 @@ describe('RedisStore counters after a crash between a client write and its count
     expect(await store.tokenStats(10)).toMatchObject({ total: 0, failingIds: [] });
   });
 
+  it('an insert cut off right after its hash is scheduled within REPAIR_WITHIN_MS, then listed and counted', async () => {
+    const insertedAt = Date.now();
+    await crashDuring(
+      (dying) => dying.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), insertedAt),
+      'after-client-insert',
+    );
+    const due = Number(await admin.zscore(redisKeys(prefix).schedule('cl_a'), 'cl_a'));
+    expect(due).toBeGreaterThan(insertedAt);
+    expect(due).toBeLessThanOrEqual(Date.now() + REPAIR_WITHIN_MS);
+    expect(await store.listClients({ limit: 10 })).toEqual([]);
+
+    await claimAndLock('cl_a');
+
+    expect((await store.listClients({ limit: 10 })).map((listed) => listed.client.id)).toEqual(['cl_a']);
+    expect(await store.tokenStats(10)).toMatchObject({ total: 1, byState: { ready: 1 } });
+  });
+
+  it('an insert whose OAuth client id is taken leaves nothing behind, not even its repair entry', async () => {
+    await store.insertClient(makeEntry('cl_a', { clientId: 'pd_same' }), UNSCHEDULED);
+    await expect(store.insertClient(makeEntry('cl_b', { clientId: 'pd_same' }), Date.now())).rejects.toThrow();
+    expect(await admin.zscore(redisKeys(prefix).schedule('cl_b'), 'cl_b')).toBeNull();
+    expect(await admin.exists(redisKeys(prefix).client('cl_b'))).toBe(0);
+    expect(await store.tokenStats(10)).toMatchObject({ total: 1, nextDueAt: UNSCHEDULED });
+  });
+
   it('an insert cut off after its hash and schedule entry is listed and counted by the first claim', async () => {
     const entry = makeEntry('cl_a', { status: statusIn('rejected', isoAt(2)) });
     const args = {
@@ -142,7 +173,7 @@ describe('RedisStore counters after a crash between a client write and its count
       seq: String(Date.now() * 1_000),
     };
     await runScript('insertClient', [`${prefix}{c:cl_a}`], [JSON.stringify(args)]);
-    await admin.zadd(`${prefix}schedule`, Date.now(), 'cl_a');
+    await admin.zadd(redisKeys(prefix).schedule('cl_a'), Date.now(), 'cl_a');
     expect((await store.tokenStats(10)).total).toBe(0);
 
     await claimAndLock('cl_a');
@@ -222,7 +253,7 @@ describe('RedisStore counters cost', () => {
     });
     // One round trip: the schedule entry pulled in, then the client script (EVAL the first time on a connection).
     expect(commands.map(([name, key]) => `${name.toLowerCase()} ${key}`)).toEqual([
-      `zadd ${prefix}schedule`,
+      `zadd ${redisKeys(prefix).schedule('cl_a')}`,
       expect.stringMatching(/^eval(sha)? /),
       ...['exists', 'hget', 'hget', 'hset', 'publish', 'hget'].map((name) => `${name} ${key(name)}`),
     ]);

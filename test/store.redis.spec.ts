@@ -3,6 +3,7 @@ import { createLogger } from '../src/common/logger';
 import { DuplicateClientError, StoreUnavailableError } from '../src/store/broker-store';
 import { RedisStore } from '../src/store/redis.store';
 import { StoreCommandError } from '../src/store/redis/redis-errors';
+import { redisKeys } from '../src/store/redis/redis-keys';
 import type { StoreEvent } from '../src/store/store.types';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server';
 import { testRedisUrl, uniquePrefix } from './support/test-redis';
@@ -79,7 +80,9 @@ describe('RedisStore on Redis', () => {
     expect(store.kind).toBe('redis');
   });
 
-  it('keeps every key under the prefix, one client per hash tag, one workspace per hash tag, counters and usage times in theirs', async () => {
+  it('keeps every key under the prefix, one client per hash tag, one workspace per hash tag, the counters, usage times and schedule shards in theirs', async () => {
+    const shardKey = redisKeys(prefix).schedule('cl_a').slice(prefix.length);
+    const shardTag = hashTag(shardKey);
     await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one', token: makeToken(1) }), UNSCHEDULED);
     await store.updateClient('cl_a', 1, { status: statusIn('failing', '2025-01-01T00:00:00.000Z') });
     await store.setDue('cl_a', 1_000);
@@ -93,7 +96,7 @@ describe('RedisStore on Redis', () => {
       [
         'audit',
         'clients',
-        'schedule',
+        shardKey,
         'service-keys',
         '{stats}:by-state',
         '{stats}:counted',
@@ -113,7 +116,7 @@ describe('RedisStore on Redis', () => {
     expect(tags).toEqual({
       audit: null,
       clients: null,
-      schedule: null,
+      [shardKey]: shardTag,
       'service-keys': null,
       '{stats}:by-state': 'stats',
       '{stats}:counted': 'stats',
@@ -128,7 +131,8 @@ describe('RedisStore on Redis', () => {
     });
     expect(await admin.type(`${prefix}audit`)).toBe('stream');
     expect(await admin.type(`${prefix}{c:cl_a}`)).toBe('hash');
-    expect(await admin.type(`${prefix}schedule`)).toBe('zset');
+    expect(shardTag).toMatch(/^sched:\d+:\d+$/);
+    expect(await admin.type(`${prefix}${shardKey}`)).toBe('zset');
     expect(await admin.hgetall(`${prefix}{stats}:by-state`)).toEqual({ pending: '0', failing: '1' });
     const iseq = await admin.hget(`${prefix}{c:cl_a}`, 'iseq');
     expect(await admin.hgetall(`${prefix}{stats}:counted`)).toEqual({ cl_a: `${iseq}:failing` });
@@ -161,6 +165,46 @@ describe('RedisStore on Redis', () => {
       expect(call.slice(2, 5)).toEqual(['2', `${prefix}{usage}:clients`, `${prefix}{usage}:service-keys`]);
     }
     expect(commands.filter(([name]) => !/^(eval|evalsha|hget|hset)$/i.test(name))).toEqual([]);
+  });
+
+  it('spreads the schedule over its shards and claims across them, earliest first', async () => {
+    const ids = Array.from({ length: 64 }, (_, index) => `cl_${index}`);
+    for (const [index, id] of ids.entries()) await store.setDue(id, 1_000 + index);
+    const shardSizes = await Promise.all(redisKeys(prefix).scheduleShards.map((key) => admin.zcard(key)));
+    expect(shardSizes.filter((size) => size > 0).length).toBeGreaterThanOrEqual(12);
+    const claimed: string[] = [];
+    for (;;) {
+      const { due } = await store.claimDue(5_000, 60_000, 5);
+      if (due.length === 0) break;
+      expect(due.length).toBeLessThanOrEqual(5);
+      claimed.push(...due.map(({ id }) => id));
+    }
+    expect(claimed).toEqual(ids);
+  });
+
+  it('moves the schedule of the layout before shards into the shards at start, keeping newer shard entries', async () => {
+    const legacy = `${prefix}schedule`;
+    const entries = Array.from({ length: 1_200 }, (_, index) => [String(10_000 + index), `cl_old${index}`]);
+    await admin.zadd(legacy, ...entries.flat());
+    await store.setDue('cl_old0', 99_999);
+    const upgraded = await connectStore(prefix);
+    try {
+      expect(await admin.exists(legacy)).toBe(0);
+      expect(await admin.zscore(redisKeys(prefix).schedule('cl_old0'), 'cl_old0')).toBe('99999');
+      expect(await admin.zscore(redisKeys(prefix).schedule('cl_old7'), 'cl_old7')).toBe('10007');
+      const { due } = await upgraded.claimDue(10_002, 60_000, 10);
+      expect(due).toEqual([
+        { id: 'cl_old1', dueAt: 10_001 },
+        { id: 'cl_old2', dueAt: 10_002 },
+      ]);
+      // An older replica still writing the old schedule (a rolling upgrade): the next replica to start moves it
+      // (and every replica looks again each minute, in claimDue).
+      await admin.zadd(legacy, 10_003, 'cl_written_late');
+      await (await connectStore(prefix)).close();
+      expect(await admin.zscore(redisKeys(prefix).schedule('cl_written_late'), 'cl_written_late')).toBe('10003');
+    } finally {
+      await upgraded.close();
+    }
   });
 
   it('stores the sealed secret and token exactly as given: sealing is the caller’s job', async () => {

@@ -11,11 +11,14 @@ import { RedisStore } from '../store/redis.store';
  */
 async function main(): Promise<number> {
   const config = loadConfigFromEnvironment();
-  if (config.redisUrl === null) {
-    process.stderr.write('keys:reencrypt needs REDIS_URL: the memory store lives only inside a running broker.\n');
+  if (config.redis === null) {
+    process.stderr.write(
+      'keys:reencrypt needs a Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES): ' +
+        'the memory store lives only inside a running broker.\n',
+    );
     return 1;
   }
-  const store = await RedisStore.connect({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix });
+  const store = await RedisStore.connect({ topology: config.redis, keyPrefix: config.redisKeyPrefix });
   try {
     await store.ping();
     const box = new SecretBox(config.encryptionKeys);

@@ -14,7 +14,7 @@ export function displayHost(host: string): string {
  */
 export function whereToGo(config: AppConfig): string {
   const base = `http://${displayHost(config.host)}:${config.port}`;
-  const store = config.redisUrl === null ? 'in-process memory store' : 'Redis';
+  const store = config.redis === null ? 'in-process memory store' : `Redis (${config.redis.kind})`;
   const lines = [
     '',
     `token-broker is up (${config.nodeEnv}, ${store}).`,

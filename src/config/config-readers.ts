@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AllowedHost, EncryptionKey } from './config';
 
 /** The points TEST_FAILPOINT may name: a fault test kills the process there. */
-export const TEST_FAILPOINTS = ['after-client-write'] as const;
+export const TEST_FAILPOINTS = ['after-client-write', 'after-client-insert'] as const;
 export type TestFailpoint = (typeof TEST_FAILPOINTS)[number];
 
 export type Env = Record<string, string | undefined>;
@@ -61,7 +61,7 @@ export function readAdminKeys(read: EnvReader, production: boolean) {
 }
 
 /** BROKER_ENCRYPTION_KEYS; a throwaway key only on the memory store outside production. */
-export function readEncryptionKeys(read: EnvReader, where: { production: boolean; storeConfigured: boolean }) {
+export function readEncryptionKeys(read: EnvReader, where: { production: boolean; storeVariable?: string }) {
   const encryptionKeys: EncryptionKey[] = [];
   for (const entry of read.list('BROKER_ENCRYPTION_KEYS')) {
     const separator = entry.indexOf(':');
@@ -78,11 +78,12 @@ export function readEncryptionKeys(read: EnvReader, where: { production: boolean
     }
   }
   const unset = read.env.BROKER_ENCRYPTION_KEYS === undefined;
-  const encryptionKeyEphemeral = encryptionKeys.length === 0 && !where.storeConfigured && !where.production;
+  const encryptionKeyEphemeral = encryptionKeys.length === 0 && where.storeVariable === undefined && !where.production;
   if (encryptionKeyEphemeral) encryptionKeys.push({ kid: 'ephemeral', key: randomBytes(32) });
-  if (encryptionKeys.length === 0 && where.storeConfigured && !where.production && unset) {
+  if (encryptionKeys.length === 0 && where.storeVariable !== undefined && !where.production && unset) {
     read.problem(
-      'BROKER_ENCRYPTION_KEYS is required with REDIS_URL: a throwaway key would make stored secrets unreadable after a restart',
+      `BROKER_ENCRYPTION_KEYS is required with ${where.storeVariable}: ` +
+        'a throwaway key would make stored secrets unreadable after a restart',
     );
   }
   return { encryptionKeys, encryptionKeyEphemeral };

@@ -17,7 +17,8 @@ describe('parseConfig', () => {
     expect(config).toMatchObject({
       port: 3000,
       host: '0.0.0.0',
-      redisUrl: null,
+      redis: null,
+      redisWaitReplicas: 0,
       redisKeyPrefix: 'tb:',
       defaultTokenUrl: 'https://api.pipedream.com/v1/oauth/token',
       pipedreamApiBase: 'https://api.pipedream.com',
@@ -62,7 +63,7 @@ describe('parseConfig', () => {
 
   it('in production refuses to start without REDIS_URL, BROKER_ADMIN_KEYS and BROKER_ENCRYPTION_KEYS, naming each', () => {
     expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
-      'NODE_ENV=production requires REDIS_URL, BROKER_ADMIN_KEYS, BROKER_ENCRYPTION_KEYS',
+      'NODE_ENV=production requires REDIS_URL or REDIS_SENTINELS or REDIS_CLUSTER_NODES, BROKER_ADMIN_KEYS, BROKER_ENCRYPTION_KEYS',
     ]);
     expect(problemsOf({ NODE_ENV: 'production', REDIS_URL: 'redis://r:6379', BROKER_ADMIN_KEYS: 'a-long-admin-key-0001' })).toEqual([
       'NODE_ENV=production requires BROKER_ENCRYPTION_KEYS',

@@ -10,6 +10,7 @@ import {
 } from './config-readers';
 
 export { TEST_FAILPOINTS, type TestFailpoint } from './config-readers';
+import { parseRedisTopology, STORE_VARIABLES, type RedisTopology } from './redis-topology';
 import { parseTracingConfig, type TracingConfig } from './tracing-config';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -31,8 +32,11 @@ export interface AppConfig {
   production: boolean;
   port: number;
   host: string;
-  redisUrl: string | null;
+  /** The store of record; null: the memory store. */
+  redis: RedisTopology | null;
   redisKeyPrefix: string;
+  /** Replicas that must acknowledge an admin write before it is answered (Redis WAIT). */
+  redisWaitReplicas: number;
   adminKeys: string[];
   /** True when no admin key was configured and one was generated for this run. */
   adminKeyGenerated: boolean;
@@ -92,14 +96,11 @@ export function parseConfig(env: Env): AppConfig {
   const read = new EnvReader(env);
   const nodeEnv = read.text('NODE_ENV', 'development');
   const production = nodeEnv === 'production';
-  const redisUrl = env.REDIS_URL?.trim() || null;
-  if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
-    read.problem(`REDIS_URL must start with redis:// or rediss:// (got "${redisUrl}")`);
-  }
+  const redis = parseRedisTopology(env, read.problems);
+  const storeVariable = STORE_VARIABLES.find((name) => (env[name] ?? '').trim() !== '');
   if (production) {
-    const missing = ['REDIS_URL', 'BROKER_ADMIN_KEYS', 'BROKER_ENCRYPTION_KEYS'].filter(
-      (name) => (env[name] ?? '').trim() === '',
-    );
+    const missing = ['BROKER_ADMIN_KEYS', 'BROKER_ENCRYPTION_KEYS'].filter((name) => (env[name] ?? '').trim() === '');
+    if (storeVariable === undefined) missing.unshift(STORE_VARIABLES.join(' or '));
     if (missing.length > 0) read.problem(`NODE_ENV=production requires ${missing.join(', ')}`);
   }
   const logLevel = read.text('LOG_LEVEL', 'info').toLowerCase() as LogLevel;
@@ -110,10 +111,11 @@ export function parseConfig(env: Env): AppConfig {
     production,
     port: read.integer('PORT', 3000, 0, 65535),
     host: read.text('HOST', '0.0.0.0'),
-    redisUrl,
+    redis,
     redisKeyPrefix: read.text('REDIS_KEY_PREFIX', 'tb:'),
+    redisWaitReplicas: read.integer('REDIS_WAIT_REPLICAS', 0, 0, 100),
     ...readAdminKeys(read, production),
-    ...readEncryptionKeys(read, { production, storeConfigured: redisUrl !== null }),
+    ...readEncryptionKeys(read, { production, storeVariable }),
     ...readUpstreams(read),
     ...readWebhooks(read),
     ...readTimings(read),

@@ -24,10 +24,10 @@ import { RedisWebhookStore } from './redis/redis-webhook.store';
 import type { AuditEvent, ClientEntry, ServiceKeyRecord, StoreEvent, TokenStats } from './store.types';
 import type { DeliveryRecord, DeliveryResult, WebhookEvent, WebhookRecord } from './webhook.types';
 
-export interface RedisStoreOptions extends RedisConnectionOptions {
+export type RedisStoreOptions = RedisConnectionOptions & {
   /** TEST ONLY (TEST_FAILPOINT): where the process stops so a test can kill it there. */
   failpoint?: FailpointName | null;
-}
+};
 
 /**
  * The store of record on Redis (or anything speaking its protocol): one part
@@ -78,8 +78,9 @@ export class RedisStore implements BrokerStore {
     if (!(await store.connection.waitForConnection(CONNECT_TIMEOUT_MS))) {
       options.logger?.warn({}, 'Redis is not reachable yet; the store keeps reconnecting');
     } else {
-      // Otherwise the first tokenStats does it.
+      // Otherwise the first tokenStats does it, and the first claim moves the schedule.
       await store.counters.rebuildOnce().catch(() => undefined);
+      await store.schedule.migrateLegacySchedule().catch(() => undefined);
     }
     return store;
   }
@@ -92,8 +93,10 @@ export class RedisStore implements BrokerStore {
     await Promise.all([this.connection.close(), this.events.close()]);
   }
 
-  insertClient(entry: ClientEntry, dueAt: number): Promise<void> {
-    return this.clients.insertClient(entry, dueAt);
+  /** Admin writes wait for REDIS_WAIT_REPLICAS on every node they wrote: the client's, and its schedule shard's. */
+  async insertClient(entry: ClientEntry, dueAt: number): Promise<void> {
+    await this.clients.insertClient(entry, dueAt);
+    await this.waitForReplicasOf(entry.client.id);
   }
   getClient(id: string): Promise<ClientEntry | null> {
     return this.clients.getClient(id);
@@ -104,16 +107,21 @@ export class RedisStore implements BrokerStore {
   listClientIds(afterId: string | undefined, limit: number): Promise<string[]> {
     return this.clients.listClientIds(afterId, limit);
   }
-  updateClient(
+  /** A refresh's write (it releases its lock) does not wait for replicas; an admin's does. */
+  async updateClient(
     id: string,
     expectedGeneration: number,
     change: ClientChange,
     releaseLockOf?: string,
   ): Promise<UpdateOutcome> {
-    return this.clients.updateClient(id, expectedGeneration, change, releaseLockOf);
+    const outcome = await this.clients.updateClient(id, expectedGeneration, change, releaseLockOf);
+    if (outcome === 'ok' && releaseLockOf === undefined) await this.waitForReplicasOf(id);
+    return outcome;
   }
-  deleteClient(id: string): Promise<ClientEntry | null> {
-    return this.clients.deleteClient(id);
+  async deleteClient(id: string): Promise<ClientEntry | null> {
+    const removed = await this.clients.deleteClient(id);
+    if (removed !== null) await this.waitForReplicasOf(id);
+    return removed;
   }
   tokenStats(failingLimit: number): Promise<TokenStats> {
     return this.clients.tokenStats(failingLimit);
@@ -142,8 +150,9 @@ export class RedisStore implements BrokerStore {
     return this.locks.releaseLock(id, owner);
   }
 
-  insertServiceKey(record: ServiceKeyRecord): Promise<void> {
-    return this.serviceKeys.insertServiceKey(record);
+  async insertServiceKey(record: ServiceKeyRecord): Promise<void> {
+    await this.serviceKeys.insertServiceKey(record);
+    await this.connection.waitForReplicas([this.connection.keys.serviceKeys]);
   }
   getServiceKey(id: string): Promise<ServiceKeyRecord | null> {
     return this.serviceKeys.getServiceKey(id);
@@ -151,8 +160,10 @@ export class RedisStore implements BrokerStore {
   listServiceKeys(): Promise<ServiceKeyRecord[]> {
     return this.serviceKeys.listServiceKeys();
   }
-  deleteServiceKey(id: string): Promise<boolean> {
-    return this.serviceKeys.deleteServiceKey(id);
+  async deleteServiceKey(id: string): Promise<boolean> {
+    const deleted = await this.serviceKeys.deleteServiceKey(id);
+    await this.connection.waitForReplicas([this.connection.keys.serviceKeys]);
+    return deleted;
   }
 
   appendAudit(event: Omit<AuditEvent, 'id'>, maxEvents: number): Promise<AuditEvent> {
@@ -201,6 +212,11 @@ export class RedisStore implements BrokerStore {
   }
   countPendingDeliveries(): Promise<number> {
     return this.webhooks.countPendingDeliveries();
+  }
+
+  private waitForReplicasOf(id: string): Promise<void> {
+    const { keys } = this.connection;
+    return this.connection.waitForReplicas([keys.client(id), keys.schedule(id)]);
   }
 
   publish(event: StoreEvent): Promise<void> {

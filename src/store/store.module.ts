@@ -6,7 +6,7 @@ import { BROKER_STORE, type BrokerStore } from './broker-store';
 import { MemoryStore } from './memory.store';
 import { RedisStore } from './redis.store';
 
-/** Provides BROKER_STORE: Redis when REDIS_URL is set, process memory otherwise. */
+/** Provides BROKER_STORE: Redis (one, through Sentinel, or a Cluster) when a store variable is set, else process memory. */
 @Global()
 @Module({
   providers: [
@@ -14,11 +14,12 @@ import { RedisStore } from './redis.store';
       provide: BROKER_STORE,
       inject: [APP_CONFIG, { token: LOGGER, optional: true }],
       useFactory: (config: AppConfig, logger?: AppLogger): Promise<BrokerStore> | BrokerStore =>
-        config.redisUrl === null
+        config.redis === null
           ? new MemoryStore({ logger })
           : RedisStore.connect({
-              url: config.redisUrl,
+              topology: config.redis,
               keyPrefix: config.redisKeyPrefix,
+              waitReplicas: config.redisWaitReplicas,
               logger,
               failpoint: config.testFailpoint,
             }),

@@ -6,7 +6,7 @@ import { createApp } from '../../src/app.factory';
 import { createLogger } from '../../src/common/logger';
 import { parseConfig, type AppConfig } from '../../src/config/config';
 import type { FakePipedream } from './fake-pipedream';
-import { testRedisUrl, uniquePrefix } from './test-redis';
+import { testStoreEnv, uniquePrefix } from './test-redis';
 
 export const ADMIN_KEY = 'adm_test_admin_key_0123456789abcdef';
 export const ENCRYPTION_KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
@@ -26,8 +26,8 @@ export interface BrokerOptions {
   upstream?: FakePipedream;
   /** Share a key prefix to make several brokers replicas of one deployment. */
   prefix?: string;
-  /** 'memory' runs on the in-process store. */
-  store?: 'redis' | 'memory';
+  /** 'memory' runs on the in-process store; 'topology' on the store variables given in `env`. */
+  store?: 'redis' | 'memory' | 'topology';
   env?: Record<string, string>;
 }
 
@@ -49,7 +49,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<TestBrok
     FORCE_REFRESH_MIN_INTERVAL_SECONDS: '1',
     LOG_LEVEL: 'info',
     ...(upstream ? { DEFAULT_TOKEN_URL: upstream.tokenUrl, PIPEDREAM_API_BASE: upstream.baseUrl } : {}),
-    ...(options.store === 'memory' ? {} : { REDIS_URL: testRedisUrl() }),
+    // A topology of its own (REDIS_SENTINELS, REDIS_CLUSTER_NODES in options.env) replaces the run's redis-server.
+    ...(options.store === 'memory' || options.store === 'topology' ? {} : testStoreEnv()),
     ...options.env,
   };
   const config = parseConfig(env);

@@ -1,6 +1,4 @@
-import type { RedisServerHandle } from './redis-server';
-
 export default async function globalTeardown(): Promise<void> {
-  const redis = (globalThis as { __tbRedis?: RedisServerHandle }).__tbRedis;
-  await redis?.stop();
+  const handles = (globalThis as { __tbRedis?: { stop(): Promise<void> }[] }).__tbRedis ?? [];
+  await Promise.all(handles.map((handle) => handle.stop()));
 }

@@ -37,7 +37,9 @@ export function assertRedisServerInstalled(): void {
  * Starts a private redis-server on a free port. `appendonly` keeps data across
  * a restart on the same `dir`, for fault tests that kill and restart it.
  */
-export async function startRedisServer(options: { port?: number; dir?: string; appendonly?: boolean } = {}): Promise<RedisServerHandle> {
+export async function startRedisServer(
+  options: { port?: number; dir?: string; appendonly?: boolean; args?: string[] } = {},
+): Promise<RedisServerHandle> {
   assertRedisServerInstalled();
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tb-redis-'));
@@ -51,6 +53,7 @@ export async function startRedisServer(options: { port?: number; dir?: string; a
       '--appendonly', options.appendonly ? 'yes' : 'no',
       '--protected-mode', 'no',
       '--loglevel', 'warning',
+      ...(options.args ?? []),
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
@@ -73,7 +76,7 @@ export async function startRedisServer(options: { port?: number; dir?: string; a
   };
 }
 
-async function waitForRedis(url: string, child: ChildProcess): Promise<void> {
+export async function waitForRedis(url: string, child: ChildProcess): Promise<void> {
   const { port } = new URL(url);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {

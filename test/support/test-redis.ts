@@ -11,3 +11,9 @@ export function testRedisUrl(): string {
 export function uniquePrefix(label: string): string {
   return `t_${label}_${randomBytes(4).toString('hex')}:`;
 }
+
+/** The store variables of the run: its redis-server, or the topology TB_TEST_TOPOLOGY asked for (global-setup.ts). */
+export function testStoreEnv(): Record<string, string> {
+  const topology = process.env.TB_TEST_STORE_ENV;
+  return topology ? (JSON.parse(topology) as Record<string, string>) : { REDIS_URL: testRedisUrl() };
+}

@@ -8,6 +8,8 @@ import type { StoreLogger } from '../store-helpers';
  * exactly that point. Unset, it costs nothing.
  * - after-client-write: after the client-slot step of an updateClient that
  *   changed the state, or of a deleteClient, before the {stats} step.
+ * - after-client-insert: after an insertClient stored the client hash, before
+ *   it is scheduled at its due time, listed and counted.
  */
 export type FailpointName = TestFailpoint;
 export type Failpoint = (name: FailpointName) => Promise<void>;

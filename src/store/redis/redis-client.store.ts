@@ -17,8 +17,10 @@ export const REPAIR_WITHIN_MS = 20_000;
  * Clients on Redis. Writes that touch global indexes are ordered so that a
  * crash or an outage between two steps cannot lose a registered client nor
  * make an index point at a wrong one:
- * - insert writes the client hash first, then claims the OAuth client id,
- *   then schedules it, lists it and counts it;
+ * - insert first makes the client due within REPAIR_WITHIN_MS (in the same
+ *   round trip as the hash, on one Redis), then writes the client hash, claims
+ *   the OAuth client id, schedules it at its due time, lists it and counts it:
+ *   a client stored is always scheduled, whatever step a crash cuts off;
  * - delete removes the client hash (and its lock) first, then uncounts it,
  *   unlists it and unschedules it.
  * So an index entry whose hash is missing always belongs to a deleted client:
@@ -67,29 +69,42 @@ export class RedisClientStore implements ClientStore {
   async insertClient(entry: ClientEntry, dueAt: number): Promise<void> {
     const { client, status, token } = entry;
     const seq = firstIndexSeq();
-    const created = await this.connection.script('insertClient', [this.keys.client(client.id)], [
-      {
-        client: JSON.stringify(client),
-        generation: String(client.generation),
-        state: status.state,
-        status: JSON.stringify(status),
-        token: token === null ? undefined : JSON.stringify(token),
-        seq: String(seq),
-      },
-    ]);
+    const fields = {
+      client: JSON.stringify(client),
+      generation: String(client.generation),
+      state: status.state,
+      status: JSON.stringify(status),
+      token: token === null ? undefined : JSON.stringify(token),
+      seq: String(seq),
+    };
+    // A crash after the hash and before the schedule step leaves this entry: the client is claimed within
+    // REPAIR_WITHIN_MS, then listed and counted (lockAndRead), or found gone and unscheduled (removeDue).
+    const created = await this.connection.scriptAfter(
+      (pipeline) => this.queueRepairWithin(pipeline, client.id, 'or-add'),
+      'insertClient',
+      [this.keys.client(client.id)],
+      [fields],
+    );
     if (created !== 1) throw new Error(`a client with id ${client.id} already exists`);
+    await this.failpoint('after-client-insert');
     if (client.clientId !== null) {
       try {
         await this.claimClientId(client.workspaceId, client.clientId, client.id);
       } catch (error) {
-        // The claim's error is what the caller must see; a hash left behind is unlisted and harmless.
-        await this.connection.run((redis) => redis.del(this.keys.client(client.id))).catch(() => undefined);
+        // The claim's error is what the caller must see. Whatever of the hash and its repair entry is left
+        // behind is harmless: unlisted, and a claim of the entry finds the client gone and drops it.
+        await this.connection
+          .steps([
+            (pipeline) => pipeline.del(this.keys.client(client.id)),
+            (pipeline) => pipeline.zrem(this.keys.schedule(client.id), client.id),
+          ])
+          .catch(() => undefined);
         throw error;
       }
     }
     // Scheduled first: if the rest is lost, the first claim lists and counts it (lockAndRead's repair).
     const indexed = { id: client.id, seq, fresh: true as const, status, workspaceId: client.workspaceId };
-    await this.counters.index(indexed, (pipeline) => pipeline.zadd(this.keys.schedule, dueAt, client.id));
+    await this.counters.index(indexed, (pipeline) => pipeline.zadd(this.keys.schedule(client.id), dueAt, client.id));
   }
 
   async getClient(id: string): Promise<ClientEntry | null> {
@@ -159,13 +174,15 @@ export class RedisClientStore implements ClientStore {
     // Events a crash left in the outbox still go out: the hash that held them is gone now.
     await this.webhooks.dispatchOutboxOrLeavePending(id, RedisWebhookStore.outboxOf(record));
     const { workspaceId, clientId } = entry.client;
-    await this.connection.pipeline((pipeline) => {
-      this.counters.queueRemoval(pipeline, id);
-      pipeline.zrem(this.keys.clients, id);
-      pipeline.zrem(this.keys.workspaceClients(workspaceId), id);
+    await this.connection.steps([
+      (pipeline) => {
+        this.counters.queueRemoval(pipeline, id);
+        pipeline.zrem(this.keys.clients, id);
+        pipeline.zrem(this.keys.workspaceClients(workspaceId), id);
+      },
       // Last: while it stays, a claim finds the client gone and finishes the delete (removeDue).
-      pipeline.zrem(this.keys.schedule, id);
-    });
+      (pipeline) => pipeline.zrem(this.keys.schedule(id), id),
+    ]);
     if (clientId !== null) {
       // Compare-and-delete: a newer client may already have taken this client id over.
       await this.replaceClientIdOwner(workspaceId, { clientId, expectedOwner: id });
@@ -203,9 +220,14 @@ export class RedisClientStore implements ClientStore {
     return (await this.connection.script('replaceClientIdOwner', [indexKey], [claim])) === 1;
   }
 
-  /** Makes the client due within REPAIR_WITHIN_MS (never later than it was): see the class comment. */
-  private queueRepairWithin(pipeline: ChainableCommander, id: string): void {
-    pipeline.zadd(this.keys.schedule, 'XX', 'LT', Date.now() + REPAIR_WITHIN_MS, id);
+  /**
+   * Makes the client due within REPAIR_WITHIN_MS (never later than it was): see the class comment.
+   * 'or-add' also schedules a client that is not (an insert); otherwise only a scheduled one is moved.
+   */
+  private queueRepairWithin(pipeline: ChainableCommander, id: string, unscheduled?: 'or-add'): void {
+    const repairAt = Date.now() + REPAIR_WITHIN_MS;
+    if (unscheduled === 'or-add') pipeline.zadd(this.keys.schedule(id), 'LT', repairAt, id);
+    else pipeline.zadd(this.keys.schedule(id), 'XX', 'LT', repairAt, id);
   }
 
   private idsAfter(indexKey: string, afterId: string | undefined, limit: number): Promise<string[]> {

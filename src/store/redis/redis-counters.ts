@@ -1,7 +1,8 @@
 import type { ChainableCommander } from 'ioredis';
 import { failingScore, isFailingState, type StoreLogger } from '../store-helpers';
 import { CLIENT_STATES, type ClientState, type ClientStatus, type TokenStats } from '../store.types';
-import type { RedisConnection } from './redis-connection';
+import type { PipelineStep, RedisConnection } from './redis-connection';
+import { minimum } from './schedule-shards';
 import { queueScript, type IndexChange } from './script-loader';
 
 /** How long a deleted client's tombstone is kept: far longer than any write's index step can come late. */
@@ -48,11 +49,8 @@ export class RedisCounters {
   }
 
   /** Counts the client as it is now and (re)adds it to the listing indexes; then clears its index-pending mark. */
-  async index(client: IndexedClient, before?: (pipeline: ChainableCommander) => void): Promise<void> {
-    await this.connection.pipeline((pipeline) => {
-      before?.(pipeline);
-      this.queueIndex(pipeline, client);
-    });
+  async index(client: IndexedClient, before?: PipelineStep): Promise<void> {
+    await this.connection.steps([...(before ? [before] : []), (pipeline) => this.queueIndex(pipeline, client)]);
     await this.connection.script('markIndexed', [this.keys.client(client.id)], [String(client.seq)]);
   }
 
@@ -98,12 +96,16 @@ export class RedisCounters {
 
   async tokenStats(failingLimit: number): Promise<TokenStats> {
     await this.rebuildOnce();
-    const [counts, earliest, failingIds = []] = (await this.connection.pipeline((pipeline) => {
+    const shards = this.keys.scheduleShards;
+    const replies = await this.connection.pipeline((pipeline) => {
       pipeline.hgetall(this.keys.stats);
-      pipeline.zrange(this.keys.schedule, 0, 0, 'WITHSCORES');
+      for (const key of shards) pipeline.zrange(key, 0, 0, 'WITHSCORES');
       // ZREVRANGE 0 -1 would read every failing client: a limit of 0 asks for none.
       if (failingLimit > 0) pipeline.zrevrange(this.keys.failing, 0, failingLimit - 1);
-    })) as [Record<string, string>, string[], string[] | undefined];
+    });
+    const counts = replies[0] as Record<string, string>;
+    const earliest = replies.slice(1, 1 + shards.length) as string[][];
+    const failingIds = (replies[1 + shards.length] ?? []) as string[];
     const byState = {} as Record<ClientState, number>;
     let total = 0;
     for (const state of CLIENT_STATES) {
@@ -114,7 +116,7 @@ export class RedisCounters {
       total,
       byState,
       failingIds: failingIds.slice(0, Math.max(0, failingLimit)),
-      nextDueAt: earliest.length === 0 ? null : Number(earliest[1]),
+      nextDueAt: minimum(earliest.map((first) => (first.length === 0 ? null : Number(first[1])))),
     };
   }
 

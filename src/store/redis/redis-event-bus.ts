@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type { StoreEventBus } from '../interfaces/store-event-bus';
 import { deliver } from '../store-helpers';
 import type { StoreEvent } from '../store.types';
@@ -34,7 +34,7 @@ export class RedisEventBus implements StoreEventBus {
   ) {
     // The subscription is (re)made by hand on every 'ready' (see activateSubscription), so no
     // command ever waits in a queue and onResync runs only once the channel is listened to again.
-    this.subscriber = new Redis(options.url, {
+    this.subscriber = connection.subscriberClient({
       ...baseRedisOptions(),
       autoResubscribe: false,
       maxRetriesPerRequest: 0,
@@ -45,11 +45,12 @@ export class RedisEventBus implements StoreEventBus {
       this.subscriptionActive = false;
     });
     this.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
+    connection.onMembershipChange(() => this.resyncAll());
     reportOutages(this.subscriber, 'subscriber', options.logger);
   }
 
   async publish(event: StoreEvent): Promise<void> {
-    await this.connection.run((redis) => redis.publish(this.connection.keys.events, JSON.stringify(event)));
+    await this.connection.publish(this.connection.keys.events, JSON.stringify(event));
   }
 
   subscribe(onEvent: (event: StoreEvent) => void, onResync: () => void): void {
@@ -68,11 +69,15 @@ export class RedisEventBus implements StoreEventBus {
         this.subscriptionActive = true;
         if (!this.subscriptionLost) return;
         this.subscriptionLost = false;
-        for (const { onResync } of this.subscriptions) this.notify(onResync);
+        this.resyncAll();
       },
       // Nothing to do: the next 'ready' of the subscriber connection subscribes again.
       (error: unknown) => this.options.logger?.warn({ err: errorMessage(error) }, 'subscribing to store events failed'),
     );
+  }
+
+  private resyncAll(): void {
+    for (const { onResync } of this.subscriptions) this.notify(onResync);
   }
 
   private receive(channel: string, message: string): void {

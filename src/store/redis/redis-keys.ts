@@ -1,12 +1,17 @@
+import { shardOf, shardTags } from './schedule-shards';
+
 /**
  * Key layout. Everything sits under the prefix. One client's keys share the
  * hash tag {c:<id>}, a workspace's indexes share {ws:<id>}, the counters of
  * /health/tokens share {stats} (one script keeps them), webhooks and their
  * deliveries share {webhooks}, and every other key
  * is global and lives alone in its slot, so no command (and no script) ever
- * touches keys of two slots: Redis Cluster can hold this layout.
+ * touches keys of two slots: Redis Cluster can hold this layout. The schedule,
+ * which every refresh writes, is spread over SCHEDULE_SHARDS sorted sets in
+ * slots spread over the slot range, so no master carries all of it.
  */
 export function redisKeys(prefix: string) {
+  const scheduleShards = shardTags().map((tag) => `${prefix}{${tag}}:schedule`);
   return {
     /**
      * Hash: client (JSON), gen, state, status (JSON), token (JSON, absent when none), iseq (index sequence:
@@ -19,8 +24,14 @@ export function redisKeys(prefix: string) {
     /** Hash: OAuth client id -> broker client id, for the per-workspace uniqueness check. */
     workspaceClientIds: (workspaceId: string) => `${prefix}{ws:${workspaceId}}:client-ids`,
     clients: `${prefix}clients`,
-    /** Sorted set: client id scored by its next refresh time (epoch ms); a claim moves it to the lease's end. */
-    schedule: `${prefix}schedule`,
+    /**
+     * Sorted sets, one per shard: client id scored by its next refresh time (epoch ms); a claim moves it to the
+     * lease's end. A client sits in the shard of its id.
+     */
+    scheduleShards,
+    schedule: (id: string) => scheduleShards[shardOf(id, scheduleShards.length)],
+    /** The one schedule of the layout before shards: moved into the shards at start (RedisScheduleStore). */
+    legacySchedule: `${prefix}schedule`,
     /** Hash: state -> number of clients counted in it. */
     stats: `${prefix}{stats}:by-state`,
     /** Hash: client id -> "<iseq>:<state>", what the counters count it as. */

@@ -32,11 +32,17 @@ export class RedisLockStore implements LockStore {
 
   /**
    * One script call for every lock, so renewing costs one round trip however
-   * many locks are held. On one Redis only: the locks sit in different slots,
-   * so Redis Cluster will need one call per slot (group the locks by slot).
+   * many locks are held. On a Cluster, where each client's lock sits in its own
+   * slot, one call per lock, all sent at once (one round trip per master).
    */
   async extendLocks(locks: HeldLock[], ttlMs: number): Promise<string[]> {
     if (locks.length === 0) return [];
+    const batches = this.connection.isCluster ? locks.map((lock) => [lock]) : [locks];
+    const lost = await Promise.all(batches.map((batch) => this.extendBatch(batch, ttlMs)));
+    return lost.flat();
+  }
+
+  private async extendBatch(locks: HeldLock[], ttlMs: number): Promise<string[]> {
     const lockKeys = locks.map(({ id }) => this.connection.keys.lock(id));
     const owners = locks.map(({ owner }) => owner);
     const lost = await this.connection.script('extendLocks', lockKeys, [lockTtl(ttlMs), ...owners]);

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
+import type { Cluster } from 'ioredis';
 import type { ChainableCommander } from 'ioredis';
 import type { ClientState } from '../store.types';
 import type { UpdateOutcome } from '../interfaces/client-store';
@@ -189,7 +190,7 @@ export function loadScripts(directory = LUA_DIR): Map<ScriptName, LoadedScript> 
 }
 
 /** Defines every script as a command on the connection and returns the typed way to run them. */
-export function defineScripts(redis: Redis): ScriptRunner {
+export function defineScripts(redis: Redis | Cluster): ScriptRunner {
   const scripts = loadScripts();
   for (const [name, { lua, numberOfKeys }] of scripts) redis.defineCommand(commandName(name), { lua, numberOfKeys });
   const commands = redis as unknown as Record<string, (...args: string[]) => Promise<unknown>>;

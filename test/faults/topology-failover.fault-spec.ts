@@ -1,0 +1,162 @@
+import {
+  masterPorts,
+  startRedisCluster,
+  startRedisSentinel,
+  topologyEnv,
+  type RedisTopologyHandle,
+} from '../support/redis-topologies';
+import {
+  Cluster,
+  adminAuth,
+  call,
+  issuedCounts,
+  remainingMs,
+  report,
+  runLoad,
+  sleep,
+  type LoadResult,
+} from './support/cluster';
+
+/**
+ * A master SIGKILLed under load, on a 3-master, 3-replica Redis Cluster and
+ * on a master with 2 replicas watched by 3 Sentinels: three broker replicas
+ * with REDIS_WAIT_REPLICAS=1, clients refreshing on short tokens, token GETs
+ * and registrations running.
+ */
+const EXPIRES_IN = 12;
+const MIN_TTL_MS = 2_000;
+
+const TOPOLOGIES = [
+  { name: 'Redis Cluster', start: () => startRedisCluster({ masters: 3, replicas: 1 }), masters: 3 },
+  { name: 'Sentinel', start: () => startRedisSentinel({ replicas: 2, sentinels: 3 }), masters: 1 },
+];
+
+describe.each(TOPOLOGIES)('$name failover', ({ name, start, masters }) => {
+  let redis: RedisTopologyHandle;
+  let brokers: Cluster;
+
+  beforeAll(async () => {
+    redis = await start();
+    brokers = await Cluster.start({
+      replicas: 3,
+      expiresIn: EXPIRES_IN,
+      env: { REDIS_URL: '', ...topologyEnv(redis), REDIS_WAIT_REPLICAS: '1', REFRESH_BEFORE_SECONDS: '6' },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await brokers?.stop();
+    await redis?.stop();
+  });
+
+  async function readyStatuses(): Promise<number[]> {
+    return Promise.all(
+      brokers.replicas.map((r) =>
+        call(r.url, 'GET', '/health/ready', { timeoutMs: 3_000 }).then(
+          (a) => a.status,
+          () => 0,
+        ),
+      ),
+    );
+  }
+
+  it('SIGKILL of a master: no token served near expiry, no acknowledged registration lost, refreshing resumes', async () => {
+    const { fake, replicas } = brokers;
+    const clients = await brokers.registerClients(24, 'failover');
+    await brokers.waitForIssued(
+      clients.map((c) => c.clientId),
+      1,
+      15_000,
+    );
+
+    const results: LoadResult[] = [];
+    const load = runLoad({
+      workers: 6,
+      maxMs: 40_000,
+      timeoutMs: 5_000,
+      pick: (n) => ({ replica: replicas[n % replicas.length], ...clients[n % clients.length] }),
+      onResult: (result) => results.push(result),
+    });
+    const acknowledged: string[] = [];
+    const refusedStatuses: number[] = [];
+    let registering = true;
+    const registrations = (async () => {
+      for (let index = 0; registering; index += 1) {
+        const clientId = `late-${index}`;
+        fake.addClient(clientId, `late-secret-${index}-0123456789`);
+        const res = await call(replicas[index % replicas.length].url, 'POST', '/v1/clients', {
+          headers: adminAuth,
+          timeoutMs: 5_000,
+          body: {
+            workspaceId: 'o_faults',
+            name: clientId,
+            type: 'oauth_client_credentials',
+            clientId,
+            clientSecret: `late-secret-${index}-0123456789`,
+          },
+        }).catch(() => null);
+        if (res?.status === 201) acknowledged.push(res.body.id as string);
+        else refusedStatuses.push(res?.status ?? 0);
+        await sleep(50);
+      }
+    })();
+
+    await sleep(3_000);
+    const [victimPort] = await masterPorts(redis);
+    const victim = redis.nodes.find(({ port }) => port === victimPort);
+    victim?.process.kill('SIGKILL');
+    const killedAt = Date.now();
+    const readySeen = new Set<number>();
+    let promotedAfterMs = -1;
+    while (Date.now() - killedAt < 15_000) {
+      for (const status of await readyStatuses()) readySeen.add(status);
+      if (promotedAfterMs < 0 && (await masterPorts(redis)).length === masters) {
+        promotedAfterMs = Date.now() - killedAt;
+      }
+      await sleep(250);
+    }
+    registering = false;
+    await registrations;
+    await load.stop();
+
+    // Readiness back on every replica by itself.
+    expect(await readyStatuses()).toEqual([200, 200, 200]);
+    // Every registration answered 201 is there.
+    for (const id of acknowledged) {
+      const res = await call(replicas[0].url, 'GET', `/v1/clients/${id}`, { headers: adminAuth });
+      expect(res.status).toBe(200);
+    }
+    // No token served within MIN_TOKEN_TTL_SECONDS of its expiry.
+    const served = results.flatMap(({ answer }) => (answer?.status === 200 ? [answer] : []));
+    expect(served.length).toBeGreaterThan(100);
+    for (const answer of served) expect(remainingMs(answer)).toBeGreaterThanOrEqual(MIN_TTL_MS - 50);
+    // Refreshing resumed for every client after the failover.
+    const afterPromotion = killedAt + Math.max(promotedAfterMs, 0);
+    await brokers.waitForIssued(
+      clients.map((c) => c.clientId),
+      1,
+      EXPIRES_IN * 1_000 + 5_000,
+      afterPromotion,
+    );
+    // Change events still reach every replica within 1 s (the killed master was the subscribers' first node).
+    const [gone] = clients;
+    expect((await call(replicas[0].url, 'DELETE', `/v1/clients/${gone.id}`, { headers: adminAuth })).status).toBe(204);
+    const deletedAt = Date.now();
+    for (const replica of replicas.slice(1)) {
+      let status = 200;
+      while (status !== 404 && Date.now() - deletedAt < 1_000) {
+        status = (await call(replica.url, 'GET', `/v1/clients/${gone.id}/token`, { headers: adminAuth })).status;
+      }
+      expect(status).toBe(404);
+    }
+    const perClient = [...issuedCounts(fake, killedAt - 20_000).values()];
+    report(`${name} master SIGKILL`, {
+      promotedAfterMs,
+      acknowledgedRegistrations: acknowledged.length,
+      refusedRegistrations: refusedStatuses.length,
+      refusedStatuses: [...new Set(refusedStatuses)],
+      tokensServed: served.length,
+      readySeen: [...readySeen],
+      issuedPerClientOver20s: { min: Math.min(...perClient), max: Math.max(...perClient) },
+    });
+  });
+});

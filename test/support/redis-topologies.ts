@@ -1,0 +1,245 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import type { RedisTopology } from '../../src/config/redis-topology';
+import { freePort, startRedisServer, waitForRedis, type RedisServerHandle } from './redis-server';
+
+/** A Redis setup of several processes on loopback ports, each stopped by its own PID. */
+export interface RedisTopologyHandle {
+  topology: RedisTopology;
+  /** Every redis-server of the setup (data nodes; sentinels are in `sentinels`). */
+  nodes: RedisServerHandle[];
+  sentinels: RedisServerHandle[];
+  stop(): Promise<void>;
+}
+
+const READY_WITHIN_MS = 30_000;
+
+function assertRedisCliInstalled(): void {
+  const probe = spawnSync('redis-cli', ['--version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new Error('redis-cli was not found on PATH: install it (Debian/Ubuntu: `apt-get install redis-tools`).');
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + READY_WITHIN_MS;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} not ready within ${READY_WITHIN_MS} ms`);
+}
+
+async function withConnection<T>(port: number, use: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return await use(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function stopAll(handles: RedisServerHandle[]): Promise<void> {
+  await Promise.all(handles.map((handle) => handle.stop()));
+}
+
+/**
+ * A Redis Cluster of `masters` masters with `replicas` replicas each, made by
+ * `redis-cli --cluster create`; ready once every node reports cluster_state:ok
+ * and every replica is in sync.
+ */
+export async function startRedisCluster(
+  options: { masters?: number; replicas?: number } = {},
+): Promise<RedisTopologyHandle> {
+  assertRedisCliInstalled();
+  const masters = options.masters ?? 3;
+  const replicas = options.replicas ?? 1;
+  const nodes: RedisServerHandle[] = [];
+  try {
+    for (let index = 0; index < masters * (1 + replicas); index += 1) {
+      nodes.push(
+        await startRedisServer({
+          appendonly: true,
+          args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000'],
+        }),
+      );
+    }
+    const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`);
+    const created = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'],
+      { encoding: 'utf8', timeout: READY_WITHIN_MS },
+    );
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+    await until('the cluster', async () => {
+      for (const { port } of nodes) {
+        const ok = await withConnection(port, async (redis) => {
+          const info = String(await redis.call('CLUSTER', 'INFO'));
+          if (!info.includes('cluster_state:ok') || !info.includes('cluster_slots_ok:16384')) return false;
+          const role = (await redis.call('ROLE')) as unknown[];
+          return role[0] === 'master' || role[3] === 'connected';
+        });
+        if (!ok) return false;
+      }
+      return true;
+    });
+  } catch (error) {
+    await stopAll(nodes);
+    throw error;
+  }
+  return {
+    topology: {
+      kind: 'cluster',
+      nodes: nodes.slice(0, masters).map(({ port }) => ({ host: '127.0.0.1', port })),
+      username: null,
+      password: null,
+      tls: false,
+    },
+    nodes,
+    sentinels: [],
+    stop: () => stopAll(nodes),
+  };
+}
+
+/** The ports of the masters now (they change on a failover), in the order the nodes were started. */
+export async function masterPorts(handle: RedisTopologyHandle): Promise<number[]> {
+  const ports: number[] = [];
+  for (const node of handle.nodes) {
+    if (node.process.exitCode !== null || node.process.signalCode !== null) continue;
+    const role = await withConnection(node.port, async (redis) => ((await redis.call('ROLE')) as unknown[])[0]).catch(
+      () => null,
+    );
+    if (role === 'master') ports.push(node.port);
+  }
+  return ports;
+}
+
+export const SENTINEL_MASTER = 'tbmaster';
+
+/** A master with `replicas` replicas, watched by `sentinels` Sentinels (quorum: a majority of them). */
+export async function startRedisSentinel(
+  options: { replicas?: number; sentinels?: number } = {},
+): Promise<RedisTopologyHandle> {
+  const replicaCount = options.replicas ?? 2;
+  const sentinelCount = options.sentinels ?? 3;
+  const nodes: RedisServerHandle[] = [];
+  const sentinels: RedisServerHandle[] = [];
+  try {
+    const master = await startRedisServer({ appendonly: true });
+    nodes.push(master);
+    for (let index = 0; index < replicaCount; index += 1) {
+      nodes.push(await startRedisServer({ appendonly: true, args: ['--replicaof', '127.0.0.1', String(master.port)] }));
+    }
+    await until('the replicas', () =>
+      withConnection(master.port, async (redis) => {
+        const info = await redis.info('replication');
+        return (info.match(/^slave\d+:.*state=online/gm) ?? []).length === replicaCount;
+      }),
+    );
+    const quorum = Math.floor(sentinelCount / 2) + 1;
+    for (let index = 0; index < sentinelCount; index += 1) {
+      sentinels.push(await startSentinel(master.port, quorum));
+    }
+    await until('the sentinels', async () => {
+      for (const { port } of sentinels) {
+        const known = await withConnection(port, async (redis) => {
+          const replicasSeen = (await redis.call('SENTINEL', 'REPLICAS', SENTINEL_MASTER)) as unknown[];
+          const sentinelsSeen = (await redis.call('SENTINEL', 'SENTINELS', SENTINEL_MASTER)) as unknown[];
+          return replicasSeen.length === replicaCount && sentinelsSeen.length === sentinelCount - 1;
+        });
+        if (!known) return false;
+      }
+      return true;
+    });
+  } catch (error) {
+    await stopAll([...sentinels, ...nodes]);
+    throw error;
+  }
+  return {
+    topology: {
+      kind: 'sentinel',
+      sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })),
+      masterName: SENTINEL_MASTER,
+      username: null,
+      password: null,
+      tls: false,
+    },
+    nodes,
+    sentinels,
+    stop: () => stopAll([...sentinels, ...nodes]),
+  };
+}
+
+async function startSentinel(masterPort: number, quorum: number): Promise<RedisServerHandle> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'tb-sentinel-'));
+  const config = join(dir, 'sentinel.conf');
+  writeFileSync(
+    config,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${masterPort} ${quorum}`,
+      `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
+      `sentinel failover-timeout ${SENTINEL_MASTER} 5000`,
+      `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn('redis-server', [config, '--sentinel', '--loglevel', 'warning'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  await waitForRedis(url, child);
+  return {
+    url,
+    port,
+    dir,
+    process: child,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The store variables a broker is started with to use the topology. */
+export function topologyEnv(handle: RedisTopologyHandle): Record<string, string> {
+  const { topology } = handle;
+  const list = (entries: { host: string; port: number }[]) =>
+    entries.map(({ host, port }) => `${host}:${port}`).join(',');
+  if (topology.kind === 'cluster') return { REDIS_CLUSTER_NODES: list(topology.nodes) };
+  if (topology.kind === 'sentinel') {
+    return { REDIS_SENTINELS: list(topology.sentinels), REDIS_SENTINEL_MASTER: topology.masterName };
+  }
+  return { REDIS_URL: topology.url };
+}
+
+/** The replicas of the topology now (ROLE says slave). */
+export async function replicaNodes(handle: RedisTopologyHandle): Promise<RedisServerHandle[]> {
+  const replicas: RedisServerHandle[] = [];
+  for (const node of handle.nodes) {
+    if (node.process.exitCode !== null || node.process.signalCode !== null) continue;
+    const role = await withConnection(node.port, async (redis) => ((await redis.call('ROLE')) as unknown[])[0]).catch(
+      () => null,
+    );
+    if (role === 'slave') replicas.push(node);
+  }
+  return replicas;
+}
