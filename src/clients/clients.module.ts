@@ -5,10 +5,11 @@ import { ClientsBatchController } from './clients-batch.controller';
 import { ClientsBatchService } from './clients-batch.service';
 import { ClientsController } from './clients.controller';
 import { ClientsService } from './clients.service';
+import { NewClientFactory } from './new-client';
 
 @Module({
   imports: [AuditModule, RefreshModule],
   controllers: [ClientsBatchController, ClientsController],
-  providers: [ClientsService, ClientsBatchService],
+  providers: [ClientsService, ClientsBatchService, NewClientFactory],
 })
 export class ClientsModule {}

@@ -4,6 +4,7 @@ import type {
   ClientChange,
   ClientPageQuery,
   DueClaim,
+  DuplicateClientError,
   HeldLock,
   LockedRead,
   UpdateOutcome,
@@ -85,6 +86,9 @@ export class RedisStore implements BrokerStore {
   insertClient(entry: ClientEntry, dueAt: number): Promise<void> {
     return this.clients.insertClient(entry, dueAt);
   }
+  insertClients(entries: readonly ClientEntry[], dueAt: number): Promise<(DuplicateClientError | null)[]> {
+    return this.clients.insertClients(entries, dueAt);
+  }
   getClient(id: string): Promise<ClientEntry | null> {
     return this.clients.getClient(id);
   }
@@ -147,6 +151,9 @@ export class RedisStore implements BrokerStore {
 
   appendAudit(event: Omit<AuditEvent, 'id'>, maxEvents: number): Promise<AuditEvent> {
     return this.audit.appendAudit(event, maxEvents);
+  }
+  appendAudits(events: readonly Omit<AuditEvent, 'id'>[], maxEvents: number): Promise<AuditEvent[]> {
+    return this.audit.appendAudits(events, maxEvents);
   }
   listAudit(query: AuditPageQuery): Promise<AuditEvent[]> {
     return this.audit.listAudit(query);

@@ -7,7 +7,7 @@ import { clientEvent, pairsToRecord, parseEntry } from './redis-codec';
 import type { RedisConnection } from './redis-connection';
 import { firstIndexSeq, type RedisCounters } from './redis-counters';
 import { noFailpoint, type Failpoint } from './failpoint';
-import type { UpdateClientArgs } from './script-loader';
+import { queueScript, type InsertClientArgs, type UpdateClientArgs } from './script-loader';
 
 /** A client written with a status, or deleted, is due within this: see the class comment. */
 export const REPAIR_WITHIN_MS = 20_000;
@@ -60,18 +60,10 @@ export class RedisClientStore implements ClientStore {
   }
 
   async insertClient(entry: ClientEntry, dueAt: number): Promise<void> {
-    const { client, status, token } = entry;
+    const { client, status } = entry;
     const seq = firstIndexSeq();
-    const created = await this.connection.script('insertClient', [this.keys.client(client.id)], [
-      {
-        client: JSON.stringify(client),
-        generation: String(client.generation),
-        state: status.state,
-        status: JSON.stringify(status),
-        token: token === null ? undefined : JSON.stringify(token),
-        seq: String(seq),
-      },
-    ]);
+    const key = this.keys.client(client.id);
+    const created = await this.connection.script('insertClient', [key], [insertArgs(entry, seq)]);
     if (created !== 1) throw new Error(`a client with id ${client.id} already exists`);
     if (client.clientId !== null) {
       try {
@@ -85,6 +77,45 @@ export class RedisClientStore implements ClientStore {
     // Scheduled first: if the rest is lost, the first claim lists and counts it (lockAndRead's repair).
     const indexed = { id: client.id, seq, fresh: true as const, status, workspaceId: client.workspaceId };
     await this.counters.index(indexed, (pipeline) => pipeline.zadd(this.keys.schedule, dueAt, client.id));
+  }
+
+  /**
+   * insertClient's steps, in its order, each step one pipeline for every
+   * entry (a round trip per step, not per client): the hashes, the OAuth
+   * client id claims (a taken one goes through claimClientId as in
+   * insertClient), then schedule and index, then the index-pending marks.
+   */
+  async insertClients(entries: readonly ClientEntry[], dueAt: number): Promise<(DuplicateClientError | null)[]> {
+    if (entries.length === 0) return [];
+    const seq = firstIndexSeq();
+    const created = await this.connection.pipeline((pipeline) => {
+      for (const entry of entries) {
+        queueScript(pipeline, 'insertClient', [this.keys.client(entry.client.id)], [insertArgs(entry, seq)]);
+      }
+    });
+    const existing = entries.find((_, index) => created[index] !== 1);
+    if (existing) throw new Error(`a client with id ${existing.client.id} already exists`);
+    let outcomes: (DuplicateClientError | null)[];
+    try {
+      outcomes = await this.claimClientIds(entries);
+    } catch (error) {
+      // As in insertClient: the claim's error is what the caller must see; hashes left behind are harmless.
+      await this.dropHashes(entries).catch(() => undefined);
+      throw error;
+    }
+    const duplicates = entries.filter((_, index) => outcomes[index] !== null);
+    if (duplicates.length > 0) await this.dropHashes(duplicates);
+    const stored = entries.filter((_, index) => outcomes[index] === null);
+    const indexed = stored.map(({ client, status }) => ({
+      id: client.id,
+      seq,
+      fresh: true as const,
+      status,
+      workspaceId: client.workspaceId,
+    }));
+    // Scheduled first, per client: if the rest is lost, the first claim lists and counts it (lockAndRead's repair).
+    await this.counters.indexAll(indexed, (pipeline, { id }) => pipeline.zadd(this.keys.schedule, dueAt, id));
+    return outcomes;
   }
 
   async getClient(id: string): Promise<ClientEntry | null> {
@@ -185,6 +216,43 @@ export class RedisClientStore implements ClientStore {
     }
   }
 
+  /**
+   * claimClientId for each OAuth entry, in order: one pipeline of HSETNX, then
+   * claimClientId itself for each field found taken (a duplicate, a reclaim, or
+   * an earlier entry of this batch).
+   */
+  private async claimClientIds(entries: readonly ClientEntry[]): Promise<(DuplicateClientError | null)[]> {
+    const replies = await this.connection.pipeline((pipeline) => {
+      for (const { client } of entries) {
+        if (client.clientId !== null) {
+          pipeline.hsetnx(this.keys.workspaceClientIds(client.workspaceId), client.clientId, client.id);
+        }
+      }
+    });
+    const outcomes: (DuplicateClientError | null)[] = [];
+    let reply = 0;
+    for (const { client } of entries) {
+      if (client.clientId === null || replies[reply++] === 1) {
+        outcomes.push(null);
+        continue;
+      }
+      try {
+        await this.claimClientId(client.workspaceId, client.clientId, client.id);
+        outcomes.push(null);
+      } catch (error) {
+        if (!(error instanceof DuplicateClientError)) throw error;
+        outcomes.push(error);
+      }
+    }
+    return outcomes;
+  }
+
+  private async dropHashes(entries: readonly ClientEntry[]): Promise<void> {
+    await this.connection.pipeline((pipeline) => {
+      for (const { client } of entries) pipeline.del(this.keys.client(client.id));
+    });
+  }
+
   private async replaceClientIdOwner(
     workspaceId: string,
     claim: { clientId: string; expectedOwner: string; newOwner?: string },
@@ -211,6 +279,18 @@ export class RedisClientStore implements ClientStore {
     });
     return replies.map((fields) => parseEntry(fields as Record<string, string>));
   }
+}
+
+/** The structured argument of insertClient-1.lua. */
+function insertArgs({ client, status, token }: ClientEntry, seq: number): InsertClientArgs {
+  return {
+    client: JSON.stringify(client),
+    generation: String(client.generation),
+    state: status.state,
+    status: JSON.stringify(status),
+    token: token === null ? undefined : JSON.stringify(token),
+    seq: String(seq),
+  };
 }
 
 /** The structured argument of updateClient-2.lua: a part left out is left as it is. */
