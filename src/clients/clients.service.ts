@@ -107,7 +107,7 @@ export class ClientsService {
       results[index] = duplicate ? conflictOf(entry.client.workspaceId, duplicate) : toClientView(entry);
     });
     if (stored.length === 0) return;
-    this.refresh.wake();
+    this.refresh.wake(stored.map(({ entry }) => entry.client.id));
     try {
       await this.audit.recordMany(actor, 'client.create', stored.map(({ entry }) => entry.client));
     } catch (error) {
@@ -127,7 +127,7 @@ export class ClientsService {
       throw error;
     }
     await this.audit.record(actor, 'client.create', client.id, client.workspaceId);
-    this.refresh.wake();
+    this.refresh.wake([client.id]);
     return toClientView(entry);
   }
 

@@ -75,14 +75,18 @@ export class RefreshFacade {
     this.scheduler.pump();
   }
 
-  /** A client was just made due by a store write (a registration): the scheduler claims it within milliseconds. */
-  wake(): void {
-    this.scheduler.pump();
+  /**
+   * Clients were just made due by a store write (a registration): the scheduler claims them within
+   * milliseconds. Their first fetches do not count as refreshes caughtUp waits for.
+   */
+  wake(registeredIds: readonly string[] = []): void {
+    this.scheduler.pump(registeredIds);
   }
 
   /**
    * Waits, up to `maxWaitMs`, while more clients are due than this replica has
-   * refresh slots for, so that admin writes let refreshes of held tokens go first.
+   * refresh slots for, so that admin writes let refreshes of held tokens go first
+   * (first fetches of clients registered here do not count).
    */
   caughtUp(maxWaitMs: number): Promise<void> {
     return this.scheduler.caughtUp(maxWaitMs);

@@ -24,6 +24,11 @@ const CLAIM_LEASE_MS = 20_000;
  * It is also the least a due client waits.
  */
 const CLAIM_BATCH_WINDOW_MS = 5;
+/**
+ * A first fetch announced by pump() and not claimed here within this (another
+ * replica claimed it) is forgotten.
+ */
+const FIRST_FETCH_MEMORY_MS = 60_000;
 
 /**
  * Takes the clients that are due from the store's schedule (a sorted set, so
@@ -48,6 +53,14 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   private claimAgain = false;
   /** The last claim filled every free slot: more may be due, so a finishing refresh makes room for them. */
   private backlogged = false;
+  /**
+   * The last claim that filled every slot took refreshes of tokens already
+   * held, not only first fetches of clients just registered: what caughtUp
+   * waits for (a batch's own first fetches must not hold the rest of it back).
+   */
+  private heldBacklogged = false;
+  /** Clients registered here whose first fetch is not claimed yet, with when to forget them. */
+  private readonly firstFetches = new Map<string, number>();
   private wakeAt = Number.POSITIVE_INFINITY;
   private stopped = false;
   private lastTickAt: number | null = null;
@@ -78,7 +91,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
    */
   async caughtUp(maxWaitMs: number): Promise<void> {
     const giveUpAt = Date.now() + maxWaitMs;
-    while (this.backlogged && !this.stopped && Date.now() < giveUpAt) {
+    while (this.heldBacklogged && !this.stopped && Date.now() < giveUpAt) {
       await new Promise((resolve) => setTimeout(resolve, CLAIM_BATCH_WINDOW_MS));
     }
   }
@@ -99,8 +112,11 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /**
    * A client has just become due (registered, say): it is claimed within
    * CLAIM_BATCH_WINDOW_MS, together with any others made due meanwhile.
+   * `firstFetchIds`: the clients just registered, whose first fetches caughtUp does not wait for.
    */
-  pump(): void {
+  pump(firstFetchIds: readonly string[] = []): void {
+    const forgetAt = Date.now() + FIRST_FETCH_MEMORY_MS;
+    for (const id of firstFetchIds) this.firstFetches.set(id, forgetAt);
     this.wakeBy(Date.now() + CLAIM_BATCH_WINDOW_MS);
   }
 
@@ -157,7 +173,19 @@ export class RefreshScheduler implements OnApplicationBootstrap {
         });
     }
     this.backlogged = due.length === free;
+    let held = 0;
+    for (const { id } of due) if (!this.firstFetches.delete(id)) held += 1;
+    this.heldBacklogged = this.backlogged && held > 0;
+    this.forgetFirstFetches(now);
     if (!this.backlogged && nextDueAt !== null) this.wakeBy(Math.max(nextDueAt, Date.now() + CLAIM_BATCH_WINDOW_MS));
+  }
+
+  /** Drops first fetches announced too long ago: another replica claimed them (insertion order is age order). */
+  private forgetFirstFetches(now: number): void {
+    for (const [id, forgetAt] of this.firstFetches) {
+      if (forgetAt > now) return;
+      this.firstFetches.delete(id);
+    }
   }
 
   /** Claims at `at` at the latest; anything beyond the next tick is left to the tick. */
