@@ -39,6 +39,8 @@ const REFRESH_BACKLOG_WAIT_MS = 500;
  * scripts each, short enough that Redis answers refreshes in between.
  */
 const INSERT_CHUNK = 200;
+/** A chunk of a batch (a bulk import, no person waiting on it) waits this long at most for refreshes. */
+const BATCH_BACKLOG_WAIT_MS = 5_000;
 
 /** A validated, sealed client of a batch and its place in the batch. */
 interface NewClient {
@@ -90,7 +92,7 @@ export class ClientsService {
 
   /** createMany's writes for one chunk; each client's result goes to results[its index]. */
   private async insertChunk(chunk: NewClient[], results: (ClientView | Error)[], actor: Principal): Promise<void> {
-    await this.refresh.caughtUp(REFRESH_BACKLOG_WAIT_MS);
+    await this.refresh.caughtUp(BATCH_BACKLOG_WAIT_MS);
     let duplicates: (DuplicateClientError | null)[];
     try {
       duplicates = await this.store.insertClients(
