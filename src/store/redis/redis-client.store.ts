@@ -17,7 +17,8 @@ export const REPAIR_WITHIN_MS = 20_000;
  * crash or an outage between two steps cannot lose a registered client nor
  * make an index point at a wrong one:
  * - insert writes the client hash first, then claims the OAuth client id,
- *   then schedules it, lists it and counts it;
+ *   then schedules it, lists it and counts it (insertClients takes the same
+ *   steps for many clients, each step one pipeline for all of them);
  * - delete removes the client hash (and its lock) first, then uncounts it,
  *   unlists it and unschedules it.
  * So an index entry whose hash is missing always belongs to a deleted client:
