@@ -75,12 +75,18 @@ export class RefreshFacade {
     this.scheduler.pump();
   }
 
+  /** A client was just made due by a store write (a registration): the scheduler claims it within milliseconds. */
+  wake(): void {
+    this.scheduler.pump();
+  }
+
   /**
-   * Clients were just made due by a store write (a registration): the scheduler claims them within
-   * milliseconds. Their first fetches do not count as refreshes caughtUp waits for.
+   * Clients about to be registered (call before storing them): their first
+   * fetches count for caughtUp only when many are queued. `stored` false: they were not stored after all.
    */
-  wake(registeredIds: readonly string[] = []): void {
-    this.scheduler.pump(registeredIds);
+  registering(ids: readonly string[], stored = true): void {
+    if (stored) this.scheduler.expectFirstFetches(ids);
+    else this.scheduler.dropFirstFetches(ids);
   }
 
   /**

@@ -110,7 +110,8 @@ describe('RefreshScheduler', () => {
     // 16 left waiting once 4 run: 4 per slot, no more.
     const registered = Array.from({ length: 20 }, (_, index) => `cl_new_${index}`);
     for (const id of registered) await store.setDue(id, now);
-    scheduler.pump(registered);
+    scheduler.expectFirstFetches(registered);
+    scheduler.pump();
     await until(() => refreshedAt.size === 4, 2_000);
 
     const startedAt = Date.now();
@@ -125,7 +126,8 @@ describe('RefreshScheduler', () => {
     const now = Date.now();
     const registered = Array.from({ length: 21 }, (_, index) => `cl_new_${index}`);
     for (const id of registered) await store.setDue(id, now);
-    scheduler.pump(registered);
+    scheduler.expectFirstFetches(registered);
+    scheduler.pump();
     await until(() => refreshedAt.size === 4, 2_000);
 
     const startedAt = Date.now();

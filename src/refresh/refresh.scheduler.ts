@@ -125,11 +125,8 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /**
    * A client has just become due (registered, say): it is claimed within
    * CLAIM_BATCH_WINDOW_MS, together with any others made due meanwhile.
-   * `firstFetchIds`: the clients just registered, whose first fetches caughtUp does not wait for.
    */
-  pump(firstFetchIds: readonly string[] = []): void {
-    const forgetAt = Date.now() + FIRST_FETCH_MEMORY_MS;
-    for (const id of firstFetchIds) this.firstFetches.set(id, forgetAt);
+  pump(): void {
     this.wakeBy(Date.now() + CLAIM_BATCH_WINDOW_MS);
   }
 
@@ -191,6 +188,20 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     this.heldBacklogged = this.backlogged && held > 0;
     this.forgetFirstFetches(now);
     if (!this.backlogged && nextDueAt !== null) this.wakeBy(Math.max(nextDueAt, Date.now() + CLAIM_BATCH_WINDOW_MS));
+  }
+
+  /**
+   * Clients about to be registered here: announced before they are stored, so
+   * that a claim that takes them at once still knows them for first fetches.
+   */
+  expectFirstFetches(ids: readonly string[]): void {
+    const forgetAt = Date.now() + FIRST_FETCH_MEMORY_MS;
+    for (const id of ids) this.firstFetches.set(id, forgetAt);
+  }
+
+  /** Clients announced by expectFirstFetches that were not stored after all. */
+  dropFirstFetches(ids: readonly string[]): void {
+    for (const id of ids) this.firstFetches.delete(id);
   }
 
   /** Drops first fetches announced too long ago: another replica claimed them (insertion order is age order). */
