@@ -1,6 +1,6 @@
 'use strict';
 /*
- * npm run bench [-- --quick] [--profile] [--only hot,herd,scale,admin] [--rounds N] [--dist <dir>]
+ * npm run bench [-- --quick] [--profile] [--only hot,herd,scale,admin,batch] [--rounds N] [--dist <dir>]
  *
  * Starts its own redis-server, the fake upstream (test/support/fake-pipedream.ts)
  * and the compiled broker (node dist/main.js, NODE_ENV=production), registers
@@ -10,7 +10,8 @@
  *   2. herd.js: concurrent GETs for a client with no token, slow upstream;
  *   3. scale.js: registering many clients (register.js), two compressed refresh
  *      cycles (cycles.js), Redis memory, broker RSS, scheduler tick cost (tick.js);
- *   4. list.js: admin path, cursor listing over every client.
+ *   4. list.js: admin path, cursor listing over every client;
+ *   5. batch.js: clients imported through the batch route while earlier ones refresh.
  * Prints a table and writes JSON to bench/results/. Traffic goes to 127.0.0.1 only.
  * The flags are parsed in lib/options.js; bench/README.md lists them.
  */
@@ -35,6 +36,7 @@ const { coldHerd } = require('./phases/herd');
 const { scale } = require('./phases/scale');
 const { idleTickCost, tickSummary } = require('./phases/tick');
 const { adminListing } = require('./phases/list');
+const { batchImport } = require('./phases/batch');
 
 async function main() {
   procs.installSignalHandlers();
@@ -59,6 +61,7 @@ async function main() {
     results.phases.scale.tick = tickSummary(results.phases.idleAt1k, results.phases.idleAtScale);
   }
   if (runs('admin')) results.phases.admin = await adminListing(ctx);
+  if (runs('batch')) results.phases.batch = await batchImport(ctx);
 
   const { broker } = ctx;
   results.broker = { finalMemory: procs.memory(broker.child.pid), warnLines: countLines(ctx.brokerLog) };

@@ -24,6 +24,20 @@ export class AuditService {
     this.logger.info({ audit: event }, `audit ${action}`);
   }
 
+  /** record() for each client, in one store call: one event and one log line per client. */
+  async recordMany(
+    actor: Principal,
+    action: AuditAction,
+    clients: readonly { id: string; workspaceId: string }[],
+  ): Promise<void> {
+    const at = new Date().toISOString();
+    const events = await this.store.appendAudits(
+      clients.map(({ id, workspaceId }) => ({ at, actor: actor.actor, action, clientId: id, workspaceId })),
+      this.config.auditMaxEvents,
+    );
+    for (const event of events) this.logger.info({ audit: event }, `audit ${action}`);
+  }
+
   async list(query: AuditQueryDto): Promise<Page<AuditEvent>> {
     const fetched = await this.store.listAudit({
       clientId: query.clientId,

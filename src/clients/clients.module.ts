@@ -6,10 +6,11 @@ import { ClientsBatchController } from './clients-batch.controller';
 import { ClientsBatchService } from './clients-batch.service';
 import { ClientsController } from './clients.controller';
 import { ClientsService } from './clients.service';
+import { NewClientFactory } from './new-client';
 
 @Module({
   imports: [AuditModule, RefreshModule, UsageModule],
   controllers: [ClientsBatchController, ClientsController],
-  providers: [ClientsService, ClientsBatchService],
+  providers: [ClientsService, ClientsBatchService, NewClientFactory],
 })
 export class ClientsModule {}

@@ -81,8 +81,18 @@ export class RefreshFacade {
   }
 
   /**
+   * Clients about to be registered (call before storing them): their first
+   * fetches count for caughtUp only when many are queued. `stored` false: they were not stored after all.
+   */
+  registering(ids: readonly string[], stored = true): void {
+    if (stored) this.scheduler.expectFirstFetches(ids);
+    else this.scheduler.dropFirstFetches(ids);
+  }
+
+  /**
    * Waits, up to `maxWaitMs`, while more clients are due than this replica has
-   * refresh slots for, so that admin writes let refreshes of held tokens go first.
+   * refresh slots for, so that admin writes let refreshes of held tokens go first
+   * (first fetches of clients registered here do not count).
    */
   caughtUp(maxWaitMs: number): Promise<void> {
     return this.scheduler.caughtUp(maxWaitMs);

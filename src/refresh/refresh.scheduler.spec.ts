@@ -103,6 +103,38 @@ describe('RefreshScheduler', () => {
     expect(refreshedAt.size).toBe(40);
   });
 
+  it('caughtUp does not wait for a few first fetches of clients announced as just registered', async () => {
+    const { refresher, refreshedAt } = recordingRefresher(60_000);
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+    const now = Date.now();
+    // 16 left waiting once 4 run: 4 per slot, no more.
+    const registered = Array.from({ length: 20 }, (_, index) => `cl_new_${index}`);
+    for (const id of registered) await store.setDue(id, now);
+    scheduler.expectFirstFetches(registered);
+    scheduler.pump();
+    await until(() => refreshedAt.size === 4, 2_000);
+
+    const startedAt = Date.now();
+    await settled(scheduler.caughtUp(10_000), 1_000);
+    expect(Date.now() - startedAt).toBeLessThan(100);
+    // Refreshes of tokens already held are still waited for: the test above.
+  });
+
+  it('caughtUp waits while more first fetches are queued than 4 per slot', async () => {
+    const { refresher, refreshedAt } = recordingRefresher(60_000);
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+    const now = Date.now();
+    const registered = Array.from({ length: 21 }, (_, index) => `cl_new_${index}`);
+    for (const id of registered) await store.setDue(id, now);
+    scheduler.expectFirstFetches(registered);
+    scheduler.pump();
+    await until(() => refreshedAt.size === 4, 2_000);
+
+    const startedAt = Date.now();
+    await settled(scheduler.caughtUp(200), 1_000);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(190);
+  });
+
   it('caughtUp gives up after the longest wait it was given', async () => {
     const { refresher, refreshedAt } = recordingRefresher(60_000);
     const now = Date.now();

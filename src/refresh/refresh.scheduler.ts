@@ -24,6 +24,18 @@ const CLAIM_LEASE_MS = 20_000;
  * It is also the least a due client waits.
  */
 const CLAIM_BATCH_WINDOW_MS = 5;
+/**
+ * A first fetch announced by pump() and not claimed here within this (another
+ * replica claimed it) is forgotten.
+ */
+const FIRST_FETCH_MEMORY_MS = 60_000;
+/**
+ * First fetches waiting per refresh slot before caughtUp waits for them too:
+ * a refresh of a held token due now is claimed behind those due before it, so
+ * an import must not run far ahead of its own first fetches (measured: 100,000
+ * clients imported unpaced left refreshes of held tokens 28 s late).
+ */
+const FIRST_FETCHES_AHEAD_PER_SLOT = 4;
 
 /**
  * Takes the clients that are due from the store's schedule (a sorted set, so
@@ -48,6 +60,14 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   private claimAgain = false;
   /** The last claim filled every free slot: more may be due, so a finishing refresh makes room for them. */
   private backlogged = false;
+  /**
+   * The last claim that filled every slot took refreshes of tokens already
+   * held, not only first fetches of clients just registered: what caughtUp
+   * waits for (a batch's own first fetches must not hold the rest of it back).
+   */
+  private heldBacklogged = false;
+  /** Clients registered here whose first fetch is not claimed yet, with when to forget them. */
+  private readonly firstFetches = new Map<string, number>();
   private wakeAt = Number.POSITIVE_INFINITY;
   private stopped = false;
   private lastTickAt: number | null = null;
@@ -74,13 +94,19 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /**
    * Waits, up to `maxWaitMs`, while more clients are due than this replica has
    * refresh slots for: admin writes call it so that refreshes of the tokens
-   * already held come first when the process is saturated.
+   * already held come first when the process is saturated. First fetches of
+   * clients registered here count only beyond FIRST_FETCHES_AHEAD_PER_SLOT.
    */
   async caughtUp(maxWaitMs: number): Promise<void> {
     const giveUpAt = Date.now() + maxWaitMs;
-    while (this.backlogged && !this.stopped && Date.now() < giveUpAt) {
+    while (this.behind() && !this.stopped && Date.now() < giveUpAt) {
       await new Promise((resolve) => setTimeout(resolve, CLAIM_BATCH_WINDOW_MS));
     }
+  }
+
+  /** Refreshes of held tokens wait for a slot, or so many first fetches are queued that the next would. */
+  private behind(): boolean {
+    return this.heldBacklogged || this.firstFetches.size > this.maxRunning * FIRST_FETCHES_AHEAD_PER_SLOT;
   }
 
   /** Takes no more due clients; those running finish. */
@@ -157,7 +183,33 @@ export class RefreshScheduler implements OnApplicationBootstrap {
         });
     }
     this.backlogged = due.length === free;
+    let held = 0;
+    for (const { id } of due) if (!this.firstFetches.delete(id)) held += 1;
+    this.heldBacklogged = this.backlogged && held > 0;
+    this.forgetFirstFetches(now);
     if (!this.backlogged && nextDueAt !== null) this.wakeBy(Math.max(nextDueAt, Date.now() + CLAIM_BATCH_WINDOW_MS));
+  }
+
+  /**
+   * Clients about to be registered here: announced before they are stored, so
+   * that a claim that takes them at once still knows them for first fetches.
+   */
+  expectFirstFetches(ids: readonly string[]): void {
+    const forgetAt = Date.now() + FIRST_FETCH_MEMORY_MS;
+    for (const id of ids) this.firstFetches.set(id, forgetAt);
+  }
+
+  /** Clients announced by expectFirstFetches that were not stored after all. */
+  dropFirstFetches(ids: readonly string[]): void {
+    for (const id of ids) this.firstFetches.delete(id);
+  }
+
+  /** Drops first fetches announced too long ago: another replica claimed them (insertion order is age order). */
+  private forgetFirstFetches(now: number): void {
+    for (const [id, forgetAt] of this.firstFetches) {
+      if (forgetAt > now) return;
+      this.firstFetches.delete(id);
+    }
   }
 
   /** Claims at `at` at the latest; anything beyond the next tick is left to the tick. */

@@ -100,6 +100,20 @@ export class MemoryStore implements BrokerStore {
     this.schedule.set(id, dueAt);
   }
 
+  async insertClients(entries: readonly ClientEntry[], dueAt: number): Promise<(DuplicateClientError | null)[]> {
+    const outcomes: (DuplicateClientError | null)[] = [];
+    for (const entry of entries) {
+      try {
+        await this.insertClient(entry, dueAt);
+        outcomes.push(null);
+      } catch (error) {
+        if (!(error instanceof DuplicateClientError)) throw error;
+        outcomes.push(error);
+      }
+    }
+    return outcomes;
+  }
+
   async getClient(id: string): Promise<ClientEntry | null> {
     const entry = this.clients.get(id);
     return entry ? structuredClone(entry) : null;
@@ -238,6 +252,12 @@ export class MemoryStore implements BrokerStore {
     this.auditEvents.push(stored);
     if (this.auditEvents.length > maxEvents) this.auditEvents.splice(0, this.auditEvents.length - maxEvents);
     return structuredClone(stored);
+  }
+
+  async appendAudits(events: readonly Omit<AuditEvent, 'id'>[], maxEvents: number): Promise<AuditEvent[]> {
+    const stored: AuditEvent[] = [];
+    for (const event of events) stored.push(await this.appendAudit(event, maxEvents));
+    return stored;
   }
 
   async listAudit(query: AuditPageQuery): Promise<AuditEvent[]> {

@@ -4,6 +4,7 @@ import type {
   ClientChange,
   ClientPageQuery,
   DueClaim,
+  DuplicateClientError,
   HeldLock,
   LockedRead,
   UpdateOutcome,
@@ -98,6 +99,9 @@ export class RedisStore implements BrokerStore {
     await this.clients.insertClient(entry, dueAt);
     await this.waitForReplicasOf(entry.client.id);
   }
+  insertClients(entries: readonly ClientEntry[], dueAt: number): Promise<(DuplicateClientError | null)[]> {
+    return this.clients.insertClients(entries, dueAt);
+  }
   getClient(id: string): Promise<ClientEntry | null> {
     return this.clients.getClient(id);
   }
@@ -168,6 +172,9 @@ export class RedisStore implements BrokerStore {
 
   appendAudit(event: Omit<AuditEvent, 'id'>, maxEvents: number): Promise<AuditEvent> {
     return this.audit.appendAudit(event, maxEvents);
+  }
+  appendAudits(events: readonly Omit<AuditEvent, 'id'>[], maxEvents: number): Promise<AuditEvent[]> {
+    return this.audit.appendAudits(events, maxEvents);
   }
   listAudit(query: AuditPageQuery): Promise<AuditEvent[]> {
     return this.audit.listAudit(query);

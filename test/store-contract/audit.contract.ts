@@ -14,6 +14,15 @@ export function describeAuditContract(store: () => AuditStore): void {
       expect(await store().listAudit({ limit: 10 })).toEqual([...appended].reverse());
     });
 
+    it('appends many events in order, as appendAudit one by one', async () => {
+      const first = await store().appendAudit(auditEvent('cl_0'), 100);
+      const appended = await store().appendAudits([auditEvent('cl_1'), auditEvent('cl_2'), auditEvent('cl_3')], 100);
+
+      expect(appended.map((event) => event.clientId)).toEqual(['cl_1', 'cl_2', 'cl_3']);
+      expect(await store().listAudit({ limit: 10 })).toEqual([...appended].reverse().concat(first));
+      expect(await store().appendAudits([], 100)).toEqual([]);
+    });
+
     it('pages with beforeId, exclusive', async () => {
       const ids: string[] = [];
       for (let index = 0; index < 5; index += 1) ids.push((await store().appendAudit(auditEvent(`cl_${index}`), 100)).id);

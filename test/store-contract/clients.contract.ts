@@ -64,6 +64,68 @@ export function describeClientsContract(store: () => ClientStore & ScheduleStore
     });
   });
 
+  describe('insertClients', () => {
+    it('stores each entry as insertClient would, scheduled, listed and counted', async () => {
+      const entries = [
+        makeEntry('cl_a', { token: makeToken(1) }),
+        makeEntry('cl_b', { clientId: null }),
+        makeEntry('cl_c'),
+      ];
+      expect(await store().insertClients(entries, 1_000)).toEqual([null, null, null]);
+
+      for (const entry of entries) expect(await store().getClient(entry.client.id)).toEqual(entry);
+      expect((await store().listClients({ limit: 10 })).map(idOf)).toEqual(['cl_a', 'cl_b', 'cl_c']);
+      expect((await store().tokenStats(10)).byState.pending).toBe(3);
+      const claimed = await store().claimDue(1_000, 50_000, 10);
+      expect(claimed.due.map((due) => due.id).sort()).toEqual(['cl_a', 'cl_b', 'cl_c']);
+    });
+
+    it('answers a DuplicateClientError for a taken OAuth client id, and stores the others', async () => {
+      await store().insertClient(makeEntry('cl_a', { clientId: 'shared' }), UNSCHEDULED);
+      const outcomes = await store().insertClients(
+        [makeEntry('cl_b'), makeEntry('cl_c', { clientId: 'shared' }), makeEntry('cl_d')],
+        UNSCHEDULED,
+      );
+
+      expect(outcomes[0]).toBeNull();
+      expect(outcomes[1]).toBeInstanceOf(DuplicateClientError);
+      expect(outcomes[1]).toMatchObject({ existingId: 'cl_a' });
+      expect(outcomes[2]).toBeNull();
+      expect(await store().getClient('cl_c')).toBeNull();
+      expect((await store().listClients({ limit: 10 })).map(idOf)).toEqual(['cl_a', 'cl_b', 'cl_d']);
+      expect((await store().tokenStats(10)).total).toBe(3);
+    });
+
+    it('makes the second of two entries with one OAuth client id in a workspace the duplicate', async () => {
+      const outcomes = await store().insertClients(
+        [
+          makeEntry('cl_b', { clientId: 'twice' }),
+          makeEntry('cl_a', { clientId: 'twice' }),
+          makeEntry('cl_c', { workspaceId: 'o_two', clientId: 'twice' }),
+        ],
+        UNSCHEDULED,
+      );
+
+      expect(outcomes[0]).toBeNull();
+      expect(outcomes[1]).toMatchObject({ existingId: 'cl_b' });
+      expect(outcomes[2]).toBeNull();
+      expect((await store().listClients({ limit: 10 })).map(idOf)).toEqual(['cl_b', 'cl_c']);
+    });
+
+    it('takes over the OAuth client id of a deleted client', async () => {
+      await store().insertClient(makeEntry('cl_a', { clientId: 'shared' }), UNSCHEDULED);
+      await store().deleteClient('cl_a');
+      expect(await store().insertClients([makeEntry('cl_b', { clientId: 'shared' })], UNSCHEDULED)).toEqual([null]);
+      await expect(store().insertClient(makeEntry('cl_c', { clientId: 'shared' }), UNSCHEDULED)).rejects.toMatchObject({
+        existingId: 'cl_b',
+      });
+    });
+
+    it('answers nothing for no entries', async () => {
+      expect(await store().insertClients([], UNSCHEDULED)).toEqual([]);
+    });
+  });
+
   describe('updateClient', () => {
     it('is not_found for an unknown client', async () => {
       expect(await store().updateClient('cl_unknown', 1, { status: statusIn('ready') })).toBe('not_found');

@@ -1,3 +1,4 @@
+import type { DuplicateClientError } from '../broker-store';
 import type { ClientEntry, ClientRecord, ClientStatus, StoredToken, TokenStats } from '../store.types';
 
 /** What updateClient writes; a field left undefined is left as it is. */
@@ -26,6 +27,15 @@ export interface ClientPageQuery {
 export interface ClientStore {
   /** Stores a new client, due for its first refresh at `dueAt`. */
   insertClient(entry: ClientEntry, dueAt: number): Promise<void>;
+  /**
+   * Stores new clients, each exactly as insertClient would (in order, so the
+   * second of two entries with one OAuth client id in a workspace is the
+   * duplicate), all due at `dueAt`. Per entry: null when stored, or the
+   * DuplicateClientError insertClient would have thrown (that entry is not
+   * stored). Any other failure throws, and leaves the entries not yet
+   * indexed as an interrupted insertClient would.
+   */
+  insertClients(entries: readonly ClientEntry[], dueAt: number): Promise<(DuplicateClientError | null)[]>;
   getClient(id: string): Promise<ClientEntry | null>;
   /** Ascending by id, optionally only one workspace. */
   listClients(query: ClientPageQuery): Promise<ClientEntry[]>;

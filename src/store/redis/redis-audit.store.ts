@@ -21,6 +21,24 @@ export class RedisAuditStore implements AuditStore {
     return { id: id as string, ...stored };
   }
 
+  /** One round trip: the XADDs of one pipeline, in order. */
+  async appendAudits(events: readonly Omit<AuditEvent, 'id'>[], maxEvents: number): Promise<AuditEvent[]> {
+    if (events.length === 0) return [];
+    const stored = events.map(({ at, actor, action, clientId, workspaceId }) => ({
+      at,
+      actor,
+      action,
+      clientId,
+      workspaceId,
+    }));
+    const ids = await this.connection.pipeline((pipeline) => {
+      for (const event of stored) {
+        pipeline.xadd(this.connection.keys.audit, 'MAXLEN', String(maxEvents), '*', 'event', JSON.stringify(event));
+      }
+    });
+    return stored.map((event, index) => ({ id: ids[index] as string, ...event }));
+  }
+
   async listAudit(query: AuditPageQuery): Promise<AuditEvent[]> {
     if (query.beforeId !== undefined) assertAuditCursor(query.beforeId);
     const page: AuditEvent[] = [];

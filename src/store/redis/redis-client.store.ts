@@ -7,7 +7,7 @@ import { clientEvent, pairsToRecord, parseEntry } from './redis-codec';
 import type { RedisConnection } from './redis-connection';
 import { firstIndexSeq, type RedisCounters } from './redis-counters';
 import { noFailpoint, type Failpoint } from './failpoint';
-import type { UpdateClientArgs } from './script-loader';
+import { queueScript, type InsertClientArgs, type UpdateClientArgs } from './script-loader';
 import { RedisWebhookStore } from './redis-webhook.store';
 
 /** A client written with a status, or deleted, is due within this: see the class comment. */
@@ -20,7 +20,9 @@ export const REPAIR_WITHIN_MS = 20_000;
  * - insert first makes the client due within REPAIR_WITHIN_MS (in the same
  *   round trip as the hash, on one Redis), then writes the client hash, claims
  *   the OAuth client id, schedules it at its due time, lists it and counts it:
- *   a client stored is always scheduled, whatever step a crash cuts off;
+ *   a client stored is always scheduled, whatever step a crash cuts off
+ *   (insertClients takes the same steps for many clients, each step one
+ *   pipeline for all of them);
  * - delete removes the client hash (and its lock) first, then uncounts it,
  *   unlists it and unschedules it.
  * So an index entry whose hash is missing always belongs to a deleted client:
@@ -67,23 +69,15 @@ export class RedisClientStore implements ClientStore {
   }
 
   async insertClient(entry: ClientEntry, dueAt: number): Promise<void> {
-    const { client, status, token } = entry;
+    const { client, status } = entry;
     const seq = firstIndexSeq();
-    const fields = {
-      client: JSON.stringify(client),
-      generation: String(client.generation),
-      state: status.state,
-      status: JSON.stringify(status),
-      token: token === null ? undefined : JSON.stringify(token),
-      seq: String(seq),
-    };
     // A crash after the hash and before the schedule step leaves this entry: the client is claimed within
     // REPAIR_WITHIN_MS, then listed and counted (lockAndRead), or found gone and unscheduled (removeDue).
     const created = await this.connection.scriptAfter(
       (pipeline) => this.queueRepairWithin(pipeline, client.id, 'or-add'),
       'insertClient',
       [this.keys.client(client.id)],
-      [fields],
+      [insertArgs(entry, seq)],
     );
     if (created !== 1) throw new Error(`a client with id ${client.id} already exists`);
     await this.failpoint('after-client-insert');
@@ -105,6 +99,49 @@ export class RedisClientStore implements ClientStore {
     // Scheduled first: if the rest is lost, the first claim lists and counts it (lockAndRead's repair).
     const indexed = { id: client.id, seq, fresh: true as const, status, workspaceId: client.workspaceId };
     await this.counters.index(indexed, (pipeline) => pipeline.zadd(this.keys.schedule(client.id), dueAt, client.id));
+  }
+
+  /**
+   * insertClient's steps, in its order, each step one pipeline for every
+   * entry (a round trip per step, not per client): the hashes, the OAuth
+   * client id claims (a taken one goes through claimClientId as in
+   * insertClient), then schedule and index, then the index-pending marks.
+   */
+  async insertClients(entries: readonly ClientEntry[], dueAt: number): Promise<(DuplicateClientError | null)[]> {
+    if (entries.length === 0) return [];
+    const seq = firstIndexSeq();
+    // As in insertClient: each client is due within REPAIR_WITHIN_MS before its hash exists.
+    await this.connection.pipeline((pipeline) => {
+      for (const entry of entries) this.queueRepairWithin(pipeline, entry.client.id, 'or-add');
+    });
+    const created = await this.connection.pipeline((pipeline) => {
+      for (const entry of entries) {
+        queueScript(pipeline, 'insertClient', [this.keys.client(entry.client.id)], [insertArgs(entry, seq)]);
+      }
+    });
+    const existing = entries.find((_, index) => created[index] !== 1);
+    if (existing) throw new Error(`a client with id ${existing.client.id} already exists`);
+    let outcomes: (DuplicateClientError | null)[];
+    try {
+      outcomes = await this.claimClientIds(entries);
+    } catch (error) {
+      // As in insertClient: the claim's error is what the caller must see; hashes left behind are harmless.
+      await this.dropHashes(entries).catch(() => undefined);
+      throw error;
+    }
+    const duplicates = entries.filter((_, index) => outcomes[index] !== null);
+    if (duplicates.length > 0) await this.dropHashes(duplicates);
+    const stored = entries.filter((_, index) => outcomes[index] === null);
+    const indexed = stored.map(({ client, status }) => ({
+      id: client.id,
+      seq,
+      fresh: true as const,
+      status,
+      workspaceId: client.workspaceId,
+    }));
+    // Scheduled first, per client: if the rest is lost, the first claim lists and counts it (lockAndRead's repair).
+    await this.counters.indexAll(indexed, (pipeline, { id }) => pipeline.zadd(this.keys.schedule(id), dueAt, id));
+    return outcomes;
   }
 
   async getClient(id: string): Promise<ClientEntry | null> {
@@ -212,6 +249,49 @@ export class RedisClientStore implements ClientStore {
     }
   }
 
+  /**
+   * claimClientId for each OAuth entry, in order: one pipeline of HSETNX, then
+   * claimClientId itself for each field found taken (a duplicate, a reclaim, or
+   * an earlier entry of this batch).
+   */
+  private async claimClientIds(entries: readonly ClientEntry[]): Promise<(DuplicateClientError | null)[]> {
+    const replies = await this.connection.pipeline((pipeline) => {
+      for (const { client } of entries) {
+        if (client.clientId !== null) {
+          pipeline.hsetnx(this.keys.workspaceClientIds(client.workspaceId), client.clientId, client.id);
+        }
+      }
+    });
+    const outcomes: (DuplicateClientError | null)[] = [];
+    let reply = 0;
+    for (const { client } of entries) {
+      if (client.clientId === null || replies[reply++] === 1) {
+        outcomes.push(null);
+        continue;
+      }
+      try {
+        await this.claimClientId(client.workspaceId, client.clientId, client.id);
+        outcomes.push(null);
+      } catch (error) {
+        if (!(error instanceof DuplicateClientError)) throw error;
+        outcomes.push(error);
+      }
+    }
+    return outcomes;
+  }
+
+  /** Refused inserts: their hashes, then their repair entries (a claim of one left behind finds it gone). */
+  private async dropHashes(entries: readonly ClientEntry[]): Promise<void> {
+    await this.connection.steps([
+      (pipeline) => {
+        for (const { client } of entries) pipeline.del(this.keys.client(client.id));
+      },
+      (pipeline) => {
+        for (const { client } of entries) pipeline.zrem(this.keys.schedule(client.id), client.id);
+      },
+    ]);
+  }
+
   private async replaceClientIdOwner(
     workspaceId: string,
     claim: { clientId: string; expectedOwner: string; newOwner?: string },
@@ -243,6 +323,18 @@ export class RedisClientStore implements ClientStore {
     });
     return replies.map((fields) => parseEntry(fields as Record<string, string>));
   }
+}
+
+/** The structured argument of insertClient-1.lua. */
+function insertArgs({ client, status, token }: ClientEntry, seq: number): InsertClientArgs {
+  return {
+    client: JSON.stringify(client),
+    generation: String(client.generation),
+    state: status.state,
+    status: JSON.stringify(status),
+    token: token === null ? undefined : JSON.stringify(token),
+    seq: String(seq),
+  };
 }
 
 /** The structured argument of updateClient-2.lua: a part left out is left as it is. */

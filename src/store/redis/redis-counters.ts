@@ -54,6 +54,26 @@ export class RedisCounters {
     await this.connection.script('markIndexed', [this.keys.client(client.id)], [String(client.seq)]);
   }
 
+  /**
+   * index() for many clients in two round trips: every index step in one
+   * pipeline (`before` queued ahead of each client's), then every mark cleared.
+   */
+  async indexAll(
+    clients: readonly IndexedClient[],
+    before?: (pipeline: ChainableCommander, client: IndexedClient) => void,
+  ): Promise<void> {
+    if (clients.length === 0) return;
+    await this.connection.pipeline((pipeline) => {
+      for (const client of clients) {
+        before?.(pipeline, client);
+        this.queueIndex(pipeline, client);
+      }
+    });
+    await this.connection.pipeline((pipeline) => {
+      for (const { id, seq } of clients) queueScript(pipeline, 'markIndexed', [this.keys.client(id)], [String(seq)]);
+    });
+  }
+
   /** The index step as pipeline commands: listing entries first, then the counters. */
   queueIndex(pipeline: ChainableCommander, { id, seq, fresh, status, workspaceId }: IndexedClient): void {
     pipeline.zadd(this.keys.clients, 0, id);
