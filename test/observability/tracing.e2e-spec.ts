@@ -103,8 +103,28 @@ describe('OpenTelemetry traces of the compiled broker, exported to a real OTLP/H
   });
 
   it('scheduled refreshes have their span too', async () => {
+    // Registered and left alone (no caller asks first): its first token is fetched by the scheduler.
+    upstream.addClient('scheduled-client', SECRET);
+    const created = await fetch(`${broker.url}/v1/clients`, {
+      method: 'POST',
+      headers: { ...broker.admin, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        workspaceId: WORKSPACE,
+        name: 'scheduled',
+        type: 'oauth_client_credentials',
+        clientId: 'scheduled-client',
+        clientSecret: SECRET,
+      }),
+    });
+    const { id } = (await created.json()) as { id: string };
     await eventually(() =>
-      ofClient('token.refresh').find((span) => span.attributes['token_broker.refresh.reason'] === 'scheduled'),
+      receiver
+        .named('token.refresh')
+        .find(
+          (span) =>
+            span.attributes['token_broker.client.id'] === id &&
+            span.attributes['token_broker.refresh.reason'] === 'scheduled',
+        ),
     );
   });
 
