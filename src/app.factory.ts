@@ -24,7 +24,9 @@ const TOKEN_ROUTE_DOCUMENT = {
   security: [{ bearer: [] }],
   parameters: [{ name: 'id', in: 'path' as const, required: true, schema: { type: 'string' as const } }],
   responses: {
-    '200': { description: '{ access_token, token_type: "Bearer", expires_at, expires_in }, with Cache-Control: no-store' },
+    '200': {
+      description: '{ access_token, token_type: "Bearer", expires_at, expires_in }, with Cache-Control: no-store',
+    },
     '401': { description: 'unauthorized' },
     '403': { description: 'forbidden: a client of another workspace' },
     '404': { description: 'not_found' },
@@ -91,7 +93,9 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
     app,
     new DocumentBuilder()
       .setTitle('token-broker')
-      .setDescription('Multi-tenant OAuth token broker: admin API for clients and service keys, token API for internal services.')
+      .setDescription(
+        'Multi-tenant OAuth token broker: admin API for clients and service keys, token API for internal services.',
+      )
       .setVersion('1')
       .addBearerAuth()
       .build(),

@@ -22,7 +22,14 @@ describe('clients admin API (Redis store, fake upstream)', () => {
       .http()
       .post('/v1/clients')
       .set(admin)
-      .send({ workspaceId: 'o_acme', name: 'Acme', type: 'oauth_client_credentials', clientId, clientSecret, ...overrides });
+      .send({
+        workspaceId: 'o_acme',
+        name: 'Acme',
+        type: 'oauth_client_credentials',
+        clientId,
+        clientSecret,
+        ...overrides,
+      });
     return { res, clientId, clientSecret };
   }
 
@@ -47,7 +54,14 @@ describe('clients admin API (Redis store, fake upstream)', () => {
       secretHint: clientSecret.slice(-4),
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
-      status: { state: 'pending', tokenExpiresAt: null, lastRefreshAt: null, lastError: null, failingSince: null, lastServedAt: null },
+      status: {
+        state: 'pending',
+        tokenExpiresAt: null,
+        lastRefreshAt: null,
+        lastError: null,
+        failingSince: null,
+        lastServedAt: null,
+      },
     });
     expect(JSON.stringify(res.body)).not.toContain(clientSecret);
 
@@ -71,12 +85,20 @@ describe('clients admin API (Redis store, fake upstream)', () => {
 
   it('refuses the same clientId twice in one workspace with 409, but allows it in another workspace', async () => {
     const { clientId, clientSecret } = await register();
-    const again = await broker.http().post('/v1/clients').set(admin)
+    const again = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
       .send({ workspaceId: 'o_acme', name: 'Dup', type: 'oauth_client_credentials', clientId, clientSecret });
     expect(again.status).toBe(409);
     expect(again.body).toEqual({ statusCode: 409, error: 'Conflict', message: expect.any(String), code: 'conflict' });
-    const elsewhere = await broker.http().post('/v1/clients').set(admin)
-      .send({ workspaceId: 'o_other', name: 'Same id, other workspace', type: 'oauth_client_credentials', clientId, clientSecret });
+    const elsewhere = await broker.http().post('/v1/clients').set(admin).send({
+      workspaceId: 'o_other',
+      name: 'Same id, other workspace',
+      type: 'oauth_client_credentials',
+      clientId,
+      clientSecret,
+    });
     expect(elsewhere.status).toBe(201);
   });
 
@@ -93,10 +115,12 @@ describe('clients admin API (Redis store, fake upstream)', () => {
       const page = await broker.http().get('/v1/clients').query(query).set(admin);
       expect(page.status).toBe(200);
       expect(page.body.items.length).toBeLessThanOrEqual(3);
-      seen.push(...page.body.items.map((item: { id: string; workspaceId: string }) => {
-        expect(item.workspaceId).toBe(workspaceId);
-        return item.id;
-      }));
+      seen.push(
+        ...page.body.items.map((item: { id: string; workspaceId: string }) => {
+          expect(item.workspaceId).toBe(workspaceId);
+          return item.id;
+        }),
+      );
       cursor = page.body.nextCursor;
       pages += 1;
     } while (cursor);
@@ -147,13 +171,24 @@ describe('clients admin API (Redis store, fake upstream)', () => {
   it('PATCH refuses a token URL outside the allowlist and fields an api_key client does not have, changing nothing', async () => {
     const { id } = await readyClient();
     const before = (await broker.http().get(`/v1/clients/${id}`).set(admin)).body;
-    const bad = await broker.http().patch(`/v1/clients/${id}`).set(admin).send({ tokenUrl: 'https://evil.example/token' });
+    const bad = await broker
+      .http()
+      .patch(`/v1/clients/${id}`)
+      .set(admin)
+      .send({ tokenUrl: 'https://evil.example/token' });
     expect(bad.status).toBe(400);
-    expect(bad.body.details).toEqual([{ field: 'tokenUrl', problems: ['tokenUrl host name is not in TOKEN_URL_ALLOWLIST'] }]);
-    expect(withoutUsageTimes((await broker.http().get(`/v1/clients/${id}`).set(admin)).body)).toEqual(withoutUsageTimes(before));
+    expect(bad.body.details).toEqual([
+      { field: 'tokenUrl', problems: ['tokenUrl host name is not in TOKEN_URL_ALLOWLIST'] },
+    ]);
+    expect(withoutUsageTimes((await broker.http().get(`/v1/clients/${id}`).set(admin)).body)).toEqual(
+      withoutUsageTimes(before),
+    );
 
     upstream.addApiKey('pd_api_key_for_patch_0001');
-    const apiKeyClient = await broker.http().post('/v1/clients').set(admin)
+    const apiKeyClient = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
       .send({ workspaceId: 'o_acme', name: 'Key', type: 'api_key', apiKey: 'pd_api_key_for_patch_0001' });
     const refused = await broker.http().patch(`/v1/clients/${apiKeyClient.body.id}`).set(admin).send({ scope: 'x' });
     expect(refused.status).toBe(400);
@@ -179,20 +214,38 @@ describe('clients admin API (Redis store, fake upstream)', () => {
     const newSecret = randomSecret('unverified');
     upstream.addClient(clientId, newSecret);
     const requestsBefore = upstream.tokenRequestCount(clientId);
-    const rotated = await broker.http().put(`/v1/clients/${id}/secret`).query({ verify: 'false' }).set(admin).send({ clientSecret: newSecret });
+    const rotated = await broker
+      .http()
+      .put(`/v1/clients/${id}/secret`)
+      .query({ verify: 'false' })
+      .set(admin)
+      .send({ clientSecret: newSecret });
     expect(rotated.status).toBe(200);
     expect(rotated.body.status.state).toBe('pending');
     expect(upstream.tokenRequestCount(clientId)).toBe(requestsBefore);
-    await eventually(async () => (await broker.http().get(`/v1/clients/${id}`).set(admin)).body.status.state === 'ready');
+    await eventually(
+      async () => (await broker.http().get(`/v1/clients/${id}`).set(admin)).body.status.state === 'ready',
+    );
     expect(upstream.tokenRequestCount(clientId)).toBe(requestsBefore + 1);
   });
 
   it('rotation needs the field of the client type', async () => {
     const { id } = await readyClient();
-    const wrong = await broker.http().put(`/v1/clients/${id}/secret`).set(admin).send({ apiKey: 'not-for-oauth-clients' });
+    const wrong = await broker
+      .http()
+      .put(`/v1/clients/${id}/secret`)
+      .set(admin)
+      .send({ apiKey: 'not-for-oauth-clients' });
     expect(wrong.status).toBe(400);
-    expect(wrong.body.details).toEqual([{ field: 'apiKey', problems: ['send clientSecret to rotate a oauth_client_credentials client'] }]);
-    const badQuery = await broker.http().put(`/v1/clients/${id}/secret`).query({ verify: 'maybe' }).set(admin).send({ clientSecret: 'x-secret-value' });
+    expect(wrong.body.details).toEqual([
+      { field: 'apiKey', problems: ['send clientSecret to rotate a oauth_client_credentials client'] },
+    ]);
+    const badQuery = await broker
+      .http()
+      .put(`/v1/clients/${id}/secret`)
+      .query({ verify: 'maybe' })
+      .set(admin)
+      .send({ clientSecret: 'x-secret-value' });
     expect(badQuery.status).toBe(400);
     expect(badQuery.body.details).toEqual([{ field: 'verify', problems: ['verify must be true or false'] }]);
   });
@@ -208,21 +261,46 @@ describe('clients admin API (Redis store, fake upstream)', () => {
   it('records every admin action as an audit event, newest first, with cursor pages and filters', async () => {
     const { id } = await readyClient({ workspaceId: 'o_audit' });
     await broker.http().patch(`/v1/clients/${id}`).set(admin).send({ name: 'Audited' });
-    const key = await broker.http().post('/v1/service-keys').set(admin).send({ name: 'auditor', workspaces: ['o_audit'] });
+    const key = await broker
+      .http()
+      .post('/v1/service-keys')
+      .set(admin)
+      .send({ name: 'auditor', workspaces: ['o_audit'] });
     await broker.http().delete(`/v1/service-keys/${key.body.id}`).set(admin);
     await broker.http().delete(`/v1/clients/${id}`).set(admin);
 
     const forClient = await broker.http().get('/v1/audit-events').query({ clientId: id }).set(admin);
     expect(forClient.status).toBe(200);
-    expect(forClient.body.items.map((event: { action: string }) => event.action)).toEqual(['client.delete', 'client.update', 'client.create']);
+    expect(forClient.body.items.map((event: { action: string }) => event.action)).toEqual([
+      'client.delete',
+      'client.update',
+      'client.create',
+    ]);
     const actor = forClient.body.items[0].actor;
     expect(actor).toMatch(/^admin:[0-9a-f]{8}$/);
-    expect(forClient.body.items[0]).toEqual({ id: expect.any(String), at: expect.any(String), actor, action: 'client.delete', clientId: id, workspaceId: 'o_audit' });
+    expect(forClient.body.items[0]).toEqual({
+      id: expect.any(String),
+      at: expect.any(String),
+      actor,
+      action: 'client.delete',
+      clientId: id,
+      workspaceId: 'o_audit',
+    });
 
     const firstPage = await broker.http().get('/v1/audit-events').query({ limit: 2 }).set(admin);
-    expect(firstPage.body.items.map((event: { action: string }) => event.action)).toEqual(['client.delete', 'service_key.delete']);
-    const secondPage = await broker.http().get('/v1/audit-events').query({ limit: 2, cursor: firstPage.body.nextCursor }).set(admin);
-    expect(secondPage.body.items.map((event: { action: string }) => event.action)).toEqual(['service_key.create', 'client.update']);
+    expect(firstPage.body.items.map((event: { action: string }) => event.action)).toEqual([
+      'client.delete',
+      'service_key.delete',
+    ]);
+    const secondPage = await broker
+      .http()
+      .get('/v1/audit-events')
+      .query({ limit: 2, cursor: firstPage.body.nextCursor })
+      .set(admin);
+    expect(secondPage.body.items.map((event: { action: string }) => event.action)).toEqual([
+      'service_key.create',
+      'client.update',
+    ]);
     expect(broker.logs.some((line) => line.includes('"action":"client.delete"'))).toBe(true);
   });
 
@@ -238,6 +316,8 @@ describe('clients admin API (Redis store, fake upstream)', () => {
     });
     const docs = await broker.http().get('/docs-json');
     expect(docs.status).toBe(200);
-    expect(Object.keys(docs.body.paths)).toEqual(expect.arrayContaining(['/v1/clients', '/v1/clients/{id}/token', '/v1/service-keys', '/v1/audit-events']));
+    expect(Object.keys(docs.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/clients', '/v1/clients/{id}/token', '/v1/service-keys', '/v1/audit-events']),
+    );
   });
 });

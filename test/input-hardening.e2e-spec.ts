@@ -29,17 +29,31 @@ describe('bad input that used to get through (issue 9)', () => {
     const clientId = `pd_${randomSecret('in')}`;
     const clientSecret = randomSecret();
     upstream.addClient(clientId, clientSecret);
-    const oauth = await broker.http().post('/v1/clients').set(admin)
-      .send({ workspaceId: WS, name: 'OAuth', type: 'oauth_client_credentials', clientId, clientSecret, scope: 'read' });
+    const oauth = await broker.http().post('/v1/clients').set(admin).send({
+      workspaceId: WS,
+      name: 'OAuth',
+      type: 'oauth_client_credentials',
+      clientId,
+      clientSecret,
+      scope: 'read',
+    });
     expect(oauth.status).toBe(201);
     oauthId = oauth.body.id;
     const apiKey = randomSecret('pd_key');
     upstream.addApiKey(apiKey);
-    const key = await broker.http().post('/v1/clients').set(admin).send({ workspaceId: WS, name: 'Key', type: 'api_key', apiKey });
+    const key = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
+      .send({ workspaceId: WS, name: 'Key', type: 'api_key', apiKey });
     expect(key.status).toBe(201);
     apiKeyId = key.body.id;
     await eventually(async () => {
-      const states = await Promise.all([oauthId, apiKeyId].map(async (id) => (await broker.http().get(`/v1/clients/${id}`).set(admin)).body.status.state));
+      const states = await Promise.all(
+        [oauthId, apiKeyId].map(
+          async (id) => (await broker.http().get(`/v1/clients/${id}`).set(admin)).body.status.state,
+        ),
+      );
       return states.every((state) => state === 'ready');
     });
   });
@@ -58,14 +72,21 @@ describe('bad input that used to get through (issue 9)', () => {
     expectContractError(res, label, 400);
     expect({ label, code: res.body.code }).toEqual({ label, code: 'bad_request' });
     // `workspaces.0` names the same field as `workspaces`.
-    const named = [...new Set((res.body.details as { field: string }[]).map((detail) => detail.field.split('.')[0]))].sort();
+    const named = [
+      ...new Set((res.body.details as { field: string }[]).map((detail) => detail.field.split('.')[0])),
+    ].sort();
     expect({ label, named }).toEqual({ label, named: [...fields].sort() });
   }
 
   it('PUT /secret with a null clientSecret or apiKey is 400 naming the field, with and without ?verify=false, and changes nothing', async () => {
     const before = await store();
     for (const query of ['', '?verify=false', '?verify=true']) {
-      for (const [id, field] of [[oauthId, 'clientSecret'], [apiKeyId, 'apiKey'], [oauthId, 'apiKey'], [apiKeyId, 'clientSecret']]) {
+      for (const [id, field] of [
+        [oauthId, 'clientSecret'],
+        [apiKeyId, 'apiKey'],
+        [oauthId, 'apiKey'],
+        [apiKeyId, 'clientSecret'],
+      ]) {
         const res = await sendJson('put', `/v1/clients/${id}/secret${query}`, JSON.stringify({ [field]: null }));
         expectRefused(res, `PUT ${field}: null ${query}`, [field]);
       }
@@ -78,14 +99,20 @@ describe('bad input that used to get through (issue 9)', () => {
     const bodyNull = await sendJson('patch', `/v1/clients/${oauthId}`, 'null');
     expectRefused(bodyNull, 'PATCH null', ['body']);
     for (const field of ['name', 'tokenUrl', 'tokenRequestFormat']) {
-      expectRefused(await sendJson('patch', `/v1/clients/${oauthId}`, JSON.stringify({ [field]: null })), `PATCH ${field}: null`, [field]);
+      expectRefused(
+        await sendJson('patch', `/v1/clients/${oauthId}`, JSON.stringify({ [field]: null })),
+        `PATCH ${field}: null`,
+        [field],
+      );
     }
     expect(await store()).toEqual(before);
 
     const cleared = await sendJson('patch', `/v1/clients/${oauthId}`, JSON.stringify({ scope: null }));
     expect({ status: cleared.status, scope: cleared.body.scope }).toEqual({ status: 200, scope: null });
     // A scope change fetches a new token; let it land before the next test takes its snapshot.
-    await eventually(async () => (await broker.http().get(`/v1/clients/${oauthId}`).set(admin)).body.status.state === 'ready');
+    await eventually(
+      async () => (await broker.http().get(`/v1/clients/${oauthId}`).set(admin)).body.status.state === 'ready',
+    );
   });
 
   it('the refresh route and every other body route refuse a body that is not a JSON object', async () => {
@@ -107,22 +134,51 @@ describe('bad input that used to get through (issue 9)', () => {
 
   it('keys, secrets and other text with control characters are 400 naming the field', async () => {
     const oauth = (overrides: object) => ({
-      workspaceId: WS, name: 'Ctl', type: 'oauth_client_credentials', clientId: `pd_${randomSecret('ctl')}`, clientSecret: randomSecret(), ...overrides,
+      workspaceId: WS,
+      name: 'Ctl',
+      type: 'oauth_client_credentials',
+      clientId: `pd_${randomSecret('ctl')}`,
+      clientSecret: randomSecret(),
+      ...overrides,
     });
     const before = await store();
     for (const text of CONTROL_TEXTS) {
       const cases: [string, 'post' | 'put' | 'patch', string, object, string][] = [
-        ['apiKey', 'post', '/v1/clients', { workspaceId: WS, name: 'k', type: 'api_key', apiKey: `pd_${text}` }, 'apiKey'],
+        [
+          'apiKey',
+          'post',
+          '/v1/clients',
+          { workspaceId: WS, name: 'k', type: 'api_key', apiKey: `pd_${text}` },
+          'apiKey',
+        ],
         ['clientSecret', 'post', '/v1/clients', oauth({ clientSecret: `s3cr3t${text}` }), 'clientSecret'],
         ['clientId', 'post', '/v1/clients', oauth({ clientId: `pd_${text}` }), 'clientId'],
         ['tokenUrl', 'post', '/v1/clients', oauth({ tokenUrl: `${upstream.tokenUrl}${text}` }), 'tokenUrl'],
         ['scope', 'post', '/v1/clients', oauth({ scope: `read${text}` }), 'scope'],
         ['name', 'post', '/v1/clients', oauth({ name: `Acme${text}` }), 'name'],
         ['rotated apiKey', 'put', `/v1/clients/${apiKeyId}/secret?verify=false`, { apiKey: `pd_${text}` }, 'apiKey'],
-        ['rotated clientSecret', 'put', `/v1/clients/${oauthId}/secret?verify=false`, { clientSecret: `s${text}` }, 'clientSecret'],
-        ['patched tokenUrl', 'patch', `/v1/clients/${oauthId}`, { tokenUrl: `${upstream.tokenUrl}${text}` }, 'tokenUrl'],
+        [
+          'rotated clientSecret',
+          'put',
+          `/v1/clients/${oauthId}/secret?verify=false`,
+          { clientSecret: `s${text}` },
+          'clientSecret',
+        ],
+        [
+          'patched tokenUrl',
+          'patch',
+          `/v1/clients/${oauthId}`,
+          { tokenUrl: `${upstream.tokenUrl}${text}` },
+          'tokenUrl',
+        ],
         ['service key name', 'post', '/v1/service-keys', { name: `svc${text}`, workspaces: [WS] }, 'name'],
-        ['rejectedToken', 'post', `/v1/clients/${oauthId}/token/refresh`, { rejectedToken: `tok${text}` }, 'rejectedToken'],
+        [
+          'rejectedToken',
+          'post',
+          `/v1/clients/${oauthId}/token/refresh`,
+          { rejectedToken: `tok${text}` },
+          'rejectedToken',
+        ],
       ];
       for (const [label, method, path, body, field] of cases) {
         expectRefused(await sendJson(method, path, JSON.stringify(body)), `${label} ${JSON.stringify(text)}`, [field]);
@@ -130,7 +186,11 @@ describe('bad input that used to get through (issue 9)', () => {
     }
     // An API key is sent in a header: a space or a character beyond Latin-1 would never authenticate either.
     for (const apiKey of ['pd key', 'pd_k€y', 'pd_\u{1f600}']) {
-      expectRefused(await sendJson('post', '/v1/clients', JSON.stringify({ workspaceId: WS, name: 'k', type: 'api_key', apiKey })), apiKey, ['apiKey']);
+      expectRefused(
+        await sendJson('post', '/v1/clients', JSON.stringify({ workspaceId: WS, name: 'k', type: 'api_key', apiKey })),
+        apiKey,
+        ['apiKey'],
+      );
     }
     expect(await store()).toEqual(before);
   });
@@ -140,13 +200,50 @@ describe('bad input that used to get through (issue 9)', () => {
     for (const text of LONE_SURROGATES) {
       const cases: [string, 'post' | 'put' | 'patch', string, object, string][] = [
         ['name', 'post', '/v1/clients', { workspaceId: WS, name: text, type: 'api_key', apiKey: 'pd_ok_key' }, 'name'],
-        ['scope', 'post', '/v1/clients', { workspaceId: WS, name: 'x', type: 'oauth_client_credentials', clientId: 'pd_x', clientSecret: 's', scope: text }, 'scope'],
-        ['clientId', 'post', '/v1/clients', { workspaceId: WS, name: 'x', type: 'oauth_client_credentials', clientId: text, clientSecret: 's' }, 'clientId'],
-        ['clientSecret', 'post', '/v1/clients', { workspaceId: WS, name: 'x', type: 'oauth_client_credentials', clientId: 'pd_x', clientSecret: text }, 'clientSecret'],
-        ['workspaceId', 'post', '/v1/clients', { workspaceId: text, name: 'x', type: 'api_key', apiKey: 'pd_ok_key' }, 'workspaceId'],
+        [
+          'scope',
+          'post',
+          '/v1/clients',
+          {
+            workspaceId: WS,
+            name: 'x',
+            type: 'oauth_client_credentials',
+            clientId: 'pd_x',
+            clientSecret: 's',
+            scope: text,
+          },
+          'scope',
+        ],
+        [
+          'clientId',
+          'post',
+          '/v1/clients',
+          { workspaceId: WS, name: 'x', type: 'oauth_client_credentials', clientId: text, clientSecret: 's' },
+          'clientId',
+        ],
+        [
+          'clientSecret',
+          'post',
+          '/v1/clients',
+          { workspaceId: WS, name: 'x', type: 'oauth_client_credentials', clientId: 'pd_x', clientSecret: text },
+          'clientSecret',
+        ],
+        [
+          'workspaceId',
+          'post',
+          '/v1/clients',
+          { workspaceId: text, name: 'x', type: 'api_key', apiKey: 'pd_ok_key' },
+          'workspaceId',
+        ],
         ['patched name', 'patch', `/v1/clients/${oauthId}`, { name: text }, 'name'],
         ['patched scope', 'patch', `/v1/clients/${oauthId}`, { scope: text }, 'scope'],
-        ['rotated clientSecret', 'put', `/v1/clients/${oauthId}/secret?verify=false`, { clientSecret: text }, 'clientSecret'],
+        [
+          'rotated clientSecret',
+          'put',
+          `/v1/clients/${oauthId}/secret?verify=false`,
+          { clientSecret: text },
+          'clientSecret',
+        ],
         ['service key name', 'post', '/v1/service-keys', { name: text, workspaces: [WS] }, 'name'],
         ['service key workspace', 'post', '/v1/service-keys', { name: 'svc', workspaces: [text] }, 'workspaces'],
         ['rejectedToken', 'post', `/v1/clients/${oauthId}/token/refresh`, { rejectedToken: text }, 'rejectedToken'],
@@ -167,7 +264,7 @@ describe('bad input that used to get through (issue 9)', () => {
   it('an audit cursor no page can end on (0-0, 00-0) is 400; a real cursor pages', async () => {
     for (const cursor of ['0-0', '00-00', '0-', '-1', '1-2-3', `${'9'.repeat(16)}-0`]) {
       const res = await broker.http().get(`/v1/audit-events?cursor=${cursor}`).set(admin);
-        expectRefused(res, `cursor ${cursor}`, ['cursor']);
+      expectRefused(res, `cursor ${cursor}`, ['cursor']);
     }
     const first = await broker.http().get('/v1/audit-events?limit=1').set(admin);
     expect(first.status).toBe(200);
@@ -189,20 +286,52 @@ describe('bad input that used to get through (issue 9)', () => {
 
   describe('refusals made before any route sees the request', () => {
     const asResponse = (answer: RawAnswer): Response =>
-      ({ status: answer.status, headers: answer.headers, text: answer.body, body: JSON.parse(answer.body || 'null') }) as unknown as Response;
+      ({
+        status: answer.status,
+        headers: answer.headers,
+        text: answer.body,
+        body: JSON.parse(answer.body || 'null'),
+      }) as unknown as Response;
     const auth = `Authorization: ${admin.Authorization}\r\n`;
     const cases: [string, () => string, number][] = [
-      ['a control character in a header value', () => 'GET /health/live HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n', 400],
+      [
+        'a control character in a header value',
+        () => 'GET /health/live HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n',
+        400,
+      ],
       ['a space in a header name', () => 'GET /health/live HTTP/1.1\r\nHost: x\r\nX Bad: a\r\n\r\n', 400],
-      ['headers over 16 KB', () => `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`, 431],
-      ['both Content-Length and Transfer-Encoding', () => 'POST /v1/service-keys HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+      [
+        'headers over 16 KB',
+        () => `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`,
+        431,
+      ],
+      [
+        'both Content-Length and Transfer-Encoding',
+        () =>
+          'POST /v1/service-keys HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        400,
+      ],
       ['not HTTP at all', () => 'HELLO\r\n\r\n', 400],
-      ['broken JSON', () => `POST /v1/service-keys HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\nContent-Type: application/json\r\nContent-Length: 1\r\n\r\n{`, 400],
-      ['an unsupported media type', () => `POST /v1/service-keys HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx`, 415],
-      ['a body over 64 KB', () => {
-        const body = JSON.stringify({ name: 'n'.repeat(70 * 1024) });
-        return `POST /v1/service-keys HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-      }, 413],
+      [
+        'broken JSON',
+        () =>
+          `POST /v1/service-keys HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\nContent-Type: application/json\r\nContent-Length: 1\r\n\r\n{`,
+        400,
+      ],
+      [
+        'an unsupported media type',
+        () =>
+          `POST /v1/service-keys HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx`,
+        415,
+      ],
+      [
+        'a body over 64 KB',
+        () => {
+          const body = JSON.stringify({ name: 'n'.repeat(70 * 1024) });
+          return `POST /v1/service-keys HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+        },
+        413,
+      ],
     ];
     it.each(cases)('%s: the contract shape, the security headers and no-store', async (label, request, status) => {
       const answer = await rawRequest(broker.url, request());

@@ -43,7 +43,10 @@ describe('encryption key rotation', () => {
     upstream.addClient(clientId, clientSecret);
 
     broker = await brokerWith(oldKey);
-    const created = await broker.http().post('/v1/clients').set(admin)
+    const created = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
       .send({ workspaceId: 'o_keys', name: 'Keys', type: 'oauth_client_credentials', clientId, clientSecret });
     const id = created.body.id;
     const first = await eventually(async () => {
@@ -58,7 +61,12 @@ describe('encryption key rotation', () => {
     const ring = parseConfig({ BROKER_ENCRYPTION_KEYS: `${newKey},${oldKey}` }).encryptionKeys;
     const report = await reencryptAll(store, new SecretBox(ring));
     expect(report).toEqual({ clients: 1, reencrypted: 1, unreadable: [], failed: [] });
-    expect(await reencryptAll(store, new SecretBox(ring))).toEqual({ clients: 1, reencrypted: 0, unreadable: [], failed: [] });
+    expect(await reencryptAll(store, new SecretBox(ring))).toEqual({
+      clients: 1,
+      reencrypted: 0,
+      unreadable: [],
+      failed: [],
+    });
     await store.close();
     const sealed = await sealedValues(id);
     expect(SecretBox.keyIdOf(sealed.secret)).toBe('new');
@@ -70,7 +78,11 @@ describe('encryption key rotation', () => {
     expect(served.status).toBe(200);
     expect(served.body.access_token).toBe(first);
     const requestsBefore = upstream.tokenRequestCount(clientId);
-    const refreshed = await broker.http().post(`/v1/clients/${id}/token/refresh`).set(admin).send({ rejectedToken: first });
+    const refreshed = await broker
+      .http()
+      .post(`/v1/clients/${id}/token/refresh`)
+      .set(admin)
+      .send({ rejectedToken: first });
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.access_token).not.toBe(first);
     expect(upstream.tokenRequestCount(clientId)).toBe(requestsBefore + 1);
@@ -80,8 +92,13 @@ describe('encryption key rotation', () => {
     const clientId = randomSecret('tamper');
     upstream.addClient(clientId, 'tamper-secret-value');
     broker = await brokerWith(newKey);
-    const created = await broker.http().post('/v1/clients').set(admin)
-      .send({ workspaceId: 'o_keys', name: 'Tamper', type: 'oauth_client_credentials', clientId, clientSecret: 'tamper-secret-value' });
+    const created = await broker.http().post('/v1/clients').set(admin).send({
+      workspaceId: 'o_keys',
+      name: 'Tamper',
+      type: 'oauth_client_credentials',
+      clientId,
+      clientSecret: 'tamper-secret-value',
+    });
     const id = created.body.id;
     const original = await eventually(async () => {
       const res = await broker!.http().get(`/v1/clients/${id}/token`).set(admin);
@@ -110,7 +127,10 @@ describe('encryption key rotation', () => {
     const clientSecret = randomSecret();
     upstream.addClient(clientId, clientSecret, { expiresIn: 30 });
     broker = await brokerWith(newKey);
-    const created = await broker.http().post('/v1/clients').set(admin)
+    const created = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
       .send({ workspaceId: 'o_keys', name: 'Replay', type: 'oauth_client_credentials', clientId, clientSecret });
     const id = created.body.id;
     const first = await eventually(async () => {
@@ -119,7 +139,11 @@ describe('encryption key rotation', () => {
     });
     const stale = JSON.parse((await redis.hgetall(`${prefix}{c:${id}}`)).token);
     // A forced refresh supersedes it.
-    const forced = await broker.http().post(`/v1/clients/${id}/token/refresh`).set(admin).send({ rejectedToken: first });
+    const forced = await broker
+      .http()
+      .post(`/v1/clients/${id}/token/refresh`)
+      .set(admin)
+      .send({ rejectedToken: first });
     expect(forced.status).toBe(200);
     expect(forced.body.access_token).not.toBe(first);
     await broker.close();

@@ -15,7 +15,9 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-async function world(expiresIn: ExpiresIn): Promise<{ fake: FakePipedream; broker: TestBroker; id: string; clientId: string }> {
+async function world(
+  expiresIn: ExpiresIn,
+): Promise<{ fake: FakePipedream; broker: TestBroker; id: string; clientId: string }> {
   const fake = await FakePipedream.start();
   cleanups.push(() => fake.stop());
   // A forced refresh may reach the upstream once per 5 s here: ten in one second must make at most one request.
@@ -44,29 +46,37 @@ describe('an upstream answering 200 with an unusable expires_in', () => {
     ['a negative number', -30],
     ['a fraction under a second', 0.5],
     ['a word', 'soon'],
-  ])('%s: the client is failing with backoff, GET answers 503, forced refreshes keep their limit', async (_label, expiresIn) => {
-    const { fake, broker, id, clientId } = await world(expiresIn);
-    const failing = await eventually(async () => {
-      const res = await broker.http().get(`/v1/clients/${id}`).set(admin);
-      return res.body.status?.state === 'failing' ? res.body : null;
-    });
-    expect(failing.status.lastError).toContain('expires_in');
-    expect(failing.status.tokenExpiresAt).toBeNull();
+  ])(
+    '%s: the client is failing with backoff, GET answers 503, forced refreshes keep their limit',
+    async (_label, expiresIn) => {
+      const { fake, broker, id, clientId } = await world(expiresIn);
+      const failing = await eventually(async () => {
+        const res = await broker.http().get(`/v1/clients/${id}`).set(admin);
+        return res.body.status?.state === 'failing' ? res.body : null;
+      });
+      expect(failing.status.lastError).toContain('expires_in');
+      expect(failing.status.tokenExpiresAt).toBeNull();
 
-    const gets = await Promise.all(Array.from({ length: 20 }, () => broker.http().get(`/v1/clients/${id}/token`).set(admin)));
-    for (const res of gets) {
-      expect(res.status).toBe(503);
-      expect(res.body).toMatchObject({ statusCode: 503, code: 'upstream_unavailable' });
-      expect(res.headers['retry-after']).toBeDefined();
-    }
-    const forced = [];
-    for (let i = 0; i < 10; i += 1) forced.push(await broker.http().post(`/v1/clients/${id}/token/refresh`).set(admin).send({}));
-    for (const res of forced) expect(res.status).toBe(503);
-    // The first fetch, the backoff's own retries (about 1, 2, 4 s apart), at most one forced refresh: not one per call.
-    expect(fake.tokenRequestCount(clientId)).toBeLessThanOrEqual(4);
-    const audited = await broker.http().get(`/v1/audit-events?clientId=${id}`).set(admin);
-    expect(audited.body.items.filter((event: { action: string }) => event.action === 'token.refresh_forced').length).toBeLessThanOrEqual(1);
-  });
+      const gets = await Promise.all(
+        Array.from({ length: 20 }, () => broker.http().get(`/v1/clients/${id}/token`).set(admin)),
+      );
+      for (const res of gets) {
+        expect(res.status).toBe(503);
+        expect(res.body).toMatchObject({ statusCode: 503, code: 'upstream_unavailable' });
+        expect(res.headers['retry-after']).toBeDefined();
+      }
+      const forced = [];
+      for (let i = 0; i < 10; i += 1)
+        forced.push(await broker.http().post(`/v1/clients/${id}/token/refresh`).set(admin).send({}));
+      for (const res of forced) expect(res.status).toBe(503);
+      // The first fetch, the backoff's own retries (about 1, 2, 4 s apart), at most one forced refresh: not one per call.
+      expect(fake.tokenRequestCount(clientId)).toBeLessThanOrEqual(4);
+      const audited = await broker.http().get(`/v1/audit-events?clientId=${id}`).set(admin);
+      expect(
+        audited.body.items.filter((event: { action: string }) => event.action === 'token.refresh_forced').length,
+      ).toBeLessThanOrEqual(1);
+    },
+  );
 
   it('an expires_in sent as a string of digits is read as seconds', async () => {
     const { broker, id } = await world('120');

@@ -45,10 +45,13 @@ describe('node dist/main.js', () => {
     expect((await http.get('/console/')).text).toContain('<title>token-broker console</title>');
     expect((await http.get('/docs')).status).toBe(200);
     upstream.addClient('first-run-client', 'first-run-secret-0001');
-    const created = await http
-      .post('/v1/clients')
-      .set('Authorization', `Bearer ${adminKey}`)
-      .send({ workspaceId: 'o_first', name: 'First', type: 'oauth_client_credentials', clientId: 'first-run-client', clientSecret: 'first-run-secret-0001' });
+    const created = await http.post('/v1/clients').set('Authorization', `Bearer ${adminKey}`).send({
+      workspaceId: 'o_first',
+      name: 'First',
+      type: 'oauth_client_credentials',
+      clientId: 'first-run-client',
+      clientSecret: 'first-run-secret-0001',
+    });
     expect(created.status).toBe(201);
     const token = await eventually(async () => {
       const res = await http.get(`/v1/clients/${created.body.id}/token`).set('Authorization', `Bearer ${adminKey}`);
@@ -97,11 +100,22 @@ describe('node dist/main.js', () => {
       const created = await http
         .post('/v1/clients')
         .set('Authorization', `Bearer ${adminKey}`)
-        .send({ workspaceId: 'o_term', name: `t${i}`, type: 'oauth_client_credentials', clientId: `sigterm-${i}`, clientSecret: `sigterm-secret-${i}-0001` });
+        .send({
+          workspaceId: 'o_term',
+          name: `t${i}`,
+          type: 'oauth_client_credentials',
+          clientId: `sigterm-${i}`,
+          clientSecret: `sigterm-secret-${i}-0001`,
+        });
       ids.push(created.body.id);
     }
     // Requests that wait on the delayed upstream are in flight when SIGTERM arrives.
-    const inFlight = ids.map((id) => http.get(`/v1/clients/${id}/token`).set('Authorization', `Bearer ${adminKey}`).then((res) => res.status));
+    const inFlight = ids.map((id) =>
+      http
+        .get(`/v1/clients/${id}/token`)
+        .set('Authorization', `Bearer ${adminKey}`)
+        .then((res) => res.status),
+    );
     await new Promise((resolve) => setTimeout(resolve, 150));
     const signalledAt = Date.now();
     broker.child.kill('SIGTERM');

@@ -34,7 +34,10 @@ describe('Redis outage', () => {
     const clientId = randomSecret('outage');
     const clientSecret = randomSecret();
     upstream.addClient(clientId, clientSecret);
-    const created = await broker.http().post('/v1/clients').set(admin)
+    const created = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
       .send({ workspaceId: 'o_outage', name: 'Outage', type: 'oauth_client_credentials', clientId, clientSecret });
     const id = created.body.id;
     const held = await eventually(async () => {
@@ -56,11 +59,21 @@ describe('Redis outage', () => {
     expect(served.status).toBe(200);
     expect(served.body.access_token).toBe(held);
 
-    const write = await broker.http().post('/v1/clients').set(admin)
-      .send({ workspaceId: 'o_outage', name: 'During', type: 'oauth_client_credentials', clientId: 'during', clientSecret: 'during-secret-01' });
+    const write = await broker.http().post('/v1/clients').set(admin).send({
+      workspaceId: 'o_outage',
+      name: 'During',
+      type: 'oauth_client_credentials',
+      clientId: 'during',
+      clientSecret: 'during-secret-01',
+    });
     expect(write.status).toBe(503);
     expect(write.headers['retry-after']).toBeDefined();
-    expect(write.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: expect.any(String), code: 'store_unavailable' });
+    expect(write.body).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: expect.any(String),
+      code: 'store_unavailable',
+    });
 
     const notReady = await broker.http().get('/health/ready');
     expect(notReady.status).toBe(503);
@@ -70,8 +83,13 @@ describe('Redis outage', () => {
     await eventually(async () => (await broker.http().get('/health/ready')).status === 200, 15_000);
     const list = await broker.http().get('/v1/clients').query({ workspaceId: 'o_outage' }).set(admin);
     expect(list.body.items.map((item: { id: string }) => item.id)).toEqual([id]);
-    const after = await broker.http().post('/v1/clients').set(admin)
-      .send({ workspaceId: 'o_outage', name: 'After', type: 'oauth_client_credentials', clientId: 'after', clientSecret: 'after-secret-01' });
+    const after = await broker.http().post('/v1/clients').set(admin).send({
+      workspaceId: 'o_outage',
+      name: 'After',
+      type: 'oauth_client_credentials',
+      clientId: 'after',
+      clientSecret: 'after-secret-01',
+    });
     expect(after.status).toBe(201);
   });
 });

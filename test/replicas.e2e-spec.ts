@@ -1,5 +1,13 @@
 import { FakePipedream } from './support/fake-pipedream';
-import { admin, bearer, eventually, randomSecret, startBroker, withoutUsageTimes, type TestBroker } from './support/broker';
+import {
+  admin,
+  bearer,
+  eventually,
+  randomSecret,
+  startBroker,
+  withoutUsageTimes,
+  type TestBroker,
+} from './support/broker';
 import { uniquePrefix } from './support/test-redis';
 
 /**
@@ -52,7 +60,9 @@ describe('replicas of one deployment (two brokers, one Redis, one upstream)', ()
     expect(fromA.status).toBe(200);
     expect(fromB.status).toBe(200);
     expect(fromB.body.access_token).toBe(fromA.body.access_token);
-    expect(upstream.issued.filter((t) => t.clientId === clientId).map((t) => t.accessToken)).toContain(fromA.body.access_token);
+    expect(upstream.issued.filter((t) => t.clientId === clientId).map((t) => t.accessToken)).toContain(
+      fromA.body.access_token,
+    );
     return fromA.body.access_token as string;
   }
 
@@ -85,7 +95,10 @@ describe('replicas of one deployment (two brokers, one Redis, one upstream)', ()
     expect(created.status).toBe(201);
     const id = created.body.id as string;
 
-    const herd = await Promise.all([...Array.from({ length: 50 }, () => token(a, id)), ...Array.from({ length: 50 }, () => token(b, id))]);
+    const herd = await Promise.all([
+      ...Array.from({ length: 50 }, () => token(a, id)),
+      ...Array.from({ length: 50 }, () => token(b, id)),
+    ]);
 
     expect(herd.map((res) => res.status)).toEqual(Array(100).fill(200));
     const tokens = new Set(herd.map((res) => res.body.access_token));
@@ -93,7 +106,12 @@ describe('replicas of one deployment (two brokers, one Redis, one upstream)', ()
     expect(upstream.tokenRequestCount(clientId)).toBe(1);
     expect(upstream.issued.filter((t) => t.clientId === clientId).map((t) => t.accessToken)).toEqual([...tokens]);
     for (const res of herd) {
-      expect(res.body).toEqual({ access_token: [...tokens][0], token_type: 'Bearer', expires_at: expect.any(String), expires_in: expect.any(Number) });
+      expect(res.body).toEqual({
+        access_token: [...tokens][0],
+        token_type: 'Bearer',
+        expires_at: expect.any(String),
+        expires_in: expect.any(Number),
+      });
     }
   });
 
@@ -144,7 +162,11 @@ describe('replicas of one deployment (two brokers, one Redis, one upstream)', ()
 
   it('a service key deleted on A is refused on B within 1 s, though B had it cached', async () => {
     const { id, t1 } = await readyOnBoth();
-    const created = await a.http().post('/v1/service-keys').set(admin).send({ name: 'replicated-key', workspaces: [WORKSPACE] });
+    const created = await a
+      .http()
+      .post('/v1/service-keys')
+      .set(admin)
+      .send({ name: 'replicated-key', workspaces: [WORKSPACE] });
     expect(created.status).toBe(201);
     const key = created.body.key as string;
     // B learns the key (and caches it) by serving a token with it.
@@ -160,7 +182,12 @@ describe('replicas of one deployment (two brokers, one Redis, one upstream)', ()
     expect(elapsed).toBeLessThan(1_000);
     const refused = await token(b, id, bearer(key));
     expect(refused.status).toBe(401);
-    expect(refused.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: expect.any(String), code: 'unauthorized' });
+    expect(refused.body).toEqual({
+      statusCode: 401,
+      error: 'Unauthorized',
+      message: expect.any(String),
+      code: 'unauthorized',
+    });
     expect((await token(a, id, bearer(key))).status).toBe(401);
   });
 
@@ -171,7 +198,9 @@ describe('replicas of one deployment (two brokers, one Redis, one upstream)', ()
     expect(view.body.clientId).toBe(clientId);
     const served = await token(b, id);
     expect(served.status).toBe(200);
-    expect(upstream.issued.filter((t) => t.clientId === clientId).map((t) => t.accessToken)).toEqual([served.body.access_token]);
+    expect(upstream.issued.filter((t) => t.clientId === clientId).map((t) => t.accessToken)).toEqual([
+      served.body.access_token,
+    ]);
     expect(upstream.tokenRequestCount(clientId)).toBe(1);
   });
 
@@ -182,12 +211,19 @@ describe('replicas of one deployment (two brokers, one Redis, one upstream)', ()
 
     const refused = await a.http().put(`/v1/clients/${id}/secret`).set(admin).send({ clientSecret: badSecret });
     expect(refused.status).toBe(422);
-    expect(refused.body).toEqual({ statusCode: 422, error: 'Unprocessable Entity', message: expect.any(String), code: 'credentials_rejected' });
+    expect(refused.body).toEqual({
+      statusCode: 422,
+      error: 'Unprocessable Entity',
+      message: expect.any(String),
+      code: 'credentials_rejected',
+    });
     expect(JSON.stringify(refused.body)).not.toContain(badSecret);
     expect(upstream.tokenRequestCount(clientId)).toBe(2);
 
     expect(await tokenOnBoth(id, clientId)).toBe(t1);
-    expect(withoutUsageTimes((await b.http().get(`/v1/clients/${id}`).set(admin)).body)).toEqual(withoutUsageTimes(before));
+    expect(withoutUsageTimes((await b.http().get(`/v1/clients/${id}`).set(admin)).body)).toEqual(
+      withoutUsageTimes(before),
+    );
 
     // The old secret still works: a forced refresh obtains a new token with it, served by both replicas.
     const refreshed = await b.http().post(`/v1/clients/${id}/token/refresh`).set(admin).send({ rejectedToken: t1 });
@@ -209,7 +245,12 @@ describe('replicas of one deployment (two brokers, one Redis, one upstream)', ()
 
     const res = await a.http().put(`/v1/clients/${id}/secret`).set(admin).send({ clientSecret: newSecret });
     expect(res.status).toBe(503);
-    expect(res.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: expect.any(String), code: 'upstream_unavailable' });
+    expect(res.body).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: expect.any(String),
+      code: 'upstream_unavailable',
+    });
     expect(res.headers['retry-after']).toMatch(/^\d+$/);
     expect(JSON.stringify(res.body)).not.toContain(newSecret);
 
@@ -223,10 +264,20 @@ describe('replicas of one deployment (two brokers, one Redis, one upstream)', ()
     // A secret the upstream refuses: verified, this rotation would be a 422.
     const unknownSecret = randomSecret('unchecked');
 
-    const res = await a.http().put(`/v1/clients/${id}/secret?verify=false`).set(admin).send({ clientSecret: unknownSecret });
+    const res = await a
+      .http()
+      .put(`/v1/clients/${id}/secret?verify=false`)
+      .set(admin)
+      .send({ clientSecret: unknownSecret });
     expect(res.status).toBe(200);
     expect(res.body.secretHint).toBe(unknownSecret.slice(-4));
-    expect(withoutUsageTimes(res.body.status)).toEqual({ state: 'pending', tokenExpiresAt: null, lastRefreshAt: null, lastError: null, failingSince: null });
+    expect(withoutUsageTimes(res.body.status)).toEqual({
+      state: 'pending',
+      tokenExpiresAt: null,
+      lastRefreshAt: null,
+      lastError: null,
+      failingSince: null,
+    });
 
     // The new secret is the one in force: the background fetch presents it, the upstream refuses it,
     // and neither replica serves the old token.

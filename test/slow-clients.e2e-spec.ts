@@ -18,7 +18,9 @@ function whenClosed(socket: Socket): Promise<{ text: string; at: number }> {
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   socket.on('error', () => undefined);
-  return new Promise((resolve) => socket.on('close', () => resolve({ text: Buffer.concat(chunks).toString('utf8'), at: Date.now() })));
+  return new Promise((resolve) =>
+    socket.on('close', () => resolve({ text: Buffer.concat(chunks).toString('utf8'), at: Date.now() })),
+  );
 }
 
 describe('slow clients', () => {
@@ -49,10 +51,19 @@ describe('slow clients', () => {
     const clientId = `pd_${randomSecret('slow')}`;
     const clientSecret = randomSecret();
     upstream.addClient(clientId, clientSecret);
-    const created = await broker.http().post('/v1/clients').set(admin)
+    const created = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
       .send({ workspaceId: 'o_slow', name: 'Slow', type: 'oauth_client_credentials', clientId, clientSecret });
     expect(created.status).toBe(201);
-    const key = (await broker.http().post('/v1/service-keys').set(admin).send({ name: 'svc', workspaces: ['o_slow'] })).body.key as string;
+    const key = (
+      await broker
+        .http()
+        .post('/v1/service-keys')
+        .set(admin)
+        .send({ name: 'svc', workspaces: ['o_slow'] })
+    ).body.key as string;
     clientOfTest = created.body.id;
     const tokenPath = `/v1/clients/${created.body.id}/token`;
     const held = await eventually(async () => {
@@ -77,8 +88,11 @@ describe('slow clients', () => {
     expect(slowest).toBeLessThan(HEADERS_TIMEOUT_MS + 1_000 + 2_500);
     for (const outcome of outcomes.slice(0, 5)) {
       const answer = parseAnswer(outcome.text);
-      expect({ status: answer.status, code: JSON.parse(answer.body).code, cacheControl: answer.headers['cache-control'] })
-        .toEqual({ status: 408, code: 'bad_request', cacheControl: 'no-store' });
+      expect({
+        status: answer.status,
+        code: JSON.parse(answer.body).code,
+        cacheControl: answer.headers['cache-control'],
+      }).toEqual({ status: 408, code: 'bad_request', cacheControl: 'no-store' });
     }
     expect(outcomes.every((outcome) => outcome.text.startsWith('HTTP/1.1 408 '))).toBe(true);
   }, 30_000);

@@ -12,7 +12,10 @@ describe('MemoryStore', () => {
   it('delivers an event after publish, never inside the publisher call', async () => {
     const store = new MemoryStore();
     const received: StoreEvent[] = [];
-    store.subscribe((event) => received.push(event), () => undefined);
+    store.subscribe(
+      (event) => received.push(event),
+      () => undefined,
+    );
 
     const published = store.publish({ kind: 'client', id: 'cl_a' });
     expect(received).toEqual([]);

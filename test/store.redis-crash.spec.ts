@@ -187,7 +187,9 @@ describe('RedisStore counters after a crash between a client write and its count
     await store.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), UNSCHEDULED);
     await crashDuring((dying) => dying.updateClient('cl_a', 1, { status: statusIn('failing', isoAt(1)) }));
     expect(await store.claimDeliveries(Date.now(), Date.now() + 60_000, 10)).toEqual([]);
-    expect(Object.keys(await admin.hgetall(`${prefix}{c:cl_a}`)).filter((field) => field.startsWith('ev:'))).toHaveLength(1);
+    expect(
+      Object.keys(await admin.hgetall(`${prefix}{c:cl_a}`)).filter((field) => field.startsWith('ev:')),
+    ).toHaveLength(1);
 
     await claimAndLock('cl_a');
     // A second repair (another replica's, late) queues nothing more.
@@ -196,7 +198,9 @@ describe('RedisStore counters after a crash between a client write and its count
     const claimed = await store.claimDeliveries(Date.now(), Date.now() + 60_000, 10);
     expect(claimed.map((delivery) => [delivery.webhookId, delivery.type])).toEqual([['wh_a', 'client.failing']]);
     expect(await store.countPendingDeliveries()).toBe(1);
-    expect(Object.keys(await admin.hgetall(`${prefix}{c:cl_a}`)).filter((field) => field.startsWith('ev:'))).toEqual([]);
+    expect(Object.keys(await admin.hgetall(`${prefix}{c:cl_a}`)).filter((field) => field.startsWith('ev:'))).toEqual(
+      [],
+    );
     await expectCountersExact(store, ['cl_a']);
   });
 
@@ -278,7 +282,14 @@ describe('RedisStore counters cost', () => {
 });
 
 function webhookRecord(id: string): WebhookRecord {
-  return { id, url: 'https://hooks.example.com/x', events: ['*'], workspaces: ['*'], sealedSecret: 'v1.k.sealed', createdAt: isoAt(0) };
+  return {
+    id,
+    url: 'https://hooks.example.com/x',
+    events: ['*'],
+    workspaces: ['*'],
+    sealedSecret: 'v1.k.sealed',
+    createdAt: isoAt(0),
+  };
 }
 
 /** The commands Redis ran while `action` ran, as MONITOR shows them (a script's own commands after it). */

@@ -7,7 +7,15 @@ import { redisKeys } from '../src/store/redis/redis-keys';
 import type { StoreEvent } from '../src/store/store.types';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server';
 import { testRedisUrl, uniquePrefix } from './support/test-redis';
-import { UNSCHEDULED, describeStoreContract, eventually, makeEntry, makeToken, statusIn, subscribed } from './store-contract';
+import {
+  UNSCHEDULED,
+  describeStoreContract,
+  eventually,
+  makeEntry,
+  makeToken,
+  statusIn,
+  subscribed,
+} from './store-contract';
 
 const usedPrefixes: string[] = [];
 
@@ -87,8 +95,23 @@ describe('RedisStore on Redis', () => {
     await store.updateClient('cl_a', 1, { status: statusIn('failing', '2025-01-01T00:00:00.000Z') });
     await store.setDue('cl_a', 1_000);
     await store.lockAndRead('cl_a', 'owner-1', 60_000);
-    await store.insertServiceKey({ id: 'sk_a', name: 'k', workspaces: ['*'], keyHash: 'ab'.repeat(32), createdAt: '2025-01-01T00:00:00.000Z' });
-    await store.appendAudit({ at: '2025-01-01T00:00:00.000Z', actor: 'admin:0123abcd', action: 'client.create', clientId: 'cl_a', workspaceId: 'o_one' }, 10);
+    await store.insertServiceKey({
+      id: 'sk_a',
+      name: 'k',
+      workspaces: ['*'],
+      keyHash: 'ab'.repeat(32),
+      createdAt: '2025-01-01T00:00:00.000Z',
+    });
+    await store.appendAudit(
+      {
+        at: '2025-01-01T00:00:00.000Z',
+        actor: 'admin:0123abcd',
+        action: 'client.create',
+        clientId: 'cl_a',
+        workspaceId: 'o_one',
+      },
+      10,
+    );
     await store.recordUsage({ clients: new Map([['cl_a', 1_000]]), serviceKeys: new Map([['sk_a', 1_000]]) });
 
     const keys = await keysUnder(admin, prefix);
@@ -231,7 +254,9 @@ describe('RedisStore on Redis', () => {
       const entry = makeEntry('cl_a', { clientId: 'shared' });
       await store.insertClient(entry, UNSCHEDULED);
       expect(await replica.getClient('cl_a')).toEqual(entry);
-      await expect(replica.insertClient(makeEntry('cl_b', { clientId: 'shared' }), UNSCHEDULED)).rejects.toBeInstanceOf(DuplicateClientError);
+      await expect(replica.insertClient(makeEntry('cl_b', { clientId: 'shared' }), UNSCHEDULED)).rejects.toBeInstanceOf(
+        DuplicateClientError,
+      );
 
       const heard = await subscribed(replica);
       await store.publish({ kind: 'client', id: 'cl_a' });
@@ -243,7 +268,13 @@ describe('RedisStore on Redis', () => {
 
   it('ignores channel messages that are not store events', async () => {
     const heard = await subscribed(store);
-    for (const junk of ['not json', 'null', '{"kind":"client"}', '{"kind":"other","id":"x"}', '{"kind":"client","id":7}']) {
+    for (const junk of [
+      'not json',
+      'null',
+      '{"kind":"client"}',
+      '{"kind":"other","id":"x"}',
+      '{"kind":"client","id":7}',
+    ]) {
       await admin.publish(`${prefix}events`, junk);
     }
     const valid: StoreEvent = { kind: 'service_key', id: 'sk_a' };
@@ -329,7 +360,9 @@ describe('RedisStore on Redis', () => {
       expect(await admin.hget(`${prefix}{ws:o_one}:client-ids`, 'shared')).toBe('cl_b');
       // The old client's delete, finishing late, must not free the id the new client holds.
       expect(await store.deleteClient('cl_a')).toBeNull();
-      await expect(store.insertClient(makeEntry('cl_c', { clientId: 'shared' }), UNSCHEDULED)).rejects.toMatchObject({ existingId: 'cl_b' });
+      await expect(store.insertClient(makeEntry('cl_c', { clientId: 'shared' }), UNSCHEDULED)).rejects.toMatchObject({
+        existingId: 'cl_b',
+      });
     });
   });
 });

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import { FakePipedream, type FakeClientOptions, type FakePipedreamOptions, type IssuedToken } from './support/fake-pipedream';
+import {
+  FakePipedream,
+  type FakeClientOptions,
+  type FakePipedreamOptions,
+  type IssuedToken,
+} from './support/fake-pipedream';
 import { ADMIN_KEY, admin, bearer, eventually, randomSecret, startBroker, type TestBroker } from './support/broker';
 import { SERVE_MARGIN_MS } from '../src/refresh/refresh-timing';
 
@@ -43,7 +48,12 @@ async function world(env: Record<string, string> = {}, fakeOptions: FakePipedrea
 
 async function registerOauth(
   w: World,
-  options: { fakeOptions?: FakeClientOptions; knownUpstream?: boolean; clientSecret?: string; body?: Record<string, unknown> } = {},
+  options: {
+    fakeOptions?: FakeClientOptions;
+    knownUpstream?: boolean;
+    clientSecret?: string;
+    body?: Record<string, unknown>;
+  } = {},
 ): Promise<Registered> {
   const clientId = `pd_${randomSecret('cid')}`;
   const clientSecret = options.clientSecret ?? randomSecret();
@@ -52,7 +62,14 @@ async function registerOauth(
     .http()
     .post('/v1/clients')
     .set(admin)
-    .send({ workspaceId: WORKSPACE, name: 'Acme', type: 'oauth_client_credentials', clientId, clientSecret, ...options.body });
+    .send({
+      workspaceId: WORKSPACE,
+      name: 'Acme',
+      type: 'oauth_client_credentials',
+      clientId,
+      clientSecret,
+      ...options.body,
+    });
   expect(res.status).toBe(201);
   return { id: res.body.id, clientId, clientSecret };
 }
@@ -80,7 +97,8 @@ async function waitForRefreshes(w: World, id: string, count = 1): Promise<void> 
 }
 
 function refreshLogCount(w: World, id: string): number {
-  return w.broker.logs.filter((line) => line.includes('"refresh finished"') && line.includes(`"clientId":"${id}"`)).length;
+  return w.broker.logs.filter((line) => line.includes('"refresh finished"') && line.includes(`"clientId":"${id}"`))
+    .length;
 }
 
 function getToken(w: World, id: string, auth: Record<string, string> = admin) {
@@ -100,7 +118,12 @@ function errorBody(statusCode: number, code: string) {
 }
 
 function tokenBody(accessToken: string) {
-  return { access_token: accessToken, token_type: 'Bearer', expires_at: expect.any(String), expires_in: expect.any(Number) };
+  return {
+    access_token: accessToken,
+    token_type: 'Bearer',
+    expires_at: expect.any(String),
+    expires_in: expect.any(Number),
+  };
 }
 
 interface Served {
@@ -143,7 +166,8 @@ function parseMetrics(text: string): Sample[] {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match) continue;
     const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key] = value;
+    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[key] = value;
     samples.push({ name: match[1], labels, value: Number(match[3]) });
   }
   return samples;
@@ -198,8 +222,12 @@ describe('token routes (Redis store, fake upstream)', () => {
     expect(second.headers['cache-control']).toBe('no-store');
     expect(second.body).toEqual({ ...first.body, expires_in: expect.any(Number) });
     // Served from this process's memory: a cache hit, and nothing asked upstream.
-    expect(metric(after, 'tb_token_cache_total', { result: 'hit' })).toBe(metric(before, 'tb_token_cache_total', { result: 'hit' }) + 1);
-    expect(metric(after, 'tb_token_cache_total', { result: 'miss' })).toBe(metric(before, 'tb_token_cache_total', { result: 'miss' }));
+    expect(metric(after, 'tb_token_cache_total', { result: 'hit' })).toBe(
+      metric(before, 'tb_token_cache_total', { result: 'hit' }) + 1,
+    );
+    expect(metric(after, 'tb_token_cache_total', { result: 'miss' })).toBe(
+      metric(before, 'tb_token_cache_total', { result: 'miss' }),
+    );
     expect(w.fake.requests).toHaveLength(1);
   });
 
@@ -278,7 +306,10 @@ describe('token routes (Redis store, fake upstream)', () => {
       if (mode === '503') {
         // The scheduled refresh met the failure and the client is failing...
         const failing = await waitForState(w, c.id, 'failing', 8_000);
-        expect(failing.status).toMatchObject({ lastError: 'upstream unavailable: HTTP 503', failingSince: expect.any(String) });
+        expect(failing.status).toMatchObject({
+          lastError: 'upstream unavailable: HTTP 503',
+          failingSince: expect.any(String),
+        });
       } else {
         // The scheduled refresh is hanging on the upstream...
         await eventually(() => w.fake.inFlight >= 1, 8_000);
@@ -299,7 +330,9 @@ describe('token routes (Redis store, fake upstream)', () => {
       expect(expiresAt - refusal.doneAt).toBeLessThan(1_000 + SERVE_MARGIN_MS);
       const failing = await view(w, c.id);
       expect(failing.status.state).toBe('failing');
-      expect(failing.status.lastError).toMatch(/^upstream unavailable: (HTTP 503|no complete answer within 1000 ms|circuit open)$/);
+      expect(failing.status.lastError).toMatch(
+        /^upstream unavailable: (HTTP 503|no complete answer within 1000 ms|circuit open)$/,
+      );
 
       w.fake.heal();
       const recovered = await eventually(async () => {
@@ -343,7 +376,11 @@ describe('token routes (Redis store, fake upstream)', () => {
     expect(requests[1].at - requests[0].at).toBeGreaterThanOrEqual(2_000);
     expect(refusals.length).toBeGreaterThanOrEqual(5);
     for (const refusal of refusals) {
-      expect(refusal).toEqual({ status: 503, body: errorBody(503, 'upstream_unavailable'), retryAfter: expect.stringMatching(/^[12]$/) });
+      expect(refusal).toEqual({
+        status: 503,
+        body: errorBody(503, 'upstream_unavailable'),
+        retryAfter: expect.stringMatching(/^[12]$/),
+      });
     }
     expect(served.body).toEqual(tokenBody(issuedTo(w, c.clientId)[0].accessToken));
     expect((await view(w, c.id)).status).toMatchObject({ state: 'ready', lastError: null, failingSince: null });
@@ -455,7 +492,9 @@ describe('token routes (Redis store, fake upstream)', () => {
 
     // Several callers report the current token at once: one upstream request, one new token for all.
     w.fake.setDelay(200);
-    const concurrent = await Promise.all(Array.from({ length: 8 }, () => forceRefresh(w, c.id, { rejectedToken: first.accessToken })));
+    const concurrent = await Promise.all(
+      Array.from({ length: 8 }, () => forceRefresh(w, c.id, { rejectedToken: first.accessToken })),
+    );
     w.fake.setDelay(0);
     expect(w.fake.tokenRequestCount(c.clientId)).toBe(2);
     const second = issuedTo(w, c.clientId)[1];
@@ -475,7 +514,11 @@ describe('token routes (Redis store, fake upstream)', () => {
     expect(w.fake.tokenRequestCount(c.clientId)).toBe(2);
 
     // Once the interval has passed, the next forced refresh (here by a service key) reaches the upstream once.
-    const serviceKey = await w.broker.http().post('/v1/service-keys').set(admin).send({ name: 'svc', workspaces: [WORKSPACE] });
+    const serviceKey = await w.broker
+      .http()
+      .post('/v1/service-keys')
+      .set(admin)
+      .send({ name: 'svc', workspaces: [WORKSPACE] });
     expect(serviceKey.status).toBe(201);
     const third = await eventually(
       async () => {
@@ -498,8 +541,22 @@ describe('token routes (Redis store, fake upstream)', () => {
     expect(audit.status).toBe(200);
     const forced = audit.body.items.filter((event: { action: string }) => event.action === 'token.refresh_forced');
     expect(forced).toEqual([
-      { id: expect.any(String), at: expect.any(String), actor: serviceKey.body.id, action: 'token.refresh_forced', clientId: c.id, workspaceId: WORKSPACE },
-      { id: expect.any(String), at: expect.any(String), actor: ADMIN_ACTOR, action: 'token.refresh_forced', clientId: c.id, workspaceId: WORKSPACE },
+      {
+        id: expect.any(String),
+        at: expect.any(String),
+        actor: serviceKey.body.id,
+        action: 'token.refresh_forced',
+        clientId: c.id,
+        workspaceId: WORKSPACE,
+      },
+      {
+        id: expect.any(String),
+        at: expect.any(String),
+        actor: ADMIN_ACTOR,
+        action: 'token.refresh_forced',
+        clientId: c.id,
+        workspaceId: WORKSPACE,
+      },
     ]);
   });
 
@@ -507,13 +564,20 @@ describe('token routes (Redis store, fake upstream)', () => {
     const w = await world();
     const c = await registerOauth(w);
     await waitForState(w, c.id, 'ready');
-    const other = await w.broker.http().post('/v1/service-keys').set(admin).send({ name: 'other', workspaces: ['o_someone_else'] });
+    const other = await w.broker
+      .http()
+      .post('/v1/service-keys')
+      .set(admin)
+      .send({ name: 'other', workspaces: ['o_someone_else'] });
     expect(other.status).toBe(201);
 
     const anonymous = await w.broker.http().get(`/v1/clients/${c.id}/token`);
     expect(anonymous.status).toBe(401);
     expect(anonymous.body).toEqual(errorBody(401, 'unauthorized'));
-    for (const res of [await getToken(w, c.id, bearer(other.body.key)), await forceRefresh(w, c.id, {}, bearer(other.body.key))]) {
+    for (const res of [
+      await getToken(w, c.id, bearer(other.body.key)),
+      await forceRefresh(w, c.id, {}, bearer(other.body.key)),
+    ]) {
       expect(res.status).toBe(403);
       expect(res.body).toEqual(errorBody(403, 'forbidden'));
     }
@@ -544,9 +608,18 @@ describe('token routes (Redis store, fake upstream)', () => {
     const w = await world();
     const apiKey = `pd_key_${randomSecret()}`;
     w.fake.addApiKey(apiKey);
-    const created = await w.broker.http().post('/v1/clients').set(admin).send({ workspaceId: WORKSPACE, name: 'Key', type: 'api_key', apiKey });
+    const created = await w.broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
+      .send({ workspaceId: WORKSPACE, name: 'Key', type: 'api_key', apiKey });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ type: 'api_key', clientId: null, tokenUrl: null, secretHint: apiKey.slice(-4) });
+    expect(created.body).toMatchObject({
+      type: 'api_key',
+      clientId: null,
+      tokenUrl: null,
+      secretHint: apiKey.slice(-4),
+    });
     expect(JSON.stringify(created.body)).not.toContain(apiKey);
     const id: string = created.body.id;
 
@@ -636,8 +709,20 @@ describe('token routes (Redis store, fake upstream)', () => {
       total: 3,
       byState: { pending: 0, ready: 1, failing: 1, rejected: 1 },
       failing: [
-        { id: failing.id, workspaceId: WORKSPACE, state: 'failing', lastError: 'upstream unavailable: HTTP 503', failingSince: failingView.status.failingSince },
-        { id: refused.id, workspaceId: WORKSPACE, state: 'rejected', lastError: refusedView.status.lastError, failingSince: refusedView.status.failingSince },
+        {
+          id: failing.id,
+          workspaceId: WORKSPACE,
+          state: 'failing',
+          lastError: 'upstream unavailable: HTTP 503',
+          failingSince: failingView.status.failingSince,
+        },
+        {
+          id: refused.id,
+          workspaceId: WORKSPACE,
+          state: 'rejected',
+          lastError: refusedView.status.lastError,
+          failingSince: refusedView.status.failingSince,
+        },
       ],
       // The earliest due refresh is the failing client's retry, Retry-After (60 s) after its failure.
       nextRefreshAt: new Date(Date.parse(failingView.status.failingSince) + 60_000).toISOString(),

@@ -54,7 +54,11 @@ describe('usage times (lastServedAt, lastUsedAt)', () => {
   }
 
   async function newServiceKey(on: TestBroker): Promise<{ id: string; key: string }> {
-    const res = await on.http().post('/v1/service-keys').set(admin).send({ name: 'usage', workspaces: [WORKSPACE] });
+    const res = await on
+      .http()
+      .post('/v1/service-keys')
+      .set(admin)
+      .send({ name: 'usage', workspaces: [WORKSPACE] });
     expect(res.status).toBe(201);
     expect(Object.keys(res.body).sort()).toEqual(['createdAt', 'id', 'key', 'name', 'workspaces']);
     return { id: res.body.id, key: res.body.key };
@@ -100,10 +104,14 @@ describe('usage times (lastServedAt, lastUsedAt)', () => {
     for (const path of ['store', 'memory']) {
       const served = await serve(broker, used, key.key);
       const since = Date.now();
-      const at = await eventually(async () => {
-        const time = await lastServed(broker, used);
-        return time !== null && time >= served.from ? time : null;
-      }, 5_000, 20);
+      const at = await eventually(
+        async () => {
+          const time = await lastServed(broker, used);
+          return time !== null && time >= served.from ? time : null;
+        },
+        5_000,
+        20,
+      );
       expect({ path, at, within: at <= served.to }).toEqual({ path, at, within: true });
       // Written by the next flush: within the interval, with room for a loaded machine.
       expect(Date.now() - since).toBeLessThan(FLUSH_MS + 1_000);
@@ -113,7 +121,9 @@ describe('usage times (lastServedAt, lastUsedAt)', () => {
     expect(await lastServed(broker, unused)).toBeNull();
     expect(await lastUsed(broker, idleKey.id)).toBeNull();
     const listed = await broker.http().get(`/v1/clients?workspaceId=${WORKSPACE}&limit=500`).set(admin);
-    const byId = new Map((listed.body.items as { id: string; status: { lastServedAt: string | null } }[]).map((item) => [item.id, item]));
+    const byId = new Map(
+      (listed.body.items as { id: string; status: { lastServedAt: string | null } }[]).map((item) => [item.id, item]),
+    );
     expect(byId.get(used)?.status.lastServedAt).toEqual((await view(broker, used)).status.lastServedAt);
     expect(byId.get(unused)?.status.lastServedAt).toBeNull();
   });
@@ -128,11 +138,15 @@ describe('usage times (lastServedAt, lastUsedAt)', () => {
     const seen: number[] = [];
     /** Polls until `marker` (served on the slow replica only) shows: the slow replica wrote its batch. */
     const untilSlowWrote = (marker: string) =>
-      eventually(async () => {
-        const time = await lastServed(fast, client);
-        if (time !== null) seen.push(time);
-        return (await lastServed(fast, marker)) !== null;
-      }, 8_000, 25);
+      eventually(
+        async () => {
+          const time = await lastServed(fast, client);
+          if (time !== null) seen.push(time);
+          return (await lastServed(fast, marker)) !== null;
+        },
+        8_000,
+        25,
+      );
 
     // The slow replica has just written a batch: its next one is about 2 s away.
     await serve(slow, tick, key.key);
@@ -199,7 +213,10 @@ describe('usage times (lastServedAt, lastUsedAt)', () => {
     const monitor = await probe.monitor();
     const writes: { source: string; args: string[] }[] = [];
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (/^(eval|evalsha|hset|hdel|hsetnx|hincrby|del)$/i.test(args[0]) && args.some((arg) => arg.includes(`${prefix}{usage}`))) {
+      if (
+        /^(eval|evalsha|hset|hdel|hsetnx|hincrby|del)$/i.test(args[0]) &&
+        args.some((arg) => arg.includes(`${prefix}{usage}`))
+      ) {
         writes.push({ source, args });
       }
     });

@@ -16,7 +16,12 @@ export class AuditService {
     @Inject(LOGGER) private readonly logger: AppLogger,
   ) {}
 
-  async record(actor: Principal, action: AuditAction, clientId: string | null, workspaceId: string | null): Promise<void> {
+  async record(
+    actor: Principal,
+    action: AuditAction,
+    clientId: string | null,
+    workspaceId: string | null,
+  ): Promise<void> {
     const event = await this.store.appendAudit(
       { at: new Date().toISOString(), actor: actor.actor, action, clientId, workspaceId },
       this.config.auditMaxEvents,

@@ -15,7 +15,8 @@ export class AuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const level =
-      this.reflector.getAllAndOverride<AccessLevel>(ACCESS_LEVEL, [context.getHandler(), context.getClass()]) ?? 'admin';
+      this.reflector.getAllAndOverride<AccessLevel>(ACCESS_LEVEL, [context.getHandler(), context.getClass()]) ??
+      'admin';
     if (level === 'public') return true;
     const request = context.switchToHttp().getRequest<FastifyRequest & { principal?: Principal }>();
     const principal = await this.auth.authenticate(request.headers.authorization, request.ip);

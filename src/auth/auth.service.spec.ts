@@ -18,15 +18,27 @@ describe('AuthService.authenticateFromMemory', () => {
     const events = new StoreEventsService(store);
     events.onModuleInit();
     auth = new AuthService(parseConfig({ BROKER_ADMIN_KEYS: ADMIN_KEY }), store, silent, events);
-    await store.insertServiceKey({ id: 'sk_one', name: 'one', workspaces: ['o_1'], keyHash: sha256(SERVICE_KEY).toString('hex'), createdAt: '2026-01-01T00:00:00.000Z' });
+    await store.insertServiceKey({
+      id: 'sk_one',
+      name: 'one',
+      workspaces: ['o_1'],
+      keyHash: sha256(SERVICE_KEY).toString('hex'),
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
     await auth.onApplicationBootstrap();
   });
 
   afterEach(() => store.close());
 
   it('knows a service key by its hash, and again once it has been seen', () => {
-    expect(auth.authenticateFromMemory(`Bearer ${SERVICE_KEY}`)).toMatchObject({ kind: 'service', serviceKeyId: 'sk_one' });
-    expect(auth.authenticateFromMemory(`Bearer ${SERVICE_KEY}`)).toMatchObject({ kind: 'service', serviceKeyId: 'sk_one' });
+    expect(auth.authenticateFromMemory(`Bearer ${SERVICE_KEY}`)).toMatchObject({
+      kind: 'service',
+      serviceKeyId: 'sk_one',
+    });
+    expect(auth.authenticateFromMemory(`Bearer ${SERVICE_KEY}`)).toMatchObject({
+      kind: 'service',
+      serviceKeyId: 'sk_one',
+    });
   });
 
   it('refuses another secret under a known id, before and after the real key was seen', () => {

@@ -118,7 +118,10 @@ export class AuthService implements OnApplicationBootstrap {
     try {
       await this.reloadServiceKey(id);
     } catch (error) {
-      this.logger.warn({ err: error, serviceKeyId: id }, 'could not reload a changed service key; it will be read again on next use');
+      this.logger.warn(
+        { err: error, serviceKeyId: id },
+        'could not reload a changed service key; it will be read again on next use',
+      );
     }
   }
 
@@ -129,7 +132,9 @@ export class AuthService implements OnApplicationBootstrap {
     const id = serviceKeyIdOf(key);
     if (id === null) return null;
     // A source over its failure limit does not get to make the store look up more ids.
-    const known = this.serviceKeys.get(id) ?? (this.failedAuth.retryAfterSeconds(source) > 0 ? undefined : await this.reloadServiceKey(id));
+    const known =
+      this.serviceKeys.get(id) ??
+      (this.failedAuth.retryAfterSeconds(source) > 0 ? undefined : await this.reloadServiceKey(id));
     return known && timingSafeEqual(known.digest, digest) ? known.principal : null;
   }
 

@@ -46,10 +46,7 @@ export function registerHealthCommands(program: Command, api: () => BrokerApi): 
 }
 
 function printStatus(tokens: TokenHealth): void {
-  printTable(
-    ['STATE', 'CLIENTS'],
-    [...Object.entries<number>(tokens.byState), ['total', tokens.total]],
-  );
+  printTable(['STATE', 'CLIENTS'], [...Object.entries<number>(tokens.byState), ['total', tokens.total]]);
   process.stdout.write(`\nnext refresh: ${tokens.nextRefreshAt ?? '-'}\n`);
   if (tokens.failing.length === 0) {
     process.stdout.write('no failing or rejected clients\n');

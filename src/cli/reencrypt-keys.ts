@@ -24,15 +24,17 @@ async function main(): Promise<number> {
     const box = new SecretBox(config.encryptionKeys);
     const report = await reencryptAll(store, box);
     const webhooks = await reencryptWebhooks(store, box);
-    process.stdout.write(
-      `${JSON.stringify({ primaryKey: config.encryptionKeys[0].kid, ...report, webhooks })}\n`,
-    );
+    process.stdout.write(`${JSON.stringify({ primaryKey: config.encryptionKeys[0].kid, ...report, webhooks })}\n`);
     for (const { id, reason } of report.failed) process.stderr.write(`client ${id} was not re-encrypted: ${reason}\n`);
     if (report.unreadable.length > 0) {
-      process.stderr.write('Some clients could not be opened with any configured key; keep the old keys until they are rotated.\n');
+      process.stderr.write(
+        'Some clients could not be opened with any configured key; keep the old keys until they are rotated.\n',
+      );
     }
     if (webhooks.unreadable.length > 0) {
-      process.stderr.write(`Webhooks whose secret no configured key opens: ${webhooks.unreadable.join(', ')}; keep the old keys.\n`);
+      process.stderr.write(
+        `Webhooks whose secret no configured key opens: ${webhooks.unreadable.join(', ')}; keep the old keys.\n`,
+      );
     }
     if (report.failed.length > 0) {
       process.stderr.write(
@@ -49,7 +51,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error) => {
-    process.stderr.write(`${error instanceof ConfigError ? error.message : `keys:reencrypt failed: ${error instanceof Error ? error.message : String(error)}`}\n`);
+    process.stderr.write(
+      `${error instanceof ConfigError ? error.message : `keys:reencrypt failed: ${error instanceof Error ? error.message : String(error)}`}\n`,
+    );
     process.exit(1);
   },
 );

@@ -8,12 +8,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
 import { SecretBox, secretContext } from '../crypto/secret-box';
 import { BROKER_STORE, DuplicateClientError, type BrokerStore, type ClientChange } from '../store/broker-store';
-import {
-  initialStatus,
-  type ClientEntry,
-  type ClientRecord,
-  type TokenEndpointAuthMethod,
-} from '../store/store.types';
+import { initialStatus, type ClientEntry, type ClientRecord, type TokenEndpointAuthMethod } from '../store/store.types';
 import { RefreshFacade } from '../refresh/refresh.facade';
 import { UsageRecorder } from '../usage/usage-recorder';
 import { secretHintOf, toClientView, type ClientView } from './client-view';
@@ -125,7 +120,11 @@ export class ClientsService {
     if (stored.length === 0) return;
     this.refresh.wake();
     try {
-      await this.audit.recordMany(actor, 'client.create', stored.map(({ entry }) => entry.client));
+      await this.audit.recordMany(
+        actor,
+        'client.create',
+        stored.map(({ entry }) => entry.client),
+      );
     } catch (error) {
       // As create() answers when its audit fails: the client stands, the caller hears of the failure.
       for (const { index } of stored) results[index] = asError(error);
@@ -151,10 +150,20 @@ export class ClientsService {
 
   /** A page of clients, with their usage times read in one more store round trip. */
   async list(query: PageQueryDto): Promise<Page<ClientView>> {
-    const fetched = await this.store.listClients({ workspaceId: query.workspaceId, afterId: query.cursor, limit: query.limit + 1 });
+    const fetched = await this.store.listClients({
+      workspaceId: query.workspaceId,
+      afterId: query.cursor,
+      limit: query.limit + 1,
+    });
     const page = toPage(fetched, query.limit, (entry) => entry.client.id);
-    const lastServed = await this.store.lastUsage('clients', page.items.map((entry) => entry.client.id));
-    return { items: page.items.map((entry, index) => toClientView(entry, lastServed[index])), nextCursor: page.nextCursor };
+    const lastServed = await this.store.lastUsage(
+      'clients',
+      page.items.map((entry) => entry.client.id),
+    );
+    return {
+      items: page.items.map((entry, index) => toClientView(entry, lastServed[index])),
+      nextCursor: page.nextCursor,
+    };
   }
 
   async get(id: string): Promise<ClientView> {
@@ -219,7 +228,9 @@ export class ClientsService {
     }
     if (dto.apiKey !== undefined) {
       const method = authMethodOf(client);
-      throw invalid([{ field: 'apiKey', problems: [`send ${ROTATION_MATERIAL[method]} to rotate a ${client.type} client`] }]);
+      throw invalid([
+        { field: 'apiKey', problems: [`send ${ROTATION_MATERIAL[method]} to rotate a ${client.type} client`] },
+      ]);
     }
     const checked = checkRotation(client, dto, problems, now);
     if (problems.length > 0 || checked === null) throw invalid(problems);
@@ -256,7 +267,8 @@ export class ClientsService {
     const id = entry.client.id;
     const outcome = await this.store.updateClient(id, entry.client.generation, change);
     if (outcome === 'not_found') throw BrokerError.notFound('Client');
-    if (outcome === 'stale') throw new BrokerError('conflict', 'The client changed while this request ran; read it again and retry');
+    if (outcome === 'stale')
+      throw new BrokerError('conflict', 'The client changed while this request ran; read it again and retry');
     const updated: ClientEntry = {
       client: change.client ?? entry.client,
       status: change.status ?? entry.status,
@@ -283,7 +295,10 @@ export class ClientsService {
       if (problems.length > 0) throw invalid(problems);
       return { ...client, name: dto.name ?? client.name, updatedAt };
     }
-    const tokenUrl = dto.tokenUrl === undefined ? client.tokenUrl : tokenUrlOrProblem(dto.tokenUrl, this.config.tokenUrlAllowlist, problems);
+    const tokenUrl =
+      dto.tokenUrl === undefined
+        ? client.tokenUrl
+        : tokenUrlOrProblem(dto.tokenUrl, this.config.tokenUrlAllowlist, problems);
     const settings = patchedSettings(client, dto, problems);
     if (authMethodOf(settings) === 'tls_client_auth' && tokenUrl?.startsWith('http:')) problems.push(TLS_NEEDS_HTTPS);
     if (problems.length > 0 || tokenUrl === null) throw invalid(problems);
@@ -320,8 +335,17 @@ const UPDATES_NOT_FOR_API_KEYS = [
 function tokenInputsOf(client: ClientRecord): unknown[] {
   if (client.type === 'api_key') return [];
   const { tokenUrl, scope, tokenRequestFormat, keyId, signingAlg } = client;
-  return [tokenUrl, scope, tokenRequestFormat, authMethodOf(client), keyId ?? null, signingAlg ?? null,
-    extraParamsOf(client), defaultExpiresInOf(client), client.sealedCertificate ?? null];
+  return [
+    tokenUrl,
+    scope,
+    tokenRequestFormat,
+    authMethodOf(client),
+    keyId ?? null,
+    signingAlg ?? null,
+    extraParamsOf(client),
+    defaultExpiresInOf(client),
+    client.sealedCertificate ?? null,
+  ];
 }
 
 /** The 409 of a client whose OAuth client id the workspace already has. */

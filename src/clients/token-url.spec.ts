@@ -1,7 +1,9 @@
 import { parseConfig } from '../config/config';
 import { checkTokenUrl } from './token-url';
 
-const allowlist = parseConfig({ TOKEN_URL_ALLOWLIST: 'api.pipedream.com,http://127.0.0.1:8080,http://localhost' }).tokenUrlAllowlist;
+const allowlist = parseConfig({
+  TOKEN_URL_ALLOWLIST: 'api.pipedream.com,http://127.0.0.1:8080,http://localhost',
+}).tokenUrlAllowlist;
 const check = (url: string) => checkTokenUrl(url, allowlist);
 
 describe('checkTokenUrl', () => {

@@ -34,12 +34,17 @@ export function checkAllowedUrl(
   const hostname = url.hostname.toLowerCase().replace(/\.$/, '');
   const allowed = allowlist.some(
     (entry) =>
-      entry.protocol === url.protocol && entry.hostname === hostname && (entry.port === null || entry.port === url.port),
+      entry.protocol === url.protocol &&
+      entry.hostname === hostname &&
+      (entry.port === null || entry.port === url.port),
   );
   if (!allowed) {
-    return url.protocol === 'http:' && !allowlist.some((entry) => entry.protocol === 'http:' && entry.hostname === hostname)
+    return url.protocol === 'http:' &&
+      !allowlist.some((entry) => entry.protocol === 'http:' && entry.hostname === hostname)
       ? { problem: `${field} must use https` }
-      : { problem: `${field} host ${isIP(hostname.replace(/^\[|\]$/g, '')) ? 'address' : 'name'} is not in ${variable}` };
+      : {
+          problem: `${field} host ${isIP(hostname.replace(/^\[|\]$/g, '')) ? 'address' : 'name'} is not in ${variable}`,
+        };
   }
   url.hostname = hostname;
   return { url: url.toString() };

@@ -34,7 +34,9 @@ export class BrokerValidationPipe extends ValidationPipe {
     // thousands deep (well under 64 KB) would overflow the stack and answer 500.
     if (nestingDepthExceeds(value, MAX_NESTING_DEPTH)) {
       throw new BrokerError('bad_request', `The ${metadata.type} is nested too deeply`, {
-        details: [{ field: metadata.type, problems: [`must not nest objects or arrays more than ${MAX_NESTING_DEPTH} deep`] }],
+        details: [
+          { field: metadata.type, problems: [`must not nest objects or arrays more than ${MAX_NESTING_DEPTH} deep`] },
+        ],
       });
     }
     const ruleProblems = inputRuleProblems(value, metadata.metatype);
@@ -57,7 +59,10 @@ function invalidInput(problems: FieldProblem[]): BrokerError {
     byField.set(field, known);
   }
   const details = [...byField].map(([field, list]) => ({ field, problems: [...list] }));
-  const named = details.slice(0, MAX_DETAILS).map((detail) => detail.field).join(', ');
+  const named = details
+    .slice(0, MAX_DETAILS)
+    .map((detail) => detail.field)
+    .join(', ');
   const more = details.length - MAX_DETAILS;
   return new BrokerError('bad_request', `Invalid ${named}${more > 0 ? ` and ${more} more fields` : ''}`, { details });
 }
@@ -91,10 +96,22 @@ const QUOTABLE_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
 function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
   return errors.flatMap((error) => {
     const unknown = error.constraints?.whitelistValidation !== undefined;
-    const property = unknown && !QUOTABLE_FIELD.test(error.property) ? '(unknown field name not shown)' : error.property;
+    const property =
+      unknown && !QUOTABLE_FIELD.test(error.property) ? '(unknown field name not shown)' : error.property;
     const field = parent ? `${parent}.${property}` : property;
     const own: FieldProblem[] = error.constraints
-      ? [{ field, problems: [...new Set(Object.entries(error.constraints).map(([name, message]) => (name === 'whitelistValidation' ? 'unknown field' : message)))] }]
+      ? [
+          {
+            field,
+            problems: [
+              ...new Set(
+                Object.entries(error.constraints).map(([name, message]) =>
+                  name === 'whitelistValidation' ? 'unknown field' : message,
+                ),
+              ),
+            ],
+          },
+        ]
       : [];
     return [...own, ...flatten(error.children ?? [], field)];
   });

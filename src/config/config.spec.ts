@@ -65,9 +65,9 @@ describe('parseConfig', () => {
     expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
       'NODE_ENV=production requires REDIS_URL or REDIS_SENTINELS or REDIS_CLUSTER_NODES, BROKER_ADMIN_KEYS, BROKER_ENCRYPTION_KEYS',
     ]);
-    expect(problemsOf({ NODE_ENV: 'production', REDIS_URL: 'redis://r:6379', BROKER_ADMIN_KEYS: 'a-long-admin-key-0001' })).toEqual([
-      'NODE_ENV=production requires BROKER_ENCRYPTION_KEYS',
-    ]);
+    expect(
+      problemsOf({ NODE_ENV: 'production', REDIS_URL: 'redis://r:6379', BROKER_ADMIN_KEYS: 'a-long-admin-key-0001' }),
+    ).toEqual(['NODE_ENV=production requires BROKER_ENCRYPTION_KEYS']);
     const config = parseConfig({
       NODE_ENV: 'production',
       REDIS_URL: 'redis://r:6379',
@@ -91,24 +91,49 @@ describe('parseConfig', () => {
       TOKEN_URL_ALLOWLIST: 'ftp://x',
       DEFAULT_TOKEN_URL: 'not a url',
     });
-    for (const name of ['PORT', 'MIN_TOKEN_TTL_SECONDS', 'UPSTREAM_CONCURRENCY', 'LOG_LEVEL', 'REDIS_URL', 'BROKER_ENCRYPTION_KEYS', 'BROKER_ADMIN_KEYS', 'TOKEN_URL_ALLOWLIST', 'DEFAULT_TOKEN_URL']) {
+    for (const name of [
+      'PORT',
+      'MIN_TOKEN_TTL_SECONDS',
+      'UPSTREAM_CONCURRENCY',
+      'LOG_LEVEL',
+      'REDIS_URL',
+      'BROKER_ENCRYPTION_KEYS',
+      'BROKER_ADMIN_KEYS',
+      'TOKEN_URL_ALLOWLIST',
+      'DEFAULT_TOKEN_URL',
+    ]) {
       expect(problems.some((problem) => problem.includes(name))).toBe(true);
     }
   });
 
   it('refuses admin keys that could never authenticate: a space, a control or non-ASCII character, over 512 characters', () => {
     const refusal = expect.stringContaining('BROKER_ADMIN_KEYS');
-    for (const bad of ['an admin key with spaces', 'an-admin-key-0001\u0000x', 'an-admin-key-0001-\u00e9', 'a'.repeat(513)]) {
-      expect({ bad, problems: problemsOf({ BROKER_ADMIN_KEYS: `a-good-admin-key-0001,${bad}` }) }).toEqual({ bad, problems: [refusal] });
+    for (const bad of [
+      'an admin key with spaces',
+      'an-admin-key-0001\u0000x',
+      'an-admin-key-0001-\u00e9',
+      'a'.repeat(513),
+    ]) {
+      expect({ bad, problems: problemsOf({ BROKER_ADMIN_KEYS: `a-good-admin-key-0001,${bad}` }) }).toEqual({
+        bad,
+        problems: [refusal],
+      });
     }
     // A tab between two keys is whitespace around the comma, not part of a key.
-    expect(parseConfig({ BROKER_ADMIN_KEYS: `a-good-admin-key-0001,\t${'k'.repeat(512)}` }).adminKeys).toEqual(['a-good-admin-key-0001', 'k'.repeat(512)]);
+    expect(parseConfig({ BROKER_ADMIN_KEYS: `a-good-admin-key-0001,\t${'k'.repeat(512)}` }).adminKeys).toEqual([
+      'a-good-admin-key-0001',
+      'k'.repeat(512),
+    ]);
     expect(parseConfig({ BROKER_ADMIN_KEYS: 'a+good/admin=key~0001' }).adminKeys).toEqual(['a+good/admin=key~0001']);
   });
 
   it('refuses duplicate key ids and malformed key entries', () => {
-    expect(problemsOf({ BROKER_ENCRYPTION_KEYS: `${key('k1')},${key('k1', 2)}` })).toEqual([expect.stringContaining('"k1" appears twice')]);
-    expect(problemsOf({ BROKER_ENCRYPTION_KEYS: Buffer.alloc(32).toString('base64') })).toEqual([expect.stringContaining('kid:base64-32-bytes')]);
+    expect(problemsOf({ BROKER_ENCRYPTION_KEYS: `${key('k1')},${key('k1', 2)}` })).toEqual([
+      expect.stringContaining('"k1" appears twice'),
+    ]);
+    expect(problemsOf({ BROKER_ENCRYPTION_KEYS: Buffer.alloc(32).toString('base64') })).toEqual([
+      expect.stringContaining('kid:base64-32-bytes'),
+    ]);
   });
 
   it('parses the token URL allowlist: https hosts, and http only where named with http://', () => {
@@ -118,7 +143,9 @@ describe('parseConfig', () => {
       { protocol: 'http:', hostname: '127.0.0.1', port: null },
       { protocol: 'http:', hostname: 'localhost', port: '8080' },
     ]);
-    expect(problemsOf({ TOKEN_URL_ALLOWLIST: 'https://user@host' })).toContainEqual(expect.stringContaining('"https://user@host" is not a host name'));
+    expect(problemsOf({ TOKEN_URL_ALLOWLIST: 'https://user@host' })).toContainEqual(
+      expect.stringContaining('"https://user@host" is not a host name'),
+    );
   });
 
   it('parses the webhook variables: an empty allowlist by default, the retry schedule and the timeout', () => {
@@ -126,7 +153,11 @@ describe('parseConfig', () => {
     expect(defaults.webhookUrlAllowlist).toEqual([]);
     expect(defaults.webhookRetrySeconds).toEqual([5, 300, 1800, 7200, 18000, 36000]);
     expect(defaults.webhookTimeoutMs).toBe(5000);
-    const set = parseConfig({ WEBHOOK_URL_ALLOWLIST: 'Hooks.Example.com, http://127.0.0.1:9000', WEBHOOK_RETRY_SECONDS: '1, 2,3', WEBHOOK_TIMEOUT_MS: '800' });
+    const set = parseConfig({
+      WEBHOOK_URL_ALLOWLIST: 'Hooks.Example.com, http://127.0.0.1:9000',
+      WEBHOOK_RETRY_SECONDS: '1, 2,3',
+      WEBHOOK_TIMEOUT_MS: '800',
+    });
     expect(set.webhookUrlAllowlist).toEqual([
       { protocol: 'https:', hostname: 'hooks.example.com', port: null },
       { protocol: 'http:', hostname: '127.0.0.1', port: '9000' },
@@ -134,20 +165,33 @@ describe('parseConfig', () => {
     expect(set.webhookRetrySeconds).toEqual([1, 2, 3]);
     expect(set.webhookTimeoutMs).toBe(800);
     for (const retries of ['', '0', '5,-1', '1.5', 'soon', '700000']) {
-      expect(problemsOf({ WEBHOOK_RETRY_SECONDS: retries })).toContainEqual(expect.stringContaining('WEBHOOK_RETRY_SECONDS'));
+      expect(problemsOf({ WEBHOOK_RETRY_SECONDS: retries })).toContainEqual(
+        expect.stringContaining('WEBHOOK_RETRY_SECONDS'),
+      );
     }
-    expect(problemsOf({ WEBHOOK_URL_ALLOWLIST: 'ftp://x' })).toContainEqual(expect.stringContaining('WEBHOOK_URL_ALLOWLIST'));
+    expect(problemsOf({ WEBHOOK_URL_ALLOWLIST: 'ftp://x' })).toContainEqual(
+      expect.stringContaining('WEBHOOK_URL_ALLOWLIST'),
+    );
     expect(problemsOf({ WEBHOOK_TIMEOUT_MS: '10' })).toContainEqual(expect.stringContaining('WEBHOOK_TIMEOUT_MS'));
   });
 
   it('takes TEST_FAILPOINT (test only) outside production, refuses it in production and refuses an unknown point', () => {
     expect(parseConfig({}).testFailpoint).toBeNull();
-    expect(parseConfig({ NODE_ENV: 'test', TEST_FAILPOINT: 'after-client-write' }).testFailpoint).toBe('after-client-write');
-    const production = { NODE_ENV: 'production', REDIS_URL: 'redis://r:6379', BROKER_ADMIN_KEYS: 'a-long-admin-key-0001', BROKER_ENCRYPTION_KEYS: key('k1') };
+    expect(parseConfig({ NODE_ENV: 'test', TEST_FAILPOINT: 'after-client-write' }).testFailpoint).toBe(
+      'after-client-write',
+    );
+    const production = {
+      NODE_ENV: 'production',
+      REDIS_URL: 'redis://r:6379',
+      BROKER_ADMIN_KEYS: 'a-long-admin-key-0001',
+      BROKER_ENCRYPTION_KEYS: key('k1'),
+    };
     expect(problemsOf(production)).toEqual([]);
     expect(problemsOf({ ...production, TEST_FAILPOINT: 'after-client-write' })).toEqual([
       expect.stringContaining('TEST_FAILPOINT stops the process on purpose'),
     ]);
-    expect(problemsOf({ TEST_FAILPOINT: 'everywhere' })).toEqual([expect.stringContaining('TEST_FAILPOINT must be one of after-client-write')]);
+    expect(problemsOf({ TEST_FAILPOINT: 'everywhere' })).toEqual([
+      expect.stringContaining('TEST_FAILPOINT must be one of after-client-write'),
+    ]);
   });
 });

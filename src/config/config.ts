@@ -80,7 +80,6 @@ export interface AppConfig {
   usageFlushIntervalMs: number;
 }
 
-
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);

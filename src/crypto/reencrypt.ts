@@ -50,7 +50,11 @@ function failure(error: unknown): { reason: string } {
   return { reason: message.split('\n')[0].slice(0, MAX_REASON) };
 }
 
-async function reencryptClient(store: ClientStore, box: SecretBox, id: string): Promise<'reencrypted' | 'current' | 'unreadable'> {
+async function reencryptClient(
+  store: ClientStore,
+  box: SecretBox,
+  id: string,
+): Promise<'reencrypted' | 'current' | 'unreadable'> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) {
     const entry = await store.getClient(id);
     if (!entry || !needsReseal(entry, box.primaryKeyId)) return 'current';
@@ -81,7 +85,10 @@ function reseal({ client, token }: ClientEntry, box: SecretBox): Pick<ClientEntr
     client: resealed(box, client),
     token: token && {
       ...token,
-      sealedAccessToken: box.seal(box.open(token.sealedAccessToken, tokenContext(client.id, token)), tokenContext(client.id, token)),
+      sealedAccessToken: box.seal(
+        box.open(token.sealedAccessToken, tokenContext(client.id, token)),
+        tokenContext(client.id, token),
+      ),
     },
   };
 }

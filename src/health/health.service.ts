@@ -9,7 +9,13 @@ const FAILING_LIST_LIMIT = 100;
 export interface TokensHealth {
   total: number;
   byState: Record<ClientState, number>;
-  failing: { id: string; workspaceId: string; state: ClientState; lastError: string | null; failingSince: string | null }[];
+  failing: {
+    id: string;
+    workspaceId: string;
+    state: ClientState;
+    lastError: string | null;
+    failingSince: string | null;
+  }[];
   nextRefreshAt: string | null;
 }
 
@@ -33,7 +39,9 @@ export class HealthService {
 
   schedulerIndicator(): HealthIndicatorResult {
     const indicator = this.indicators.check('scheduler');
-    return this.refresh.isSchedulerRunning() ? indicator.up() : indicator.down({ message: 'scheduler ticks are not completing' });
+    return this.refresh.isSchedulerRunning()
+      ? indicator.up()
+      : indicator.down({ message: 'scheduler ticks are not completing' });
   }
 
   /** From counters the store keeps as states change, and at most 100 failing entries: never a scan of all clients. */
@@ -45,13 +53,15 @@ export class HealthService {
       byState: stats.byState,
       failing: entries.flatMap((entry) =>
         entry
-          ? [{
-              id: entry.client.id,
-              workspaceId: entry.client.workspaceId,
-              state: entry.status.state,
-              lastError: entry.status.lastError,
-              failingSince: entry.status.failingSince,
-            }]
+          ? [
+              {
+                id: entry.client.id,
+                workspaceId: entry.client.workspaceId,
+                state: entry.status.state,
+                lastError: entry.status.lastError,
+                failingSince: entry.status.failingSince,
+              },
+            ]
           : [],
       ),
       nextRefreshAt: stats.nextDueAt === null ? null : new Date(stats.nextDueAt).toISOString(),

@@ -149,7 +149,10 @@ export class MetricsService {
     collect: async () => {
       if (this.webhooksPending === null) return;
       // A store that does not answer leaves the last figure: /metrics must still answer.
-      await this.webhooksPending().then((pending) => this.webhookPending.set(pending), () => undefined);
+      await this.webhooksPending().then(
+        (pending) => this.webhookPending.set(pending),
+        () => undefined,
+      );
     },
   });
 

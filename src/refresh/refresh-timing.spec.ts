@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { backoffDelayMs, refreshDeadline, refreshWindowStart, scheduledRefreshAt, BACKOFF_CAP_MS } from './refresh-timing';
+import {
+  backoffDelayMs,
+  refreshDeadline,
+  refreshWindowStart,
+  scheduledRefreshAt,
+  BACKOFF_CAP_MS,
+} from './refresh-timing';
 
 const HOUR = 3_600_000;
 const settings = { refreshBeforeSeconds: 600, minTokenTtlSeconds: 60, upstreamTimeoutMs: 10_000 };
@@ -12,8 +18,22 @@ describe('scheduledRefreshAt', () => {
 
   it('uses half the lifetime as the window for short tokens', () => {
     // 20 s token: window 10 s, refresh between 10 s and 5 s before expiry
-    expect(scheduledRefreshAt(0, 20_000, { refreshBeforeSeconds: 600, minTokenTtlSeconds: 1, upstreamTimeoutMs: 10_000 }, () => 0)).toBe(10_000);
-    expect(scheduledRefreshAt(0, 20_000, { refreshBeforeSeconds: 600, minTokenTtlSeconds: 1, upstreamTimeoutMs: 10_000 }, () => 1)).toBe(15_000);
+    expect(
+      scheduledRefreshAt(
+        0,
+        20_000,
+        { refreshBeforeSeconds: 600, minTokenTtlSeconds: 1, upstreamTimeoutMs: 10_000 },
+        () => 0,
+      ),
+    ).toBe(10_000);
+    expect(
+      scheduledRefreshAt(
+        0,
+        20_000,
+        { refreshBeforeSeconds: 600, minTokenTtlSeconds: 1, upstreamTimeoutMs: 10_000 },
+        () => 1,
+      ),
+    ).toBe(15_000);
   });
 
   it('never schedules later than MIN_TOKEN_TTL_SECONDS + min(W/4, UPSTREAM_TIMEOUT_MS) before expiry', () => {
@@ -75,7 +95,9 @@ describe('scheduledRefreshAt', () => {
 describe('refreshWindowStart', () => {
   it('is W before expiry', () => {
     expect(refreshWindowStart(0, HOUR, settings)).toBe(HOUR - 600_000);
-    expect(refreshWindowStart(0, 20_000, { refreshBeforeSeconds: 600, minTokenTtlSeconds: 1, upstreamTimeoutMs: 10_000 })).toBe(10_000);
+    expect(
+      refreshWindowStart(0, 20_000, { refreshBeforeSeconds: 600, minTokenTtlSeconds: 1, upstreamTimeoutMs: 10_000 }),
+    ).toBe(10_000);
   });
 });
 

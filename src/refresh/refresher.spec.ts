@@ -34,7 +34,16 @@ function build(fake: FakePipedream) {
   const upstream = new UpstreamClient(config, metrics, tracing);
   const tlsAgents = new ClientTlsAgents(events, metrics, store, silent);
   const refresher = new Refresher(
-    config, store, silent, box, upstream, events, new AuditService(store, config, silent), locks, tracing, tlsAgents,
+    config,
+    store,
+    silent,
+    box,
+    upstream,
+    events,
+    new AuditService(store, config, silent),
+    locks,
+    tracing,
+    tlsAgents,
   );
   const scheduler = new RefreshScheduler(config, store, silent, refresher, metrics, registry);
   const facade = new RefreshFacade(config, store, refresher, scheduler);
@@ -87,7 +96,9 @@ describe('Refresher, LockManager and RefreshFacade', () => {
 
     const entry = await store.getClient('cl_1');
     expect(entry?.status.state).toBe('ready');
-    expect(entry?.token && box.open(entry.token.sealedAccessToken, tokenContext('cl_1', entry.token))).toBe(fake.issued[0].accessToken);
+    expect(entry?.token && box.open(entry.token.sealedAccessToken, tokenContext('cl_1', entry.token))).toBe(
+      fake.issued[0].accessToken,
+    );
     expect(fake.tokenRequestCount('client-1')).toBe(1);
     expect(await store.lockAndRead('cl_1', 'someone-else', LOCK_TTL_MS)).toMatchObject({ locked: true });
   });
@@ -153,19 +164,27 @@ describe('Refresher, LockManager and RefreshFacade', () => {
     const { box, facade } = units;
     const verified = await facade.verify(oauthEntry(box, fake.tokenUrl), { kind: 'secret', secret: 'secret-1' });
     expect(verified.status.state).toBe('ready');
-    expect(verified.token && box.open(verified.token.sealedAccessToken, tokenContext('cl_1', verified.token))).toBe(fake.issued[0].accessToken);
+    expect(verified.token && box.open(verified.token.sealedAccessToken, tokenContext('cl_1', verified.token))).toBe(
+      fake.issued[0].accessToken,
+    );
     expect(verified.dueAt).toBeGreaterThan(Date.now());
   });
 
   it('verify throws 422 credentials_rejected for refused credentials, and 503 when the upstream cannot tell', async () => {
     const { box, facade } = units;
-    const refused = await facade.verify(oauthEntry(box, fake.tokenUrl), { kind: 'secret', secret: 'wrong' }).catch((error: unknown) => error);
+    const refused = await facade
+      .verify(oauthEntry(box, fake.tokenUrl), { kind: 'secret', secret: 'wrong' })
+      .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(BrokerError);
     expect(refused).toMatchObject({ status: 422, code: 'credentials_rejected' });
-    expect((refused as BrokerError).message).toMatch(/^The upstream refused the new credentials .*; the old secret stays in force$/);
+    expect((refused as BrokerError).message).toMatch(
+      /^The upstream refused the new credentials .*; the old secret stays in force$/,
+    );
 
     fake.fail('503', { times: 1, retryAfterSeconds: 7 });
-    const unavailable = await facade.verify(oauthEntry(box, fake.tokenUrl), { kind: 'secret', secret: 'secret-1' }).catch((error: unknown) => error);
+    const unavailable = await facade
+      .verify(oauthEntry(box, fake.tokenUrl), { kind: 'secret', secret: 'secret-1' })
+      .catch((error: unknown) => error);
     expect(unavailable).toMatchObject({ status: 503, code: 'upstream_unavailable', options: { retryAfterSeconds: 7 } });
   });
 
@@ -190,7 +209,11 @@ describe('Refresher, LockManager and RefreshFacade', () => {
       sealing.mockRestore();
     }
     const entry = await store.getClient('cl_1');
-    expect(entry?.status).toMatchObject({ state: 'failing', consecutiveFailures: 1, lastForcedRefreshAt: expect.any(Number) });
+    expect(entry?.status).toMatchObject({
+      state: 'failing',
+      consecutiveFailures: 1,
+      lastForcedRefreshAt: expect.any(Number),
+    });
     expect(entry?.status.nextAttemptAt).toBeGreaterThan(Date.now());
     expect(entry?.token).toBeNull();
     // A second forced refresh at once is coalesced: no new upstream request.

@@ -195,7 +195,12 @@ export class Refresher {
    * failure instead: nothing written would mean no backoff and no record of
    * a forced refresh, so every caller would ask the upstream again at once.
    */
-  private nextSealed(entry: ClientEntry, outcome: UpstreamOutcome, reason: RefreshReason, askedAt: number): SealedState {
+  private nextSealed(
+    entry: ClientEntry,
+    outcome: UpstreamOutcome,
+    reason: RefreshReason,
+    askedAt: number,
+  ): SealedState {
     try {
       return this.seal(entry.client.id, nextState(entry, outcome, reason, Date.now(), askedAt, this.config));
     } catch (error) {

@@ -50,7 +50,10 @@ export class ServiceKeysService {
 
   async list(): Promise<{ items: ListedServiceKey[] }> {
     const records = (await this.store.listServiceKeys()).sort((a, b) => a.id.localeCompare(b.id));
-    const lastUsed = await this.store.lastUsage('serviceKeys', records.map((record) => record.id));
+    const lastUsed = await this.store.lastUsage(
+      'serviceKeys',
+      records.map((record) => record.id),
+    );
     return { items: records.map((record, index) => ({ ...toView(record), lastUsedAt: usageTime(lastUsed[index]) })) };
   }
 

@@ -43,7 +43,8 @@ export class DuplicateClientError extends Error {
  * method may throw StoreUnavailableError.
  */
 export interface BrokerStore
-  extends StoreBackend,
+  extends
+    StoreBackend,
     ClientStore,
     ScheduleStore,
     LockStore,

@@ -22,7 +22,11 @@ export function assertSameIdentity(
   stored: { id: string; workspaceId: string; clientId: string | null },
   incoming: { id: string; workspaceId: string; clientId: string | null },
 ): void {
-  if (stored.id !== incoming.id || stored.workspaceId !== incoming.workspaceId || stored.clientId !== incoming.clientId) {
+  if (
+    stored.id !== incoming.id ||
+    stored.workspaceId !== incoming.workspaceId ||
+    stored.clientId !== incoming.clientId
+  ) {
     throw identityChangeError();
   }
 }
@@ -61,10 +65,17 @@ export function compareStreamIds(a: [number, number], b: [number, number]): numb
 }
 
 /** A subscriber that throws must not stop delivery to the others, nor crash the process from a callback. */
-export function deliver(onEvent: (event: StoreEvent) => void, event: StoreEvent, logger: StoreLogger | undefined): void {
+export function deliver(
+  onEvent: (event: StoreEvent) => void,
+  event: StoreEvent,
+  logger: StoreLogger | undefined,
+): void {
   try {
     onEvent(event);
   } catch (error) {
-    logger?.warn({ err: error instanceof Error ? error.message : String(error), event }, 'store event subscriber failed');
+    logger?.warn(
+      { err: error instanceof Error ? error.message : String(error), event },
+      'store event subscriber failed',
+    );
   }
 }

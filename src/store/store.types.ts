@@ -2,10 +2,7 @@ export type ClientType = 'oauth_client_credentials' | 'api_key';
 export type TokenRequestFormat = 'json' | 'form';
 /** How an OAuth client proves itself at its token URL (RFC 6749 2.3.1, RFC 7523 2.2, RFC 8705 2.1). */
 export type TokenEndpointAuthMethod =
-  | 'client_secret_post'
-  | 'client_secret_basic'
-  | 'private_key_jwt'
-  | 'tls_client_auth';
+  'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | 'tls_client_auth';
 /** The JWS algorithms a client assertion is signed with; which one follows from the key's type. */
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA';
 export type ClientState = 'pending' | 'ready' | 'failing' | 'rejected';

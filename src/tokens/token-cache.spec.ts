@@ -69,7 +69,12 @@ describe('cachedToken', () => {
       expires_in: 3599,
     });
     const key = cachedToken('o_1', 'api_key', 'pd_key', null);
-    expect(JSON.parse(key.bodyPrefix)).toEqual({ access_token: 'pd_key', token_type: 'Bearer', expires_at: null, expires_in: null });
+    expect(JSON.parse(key.bodyPrefix)).toEqual({
+      access_token: 'pd_key',
+      token_type: 'Bearer',
+      expires_at: null,
+      expires_in: null,
+    });
   });
 });
 

@@ -18,7 +18,12 @@ export interface CachedToken {
   bodyPrefixBytes: number;
 }
 
-export function cachedToken(workspaceId: string, type: ClientType, accessToken: string, expiresAt: number | null): CachedToken {
+export function cachedToken(
+  workspaceId: string,
+  type: ClientType,
+  accessToken: string,
+  expiresAt: number | null,
+): CachedToken {
   const bodyPrefix =
     expiresAt === null
       ? JSON.stringify({ access_token: accessToken, token_type: 'Bearer', expires_at: null, expires_in: null })

@@ -48,7 +48,13 @@ export class TokenRoute {
    */
   answerFromMemory(request: IncomingMessage, response: ServerResponse): boolean {
     const url = request.url;
-    if (!this.open || request.method !== 'GET' || url === undefined || !url.startsWith(PATH_START) || !url.endsWith(PATH_END)) {
+    if (
+      !this.open ||
+      request.method !== 'GET' ||
+      url === undefined ||
+      !url.startsWith(PATH_START) ||
+      !url.endsWith(PATH_END)
+    ) {
       return false;
     }
     const id = url.slice(PATH_START.length, url.length - PATH_END.length);

@@ -41,7 +41,15 @@ describe('TokensService store reads', () => {
   function service(store: BrokerStore): { read(id: string): Promise<ClientEntry | null> } {
     const box = new SecretBox(config.encryptionKeys);
     const tokens = new TokensService(
-      config, store, {} as AppLogger, box, cache, {} as RefreshFacade, metrics, new TracingService(config), {} as UsageRecorder,
+      config,
+      store,
+      {} as AppLogger,
+      box,
+      cache,
+      {} as RefreshFacade,
+      metrics,
+      new TracingService(config),
+      {} as UsageRecorder,
     );
     return tokens as unknown as { read(id: string): Promise<ClientEntry | null> };
   }
@@ -97,7 +105,10 @@ describe('TokensService.lookup', () => {
   /** What the recorder wrote to the store once flushed: each client's and key's last use. */
   async function flushedUsage(clientIds: string[], keyIds: string[]) {
     await usage.flush();
-    return { clients: await events.lastUsage('clients', clientIds), serviceKeys: await events.lastUsage('serviceKeys', keyIds) };
+    return {
+      clients: await events.lastUsage('clients', clientIds),
+      serviceKeys: await events.lastUsage('serviceKeys', keyIds),
+    };
   }
 
   beforeEach(() => {
@@ -115,7 +126,15 @@ describe('TokensService.lookup', () => {
     const box = new SecretBox(config.encryptionKeys);
     usage = new UsageRecorder(config, events, {} as AppLogger, new SchedulerRegistry());
     tokens = new TokensService(
-      config, store, {} as AppLogger, box, cache, {} as RefreshFacade, metrics, new TracingService(config), usage,
+      config,
+      store,
+      {} as AppLogger,
+      box,
+      cache,
+      {} as RefreshFacade,
+      metrics,
+      new TracingService(config),
+      usage,
     );
     cache.set('cl_a', cachedToken('o_1', 'oauth_client_credentials', 'at-1', EXPIRES_AT), cache.version('cl_a'));
     cache.set('cl_key', cachedToken('o_1', 'api_key', 'pd-key', null), cache.version('cl_key'));
@@ -185,6 +204,9 @@ describe('TokensService.lookup', () => {
     await expect(tokens.getToken(stranger, 'cl_a')).rejects.toMatchObject({ code: 'forbidden', status: 403 });
     expect(counted).toEqual({ servedFromMemory: 1, forbidden: 1 });
     // Served to sk_a ten seconds on; sk_b was refused, so it was not used.
-    expect(await flushedUsage(['cl_a'], ['sk_a', 'sk_b'])).toEqual({ clients: [NOW + 10_000], serviceKeys: [NOW + 10_000, null] });
+    expect(await flushedUsage(['cl_a'], ['sk_a', 'sk_b'])).toEqual({
+      clients: [NOW + 10_000],
+      serviceKeys: [NOW + 10_000, null],
+    });
   });
 });

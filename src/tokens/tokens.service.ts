@@ -168,7 +168,10 @@ export class TokensService {
     const { status } = entry;
     if (status.state === 'rejected') throw rejected(entry);
     if (status.state === 'failing' && status.nextAttemptAt !== null && status.nextAttemptAt > now) {
-      throw BrokerError.upstreamUnavailable((status.nextAttemptAt - now) / 1000, status.lastError ?? 'upstream failing');
+      throw BrokerError.upstreamUnavailable(
+        (status.nextAttemptAt - now) / 1000,
+        status.lastError ?? 'upstream failing',
+      );
     }
   }
 
@@ -203,7 +206,12 @@ export class TokensService {
     const { client, status, token } = entry;
     if (client.type === 'api_key') {
       if (status.state === 'rejected') return null;
-      return cachedToken(client.workspaceId, client.type, this.open(client.sealedSecret, secretContext(client.id)), null);
+      return cachedToken(
+        client.workspaceId,
+        client.type,
+        this.open(client.sealedSecret, secretContext(client.id)),
+        null,
+      );
     }
     if (!token || token.generation !== client.generation || token.expiresAt - now < this.minTtlMs) return null;
     try {
@@ -222,7 +230,10 @@ export class TokensService {
       return this.box.open(sealed, context);
     } catch (error) {
       if (error instanceof SealedValueError) {
-        throw new BrokerError('credentials_rejected', 'The stored API key cannot be decrypted with the configured keys; rotate it');
+        throw new BrokerError(
+          'credentials_rejected',
+          'The stored API key cannot be decrypted with the configured keys; rotate it',
+        );
       }
       throw error;
     }
@@ -234,7 +245,8 @@ export class TokensService {
 
   /** A check apart from servable(): counts a token about to be served with less than MIN_TOKEN_TTL_SECONDS left. */
   private checkTtl(token: CachedToken, now: number): CachedToken {
-    if (token.expiresAt !== null && token.expiresAt - now < this.minTtlFloorMs) this.metrics.tokensServedBelowMinTtl.inc();
+    if (token.expiresAt !== null && token.expiresAt - now < this.minTtlFloorMs)
+      this.metrics.tokensServedBelowMinTtl.inc();
     return token;
   }
 
@@ -272,7 +284,10 @@ function forbidden(): BrokerError {
 
 function rejected(entry: ClientEntry): BrokerError {
   // The kind of refusal only: the upstream's own words (lastError) are for admins, in the client view.
-  return new BrokerError('credentials_rejected', `The upstream refused this client's credentials (${entry.status.refusal ?? 'refused'}). Rotate its secret.`);
+  return new BrokerError(
+    'credentials_rejected',
+    `The upstream refused this client's credentials (${entry.status.refusal ?? 'refused'}). Rotate its secret.`,
+  );
 }
 
 function toResponse(token: CachedToken, now: number): TokenResponse {

@@ -52,7 +52,10 @@ describe('UsageRecorder', () => {
     store = new RecordingStore();
     registry = new SchedulerRegistry();
     warnings = [];
-    const logger = { warn: (_: object, message: string) => warnings.push(message), info: () => undefined } as unknown as AppLogger;
+    const logger = {
+      warn: (_: object, message: string) => warnings.push(message),
+      info: () => undefined,
+    } as unknown as AppLogger;
     recorder = new UsageRecorder(config, store, logger, registry);
     recorder.onApplicationBootstrap();
   });
@@ -82,7 +85,11 @@ describe('UsageRecorder', () => {
     expect(write.serviceKeys).toHaveLength(3);
     // The last of the 1,000 (index 999) was cl_9 by sk_0 at NOW + 9,990 ms.
     expect(await store.lastUsage('clients', ['cl_9', 'cl_0'])).toEqual([NOW + 9_990, NOW + 9_900]);
-    expect(await store.lastUsage('serviceKeys', ['sk_0', 'sk_1', 'sk_2'])).toEqual([NOW + 9_990, NOW + 9_970, NOW + 9_980]);
+    expect(await store.lastUsage('serviceKeys', ['sk_0', 'sk_1', 'sk_2'])).toEqual([
+      NOW + 9_990,
+      NOW + 9_970,
+      NOW + 9_980,
+    ]);
   });
 
   it('writes once per interval while tokens are served, and not at all while none are', async () => {
@@ -119,7 +126,12 @@ describe('UsageRecorder', () => {
     await nextInterval();
 
     expect(store.writes).toHaveLength(3);
-    expect(new Map(store.writes[2].clients)).toEqual(new Map([['cl_a', NOW], ['cl_b', NOW + 5]]));
+    expect(new Map(store.writes[2].clients)).toEqual(
+      new Map([
+        ['cl_a', NOW],
+        ['cl_b', NOW + 5],
+      ]),
+    );
     expect(await store.lastUsage('clients', ['cl_a', 'cl_b'])).toEqual([NOW, NOW + 5]);
     await nextInterval();
     expect(store.writes).toHaveLength(3);

@@ -19,7 +19,12 @@ describe('scenario 3: rotation and deletion seen everywhere', () => {
   });
 
   /** Polls every other replica until `done` holds for its answer; the time each took, in ms from `from`. */
-  async function timeUntil(others: Replica[], path: string, from: number, done: (status: number, body: Record<string, unknown>) => boolean): Promise<number[]> {
+  async function timeUntil(
+    others: Replica[],
+    path: string,
+    from: number,
+    done: (status: number, body: Record<string, unknown>) => boolean,
+  ): Promise<number[]> {
     return Promise.all(
       others.map(async (replica) => {
         for (;;) {
@@ -35,7 +40,11 @@ describe('scenario 3: rotation and deletion seen everywhere', () => {
   it('no other replica serves the old token 1 s after a rotation, and every one answers 404 1 s after a deletion', async () => {
     const { fake, replicas } = cluster;
     const clients = await cluster.registerClients(5, 'prop');
-    await cluster.waitForIssued(clients.map((c) => c.clientId), 1, 10_000);
+    await cluster.waitForIssued(
+      clients.map((c) => c.clientId),
+      1,
+      10_000,
+    );
     const rotationMs: number[] = [];
     const deletionMs: number[] = [];
 
@@ -43,19 +52,34 @@ describe('scenario 3: rotation and deletion seen everywhere', () => {
       const writer = replicas[index % replicas.length];
       const others = replicas.filter((r) => r !== writer);
       // Warm every replica's cache with the current token.
-      const held = await Promise.all(replicas.map((r) => call(r.url, 'GET', `/v1/clients/${client.id}/token`, { headers: adminAuth, agent })));
+      const held = await Promise.all(
+        replicas.map((r) => call(r.url, 'GET', `/v1/clients/${client.id}/token`, { headers: adminAuth, agent })),
+      );
       const oldToken = held[0].body.access_token;
       expect(held.map((h) => h.body.access_token)).toEqual([oldToken, oldToken, oldToken]);
 
       const newSecret = `${client.secret}-rotated`;
       fake.addClient(client.clientId, newSecret);
-      const rotated = await call(writer.url, 'PUT', `/v1/clients/${client.id}/secret`, { headers: adminAuth, body: { clientSecret: newSecret }, agent });
+      const rotated = await call(writer.url, 'PUT', `/v1/clients/${client.id}/secret`, {
+        headers: adminAuth,
+        body: { clientSecret: newSecret },
+        agent,
+      });
       expect(rotated.status).toBe(200);
-      rotationMs.push(...(await timeUntil(others, `/v1/clients/${client.id}/token`, rotated.receivedAt, (s, b) => s === 200 && b.access_token !== oldToken)));
+      rotationMs.push(
+        ...(await timeUntil(
+          others,
+          `/v1/clients/${client.id}/token`,
+          rotated.receivedAt,
+          (s, b) => s === 200 && b.access_token !== oldToken,
+        )),
+      );
 
       const deleted = await call(writer.url, 'DELETE', `/v1/clients/${client.id}`, { headers: adminAuth, agent });
       expect(deleted.status).toBe(204);
-      deletionMs.push(...(await timeUntil(others, `/v1/clients/${client.id}/token`, deleted.receivedAt, (s) => s === 404)));
+      deletionMs.push(
+        ...(await timeUntil(others, `/v1/clients/${client.id}/token`, deleted.receivedAt, (s) => s === 404)),
+      );
     }
 
     report('3-rotation-deletion', {

@@ -12,14 +12,25 @@ describe('Redis faults', () => {
 
   beforeAll(async () => {
     // 24 s tokens, window min(10, 12) = 10 s: refreshes fall 14-19 s after each token, just after the outage ends.
-    cluster = await Cluster.start({ replicas: 3, expiresIn: EXPIRES_IN, env: { REFRESH_BEFORE_SECONDS: '10', MIN_TOKEN_TTL_SECONDS: '2' } });
+    cluster = await Cluster.start({
+      replicas: 3,
+      expiresIn: EXPIRES_IN,
+      env: { REFRESH_BEFORE_SECONDS: '10', MIN_TOKEN_TTL_SECONDS: '2' },
+    });
   });
   afterAll(async () => {
     await cluster?.stop();
   });
 
   async function readyStatuses(): Promise<number[]> {
-    return Promise.all(cluster.replicas.map((r) => call(r.url, 'GET', '/health/ready', { timeoutMs: 5_000 }).then((a) => a.status, () => 0)));
+    return Promise.all(
+      cluster.replicas.map((r) =>
+        call(r.url, 'GET', '/health/ready', { timeoutMs: 5_000 }).then(
+          (a) => a.status,
+          () => 0,
+        ),
+      ),
+    );
   }
 
   it('scenario 4: Redis down for 10 s: held tokens served everywhere, admin writes 503, not ready; then ready again and refreshes resume', async () => {
@@ -27,7 +38,11 @@ describe('Redis faults', () => {
     const clients = await cluster.registerClients(20, 'rdown');
     const serviceKey = await cluster.createServiceKey('outage-reader', ['o_faults']);
     const svc = { Authorization: `Bearer ${serviceKey.key}` };
-    await cluster.waitForIssued(clients.map((c) => c.clientId), 1, 10_000);
+    await cluster.waitForIssued(
+      clients.map((c) => c.clientId),
+      1,
+      10_000,
+    );
     // Every replica holds every token (and the service key) in memory.
     const held = new Map<string, string>();
     for (const replica of replicas) {
@@ -55,7 +70,13 @@ describe('Redis faults', () => {
           }
           const write = await call(replica.url, 'POST', '/v1/clients', {
             headers: adminAuth,
-            body: { workspaceId: 'o_faults', name: 'during', type: 'oauth_client_credentials', clientId: `during-${writes}`, clientSecret: 'during-secret-0123456789' },
+            body: {
+              workspaceId: 'o_faults',
+              name: 'during',
+              type: 'oauth_client_credentials',
+              clientId: `during-${writes}`,
+              clientSecret: 'during-secret-0123456789',
+            },
           });
           writes += 1;
           writeCodes.add(`${write.status} ${write.body?.code}`);
@@ -77,12 +98,23 @@ describe('Redis faults', () => {
       await sleep(100);
     }
     // Scheduled refreshes resume: every client gets its next token from the scheduler.
-    await cluster.waitForIssued(clients.map((c) => c.clientId), 1, 25_000, upAt);
+    await cluster.waitForIssued(
+      clients.map((c) => c.clientId),
+      1,
+      25_000,
+      upAt,
+    );
     const resumedAfterMs = Math.max(...fake.issued.filter((t) => t.at >= upAt).map((t) => t.at)) - upAt;
     fake.addClient('after-outage', 'after-secret-0123456789');
     const after = await call(replicas[1].url, 'POST', '/v1/clients', {
       headers: adminAuth,
-      body: { workspaceId: 'o_faults', name: 'after', type: 'oauth_client_credentials', clientId: 'after-outage', clientSecret: 'after-secret-0123456789' },
+      body: {
+        workspaceId: 'o_faults',
+        name: 'after',
+        type: 'oauth_client_credentials',
+        clientId: 'after-outage',
+        clientSecret: 'after-secret-0123456789',
+      },
     });
 
     report('4-redis-down-10s', {
@@ -111,13 +143,25 @@ describe('Redis faults', () => {
   it('scenario 5: Redis SIGKILLed and restarted with appendonly yes: every client and service key still there and serving', async () => {
     const { replicas } = cluster;
     const more = await cluster.registerClients(10, 'rkill', 'o_kill');
-    const keys = [await cluster.createServiceKey('kill-a', ['o_kill']), await cluster.createServiceKey('kill-b', ['*'])];
-    await cluster.waitForIssued(more.map((c) => c.clientId), 1, 10_000);
+    const keys = [
+      await cluster.createServiceKey('kill-a', ['o_kill']),
+      await cluster.createServiceKey('kill-b', ['*']),
+    ];
+    await cluster.waitForIssued(
+      more.map((c) => c.clientId),
+      1,
+      10_000,
+    );
     const listAll = async () => {
       const ids: string[] = [];
       let cursor: string | null = null;
       do {
-        const res: Answer = await call(replicas[0].url, 'GET', `/v1/clients?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: adminAuth });
+        const res: Answer = await call(
+          replicas[0].url,
+          'GET',
+          `/v1/clients?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+          { headers: adminAuth },
+        );
         expect(res.status).toBe(200);
         ids.push(...res.body.items.map((item: { id: string }) => item.id));
         cursor = res.body.nextCursor;
@@ -125,7 +169,9 @@ describe('Redis faults', () => {
       return ids.sort();
     };
     const clientsBefore = await listAll();
-    const keysBefore = (await call(replicas[0].url, 'GET', '/v1/service-keys', { headers: adminAuth })).body.items.map((k: { id: string }) => k.id).sort();
+    const keysBefore = (await call(replicas[0].url, 'GET', '/v1/service-keys', { headers: adminAuth })).body.items
+      .map((k: { id: string }) => k.id)
+      .sort();
 
     const restart = await cluster.stopRedis('SIGKILL');
     const killedAt = Date.now();
@@ -139,13 +185,17 @@ describe('Redis faults', () => {
       await sleep(100);
     }
     const clientsAfter = await listAll();
-    const keysAfter = (await call(replicas[0].url, 'GET', '/v1/service-keys', { headers: adminAuth })).body.items.map((k: { id: string }) => k.id).sort();
+    const keysAfter = (await call(replicas[0].url, 'GET', '/v1/service-keys', { headers: adminAuth })).body.items
+      .map((k: { id: string }) => k.id)
+      .sort();
     // Every client serves a token on every replica, through a service key that was created just before the kill.
     const statuses = new Map<string, number>();
     for (const replica of replicas) {
       for (const client of more) {
         for (const key of keys) {
-          const res = await call(replica.url, 'GET', `/v1/clients/${client.id}/token`, { headers: { Authorization: `Bearer ${key.key}` } });
+          const res = await call(replica.url, 'GET', `/v1/clients/${client.id}/token`, {
+            headers: { Authorization: `Bearer ${key.key}` },
+          });
           statuses.set(String(res.status), (statuses.get(String(res.status)) ?? 0) + 1);
         }
       }

@@ -17,7 +17,12 @@ describe('scenario 2: a replica killed mid-refresh', () => {
     cluster = await Cluster.start({
       replicas: 3,
       expiresIn: 8,
-      env: { UPSTREAM_TIMEOUT_MS: '8000', REFRESH_BEFORE_SECONDS: '10', MIN_TOKEN_TTL_SECONDS: '2', SCHEDULER_TICK_MS: '200' },
+      env: {
+        UPSTREAM_TIMEOUT_MS: '8000',
+        REFRESH_BEFORE_SECONDS: '10',
+        MIN_TOKEN_TTL_SECONDS: '2',
+        SCHEDULER_TICK_MS: '200',
+      },
     });
   });
   afterAll(async () => {
@@ -62,7 +67,9 @@ describe('scenario 2: a replica killed mid-refresh', () => {
       // The victim's refreshes are the upstream requests it sent and never read the answer of.
       await sleep(DELAY_MS + 500);
       fake.setDelay(300);
-      const orphaned = fake.requests.filter((r) => r.at >= slowFrom && r.at < killedAt && r.status === null && r.clientId !== null);
+      const orphaned = fake.requests.filter(
+        (r) => r.at >= slowFrom && r.at < killedAt && r.status === null && r.clientId !== null,
+      );
       const victimClients = [...new Set(orphaned.map((r) => r.clientId!))];
 
       // Each of them gets a token from a survivor within 30 s of the kill.
@@ -77,7 +84,9 @@ describe('scenario 2: a replica killed mid-refresh', () => {
         await sleep(100);
       }
       // Every client ends with a token from this cycle (60 s), valid, and in state ready.
-      const views = await Promise.all(clients.map((c) => call(survivors[0].url, 'GET', `/v1/clients/${c.id}`, { headers: adminAuth })));
+      const views = await Promise.all(
+        clients.map((c) => call(survivors[0].url, 'GET', `/v1/clients/${c.id}`, { headers: adminAuth })),
+      );
       const refreshed = views.filter(
         (v) => v.body.status.state === 'ready' && Date.parse(v.body.status.tokenExpiresAt) - Date.now() > 30_000,
       ).length;

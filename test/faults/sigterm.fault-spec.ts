@@ -17,7 +17,12 @@ describe('scenario 8: SIGTERM under load', () => {
     cluster = await Cluster.start({
       replicas: 3,
       expiresIn: 8,
-      env: { UPSTREAM_TIMEOUT_MS: '10000', REFRESH_BEFORE_SECONDS: '10', MIN_TOKEN_TTL_SECONDS: '2', SCHEDULER_TICK_MS: '200' },
+      env: {
+        UPSTREAM_TIMEOUT_MS: '10000',
+        REFRESH_BEFORE_SECONDS: '10',
+        MIN_TOKEN_TTL_SECONDS: '2',
+        SCHEDULER_TICK_MS: '200',
+      },
     });
   });
   afterAll(async () => {
@@ -29,7 +34,11 @@ describe('scenario 8: SIGTERM under load', () => {
     // Served under load: long-lived tokens. Refreshed in the background: 8 s tokens.
     const served = await cluster.registerClients(20, 'served', 'o_faults', { expiresIn: 3600 });
     const refreshing = await cluster.registerClients(30, 'refreshing');
-    await cluster.waitForIssued([...served, ...refreshing].map((c) => c.clientId), 1, 15_000);
+    await cluster.waitForIssued(
+      [...served, ...refreshing].map((c) => c.clientId),
+      1,
+      15_000,
+    );
     fake.setDelay(DELAY_MS);
     const slowFrom = Date.now();
     const [victim] = replicas;
@@ -57,7 +66,9 @@ describe('scenario 8: SIGTERM under load', () => {
       await cluster.waitForLocksOnReplicas(3, 10_000);
       const probe = cluster.redisProbe();
       const lockKeys = await probe.keys('tbf:{c:*}:lock');
-      const owners = new Map<string, string | null>(await Promise.all(lockKeys.map(async (k) => [k, await probe.get(k)] as [string, string | null])));
+      const owners = new Map<string, string | null>(
+        await Promise.all(lockKeys.map(async (k) => [k, await probe.get(k)] as [string, string | null])),
+      );
       locksAtSignal = lockKeys.length;
       signalledAt = Date.now();
       victim.proc.child.kill('SIGTERM');
@@ -65,16 +76,21 @@ describe('scenario 8: SIGTERM under load', () => {
       exitedAt = Date.now();
       // Which of those locks were the victim's: the ones whose upstream request it never read the answer of.
       await sleep(DELAY_MS - (Date.now() - signalledAt) + 500);
-      const cut = fake.requests.filter((r) => r.at >= slowFrom && r.at < signalledAt && r.status === null && r.clientId !== null);
+      const cut = fake.requests.filter(
+        (r) => r.at >= slowFrom && r.at < signalledAt && r.status === null && r.clientId !== null,
+      );
       const cutClients = [...new Set(cut.map((r) => r.clientId!))];
-      const victimLockKeys = refreshing.filter((c) => cutClients.includes(c.clientId)).map((c) => `tbf:{c:${c.id}}:lock`);
+      const victimLockKeys = refreshing
+        .filter((c) => cutClients.includes(c.clientId))
+        .map((c) => `tbf:{c:${c.id}}:lock`);
       victimLocksLeft = 0;
       for (const key of victimLockKeys) {
         const owner = await probe.get(key);
         if (owner !== null && owner === owners.get(key)) victimLocksLeft += 1;
       }
       // Another replica asks the upstream for each of them, well before a lock could have expired (15 s).
-      const nextRequest = (clientId: string) => fake.requests.find((r) => r.clientId === clientId && r.at > signalledAt);
+      const nextRequest = (clientId: string) =>
+        fake.requests.find((r) => r.clientId === clientId && r.at > signalledAt);
       while (Date.now() - exitedAt < 20_000 && !cutClients.every(nextRequest)) await sleep(100);
       const takeoverMs = cutClients.map((clientId) => {
         const next = nextRequest(clientId);
@@ -88,7 +104,9 @@ describe('scenario 8: SIGTERM under load', () => {
       const badAnswers = results.filter((r) => r.answer && r.answer.status !== 200);
       const survivorErrors = results.filter((r) => r.replica !== victim.name && r.error);
       const short = results.filter((r) => r.answer?.status === 200 && remainingMs(r.answer) < 2_000).length;
-      const victimServedAfterSignal = victimResults.filter((r) => r.answer?.status === 200 && r.answer.receivedAt >= signalledAt).length;
+      const victimServedAfterSignal = victimResults.filter(
+        (r) => r.answer?.status === 200 && r.answer.receivedAt >= signalledAt,
+      ).length;
 
       report('8-sigterm-under-load', {
         replicas: 3,

@@ -58,7 +58,8 @@ describe('scenario 1: three replicas, steady state', () => {
 
     // Per client: every upstream request, and the tokens issued in order.
     const perClient = new Map<string, number[]>();
-    for (const token of fake.issued) perClient.set(token.clientId, [...(perClient.get(token.clientId) ?? []), token.at]);
+    for (const token of fake.issued)
+      perClient.set(token.clientId, [...(perClient.get(token.clientId) ?? []), token.at]);
     const requests = fake.tokenRequestCount();
     const cycles = fake.issued.length;
     // A second request inside one cycle shows as a token issued before the previous one's refresh window opened.

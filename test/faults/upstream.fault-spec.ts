@@ -16,7 +16,12 @@ describe('upstream faults', () => {
     cluster = await Cluster.start({
       replicas: 3,
       expiresIn: EXPIRES_IN,
-      env: { REFRESH_BEFORE_SECONDS: '6', MIN_TOKEN_TTL_SECONDS: '2', UPSTREAM_TIMEOUT_MS: '1000', SCHEDULER_TICK_MS: '200' },
+      env: {
+        REFRESH_BEFORE_SECONDS: '6',
+        MIN_TOKEN_TTL_SECONDS: '2',
+        UPSTREAM_TIMEOUT_MS: '1000',
+        SCHEDULER_TICK_MS: '200',
+      },
     });
   });
   afterAll(async () => {
@@ -63,7 +68,9 @@ describe('upstream faults', () => {
     const tokenRequests = fake.requests.filter((r) => r.clientId !== null && clientIds.includes(r.clientId));
     const whileDown = tokenRequests.filter((r) => r.at >= downAt && r.at < healAt);
     const afterHeal = tokenRequests.filter((r) => r.at >= healAt);
-    const callersWhileDown = results.filter((r) => r.answer && r.answer.sentAt >= downAt && r.answer.receivedAt < healAt).length;
+    const callersWhileDown = results.filter(
+      (r) => r.answer && r.answer.sentAt >= downAt && r.answer.receivedAt < healAt,
+    ).length;
 
     // Recovery: each client's first request after the heal succeeds, and none asks twice before it has its token.
     const firstAfterHeal = new Map<string, { at: number; status: number | null }>();
@@ -81,15 +88,24 @@ describe('upstream faults', () => {
     // and none came while the client's held token still had more than MIN_TOKEN_TTL_SECONDS + 1 s left
     // (the broker stops serving 0.5 s before MIN_TOKEN_TTL_SECONDS, SERVE_MARGIN_MS, for the answer's transit).
     const heldExpiry = new Map<string, number>();
-    for (const t of fake.issued) if (t.at < downAt) heldExpiry.set(t.clientId, Math.max(heldExpiry.get(t.clientId) ?? 0, t.at + EXPIRES_IN * 1000));
+    for (const t of fake.issued)
+      if (t.at < downAt)
+        heldExpiry.set(t.clientId, Math.max(heldExpiry.get(t.clientId) ?? 0, t.at + EXPIRES_IN * 1000));
     const ok = results.filter((r) => r.answer?.status === 200);
     const shortServed = ok.filter((r) => remainingMs(r.answer!) < MIN_TTL_MS).length;
     const unavailable = results.filter((r) => r.answer?.status === 503);
-    const badUnavailable = unavailable.filter((r) => r.answer!.body?.code !== 'upstream_unavailable' || !(Number(r.answer!.headers['retry-after']) >= 1));
+    const badUnavailable = unavailable.filter(
+      (r) => r.answer!.body?.code !== 'upstream_unavailable' || !(Number(r.answer!.headers['retry-after']) >= 1),
+    );
     const other = results.filter((r) => r.answer?.status !== 200 && r.answer?.status !== 503);
     const early503 = unavailable.filter((r) => {
       const expiry = heldExpiry.get(r.clientId);
-      return expiry !== undefined && r.answer!.sentAt < downAt + 60_000 && expiry - r.answer!.sentAt > MIN_TTL_MS + 1_000 && r.answer!.sentAt < healAt;
+      return (
+        expiry !== undefined &&
+        r.answer!.sentAt < downAt + 60_000 &&
+        expiry - r.answer!.sentAt > MIN_TTL_MS + 1_000 &&
+        r.answer!.sentAt < healAt
+      );
     }).length;
     const retryAfters = unavailable.map((r) => Number(r.answer!.headers['retry-after']));
 
@@ -103,7 +119,14 @@ describe('upstream faults', () => {
       upstreamRequestsWhileDown: whileDown.length,
       servedOk: ok.length,
       servedWithLessThanMinTtl: shortServed,
-      shortServedDetail: ok.filter((r) => remainingMs(r.answer!) < MIN_TTL_MS).slice(0, 5).map((r) => ({ remainingMs: remainingMs(r.answer!), expiresIn: r.answer!.body.expires_in, latencyMs: r.answer!.receivedAt - r.answer!.sentAt })),
+      shortServedDetail: ok
+        .filter((r) => remainingMs(r.answer!) < MIN_TTL_MS)
+        .slice(0, 5)
+        .map((r) => ({
+          remainingMs: remainingMs(r.answer!),
+          expiresIn: r.answer!.body.expires_in,
+          latencyMs: r.answer!.receivedAt - r.answer!.sentAt,
+        })),
       answered503: unavailable.length,
       bad503: badUnavailable.length,
       retryAfterRangeS: [Math.min(...retryAfters), Math.max(...retryAfters)],

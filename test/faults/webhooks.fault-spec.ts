@@ -194,7 +194,9 @@ describe('webhook delivery across faults', () => {
     const owners = receiver.received.map((delivery) => hookOf(delivery));
     expect(owners.filter((owner) => owner < 0)).toEqual([]);
     // Both webhooks get each client event under its one id: (webhook, id) must be unique.
-    const keys = receiver.received.map((delivery, index) => `${owners[index]}|${delivery.headers['webhook-id']}`);
+    const keys = receiver.received.map(
+      (delivery, index) => `${owners[index]}|${String(delivery.headers['webhook-id'])}`,
+    );
     const duplicates = keys.length - new Set(keys).size;
     report('webhook-three-replicas-burst', {
       deliveries: receiver.received.length,

@@ -78,8 +78,7 @@ describe('a real Prometheus (Debian package) scraping a real broker', () => {
   });
 
   it('every dashboard expression returns data', async () => {
-    const queries = dashboardQueries(DASHBOARD)
-      .map(({ expr }) => withVariables(expr, RATE_INTERVAL));
+    const queries = dashboardQueries(DASHBOARD).map(({ expr }) => withVariables(expr, RATE_INTERVAL));
     expect(queries.length).toBeGreaterThanOrEqual(18);
     expect(await emptyAfterWaiting(prometheus, queries)).toEqual([]);
   }, 60_000);
@@ -108,8 +107,7 @@ describe('a real Prometheus (Debian package) scraping a real broker', () => {
    */
   it('every alert expression is a valid query over series the broker exports', async () => {
     const answer = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as { data: { groups: RuleGroup[] } };
-    const rules = answer.data.groups
-      .flatMap((group) => group.rules);
+    const rules = answer.data.groups.flatMap((group) => group.rules);
     expect(rules.map((rule) => rule.name)).toHaveLength(10);
     const selectors = new Set<string>();
     for (const rule of rules) {

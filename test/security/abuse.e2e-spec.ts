@@ -30,17 +30,30 @@ describe('brute force on the token routes', () => {
     const clientId = `pd_${randomSecret('abuse')}`;
     const clientSecret = randomSecret();
     upstream.addClient(clientId, clientSecret);
-    const created = await broker.http().post('/v1/clients').set(admin).send({ workspaceId: 'o_abuse', name: 'Abuse', type: 'oauth_client_credentials', clientId, clientSecret });
+    const created = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
+      .send({ workspaceId: 'o_abuse', name: 'Abuse', type: 'oauth_client_credentials', clientId, clientSecret });
     const id = created.body.id as string;
-    const key = (await broker.http().post('/v1/service-keys').set(admin).send({ name: 'abuse', workspaces: ['o_abuse'] })).body as { id: string; key: string };
-    await eventually(async () => (await broker.http().get(`/v1/clients/${id}/token`).set(bearer(key.key))).status === 200);
+    const key = (
+      await broker
+        .http()
+        .post('/v1/service-keys')
+        .set(admin)
+        .send({ name: 'abuse', workspaces: ['o_abuse'] })
+    ).body as { id: string; key: string };
+    await eventually(
+      async () => (await broker.http().get(`/v1/clients/${id}/token`).set(bearer(key.key))).status === 200,
+    );
 
     // A guessed key: right id, wrong secret. Five failures, across both token routes.
     const guessed = `tbsk.${key.id}.${randomSecret()}`;
     for (let i = 0; i < 5; i += 1) {
-      const res = i % 2 === 0
-        ? await broker.http().get(`/v1/clients/${id}/token`).set(bearer(guessed))
-        : await broker.http().post(`/v1/clients/${id}/token/refresh`).set(bearer(guessed)).send({});
+      const res =
+        i % 2 === 0
+          ? await broker.http().get(`/v1/clients/${id}/token`).set(bearer(guessed))
+          : await broker.http().post(`/v1/clients/${id}/token/refresh`).set(bearer(guessed)).send({});
       expectContractError(res, `failure ${i}`, 401);
     }
     for (const attempt of [

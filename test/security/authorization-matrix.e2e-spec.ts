@@ -4,7 +4,15 @@ import type { Response } from 'supertest';
 import { FakePipedream } from '../support/fake-pipedream';
 import { ADMIN_KEY, admin, eventually, randomSecret, startBroker, type TestBroker } from '../support/broker';
 import { testRedisUrl } from '../support/test-redis';
-import { dumpRedis, expectContractError, expectSecurityHeaders, liveRoutes, routeKey, type HttpMethod, type LiveRoute } from './support';
+import {
+  dumpRedis,
+  expectContractError,
+  expectSecurityHeaders,
+  liveRoutes,
+  routeKey,
+  type HttpMethod,
+  type LiveRoute,
+} from './support';
 
 /**
  * The authorisation matrix, generated from the routes the running broker
@@ -27,14 +35,20 @@ interface RouteCase {
 }
 
 const WS_OWN = 'o_matrix_b';
-const PRIVATE_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const PRIVATE_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  .privateKey.export({ type: 'pkcs8', format: 'pem' })
+  .toString();
 const WS_OTHER = 'o_matrix_a';
 /** A name that never resolves: a test delivery fails at once and is retried only an hour later, so Redis stays still. */
 const WEBHOOK_URL = 'https://hooks.matrix.invalid/x';
 const is = (expected: number) => (status: number) => status === expected;
 /** Public routes answer anyone: never 401 or 403 (Swagger UI's static assets may 404 or redirect), never 5xx. */
 const answersAnyone = (status: number) => status < 500 && status !== 401 && status !== 403;
-const publicRoute = (path: string): RouteCase => ({ access: 'public', request: () => ({ path }), success: answersAnyone });
+const publicRoute = (path: string): RouteCase => ({
+  access: 'public',
+  request: () => ({ path }),
+  success: answersAnyone,
+});
 
 /** Every route the broker may serve, by `METHOD pattern` as Fastify prints it; HEAD is classified as its GET. */
 const TABLE: Record<string, RouteCase> = {
@@ -59,34 +73,83 @@ const TABLE: Record<string, RouteCase> = {
   },
   'POST /v1/clients/batch': {
     access: 'admin',
-    request: () => ({ path: '/v1/clients/batch', body: { items: [{ workspaceId: WS_OWN, name: 'Batch', type: 'api_key', apiKey: randomSecret('pd_key') }] } }),
+    request: () => ({
+      path: '/v1/clients/batch',
+      body: { items: [{ workspaceId: WS_OWN, name: 'Batch', type: 'api_key', apiKey: randomSecret('pd_key') }] },
+    }),
     success: is(200),
   },
-  'GET /v1/clients': { access: 'admin', request: () => ({ path: `/v1/clients?workspaceId=${WS_OWN}&limit=10` }), success: is(200) },
+  'GET /v1/clients': {
+    access: 'admin',
+    request: () => ({ path: `/v1/clients?workspaceId=${WS_OWN}&limit=10` }),
+    success: is(200),
+  },
   'GET /v1/clients/:id': { access: 'admin', request: (f) => ({ path: `/v1/clients/${f.id}` }), success: is(200) },
   'PATCH /v1/clients/:id': {
     access: 'admin',
     // Provider settings too: a change an admin makes drops the token, one a refused caller sends changes nothing.
-    request: (f) => ({ path: `/v1/clients/${f.id}`, body: { name: 'Renamed', extraParams: { resource: 'https://api.example.com' }, defaultExpiresInSeconds: 900 } }),
+    request: (f) => ({
+      path: `/v1/clients/${f.id}`,
+      body: { name: 'Renamed', extraParams: { resource: 'https://api.example.com' }, defaultExpiresInSeconds: 900 },
+    }),
     success: is(200),
   },
   'DELETE /v1/clients/:id': { access: 'admin', request: (f) => ({ path: `/v1/clients/${f.id}` }), success: is(204) },
   'PUT /v1/clients/:id/secret': {
     access: 'admin',
-    request: (f) => ({ path: `/v1/clients/${f.id}/secret?verify=false`, body: { clientSecret: randomSecret('rotated') } }),
+    request: (f) => ({
+      path: `/v1/clients/${f.id}/secret?verify=false`,
+      body: { clientSecret: randomSecret('rotated') },
+    }),
     success: is(200),
   },
-  'GET /v1/clients/:id/token': { access: 'token', request: (f) => ({ path: `/v1/clients/${f.id}/token` }), success: is(200) },
-  'POST /v1/clients/:id/token/refresh': { access: 'token', request: (f) => ({ path: `/v1/clients/${f.id}/token/refresh`, body: {} }), success: is(200) },
-  'POST /v1/service-keys': { access: 'admin', request: () => ({ path: '/v1/service-keys', body: { name: 'svc', workspaces: [WS_OTHER] } }), success: is(201) },
+  'GET /v1/clients/:id/token': {
+    access: 'token',
+    request: (f) => ({ path: `/v1/clients/${f.id}/token` }),
+    success: is(200),
+  },
+  'POST /v1/clients/:id/token/refresh': {
+    access: 'token',
+    request: (f) => ({ path: `/v1/clients/${f.id}/token/refresh`, body: {} }),
+    success: is(200),
+  },
+  'POST /v1/service-keys': {
+    access: 'admin',
+    request: () => ({ path: '/v1/service-keys', body: { name: 'svc', workspaces: [WS_OTHER] } }),
+    success: is(201),
+  },
   'GET /v1/service-keys': { access: 'admin', request: () => ({ path: '/v1/service-keys' }), success: is(200) },
-  'DELETE /v1/service-keys/:id': { access: 'admin', request: (f) => ({ path: `/v1/service-keys/${f.serviceKeyId}` }), success: is(204) },
-  'POST /v1/webhooks': { access: 'admin', request: () => ({ path: '/v1/webhooks', body: { url: WEBHOOK_URL, events: ['*'] } }), success: is(201) },
+  'DELETE /v1/service-keys/:id': {
+    access: 'admin',
+    request: (f) => ({ path: `/v1/service-keys/${f.serviceKeyId}` }),
+    success: is(204),
+  },
+  'POST /v1/webhooks': {
+    access: 'admin',
+    request: () => ({ path: '/v1/webhooks', body: { url: WEBHOOK_URL, events: ['*'] } }),
+    success: is(201),
+  },
   'GET /v1/webhooks': { access: 'admin', request: () => ({ path: '/v1/webhooks' }), success: is(200) },
-  'DELETE /v1/webhooks/:id': { access: 'admin', request: (f) => ({ path: `/v1/webhooks/${f.webhookId}` }), success: is(204) },
-  'GET /v1/webhooks/:id/deliveries': { access: 'admin', request: (f) => ({ path: `/v1/webhooks/${f.webhookId}/deliveries?limit=5` }), success: is(200) },
-  'POST /v1/webhooks/:id/test': { access: 'admin', request: (f) => ({ path: `/v1/webhooks/${f.webhookId}/test`, body: {} }), success: is(202) },
-  'GET /v1/audit-events': { access: 'admin', request: () => ({ path: `/v1/audit-events?workspaceId=${WS_OWN}&limit=5` }), success: is(200) },
+  'DELETE /v1/webhooks/:id': {
+    access: 'admin',
+    request: (f) => ({ path: `/v1/webhooks/${f.webhookId}` }),
+    success: is(204),
+  },
+  'GET /v1/webhooks/:id/deliveries': {
+    access: 'admin',
+    request: (f) => ({ path: `/v1/webhooks/${f.webhookId}/deliveries?limit=5` }),
+    success: is(200),
+  },
+  'POST /v1/webhooks/:id/test': {
+    access: 'admin',
+    request: (f) => ({ path: `/v1/webhooks/${f.webhookId}/test`, body: {} }),
+    success: is(202),
+  },
+  'GET /v1/audit-events': {
+    access: 'admin',
+    request: () => ({ path: `/v1/audit-events?workspaceId=${WS_OWN}&limit=5` }),
+    success: is(200),
+  },
   'GET /health/tokens': { access: 'admin', request: () => ({ path: '/health/tokens' }), success: is(200) },
   'GET /health/live': publicRoute('/health/live'),
   'GET /health/ready': publicRoute('/health/ready'),
@@ -105,14 +168,24 @@ const TABLE: Record<string, RouteCase> = {
   'GET /console*': publicRoute('/console/'),
 };
 
-const classify = (route: LiveRoute): RouteCase | undefined => TABLE[routeKey({ ...route, method: route.method === 'HEAD' ? 'GET' : route.method })];
+const classify = (route: LiveRoute): RouteCase | undefined =>
+  TABLE[routeKey({ ...route, method: route.method === 'HEAD' ? 'GET' : route.method })];
 
-type Caller = 'none' | 'malformed' | 'unknown' | 'deleted service key' | 'service key of another workspace' | 'service key of its workspace' | 'wildcard service key' | 'admin';
+type Caller =
+  | 'none'
+  | 'malformed'
+  | 'unknown'
+  | 'deleted service key'
+  | 'service key of another workspace'
+  | 'service key of its workspace'
+  | 'wildcard service key'
+  | 'admin';
 
 /** What SPEC.md says each caller gets on a route of each access level. */
 function expected(access: Access, caller: Caller): 'success' | 401 | 403 {
   if (access === 'public' || caller === 'admin') return 'success';
-  if (caller === 'none' || caller === 'malformed' || caller === 'unknown' || caller === 'deleted service key') return 401;
+  if (caller === 'none' || caller === 'malformed' || caller === 'unknown' || caller === 'deleted service key')
+    return 401;
   if (access === 'admin' || caller === 'service key of another workspace') return 403;
   return 'success';
 }
@@ -134,7 +207,11 @@ describe('authorisation matrix over the live route table', () => {
     upstream = await FakePipedream.start({ expiresIn: 3600 });
     broker = await startBroker({
       upstream,
-      env: { AUTH_FAILURE_LIMIT_PER_MINUTE: '1000000', WEBHOOK_URL_ALLOWLIST: 'hooks.matrix.invalid', WEBHOOK_RETRY_SECONDS: '3600' },
+      env: {
+        AUTH_FAILURE_LIMIT_PER_MINUTE: '1000000',
+        WEBHOOK_URL_ALLOWLIST: 'hooks.matrix.invalid',
+        WEBHOOK_RETRY_SECONDS: '3600',
+      },
     });
     redis = new Redis(testRedisUrl());
     routes = liveRoutes(broker.app);
@@ -146,8 +223,20 @@ describe('authorisation matrix over the live route table', () => {
     const deleted = await serviceKey([WS_OWN]);
     expect((await broker.http().delete(`/v1/service-keys/${deleted.id}`).set(admin)).status).toBe(204);
     keys.none = [];
-    keys.malformed = ['Basic eDp5', 'Bearer', 'Bearer ', `Bearer  ${ADMIN_KEY}`, `Bearer ${ADMIN_KEY} x`, ADMIN_KEY, `Bearer ${'k'.repeat(600)}`];
-    keys.unknown = [randomSecret('unknown'), `tbsk.sk_${'0'.repeat(24)}.${randomSecret()}`, `${ADMIN_KEY.slice(0, -1)}X`];
+    keys.malformed = [
+      'Basic eDp5',
+      'Bearer',
+      'Bearer ',
+      `Bearer  ${ADMIN_KEY}`,
+      `Bearer ${ADMIN_KEY} x`,
+      ADMIN_KEY,
+      `Bearer ${'k'.repeat(600)}`,
+    ];
+    keys.unknown = [
+      randomSecret('unknown'),
+      `tbsk.sk_${'0'.repeat(24)}.${randomSecret()}`,
+      `${ADMIN_KEY.slice(0, -1)}X`,
+    ];
     keys['deleted service key'] = [deleted.key];
     keys['service key of another workspace'] = [(await serviceKey([WS_OTHER])).key];
     keys['service key of its workspace'] = [(await serviceKey([WS_OWN])).key];
@@ -165,12 +254,25 @@ describe('authorisation matrix over the live route table', () => {
     const clientId = `pd_${randomSecret('matrix')}`;
     const clientSecret = randomSecret();
     upstream.addClient(clientId, clientSecret);
-    const created = await broker.http().post('/v1/clients').set(admin)
+    const created = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
       .send({ workspaceId: WS_OWN, name: 'Matrix', type: 'oauth_client_credentials', clientId, clientSecret });
     expect(created.status).toBe(201);
-    await eventually(async () => (await broker.http().get(`/v1/clients/${created.body.id}`).set(admin)).body.status.state === 'ready');
-    const key = await broker.http().post('/v1/service-keys').set(admin).send({ name: 'victim', workspaces: [WS_OTHER] });
-    const webhook = await broker.http().post('/v1/webhooks').set(admin).send({ url: WEBHOOK_URL, events: ['*'] });
+    await eventually(
+      async () => (await broker.http().get(`/v1/clients/${created.body.id}`).set(admin)).body.status.state === 'ready',
+    );
+    const key = await broker
+      .http()
+      .post('/v1/service-keys')
+      .set(admin)
+      .send({ name: 'victim', workspaces: [WS_OTHER] });
+    const webhook = await broker
+      .http()
+      .post('/v1/webhooks')
+      .set(admin)
+      .send({ url: WEBHOOK_URL, events: ['*'] });
     expect(webhook.status).toBe(201);
     return { id: created.body.id, serviceKeyId: key.body.id, webhookId: webhook.body.id };
   }
@@ -186,10 +288,16 @@ describe('authorisation matrix over the live route table', () => {
   function checkAnswer(route: LiveRoute, caller: Caller, res: Response): void {
     const label = `${routeKey(route)} as ${caller}`;
     const want = expected(classify(route)!.access, caller);
-    if (want === 'success') expect({ label, ok: classify(route)!.success(res.status), status: res.status }).toEqual({ label, ok: true, status: res.status });
+    if (want === 'success')
+      expect({ label, ok: classify(route)!.success(res.status), status: res.status }).toEqual({
+        label,
+        ok: true,
+        status: res.status,
+      });
     else expect({ label, status: res.status }).toEqual({ label, status: want });
     expectSecurityHeaders(res, label);
-    if (mustNotBeCached(route.pattern) || res.status >= 400) expect({ label, cache: res.headers['cache-control'] }).toEqual({ label, cache: 'no-store' });
+    if (mustNotBeCached(route.pattern) || res.status >= 400)
+      expect({ label, cache: res.headers['cache-control'] }).toEqual({ label, cache: 'no-store' });
     if (res.status >= 400 && route.method !== 'HEAD') expectContractError(res, label, res.status);
   }
 
@@ -200,10 +308,13 @@ describe('authorisation matrix over the live route table', () => {
     expect(Object.keys(TABLE).filter((key) => !live.has(key))).toEqual([]);
     // SPEC.md: every /v1 route needs a key, and so does /health/tokens.
     for (const route of routes) {
-      if (route.pattern.startsWith('/v1') || route.pattern === '/health/tokens') expect({ route: routeKey(route), access: classify(route)!.access }).not.toMatchObject({ access: 'public' });
+      if (route.pattern.startsWith('/v1') || route.pattern === '/health/tokens')
+        expect({ route: routeKey(route), access: classify(route)!.access }).not.toMatchObject({ access: 'public' });
     }
     // Both token routes are there, wherever they are registered.
-    expect([...live]).toEqual(expect.arrayContaining(['GET /v1/clients/:id/token', 'POST /v1/clients/:id/token/refresh']));
+    expect([...live]).toEqual(
+      expect.arrayContaining(['GET /v1/clients/:id/token', 'POST /v1/clients/:id/token/refresh']),
+    );
   });
 
   it('refuses every caller who does not belong with 401 or 403, and the refusals change nothing in Redis', async () => {
@@ -238,7 +349,12 @@ describe('authorisation matrix over the live route table', () => {
           const res = await call(route, f, authorization);
           checkAnswer(route, caller, res);
           if (route.pattern.startsWith('/v1/clients/:id/token') && route.method !== 'HEAD') {
-            expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_at: expect.any(String), expires_in: expect.any(Number) });
+            expect(res.body).toEqual({
+              access_token: expect.any(String),
+              token_type: 'Bearer',
+              expires_at: expect.any(String),
+              expires_in: expect.any(Number),
+            });
           }
         }
       }
@@ -246,7 +362,14 @@ describe('authorisation matrix over the live route table', () => {
   });
 
   it('gives Cache-Control: no-store and the security headers to the answers of unknown routes and methods too', async () => {
-    for (const [method, path] of [['get', '/'], ['get', '/v1'], ['post', '/health/live'], ['options', '/v1/clients'], ['get', '/v2/clients'], ['trace', '/v1/clients']] as const) {
+    for (const [method, path] of [
+      ['get', '/'],
+      ['get', '/v1'],
+      ['post', '/health/live'],
+      ['options', '/v1/clients'],
+      ['get', '/v2/clients'],
+      ['trace', '/v1/clients'],
+    ] as const) {
       const res = await broker.http()[method](path).set(admin);
       const label = `${method.toUpperCase()} ${path}`;
       expect({ label, status: res.status >= 400 && res.status < 500 }).toEqual({ label, status: true });

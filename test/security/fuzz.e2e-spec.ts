@@ -44,38 +44,120 @@ interface FuzzAnswer {
 
 /** Ids no client or key can have, or that no route accepts. */
 const oddId = fc.oneof(
-  fc.constantFrom('..', '../', '..%2F..%2Fetc%2Fpasswd', '%2e%2e', '%00', 'a%00b', '%ZZ', '%', '%20', '+', '*', '~', ';', ',', '%E2%80%AE', '%F0%9F%92%A3', '%C0%AF', '%FF'),
+  fc.constantFrom(
+    '..',
+    '../',
+    '..%2F..%2Fetc%2Fpasswd',
+    '%2e%2e',
+    '%00',
+    'a%00b',
+    '%ZZ',
+    '%',
+    '%20',
+    '+',
+    '*',
+    '~',
+    ';',
+    ',',
+    '%E2%80%AE',
+    '%F0%9F%92%A3',
+    '%C0%AF',
+    '%FF',
+  ),
   fc.constantFrom('cl_000000000000000000000000', 'sk_000000000000000000000000', 'x', '-', '_', 'CL_1'),
   fc.integer({ min: 65, max: 120 }).map((n) => 'a'.repeat(n)),
   fc.integer({ min: 121, max: 4000 }).map((n) => 'z'.repeat(n)),
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).map(encodeURIComponent),
-  fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }).map((s) => encodeURIComponent(s.replace(/[\uD800-\uDFFF]/g, 'x'))),
+  fc
+    .string({ unit: 'binary', minLength: 1, maxLength: 20 })
+    .map((s) => encodeURIComponent(s.replace(/[\uD800-\uDFFF]/g, 'x'))),
 );
 
 const query = fc.oneof(
   fc.constant(''),
-  fc.constantFrom('?limit=0', '?limit=501', '?limit=-1', '?limit=abc', '?limit=1e3', '?limit=1&limit=2', '?cursor=../x', '?workspaceId=', '?workspaceId=%00',
-    '?verify=maybe', '?verify=false&verify=true', '?x=1', '?__proto__[a]=1', '?constructor[prototype][x]=1', '?limit[]=5', '?cursor[a]=b', '?%ZZ=1', `?workspaceId=${'w'.repeat(65)}`),
-  fc.dictionary(fc.string({ maxLength: 10 }), fc.string({ maxLength: 30 }), { maxKeys: 4 }).map((d) => `?${new URLSearchParams(d).toString()}`),
+  fc.constantFrom(
+    '?limit=0',
+    '?limit=501',
+    '?limit=-1',
+    '?limit=abc',
+    '?limit=1e3',
+    '?limit=1&limit=2',
+    '?cursor=../x',
+    '?workspaceId=',
+    '?workspaceId=%00',
+    '?verify=maybe',
+    '?verify=false&verify=true',
+    '?x=1',
+    '?__proto__[a]=1',
+    '?constructor[prototype][x]=1',
+    '?limit[]=5',
+    '?cursor[a]=b',
+    '?%ZZ=1',
+    `?workspaceId=${'w'.repeat(65)}`,
+  ),
+  fc
+    .dictionary(fc.string({ maxLength: 10 }), fc.string({ maxLength: 30 }), { maxKeys: 4 })
+    .map((d) => `?${new URLSearchParams(d).toString()}`),
 );
 
-type Route = { method: string; path: (id: string) => string; parsesBody: boolean; valid?: () => Record<string, unknown>; required?: string[] };
+type Route = {
+  method: string;
+  path: (id: string) => string;
+  parsesBody: boolean;
+  valid?: () => Record<string, unknown>;
+  required?: string[];
+};
 const ROUTES: Route[] = [
-  { method: 'POST', path: () => '/v1/clients', parsesBody: true, required: ['workspaceId', 'name', 'type'],
-    valid: () => ({ workspaceId: 'o_fuzz', name: 'Fuzz', type: 'oauth_client_credentials', clientId: `pd_${randomSecret('fz')}`, clientSecret: randomSecret() }) },
-  { method: 'POST', path: () => '/v1/clients/batch', parsesBody: true, required: ['items'],
-    valid: () => ({ items: [{ workspaceId: 'o_fuzz', name: 'Fuzz', type: 'api_key', apiKey: randomSecret('pd_key') }] }) },
+  {
+    method: 'POST',
+    path: () => '/v1/clients',
+    parsesBody: true,
+    required: ['workspaceId', 'name', 'type'],
+    valid: () => ({
+      workspaceId: 'o_fuzz',
+      name: 'Fuzz',
+      type: 'oauth_client_credentials',
+      clientId: `pd_${randomSecret('fz')}`,
+      clientSecret: randomSecret(),
+    }),
+  },
+  {
+    method: 'POST',
+    path: () => '/v1/clients/batch',
+    parsesBody: true,
+    required: ['items'],
+    valid: () => ({
+      items: [{ workspaceId: 'o_fuzz', name: 'Fuzz', type: 'api_key', apiKey: randomSecret('pd_key') }],
+    }),
+  },
   { method: 'GET', path: () => '/v1/clients', parsesBody: false },
   { method: 'GET', path: (id) => `/v1/clients/${id}`, parsesBody: false },
   { method: 'PATCH', path: (id) => `/v1/clients/${id}`, parsesBody: true, valid: () => ({ name: 'Renamed' }) },
   { method: 'DELETE', path: (id) => `/v1/clients/${id}`, parsesBody: false },
-  { method: 'PUT', path: (id) => `/v1/clients/${id}/secret`, parsesBody: true, valid: () => ({ clientSecret: randomSecret() }) },
+  {
+    method: 'PUT',
+    path: (id) => `/v1/clients/${id}/secret`,
+    parsesBody: true,
+    valid: () => ({ clientSecret: randomSecret() }),
+  },
   { method: 'GET', path: (id) => `/v1/clients/${id}/token`, parsesBody: false },
   { method: 'POST', path: (id) => `/v1/clients/${id}/token/refresh`, parsesBody: true, valid: () => ({}) },
-  { method: 'POST', path: () => '/v1/service-keys', parsesBody: true, required: ['name', 'workspaces'], valid: () => ({ name: 'svc', workspaces: ['o_fuzz'] }) },
+  {
+    method: 'POST',
+    path: () => '/v1/service-keys',
+    parsesBody: true,
+    required: ['name', 'workspaces'],
+    valid: () => ({ name: 'svc', workspaces: ['o_fuzz'] }),
+  },
   { method: 'GET', path: () => '/v1/service-keys', parsesBody: false },
   { method: 'DELETE', path: (id) => `/v1/service-keys/${id}`, parsesBody: false },
-  { method: 'POST', path: () => '/v1/webhooks', parsesBody: true, required: ['url', 'events'], valid: () => ({ url: 'https://hooks.fuzz.invalid/x', events: ['*'] }) },
+  {
+    method: 'POST',
+    path: () => '/v1/webhooks',
+    parsesBody: true,
+    required: ['url', 'events'],
+    valid: () => ({ url: 'https://hooks.fuzz.invalid/x', events: ['*'] }),
+  },
   { method: 'GET', path: () => '/v1/webhooks', parsesBody: false },
   { method: 'DELETE', path: (id) => `/v1/webhooks/${id}`, parsesBody: false },
   { method: 'GET', path: (id) => `/v1/webhooks/${id}/deliveries`, parsesBody: false },
@@ -89,7 +171,13 @@ const ROUTES: Route[] = [
 ];
 
 /** A value of a JSON type other than the string a required field holds. Never null: null may read as "absent". */
-const wrongType = fc.oneof(fc.integer(), fc.boolean(), fc.array(fc.string(), { maxLength: 3 }), fc.object({ maxDepth: 1 }), fc.double());
+const wrongType = fc.oneof(
+  fc.integer(),
+  fc.boolean(),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.object({ maxDepth: 1 }),
+  fc.double(),
+);
 
 function deep(depth: number, broken: boolean): string {
   const inner = `${'{"a":'.repeat(depth)}1${'}'.repeat(broken ? depth - 1 : depth)}`;
@@ -100,24 +188,95 @@ function deep(depth: number, broken: boolean): string {
 const badJsonBody = (route: Route) =>
   fc.oneof(
     // Unknown fields next to an otherwise valid body.
-    fc.tuple(fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !['workspaceId', 'name', 'type', 'clientId', 'clientSecret', 'apiKey', 'tokenUrl', 'scope', 'tokenRequestFormat', 'workspaces', 'rejectedToken'].includes(k)), fc.jsonValue())
+    fc
+      .tuple(
+        fc
+          .string({ minLength: 1, maxLength: 12 })
+          .filter(
+            (k) =>
+              ![
+                'workspaceId',
+                'name',
+                'type',
+                'clientId',
+                'clientSecret',
+                'apiKey',
+                'tokenUrl',
+                'scope',
+                'tokenRequestFormat',
+                'workspaces',
+                'rejectedToken',
+              ].includes(k),
+          ),
+        fc.jsonValue(),
+      )
       .map(([key, value]) => JSON.stringify({ ...(route.valid?.() ?? {}), [`x_${key}`]: value })),
     // A required field of the wrong type.
-    ...(route.required ? [fc.tuple(fc.constantFrom(...route.required), wrongType).map(([field, value]) => JSON.stringify({ ...route.valid!(), [field]: value }))] : []),
+    ...(route.required
+      ? [
+          fc
+            .tuple(fc.constantFrom(...route.required), wrongType)
+            .map(([field, value]) => JSON.stringify({ ...route.valid!(), [field]: value })),
+        ]
+      : []),
     // Not an object at all.
-    fc.oneof(fc.jsonValue().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)), fc.array(fc.jsonValue(), { maxLength: 3 })).map((v) => JSON.stringify(v)),
+    fc
+      .oneof(
+        fc.jsonValue().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
+        fc.array(fc.jsonValue(), { maxLength: 3 }),
+      )
+      .map((v) => JSON.stringify(v)),
     // Broken JSON.
-    fc.constantFrom('{', '{"name":', '{"a":1,}', "{'a':1}", 'nul', '{"a":1}{"b":2}', '\u0000', '{"a":"\\u12"}', '{"__proto__":{"x":1}}x', 'NaN', '[1,2', '{"a":01}'),
-    fc.string({ maxLength: 200 }).filter((s) => { try { JSON.parse(s); return false; } catch { return true; } }),
+    fc.constantFrom(
+      '{',
+      '{"name":',
+      '{"a":1,}',
+      "{'a':1}",
+      'nul',
+      '{"a":1}{"b":2}',
+      '\u0000',
+      '{"a":"\\u12"}',
+      '{"__proto__":{"x":1}}x',
+      'NaN',
+      '[1,2',
+      '{"a":01}',
+    ),
+    fc.string({ maxLength: 200 }).filter((s) => {
+      try {
+        JSON.parse(s);
+        return false;
+      } catch {
+        return true;
+      }
+    }),
     // Prototype pollution attempts with valid fields (still unknown fields).
-    fc.constant(JSON.stringify({ ...(route.valid?.() ?? {}) }).replace(/^\{/, '{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}},').replace(/,}$/, '}')),
+    fc.constant(
+      JSON.stringify({ ...(route.valid?.() ?? {}) })
+        .replace(/^\{/, '{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}},')
+        .replace(/,}$/, '}'),
+    ),
     // Deep nesting, valid and broken, under the limit.
     fc.integer({ min: 100, max: 9000 }).chain((depth) => fc.boolean().map((broken) => deep(depth, broken))),
     fc.integer({ min: 1000, max: 30000 }).map((depth) => '['.repeat(depth)),
   );
 
-const CONTENT_TYPES = ['application/json', 'application/json; charset=utf-8', 'application/json; charset=utf-16', 'APPLICATION/JSON', 'text/plain', 'application/x-www-form-urlencoded',
-  'multipart/form-data; boundary=x', 'application/xml', 'application/jsonx', 'application/vnd.api+json', '', '*/*', ';;;', 'application/json;'.repeat(50), 'text/html; charset=%%'];
+const CONTENT_TYPES = [
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/json; charset=utf-16',
+  'APPLICATION/JSON',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/xml',
+  'application/jsonx',
+  'application/vnd.api+json',
+  '',
+  '*/*',
+  ';;;',
+  'application/json;'.repeat(50),
+  'text/html; charset=%%',
+];
 
 const absurdHeaders = fc.record(
   {
@@ -133,16 +292,35 @@ const absurdHeaders = fc.record(
   { requiredKeys: [] },
 );
 
-const authorization: fc.Arbitrary<string | string[] | undefined> = fc.oneof<fc.Arbitrary<string | string[] | undefined>[]>(
+const authorization: fc.Arbitrary<string | string[] | undefined> = fc.oneof<
+  fc.Arbitrary<string | string[] | undefined>[]
+>(
   fc.constant(`Bearer ${ADMIN_KEY}`),
   fc.constant(`Bearer ${ADMIN_KEY}`),
   fc.constant(undefined),
-  fc.constantFrom('Bearer', 'Basic Og==', `bearer ${ADMIN_KEY}`, `Bearer ${'x'.repeat(3000)}`, 'Bearer tbsk..', 'Bearer tbsk.sk_x.y'),
+  fc.constantFrom(
+    'Bearer',
+    'Basic Og==',
+    `bearer ${ADMIN_KEY}`,
+    `Bearer ${'x'.repeat(3000)}`,
+    'Bearer tbsk..',
+    'Bearer tbsk.sk_x.y',
+  ),
   fc.constant([`Bearer ${ADMIN_KEY}`, 'Bearer other'] as string[]),
 );
 
 const fuzzRequest: fc.Arbitrary<FuzzRequest> = fc
-  .tuple(fc.constantFrom(...ROUTES), oddId, query, fc.constantFrom(...CONTENT_TYPES), absurdHeaders, authorization, fc.boolean(), fc.constantFrom('GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH'), fc.nat(9))
+  .tuple(
+    fc.constantFrom(...ROUTES),
+    oddId,
+    query,
+    fc.constantFrom(...CONTENT_TYPES),
+    absurdHeaders,
+    authorization,
+    fc.boolean(),
+    fc.constantFrom('GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH'),
+    fc.nat(9),
+  )
   .chain(([route, id, q, contentType, extra, auth, duplicateContentType, otherMethod, methodDice]) =>
     badJsonBody(route).map((body): FuzzRequest => {
       // Mostly the route's own method; now and then another one.
@@ -152,7 +330,13 @@ const fuzzRequest: fc.Arbitrary<FuzzRequest> = fc
       const sendsBody = method !== 'GET' && method !== 'HEAD';
       if (sendsBody) headers['content-type'] = duplicateContentType ? [contentType, 'text/plain'] : contentType;
       const buffer = sendsBody ? Buffer.from(body) : null;
-      return { method, path: route.path(id) + q, headers, body: buffer, parsesBody: route.parsesBody && method === route.method };
+      return {
+        method,
+        path: route.path(id) + q,
+        headers,
+        body: buffer,
+        parsesBody: route.parsesBody && method === route.method,
+      };
     }),
   );
 
@@ -160,12 +344,30 @@ const fuzzRequest: fc.Arbitrary<FuzzRequest> = fc
 function bigBodies(): FuzzRequest[] {
   const out: FuzzRequest[] = [];
   for (const size of [BODY_LIMIT + 1, 200 * 1024, 1024 * 1024, 10 * 1024 * 1024]) {
-    for (const [method, path] of [['POST', '/v1/clients'], ['POST', '/v1/clients/batch'], ['POST', '/v1/service-keys'], ['PUT', '/v1/clients/cl_000000000000000000000000/secret'], ['POST', '/v1/clients/cl_000000000000000000000000/token/refresh']]) {
+    for (const [method, path] of [
+      ['POST', '/v1/clients'],
+      ['POST', '/v1/clients/batch'],
+      ['POST', '/v1/service-keys'],
+      ['PUT', '/v1/clients/cl_000000000000000000000000/secret'],
+      ['POST', '/v1/clients/cl_000000000000000000000000/token/refresh'],
+    ]) {
       const body = Buffer.from(JSON.stringify({ name: 'n'.repeat(size) }));
       out.push({ method, path, headers: { ...admin, 'content-type': 'application/json' }, body, parsesBody: true });
-      out.push({ method, path, headers: { 'content-type': 'application/json' }, body: Buffer.from(`[${'1,'.repeat(size / 2)}1]`), parsesBody: true });
+      out.push({
+        method,
+        path,
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(`[${'1,'.repeat(size / 2)}1]`),
+        parsesBody: true,
+      });
     }
-    out.push({ method: 'POST', path: '/v1/service-keys', headers: { ...admin, 'content-type': 'application/json' }, body: Buffer.from('{'.repeat(size)), parsesBody: true });
+    out.push({
+      method: 'POST',
+      path: '/v1/service-keys',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: Buffer.from('{'.repeat(size)),
+      parsesBody: true,
+    });
   }
   return out;
 }
@@ -177,12 +379,17 @@ function send(base: string, req: FuzzRequest): Promise<FuzzAnswer> {
     const url = new URL(base);
     const headers = { ...req.headers };
     if (req.body) headers['content-length'] = req.body.length;
-    const outgoing = httpRequest({ host: url.hostname, port: url.port, method: req.method, path: req.path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const outgoing = httpRequest(
+      { host: url.hostname, port: url.port, method: req.method, path: req.path, headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     // The broker may answer 413 and close before a 10 MB body is written; that answer is what counts.
     // Should the close win the race against the answer, that is a refusal too (status -1), never a hang.
     outgoing.on('error', (error: NodeJS.ErrnoException) => {
@@ -206,7 +413,13 @@ function problemWith(req: FuzzRequest, answer: FuzzAnswer): string | null {
   if (answer.status < 400 && answer.status !== 200) return `unexpected ${answer.status}`;
   if (answer.headers['x-powered-by'] !== undefined) return 'x-powered-by';
   if (answer.headers['x-content-type-options'] !== 'nosniff') return 'no x-content-type-options';
-  if (req.parsesBody && req.body && req.body.length > bodyLimitOf(req.path) && /^application\/json/i.test(String([req.headers['content-type']].flat()[0])) && answer.status !== 413) {
+  if (
+    req.parsesBody &&
+    req.body &&
+    req.body.length > bodyLimitOf(req.path) &&
+    /^application\/json/i.test(String([req.headers['content-type']].flat()[0])) &&
+    answer.status !== 413
+  ) {
     return `a JSON body of ${req.body.length} bytes answered ${answer.status}, not 413`;
   }
   if (answer.status < 400 || req.method === 'HEAD') return null;
@@ -265,13 +478,22 @@ function bodyRoutes(document: OpenApiDocument): BodyRoute[] {
   return routes;
 }
 
-const CONTROL_CHARACTERS = [0x00, 0x09, 0x0a, 0x0d, 0x1b, 0x1f, 0x7f, 0x85, 0x9f].map((code) => String.fromCharCode(code));
+const CONTROL_CHARACTERS = [0x00, 0x09, 0x0a, 0x0d, 0x1b, 0x1f, 0x7f, 0x85, 0x9f].map((code) =>
+  String.fromCharCode(code),
+);
 const SURROGATES = ['\ud83d', '\udc00', '\udfff', '\ud800'];
 
 /** Text with one bad unit at a random place: a control character or a lone surrogate (a reversed pair too). */
 const badText = (valid: string): fc.Arbitrary<string> =>
-  fc.tuple(fc.oneof(fc.constantFrom(...CONTROL_CHARACTERS, ...SURROGATES, '\udc00\ud83d'), fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
-    fc.integer({ min: 0, max: 0x1f }).map((c) => String.fromCharCode(c))), fc.nat(valid.length))
+  fc
+    .tuple(
+      fc.oneof(
+        fc.constantFrom(...CONTROL_CHARACTERS, ...SURROGATES, '\udc00\ud83d'),
+        fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+        fc.integer({ min: 0, max: 0x1f }).map((c) => String.fromCharCode(c)),
+      ),
+      fc.nat(valid.length),
+    )
     .map(([bad, at]) => `${valid.slice(0, at)}${bad}${valid.slice(at)}`);
 
 /** The values every field is tried with: null, and text that is not clean, however valid the rest of it. */
@@ -331,9 +553,25 @@ describe('bad input fuzz', () => {
       const clientId = `pd_${randomSecret('fuzz')}`;
       const clientSecret = randomSecret();
       upstream.addClient(clientId, clientSecret);
-      expect((await broker.http().post('/v1/clients').set(admin).send({ workspaceId: 'o_fuzz', name: `F${i}`, type: 'oauth_client_credentials', clientId, clientSecret })).status).toBe(201);
+      expect(
+        (
+          await broker
+            .http()
+            .post('/v1/clients')
+            .set(admin)
+            .send({ workspaceId: 'o_fuzz', name: `F${i}`, type: 'oauth_client_credentials', clientId, clientSecret })
+        ).status,
+      ).toBe(201);
     }
-    expect((await broker.http().post('/v1/service-keys').set(admin).send({ name: 'fuzz', workspaces: ['o_fuzz'] })).status).toBe(201);
+    expect(
+      (
+        await broker
+          .http()
+          .post('/v1/service-keys')
+          .set(admin)
+          .send({ name: 'fuzz', workspaces: ['o_fuzz'] })
+      ).status,
+    ).toBe(201);
     await eventually(async () => (await broker.http().get('/health/tokens').set(admin)).body.byState?.ready === 3);
     const before = await dumpRedis(redis, broker.config.redisKeyPrefix);
 
@@ -344,10 +582,21 @@ describe('bad input fuzz', () => {
     const worker = async () => {
       while (next < requests.length) {
         const req = requests[next++];
-        const answer = await send(broker.url, req).catch((error: Error) => ({ status: 0, headers: {}, text: `no answer: ${error.message}` }));
+        const answer = await send(broker.url, req).catch((error: Error) => ({
+          status: 0,
+          headers: {},
+          text: `no answer: ${error.message}`,
+        }));
         statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
         const closedOnABigBody = answer.status === -1 && req.body !== null && req.body.length > BODY_LIMIT;
-        const problem = answer.status === 0 ? answer.text : closedOnABigBody ? null : answer.status === -1 ? 'connection closed without an answer' : problemWith(req, answer);
+        const problem =
+          answer.status === 0
+            ? answer.text
+            : closedOnABigBody
+              ? null
+              : answer.status === -1
+                ? 'connection closed without an answer'
+                : problemWith(req, answer);
         if (problem) problems.push(`${problem}\n    for ${describeRequest(req)}`);
       }
     };
@@ -357,7 +606,8 @@ describe('bad input fuzz', () => {
     expect(requests.length).toBeGreaterThanOrEqual(2_000);
     // The mix reached past authentication and routing into validation, and hit the body limit.
     expect(statuses.get(-1) ?? 0).toBeLessThan(10);
-    for (const status of [400, 401, 404, 413, 415]) expect({ status, seen: (statuses.get(status) ?? 0) > 0 }).toEqual({ status, seen: true });
+    for (const status of [400, 401, 404, 413, 415])
+      expect({ status, seen: (statuses.get(status) ?? 0) > 0 }).toEqual({ status, seen: true });
     expect(await dumpRedis(redis, broker.config.redisKeyPrefix)).toEqual(before);
     // The broker is still fine.
     expect((await broker.http().get('/v1/clients?limit=500').set(admin)).body.items).toHaveLength(3);
@@ -367,10 +617,29 @@ describe('bad input fuzz', () => {
     const created: Record<string, string> = {};
     const material = keyMaterial();
     for (const [type, body] of [
-      ['oauth', { workspaceId: 'o_fuzz', name: 'Fields', type: 'oauth_client_credentials', clientId: `pd_${randomSecret('fields')}`, clientSecret: randomSecret() }],
+      [
+        'oauth',
+        {
+          workspaceId: 'o_fuzz',
+          name: 'Fields',
+          type: 'oauth_client_credentials',
+          clientId: `pd_${randomSecret('fields')}`,
+          clientSecret: randomSecret(),
+        },
+      ],
       ['key', { workspaceId: 'o_fuzz', name: 'Fields key', type: 'api_key', apiKey: randomSecret('pd_key') }],
       // The fake refuses every assertion: this client settles as rejected, retried only every 15 minutes.
-      ['jwt', { workspaceId: 'o_fuzz', name: 'Fields jwt', type: 'oauth_client_credentials', clientId: `pd_${randomSecret('jwt')}`, tokenEndpointAuthMethod: 'private_key_jwt', privateKey: material.privateKey }],
+      [
+        'jwt',
+        {
+          workspaceId: 'o_fuzz',
+          name: 'Fields jwt',
+          type: 'oauth_client_credentials',
+          clientId: `pd_${randomSecret('jwt')}`,
+          tokenEndpointAuthMethod: 'private_key_jwt',
+          privateKey: material.privateKey,
+        },
+      ],
     ] as const) {
       if (type === 'oauth') upstream.addClient(body.clientId, body.clientSecret);
       if (type === 'key') upstream.addApiKey(body.apiKey);
@@ -386,15 +655,37 @@ describe('bad input fuzz', () => {
     const validBodies: Record<string, (id: string, field?: string) => Record<string, unknown>> = {
       // By the field under test: a secret client's body, a private_key_jwt one's or a tls_client_auth one's.
       'POST /v1/clients': (_id, field = '') => ({
-        workspaceId: 'o_fuzz', name: 'Fuzz', type: 'oauth_client_credentials', clientId: `pd_${randomSecret('fz')}`, scope: 'read',
-        extraParams: { audience: 'https://api.example.com' }, defaultExpiresInSeconds: 600,
+        workspaceId: 'o_fuzz',
+        name: 'Fuzz',
+        type: 'oauth_client_credentials',
+        clientId: `pd_${randomSecret('fz')}`,
+        scope: 'read',
+        extraParams: { audience: 'https://api.example.com' },
+        defaultExpiresInSeconds: 600,
         ...(field === 'clientCertificate'
-          ? { tokenEndpointAuthMethod: 'tls_client_auth', clientCertificate: material.certificate, privateKey: material.privateKey }
+          ? {
+              tokenEndpointAuthMethod: 'tls_client_auth',
+              clientCertificate: material.certificate,
+              privateKey: material.privateKey,
+            }
           : keyFields.includes(field)
-            ? { tokenEndpointAuthMethod: 'private_key_jwt', privateKey: material.privateKey, keyId: 'kid-1', signingAlg: 'ES256' }
+            ? {
+                tokenEndpointAuthMethod: 'private_key_jwt',
+                privateKey: material.privateKey,
+                keyId: 'kid-1',
+                signingAlg: 'ES256',
+              }
             : { clientSecret: randomSecret() }),
       }),
-      'PATCH /v1/clients/{id}': () => ({ name: 'Renamed', scope: 'read write', extraParams: { resource: 'https://api.example.com' }, defaultExpiresInSeconds: 900, keyId: 'kid-2', signingAlg: 'ES256', tokenEndpointAuthMethod: 'private_key_jwt' }),
+      'PATCH /v1/clients/{id}': () => ({
+        name: 'Renamed',
+        scope: 'read write',
+        extraParams: { resource: 'https://api.example.com' },
+        defaultExpiresInSeconds: 900,
+        keyId: 'kid-2',
+        signingAlg: 'ES256',
+        tokenEndpointAuthMethod: 'private_key_jwt',
+      }),
       'PUT /v1/clients/{id}/secret': (id, field = '') =>
         id === created.key
           ? { apiKey: randomSecret('pd_key') }
@@ -407,7 +698,11 @@ describe('bad input fuzz', () => {
       'POST /v1/service-keys': () => ({ name: 'svc', workspaces: ['o_fuzz'] }),
       // The envelope only: each item's own fields are fuzzed through POST /v1/clients (the batch checks items one by one).
       'POST /v1/clients/batch': () => ({ items: [validBodies['POST /v1/clients']('')] }),
-      'POST /v1/webhooks': () => ({ url: 'https://hooks.fuzz.invalid/x', events: ['client.failing'], workspaces: ['o_fuzz'] }),
+      'POST /v1/webhooks': () => ({
+        url: 'https://hooks.fuzz.invalid/x',
+        events: ['client.failing'],
+        workspaces: ['o_fuzz'],
+      }),
     };
     expect(routes.map((route) => `${route.method} ${route.path}`).filter((key) => !validBodies[key])).toEqual([]);
     expect(routes.length).toBeGreaterThanOrEqual(5);
@@ -422,12 +717,23 @@ describe('bad input fuzz', () => {
     const problems: string[] = [];
     let sent = 0;
     const expectRefusal = async (method: string, path: string, json: string, field: string) => {
-      const req: FuzzRequest = { method, path, headers: { ...admin, 'content-type': 'application/json' }, body: Buffer.from(json), parsesBody: true };
+      const req: FuzzRequest = {
+        method,
+        path,
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: Buffer.from(json),
+        parsesBody: true,
+      };
       const answer = await send(broker.url, req);
       sent += 1;
       const problem = answer.status !== 400 ? `answered ${answer.status}, not 400` : problemWith(req, answer);
-      const named = problem ? [] : [...new Set((JSON.parse(answer.text).details as { field: string }[]).map((d) => d.field.split('.')[0]))];
-      if (problem || named.join() !== field) problems.push(`${problem ?? `details name ${named.join()}, not ${field}`}: ${method} ${path} ${JSON.stringify(json).slice(0, 160)}`);
+      const named = problem
+        ? []
+        : [...new Set((JSON.parse(answer.text).details as { field: string }[]).map((d) => d.field.split('.')[0]))];
+      if (problem || named.join() !== field)
+        problems.push(
+          `${problem ?? `details name ${named.join()}, not ${field}`}: ${method} ${path} ${JSON.stringify(json).slice(0, 160)}`,
+        );
     };
 
     let seed = SEED;
@@ -444,7 +750,8 @@ describe('bad input fuzz', () => {
               if (bad === null && field.nullable) continue;
               if (field.multiline && typeof bad === 'string' && !BAD_IN_MULTILINE.test(bad)) continue;
               await expectRefusal(route.method, path, JSON.stringify({ ...valid, [field.name]: bad }), field.name);
-              if (field.array && bad !== null) await expectRefusal(route.method, path, JSON.stringify({ ...valid, [field.name]: [bad] }), field.name);
+              if (field.array && bad !== null)
+                await expectRefusal(route.method, path, JSON.stringify({ ...valid, [field.name]: [bad] }), field.name);
             }
           }
           for (const json of NOT_OBJECTS) await expectRefusal(route.method, path, json, 'body');
@@ -452,7 +759,12 @@ describe('bad input fuzz', () => {
           if (route.fields.some((field) => field.name === 'extraParams')) {
             const valid = validBodies[`${route.method} ${route.path}`](id, 'extraParams');
             for (const bad of [null, 'a\u0000b', '\ud800', 5, ['x']]) {
-              await expectRefusal(route.method, path, JSON.stringify({ ...valid, extraParams: { audience: bad } }), 'extraParams');
+              await expectRefusal(
+                route.method,
+                path,
+                JSON.stringify({ ...valid, extraParams: { audience: bad } }),
+                'extraParams',
+              );
             }
           }
         }

@@ -47,7 +47,11 @@ describe('encryption key rotation, the runbook', () => {
     startBroker({
       upstream,
       prefix,
-      env: { BROKER_ENCRYPTION_KEYS: keys, FORCE_REFRESH_MIN_INTERVAL_SECONDS: '1', WEBHOOK_URL_ALLOWLIST: 'hooks.keys.invalid' },
+      env: {
+        BROKER_ENCRYPTION_KEYS: keys,
+        FORCE_REFRESH_MIN_INTERVAL_SECONDS: '1',
+        WEBHOOK_URL_ALLOWLIST: 'hooks.keys.invalid',
+      },
     });
   const kidsInRedis = async () => {
     const text = dumpText(await dumpRedis(redis, prefix));
@@ -61,7 +65,10 @@ describe('encryption key rotation, the runbook', () => {
     const clientId = `pd_${randomSecret(name)}`;
     const clientSecret = randomSecret();
     upstream.addClient(clientId, clientSecret);
-    const res = await broker!.http().post('/v1/clients').set(admin)
+    const res = await broker!
+      .http()
+      .post('/v1/clients')
+      .set(admin)
       .send({ workspaceId: 'o_keys', name, type: 'oauth_client_credentials', clientId, clientSecret });
     expect(res.status).toBe(201);
     return { id: res.body.id as string, token: await eventually(() => token(res.body.id)) };
@@ -73,10 +80,18 @@ describe('encryption key rotation, the runbook', () => {
     const a = await oauthClient('a');
     const apiKey = randomSecret('pd_key');
     upstream.addApiKey(apiKey);
-    const k = await broker.http().post('/v1/clients').set(admin).send({ workspaceId: 'o_keys', name: 'k', type: 'api_key', apiKey });
+    const k = await broker
+      .http()
+      .post('/v1/clients')
+      .set(admin)
+      .send({ workspaceId: 'o_keys', name: 'k', type: 'api_key', apiKey });
     expect(k.status).toBe(201);
     // A webhook: its signing secret is sealed too, and must follow the keys.
-    const hook = await broker.http().post('/v1/webhooks').set(admin).send({ url: 'https://hooks.keys.invalid/x', events: ['client.rejected'] });
+    const hook = await broker
+      .http()
+      .post('/v1/webhooks')
+      .set(admin)
+      .send({ url: 'https://hooks.keys.invalid/x', events: ['client.rejected'] });
     expect(hook.status).toBe(201);
     expect(new Set(await kidsInRedis())).toEqual(new Set(['old']));
     await broker.close();
@@ -89,15 +104,33 @@ describe('encryption key rotation, the runbook', () => {
     expect(new Set(await kidsInRedis())).toEqual(new Set(['old', 'new']));
 
     // Step 2: the re-encryption command, with the same environment, while this broker serves.
-    const env = { ...process.env, NODE_ENV: 'test', REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix, BROKER_ENCRYPTION_KEYS: `${NEW},${OLD}`, BROKER_ADMIN_KEYS: ADMIN_KEY, LOG_LEVEL: 'silent' };
+    const env = {
+      ...process.env,
+      NODE_ENV: 'test',
+      REDIS_URL: testRedisUrl(),
+      REDIS_KEY_PREFIX: prefix,
+      BROKER_ENCRYPTION_KEYS: `${NEW},${OLD}`,
+      BROKER_ADMIN_KEYS: ADMIN_KEY,
+      LOG_LEVEL: 'silent',
+    };
     const cli = join(__dirname, '..', '..', 'dist', 'cli', 'reencrypt-keys.js');
     const first = await run(process.execPath, [cli], { env });
     expect(JSON.parse(first.stdout)).toEqual({
-      primaryKey: 'new', clients: 3, reencrypted: 2, unreadable: [], failed: [], webhooks: { webhooks: 1, reencrypted: 1, unreadable: [] },
+      primaryKey: 'new',
+      clients: 3,
+      reencrypted: 2,
+      unreadable: [],
+      failed: [],
+      webhooks: { webhooks: 1, reencrypted: 1, unreadable: [] },
     });
     const again = await run(process.execPath, [cli], { env });
     expect(JSON.parse(again.stdout)).toEqual({
-      primaryKey: 'new', clients: 3, reencrypted: 0, unreadable: [], failed: [], webhooks: { webhooks: 1, reencrypted: 0, unreadable: [] },
+      primaryKey: 'new',
+      clients: 3,
+      reencrypted: 0,
+      unreadable: [],
+      failed: [],
+      webhooks: { webhooks: 1, reencrypted: 0, unreadable: [] },
     });
     const kids = await kidsInRedis();
     expect(kids.length).toBeGreaterThanOrEqual(5); // a and b: secret and token; k: its key
@@ -110,14 +143,20 @@ describe('encryption key rotation, the runbook', () => {
     expect(await token(a.id)).toBe(a.token);
     expect(await token(b.id)).toBe(b.token);
     expect(await token(k.body.id)).toBe(apiKey);
-    const refreshed = await broker.http().post(`/v1/clients/${a.id}/token/refresh`).set(admin).send({ rejectedToken: a.token });
+    const refreshed = await broker
+      .http()
+      .post(`/v1/clients/${a.id}/token/refresh`)
+      .set(admin)
+      .send({ rejectedToken: a.token });
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.access_token).not.toBe(a.token);
     await broker.close();
 
     // A key the command was not given: its entries do not open, and the command says so (exit 2), never dropping them.
     const stranger = `stranger:${randomBytes(32).toString('base64')}`;
-    const refused = await run(process.execPath, [cli], { env: { ...env, BROKER_ENCRYPTION_KEYS: stranger } }).catch((error: { code: number; stdout: string }) => error);
+    const refused = await run(process.execPath, [cli], { env: { ...env, BROKER_ENCRYPTION_KEYS: stranger } }).catch(
+      (error: { code: number; stdout: string }) => error,
+    );
     expect((refused as { code: number }).code).toBe(2);
     expect(JSON.parse((refused as { stdout: string }).stdout).unreadable).toHaveLength(3);
     expect(JSON.parse((refused as { stdout: string }).stdout).webhooks.unreadable).toEqual([hook.body.id]);
@@ -133,7 +172,11 @@ describe('encryption key rotation, the runbook', () => {
     await redis.hset(`${prefix}{c:${b.id}}`, 'client', JSON.stringify({ ...bRecord, sealedSecret: parts.join('.') }));
     const kRecord = JSON.parse((await hashOf(k.body.id)).client);
     const aRecord = JSON.parse((await hashOf(a.id)).client);
-    await redis.hset(`${prefix}{c:${k.body.id}}`, 'client', JSON.stringify({ ...kRecord, sealedSecret: aRecord.sealedSecret }));
+    await redis.hset(
+      `${prefix}{c:${k.body.id}}`,
+      'client',
+      JSON.stringify({ ...kRecord, sealedSecret: aRecord.sealedSecret }),
+    );
 
     broker = await brokerWith(NEW);
     // k's key does not open (it is a's secret, bound to a): refused, never served as something else.
@@ -144,7 +187,11 @@ describe('encryption key rotation, the runbook', () => {
     // b's secret does not open: no request goes upstream with it, and the client says why.
     const before = upstream.requests.length;
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    const forced = await broker.http().post(`/v1/clients/${b.id}/token/refresh`).set(admin).send({ rejectedToken: b.token });
+    const forced = await broker
+      .http()
+      .post(`/v1/clients/${b.id}/token/refresh`)
+      .set(admin)
+      .send({ rejectedToken: b.token });
     expect(forced.status).toBe(502);
     const status = (await broker.http().get(`/v1/clients/${b.id}`).set(admin)).body.status;
     expect(status).toMatchObject({ state: 'rejected', lastError: expect.stringContaining('undecryptable_secret') });
@@ -161,7 +208,11 @@ describe('encryption key rotation, the runbook', () => {
     for (const name of ['first', 'broken', 'last']) {
       const apiKey = randomSecret('pd_key');
       upstream.addApiKey(apiKey);
-      const res = await broker.http().post('/v1/clients').set(admin).send({ workspaceId: 'o_keys', name, type: 'api_key', apiKey });
+      const res = await broker
+        .http()
+        .post('/v1/clients')
+        .set(admin)
+        .send({ workspaceId: 'o_keys', name, type: 'api_key', apiKey });
       expect(res.status).toBe(201);
       ids.push(res.body.id);
     }
@@ -169,10 +220,18 @@ describe('encryption key rotation, the runbook', () => {
     broker = undefined;
     // A record written before input was checked: a lone surrogate that Redis' JSON decoder refuses.
     const brokenKey = `${ownPrefix}{c:${ids[1]}}`;
-    const record = JSON.parse(await redis.hget(brokenKey, 'client') as string);
+    const record = JSON.parse((await redis.hget(brokenKey, 'client')) as string);
     await redis.hset(brokenKey, 'client', JSON.stringify({ ...record, name: 'Acme \ud83d' }));
 
-    const env = { ...process.env, NODE_ENV: 'test', REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: ownPrefix, BROKER_ENCRYPTION_KEYS: `${NEW},${OLD}`, BROKER_ADMIN_KEYS: ADMIN_KEY, LOG_LEVEL: 'silent' };
+    const env = {
+      ...process.env,
+      NODE_ENV: 'test',
+      REDIS_URL: testRedisUrl(),
+      REDIS_KEY_PREFIX: ownPrefix,
+      BROKER_ENCRYPTION_KEYS: `${NEW},${OLD}`,
+      BROKER_ADMIN_KEYS: ADMIN_KEY,
+      LOG_LEVEL: 'silent',
+    };
     const cli = join(__dirname, '..', '..', 'dist', 'cli', 'reencrypt-keys.js');
     const outcome = await run(process.execPath, [cli], { env }).then(
       () => ({ code: 0, stdout: '', stderr: '' }),
@@ -180,10 +239,16 @@ describe('encryption key rotation, the runbook', () => {
     );
     expect(outcome.code).toBe(2);
     const report = JSON.parse(outcome.stdout);
-    expect(report).toMatchObject({ clients: 3, reencrypted: 2, unreadable: [], failed: [{ id: ids[1], reason: expect.any(String) }] });
+    expect(report).toMatchObject({
+      clients: 3,
+      reencrypted: 2,
+      unreadable: [],
+      failed: [{ id: ids[1], reason: expect.any(String) }],
+    });
     expect(outcome.stderr).toContain(`client ${ids[1]} was not re-encrypted`);
     // The clients before and after the broken one are under the new key; the broken one is left as it was.
-    const kidOf = async (id: string) => [...(await redis.hget(`${ownPrefix}{c:${id}}`, 'client') as string).matchAll(SEALED)].map((m) => m[1]);
+    const kidOf = async (id: string) =>
+      [...((await redis.hget(`${ownPrefix}{c:${id}}`, 'client')) as string).matchAll(SEALED)].map((m) => m[1]);
     expect(await kidOf(ids[0])).toEqual(['new']);
     expect(await kidOf(ids[2])).toEqual(['new']);
     expect(await kidOf(ids[1])).toEqual(['old']);

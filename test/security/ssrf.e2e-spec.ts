@@ -26,12 +26,17 @@ describe('SSRF through the token URL', () => {
     upstream = await FakePipedream.start();
     elsewhere = createServer((_req, res) => {
       elsewhereHits += 1;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: 'stolen', expires_in: 3600 }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ access_token: 'stolen', expires_in: 3600 }));
     });
     await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.2', resolve));
     elsewhereUrl = `http://127.0.0.2:${(elsewhere.address() as AddressInfo).port}/v1/oauth/token`;
     // localhost is allowlisted by NAME only; 127.0.0.1 by address (the fake's).
-    broker = await startBroker({ upstream, env: { TOKEN_URL_ALLOWLIST: 'api.pipedream.com,http://127.0.0.1,http://localhost' } });
+    broker = await startBroker({
+      upstream,
+      env: { TOKEN_URL_ALLOWLIST: 'api.pipedream.com,http://127.0.0.1,http://localhost' },
+    });
   });
   afterAll(async () => {
     await broker?.close();
@@ -41,7 +46,14 @@ describe('SSRF through the token URL', () => {
   });
 
   const register = (tokenUrl: string, clientId = `pd_${randomSecret('ssrf')}`, clientSecret = randomSecret()) =>
-    broker.http().post('/v1/clients').set(admin).send({ workspaceId: 'o_ssrf', name: 'SSRF', type: 'oauth_client_credentials', clientId, clientSecret, tokenUrl });
+    broker.http().post('/v1/clients').set(admin).send({
+      workspaceId: 'o_ssrf',
+      name: 'SSRF',
+      type: 'oauth_client_credentials',
+      clientId,
+      clientSecret,
+      tokenUrl,
+    });
 
   it.each([
     ['userinfo naming another host', 'https://api.pipedream.com@evil.example/v1/oauth/token'],
@@ -83,8 +95,16 @@ describe('SSRF through the token URL', () => {
   it('refuses the same tricks when a client is patched', async () => {
     const created = await register(upstream.tokenUrl);
     expect(created.status).toBe(201);
-    for (const tokenUrl of ['https://api.pipedream.com@evil.example/x', 'http://[::1]/x', 'https://169.254.169.254/x']) {
-      expectContractError(await broker.http().patch(`/v1/clients/${created.body.id}`).set(admin).send({ tokenUrl }), tokenUrl, 400);
+    for (const tokenUrl of [
+      'https://api.pipedream.com@evil.example/x',
+      'http://[::1]/x',
+      'https://169.254.169.254/x',
+    ]) {
+      expectContractError(
+        await broker.http().patch(`/v1/clients/${created.body.id}`).set(admin).send({ tokenUrl }),
+        tokenUrl,
+        400,
+      );
     }
   });
 
@@ -133,8 +153,18 @@ describe('SSRF through the token URL', () => {
         const clientId = `pd_${randomSecret('dns')}`;
         const clientSecret = randomSecret();
         upstream.addClient(clientId, clientSecret);
-        const created = await byName.http().post('/v1/clients').set(admin)
-          .send({ workspaceId: 'o_ssrf', name: 'DNS', type: 'oauth_client_credentials', clientId, clientSecret, tokenUrl: `http://${host}:${port}/v1/oauth/token` });
+        const created = await byName
+          .http()
+          .post('/v1/clients')
+          .set(admin)
+          .send({
+            workspaceId: 'o_ssrf',
+            name: 'DNS',
+            type: 'oauth_client_credentials',
+            clientId,
+            clientSecret,
+            tokenUrl: `http://${host}:${port}/v1/oauth/token`,
+          });
         expect(created.status).toBe(201);
         expect(created.body.tokenUrl).toBe(`http://localhost:${port}/v1/oauth/token`);
         const client = await eventually(async () => {
@@ -144,7 +174,11 @@ describe('SSRF through the token URL', () => {
         expect(client.status.lastError).toMatch(/address_not_allowed/);
         expect(upstream.tokenRequestCount(clientId)).toBe(0);
         // Rotation checks the new secret against the same URL: refused the same way, without a request.
-        const rotated = await byName.http().put(`/v1/clients/${created.body.id}/secret`).set(admin).send({ clientSecret: randomSecret() });
+        const rotated = await byName
+          .http()
+          .put(`/v1/clients/${created.body.id}/secret`)
+          .set(admin)
+          .send({ clientSecret: randomSecret() });
         expect(rotated.status).toBe(422);
         expect(upstream.tokenRequestCount(clientId)).toBe(0);
       }
@@ -157,7 +191,11 @@ describe('SSRF through the token URL', () => {
     const clientId = `pd_${randomSecret('named')}`;
     const clientSecret = randomSecret();
     upstream.addClient(clientId, clientSecret);
-    const created = await register(`http://localhost:${new URL(upstream.baseUrl).port}/v1/oauth/token`, clientId, clientSecret);
+    const created = await register(
+      `http://localhost:${new URL(upstream.baseUrl).port}/v1/oauth/token`,
+      clientId,
+      clientSecret,
+    );
     const token = await eventually(async () => {
       const res = await broker.http().get(`/v1/clients/${created.body.id}/token`).set(admin);
       return res.status === 200 ? res.body : null;

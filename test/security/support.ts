@@ -28,7 +28,10 @@ export function liveRoutes(app: NestFastifyApplication): LiveRoute[] {
     stack.length = depth;
     stack.push(match[1]);
     const pattern = stack.join('');
-    for (const method of (match[2] ?? '').split(',').map((m) => m.trim()).filter(Boolean)) {
+    for (const method of (match[2] ?? '')
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean)) {
       routes.push({ method: method as HttpMethod, pattern });
     }
   }
@@ -55,22 +58,42 @@ export function expectSecurityHeaders(res: Response, label: string): void {
 }
 
 const ERROR_CODES = [
-  'bad_request', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'payload_too_large', 'rate_limited',
-  'credentials_rejected', 'upstream_unavailable', 'store_unavailable', 'internal',
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'payload_too_large',
+  'rate_limited',
+  'credentials_rejected',
+  'upstream_unavailable',
+  'store_unavailable',
+  'internal',
 ];
 
 /** Anything that looks like a stack frame, a file path of this machine, or a framework's internal error code. */
-export const INTERNALS = /\bat [\w.<>]+ \(|\.(ts|js):\d+|\/work\/|\/home\/|node_modules|FST_[A-Z_]+|ERR_[A-Z_]+|"stack"|Error: /;
+export const INTERNALS =
+  /\bat [\w.<>]+ \(|\.(ts|js):\d+|\/work\/|\/home\/|node_modules|FST_[A-Z_]+|ERR_[A-Z_]+|"stack"|Error: /;
 
 /** The contract's error shape, exactly; `details` on (and only on) a 400; no internals. */
 export function expectContractError(res: Response, label: string, status?: number): void {
   const body = res.body as Record<string, unknown>;
   const summary = { label, status: res.status, text: res.text.slice(0, 300) };
-  expect({ ...summary, json: /^application\/json/.test(String(res.headers['content-type'])) }).toEqual({ ...summary, json: true });
+  expect({ ...summary, json: /^application\/json/.test(String(res.headers['content-type'])) }).toEqual({
+    ...summary,
+    json: true,
+  });
   if (status !== undefined) expect(summary).toEqual({ ...summary, status });
-  const expectedKeys = res.status === 400 ? ['code', 'details', 'error', 'message', 'statusCode'] : ['code', 'error', 'message', 'statusCode'];
+  const expectedKeys =
+    res.status === 400
+      ? ['code', 'details', 'error', 'message', 'statusCode']
+      : ['code', 'error', 'message', 'statusCode'];
   expect({ label, keys: Object.keys(body).sort() }).toEqual({ label, keys: expectedKeys });
-  expect({ label, statusCode: body.statusCode, code: ERROR_CODES.includes(String(body.code)) }).toEqual({ label, statusCode: res.status, code: true });
+  expect({ label, statusCode: body.statusCode, code: ERROR_CODES.includes(String(body.code)) }).toEqual({
+    label,
+    statusCode: res.status,
+    code: true,
+  });
   expect(typeof body.message === 'string' && body.message.length > 0 && typeof body.error === 'string').toBe(true);
   if (res.status === 400) {
     const details = body.details as { field: unknown; problems: unknown[] }[];
@@ -88,7 +111,10 @@ export function expectContractError(res: Response, label: string, status?: numbe
  * Every key under `prefix` with its type and full content, in a stable
  * order, for byte-for-byte comparison and for leak scans. TTLs are left out.
  */
-export async function dumpRedis(redis: Redis, prefix: string): Promise<Record<string, { type: string; value: unknown }>> {
+export async function dumpRedis(
+  redis: Redis,
+  prefix: string,
+): Promise<Record<string, { type: string; value: unknown }>> {
   const keys: string[] = [];
   let cursor = '0';
   do {
@@ -134,6 +160,9 @@ export async function dumpRedis(redis: Redis, prefix: string): Promise<Record<st
 /** The dump as one text, strings base64-decoded, for searching. */
 export function dumpText(dump: Record<string, { type: string; value: unknown }>): string {
   return Object.entries(dump)
-    .map(([key, { type, value }]) => `${key} ${type} ${type === 'string' ? Buffer.from(String(value), 'base64').toString('utf8') : JSON.stringify(value)}`)
+    .map(
+      ([key, { type, value }]) =>
+        `${key} ${type} ${type === 'string' ? Buffer.from(String(value), 'base64').toString('utf8') : JSON.stringify(value)}`,
+    )
     .join('\n');
 }

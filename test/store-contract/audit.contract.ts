@@ -7,7 +7,8 @@ export function describeAuditContract(store: () => AuditStore): void {
   describe('audit', () => {
     it('appends events with increasing ids and lists them newest first', async () => {
       const appended: AuditEvent[] = [];
-      for (let index = 0; index < 5; index += 1) appended.push(await store().appendAudit(auditEvent(`cl_${index}`), 100));
+      for (let index = 0; index < 5; index += 1)
+        appended.push(await store().appendAudit(auditEvent(`cl_${index}`), 100));
 
       expect(appended[0]).toEqual({ ...auditEvent('cl_0'), id: expect.any(String) });
       expect(new Set(appended.map((event) => event.id)).size).toBe(5);
@@ -25,7 +26,8 @@ export function describeAuditContract(store: () => AuditStore): void {
 
     it('pages with beforeId, exclusive', async () => {
       const ids: string[] = [];
-      for (let index = 0; index < 5; index += 1) ids.push((await store().appendAudit(auditEvent(`cl_${index}`), 100)).id);
+      for (let index = 0; index < 5; index += 1)
+        ids.push((await store().appendAudit(auditEvent(`cl_${index}`), 100)).id);
 
       expect((await store().listAudit({ limit: 2 })).map(idOf)).toEqual([ids[4], ids[3]]);
       expect((await store().listAudit({ limit: 2, beforeId: ids[3] })).map(idOf)).toEqual([ids[2], ids[1]]);
@@ -52,7 +54,10 @@ export function describeAuditContract(store: () => AuditStore): void {
     it('finds sparse matches deep in a long log', async () => {
       const needles: AuditEvent[] = [];
       for (let index = 0; index < 1_100; index += 1) {
-        const event = await store().appendAudit(auditEvent(index === 0 || index === 600 ? 'cl_needle' : `cl_${index}`), 10_000);
+        const event = await store().appendAudit(
+          auditEvent(index === 0 || index === 600 ? 'cl_needle' : `cl_${index}`),
+          10_000,
+        );
         if (event.clientId === 'cl_needle') needles.push(event);
       }
       expect(await store().listAudit({ clientId: 'cl_needle', limit: 5 })).toEqual([...needles].reverse());

@@ -33,7 +33,12 @@ export function makeEntry(
     client:
       clientId === null
         ? { ...common, type: 'api_key', clientId, tokenUrl: null }
-        : { ...common, type: 'oauth_client_credentials', clientId, tokenUrl: 'https://api.pipedream.com/v1/oauth/token' },
+        : {
+            ...common,
+            type: 'oauth_client_credentials',
+            clientId,
+            tokenUrl: 'https://api.pipedream.com/v1/oauth/token',
+          },
     status: options.status ?? initialStatus(),
     token: options.token ?? null,
   };

@@ -26,8 +26,14 @@ export function describeListingContract(store: () => ClientStore & ScheduleStore
     });
 
     it('lists one workspace only when asked', async () => {
-      expect((await store().listClients({ workspaceId: 'o_one', limit: 10 })).map(idOf)).toEqual(['cl_a', 'cl_c', 'cl_e']);
-      expect((await store().listClients({ workspaceId: 'o_one', limit: 1, afterId: 'cl_a' })).map(idOf)).toEqual(['cl_c']);
+      expect((await store().listClients({ workspaceId: 'o_one', limit: 10 })).map(idOf)).toEqual([
+        'cl_a',
+        'cl_c',
+        'cl_e',
+      ]);
+      expect((await store().listClients({ workspaceId: 'o_one', limit: 1, afterId: 'cl_a' })).map(idOf)).toEqual([
+        'cl_c',
+      ]);
       expect((await store().listClients({ workspaceId: 'o_two', limit: 10 })).map(idOf)).toEqual(['cl_b', 'cl_d']);
       expect(await store().listClients({ workspaceId: 'o_none', limit: 10 })).toEqual([]);
     });

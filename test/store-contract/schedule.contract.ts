@@ -50,8 +50,14 @@ export function describeScheduleContract(store: () => ClientStore & ScheduleStor
       expect((await store().claimDue(1_000, 60_000, 10)).nextDueAt).toBeNull();
       await store().setDue('cl_a', 1_000);
       await store().setDue('cl_b', 7_000);
-      expect(await store().claimDue(1_000, 60_000, 10)).toEqual({ due: [{ id: 'cl_a', dueAt: 1_000 }], nextDueAt: 7_000 });
-      expect(await store().claimDue(7_000, 5_000, 10)).toEqual({ due: [{ id: 'cl_b', dueAt: 7_000 }], nextDueAt: 5_000 });
+      expect(await store().claimDue(1_000, 60_000, 10)).toEqual({
+        due: [{ id: 'cl_a', dueAt: 1_000 }],
+        nextDueAt: 7_000,
+      });
+      expect(await store().claimDue(7_000, 5_000, 10)).toEqual({
+        due: [{ id: 'cl_b', dueAt: 7_000 }],
+        nextDueAt: 5_000,
+      });
       await store().removeDue('cl_a');
       await store().removeDue('cl_b');
       expect((await store().claimDue(1_000, 60_000, 10)).nextDueAt).toBeNull();

@@ -28,9 +28,25 @@ export function describeUsageContract(store: () => UsageStore): void {
     });
 
     it('keeps the later time: a late batch with an older stamp never moves a time back', async () => {
-      await store().recordUsage(stamps([['cl_a', T0 + 5_000], ['cl_b', T0 + 1_000]], [['sk_a', T0 + 5_000]]));
+      await store().recordUsage(
+        stamps(
+          [
+            ['cl_a', T0 + 5_000],
+            ['cl_b', T0 + 1_000],
+          ],
+          [['sk_a', T0 + 5_000]],
+        ),
+      );
       // Another replica's batch, flushed later but seen earlier: only cl_b moves.
-      await store().recordUsage(stamps([['cl_a', T0 + 4_000], ['cl_b', T0 + 2_000]], [['sk_a', T0 + 10]]));
+      await store().recordUsage(
+        stamps(
+          [
+            ['cl_a', T0 + 4_000],
+            ['cl_b', T0 + 2_000],
+          ],
+          [['sk_a', T0 + 10]],
+        ),
+      );
 
       expect(await store().lastUsage('clients', ['cl_a', 'cl_b'])).toEqual([T0 + 5_000, T0 + 2_000]);
       expect(await store().lastUsage('serviceKeys', ['sk_a'])).toEqual([T0 + 5_000]);
@@ -54,7 +70,15 @@ export function describeUsageContract(store: () => UsageStore): void {
     });
 
     it('forgets the times of deleted ids, of that kind only', async () => {
-      await store().recordUsage(stamps([['cl_a', T0], ['cl_b', T0]], [['cl_a', T0]]));
+      await store().recordUsage(
+        stamps(
+          [
+            ['cl_a', T0],
+            ['cl_b', T0],
+          ],
+          [['cl_a', T0]],
+        ),
+      );
 
       await store().forgetUsage('clients', ['cl_a']);
       await store().forgetUsage('clients', []);

@@ -89,11 +89,17 @@ export function randomSecret(label = 'secret'): string {
  * comparison leaves them out.
  */
 export function withoutUsageTimes<T>(body: T): T {
-  return JSON.parse(JSON.stringify(body), (key, value) => (key === 'lastServedAt' || key === 'lastUsedAt' ? undefined : value));
+  return JSON.parse(JSON.stringify(body), (key, value) =>
+    key === 'lastServedAt' || key === 'lastUsedAt' ? undefined : value,
+  );
 }
 
 /** Polls `check` until it returns a truthy value; for outcomes that happen in the background. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 10_000,
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -103,7 +109,8 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -200,7 +200,8 @@ export class FakePipedream {
   }
 
   tokenRequestCount(clientId?: string): number {
-    return this.requests.filter((r) => r.path === TOKEN_PATH && (clientId === undefined || r.clientId === clientId)).length;
+    return this.requests.filter((r) => r.path === TOKEN_PATH && (clientId === undefined || r.clientId === clientId))
+      .length;
   }
 
   /** Resolves once the token endpoint has received `count` requests (for a client, when given). */
@@ -244,7 +245,14 @@ export class FakePipedream {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.trackInFlight(res);
     const path = new URL(req.url ?? '/', this.baseUrl).pathname;
-    const entry: UpstreamRequestLog = { at: Date.now(), method: req.method ?? '', path, clientId: null, format: null, status: null };
+    const entry: UpstreamRequestLog = {
+      at: Date.now(),
+      method: req.method ?? '',
+      path,
+      clientId: null,
+      format: null,
+      status: null,
+    };
     this.requests.push(entry);
     try {
       const body = await readBody(req);
@@ -255,7 +263,8 @@ export class FakePipedream {
       }
       if (this.delayMs > 0) await sleep(this.delayMs, undefined, { signal: this.stopping.signal });
       if (await this.misbehave(req, res, entry)) return;
-      if (body === null) return this.send(res, entry, 413, { error: 'invalid_request', error_description: 'request body too large' });
+      if (body === null)
+        return this.send(res, entry, 413, { error: 'invalid_request', error_description: 'request body too large' });
       if (presented !== null) return this.token(req, res, entry, presented);
       if (path === USERS_ME_PATH) return this.usersMe(req, res, entry);
       this.send(res, entry, 404, { error: 'not_found', error_description: `no route ${req.method} ${path}` });
@@ -286,7 +295,8 @@ export class FakePipedream {
     if (!failure) return false;
     failure.remaining -= 1;
     if (failure === this.failure && failure.remaining <= 0) this.failure = null;
-    const headers: Record<string, string> = failure.retryAfterSeconds === null ? {} : { 'Retry-After': String(failure.retryAfterSeconds) };
+    const headers: Record<string, string> =
+      failure.retryAfterSeconds === null ? {} : { 'Retry-After': String(failure.retryAfterSeconds) };
     switch (failure.mode) {
       case '500':
         this.send(res, entry, 500, { error: 'server_error', error_description: 'internal error' }, headers);
@@ -298,7 +308,10 @@ export class FakePipedream {
         this.send(res, entry, 429, { error: 'rate_limited', error_description: 'too many requests' }, headers);
         return true;
       case 'html500':
-        this.send(res, entry, 500, '<html><body><h1>500 Internal Server Error</h1></body></html>', { ...headers, 'Content-Type': 'text/html' });
+        this.send(res, entry, 500, '<html><body><h1>500 Internal Server Error</h1></body></html>', {
+          ...headers,
+          'Content-Type': 'text/html',
+        });
         return true;
       case 'empty502':
         this.send(res, entry, 502, '', headers);
@@ -313,10 +326,17 @@ export class FakePipedream {
     }
   }
 
-  private token(req: IncomingMessage, res: ServerResponse, entry: UpstreamRequestLog, presented: PresentedCredentials | string): void {
-    if (req.method !== 'POST') return this.send(res, entry, 405, { error: 'invalid_request', error_description: 'use POST' });
+  private token(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: UpstreamRequestLog,
+    presented: PresentedCredentials | string,
+  ): void {
+    if (req.method !== 'POST')
+      return this.send(res, entry, 405, { error: 'invalid_request', error_description: 'use POST' });
     if (this.redirectUrl !== null) return this.send(res, entry, 302, '', { Location: this.redirectUrl });
-    if (typeof presented === 'string') return this.send(res, entry, 400, { error: 'invalid_request', error_description: presented });
+    if (typeof presented === 'string')
+      return this.send(res, entry, 400, { error: 'invalid_request', error_description: presented });
     if (presented.clientAssertion !== null) this.assertions.push(presented.clientAssertion);
     const authorized = this.authorize(presented);
     if ('error' in authorized) {
@@ -325,8 +345,15 @@ export class FakePipedream {
         ? ` (presented client_secret "${presented.clientSecret ?? ''}", Authorization "${req.headers.authorization ?? ''}"${assertion && `, client_assertion "${assertion}"`})`
         : '';
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-      const disguised = this.disguisedEcho([presented.clientSecret ?? '', ...(basic === undefined ? [] : [basic]), ...(assertion ? [assertion] : [])]);
-      return this.send(res, entry, authorized.status, { error: authorized.error, error_description: authorized.description + echo + disguised });
+      const disguised = this.disguisedEcho([
+        presented.clientSecret ?? '',
+        ...(basic === undefined ? [] : [basic]),
+        ...(assertion ? [assertion] : []),
+      ]);
+      return this.send(res, entry, authorized.status, {
+        error: authorized.error,
+        error_description: authorized.description + echo + disguised,
+      });
     }
     const expiresIn = authorized.client.options.expiresIn ?? this.defaultExpiresIn;
     const accessToken = `pd_at_${randomBytes(24).toString('base64url')}`;
@@ -342,7 +369,11 @@ export class FakePipedream {
 
   private authorize(request: PresentedCredentials): { clientId: string; client: FakeClient } | TokenRequestProblem {
     if (request.grantType !== 'client_credentials') {
-      return { status: 400, error: 'unsupported_grant_type', description: `grant_type must be client_credentials, got ${JSON.stringify(request.grantType)}` };
+      return {
+        status: 400,
+        error: 'unsupported_grant_type',
+        description: `grant_type must be client_credentials, got ${JSON.stringify(request.grantType)}`,
+      };
     }
     const client = request.clientId === null ? undefined : this.clients.get(request.clientId);
     if (request.clientId === null || !client || client.secret !== request.clientSecret) {
@@ -350,16 +381,21 @@ export class FakePipedream {
     }
     if (client.revoked) return { status: 401, error: 'invalid_client', description: 'The client has been revoked' };
     const allowed = client.options.scopes;
-    const unknownScopes = allowed ? (request.scope ?? '').split(' ').filter((scope) => scope !== '' && !allowed.includes(scope)) : [];
-    if (unknownScopes.length > 0) return { status: 400, error: 'invalid_scope', description: `Unknown scope: ${unknownScopes.join(' ')}` };
+    const unknownScopes = allowed
+      ? (request.scope ?? '').split(' ').filter((scope) => scope !== '' && !allowed.includes(scope))
+      : [];
+    if (unknownScopes.length > 0)
+      return { status: 400, error: 'invalid_scope', description: `Unknown scope: ${unknownScopes.join(' ')}` };
     return { clientId: request.clientId, client };
   }
 
   private usersMe(req: IncomingMessage, res: ServerResponse, entry: UpstreamRequestLog): void {
-    if (req.method !== 'GET') return this.send(res, entry, 405, { error: 'invalid_request', error_description: 'use GET' });
+    if (req.method !== 'GET')
+      return this.send(res, entry, 405, { error: 'invalid_request', error_description: 'use GET' });
     const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? null;
     if (key === null || !this.apiKeys.has(key)) {
-      const echo = (this.echoSecretsInErrors ? ` (presented key "${key ?? ''}")` : '') + this.disguisedEcho([key ?? '']);
+      const echo =
+        (this.echoSecretsInErrors ? ` (presented key "${key ?? ''}")` : '') + this.disguisedEcho([key ?? '']);
       return this.send(res, entry, 401, { error: 'unauthorized', error_description: `Invalid API key${echo}` });
     }
     const userId = `u_${Buffer.from(key).toString('hex').slice(0, 12)}`;
@@ -372,7 +408,13 @@ export class FakePipedream {
     return disguise === null ? '' : ` (you sent ${values.map((value) => DISGUISES[disguise](value)).join(' with ')})`;
   }
 
-  private send(res: ServerResponse, entry: UpstreamRequestLog, status: number, body: object | string, headers: Record<string, string> = {}): void {
+  private send(
+    res: ServerResponse,
+    entry: UpstreamRequestLog,
+    status: number,
+    body: object | string,
+    headers: Record<string, string> = {},
+  ): void {
     if (res.destroyed) return;
     entry.status = status;
     const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -416,7 +458,14 @@ function presentedCredentials(req: IncomingMessage, body: string): PresentedCred
       const value = (parsed as Record<string, unknown>)[name];
       return typeof value === 'string' ? value : null;
     };
-    return { format: 'json', grantType: field('grant_type'), clientId: field('client_id'), clientSecret: field('client_secret'), scope: field('scope'), clientAssertion: null };
+    return {
+      format: 'json',
+      grantType: field('grant_type'),
+      clientId: field('client_id'),
+      clientSecret: field('client_secret'),
+      scope: field('scope'),
+      clientAssertion: null,
+    };
   }
   if (contentType === 'application/x-www-form-urlencoded') {
     const params = new URLSearchParams(body);

@@ -20,7 +20,9 @@ export function rawRequest(url: string, request: string | Buffer, timeoutMs = 10
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no close within ${timeoutMs} ms; got: ${Buffer.concat(chunks).toString('latin1').slice(0, 300)}`));
+      reject(
+        new Error(`no close within ${timeoutMs} ms; got: ${Buffer.concat(chunks).toString('latin1').slice(0, 300)}`),
+      );
     }, timeoutMs);
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     // A reset after the answer was written still leaves the answer to read.
@@ -45,12 +47,16 @@ export function parseAnswer(raw: string): RawAnswer {
   }
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? 0);
   let body = end < 0 ? '' : raw.slice(end + 4);
-  if (headers['content-length'] !== undefined) body = Buffer.from(body).subarray(0, Number(headers['content-length'])).toString('utf8');
+  if (headers['content-length'] !== undefined)
+    body = Buffer.from(body).subarray(0, Number(headers['content-length'])).toString('utf8');
   return { status, headers, body, raw };
 }
 
 /** Opens a connection and sends the start of a request head that never ends. */
-export function slowSocket(url: string, partialHead = 'GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: '): Promise<Socket> {
+export function slowSocket(
+  url: string,
+  partialHead = 'GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ',
+): Promise<Socket> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname, () => {

@@ -12,7 +12,9 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -46,13 +48,20 @@ export async function startRedisServer(
   const child = spawn(
     'redis-server',
     [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--dir', dir,
-      '--save', '',
-      '--appendonly', options.appendonly ? 'yes' : 'no',
-      '--protected-mode', 'no',
-      '--loglevel', 'warning',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      options.appendonly ? 'yes' : 'no',
+      '--protected-mode',
+      'no',
+      '--loglevel',
+      'warning',
       ...(options.args ?? []),
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
@@ -80,7 +89,8 @@ export async function waitForRedis(url: string, child: ChildProcess): Promise<vo
   const { port } = new URL(url);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode} before accepting connections`);
+    if (child.exitCode !== null)
+      throw new Error(`redis-server exited with code ${child.exitCode} before accepting connections`);
     if (await answersPing(Number(port))) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -310,11 +310,11 @@ describe('TokenBrokerClient (scripted broker, fake timers)', () => {
     client = clientFor(broker);
     const timers: Array<ReturnType<typeof setTimeout>> = [];
     const realSetTimeout = global.setTimeout;
-    const spy = jest.spyOn(global, 'setTimeout').mockImplementation(((...args: Parameters<typeof setTimeout>) => {
+    const spy = jest.spyOn(global, 'setTimeout').mockImplementation((...args: Parameters<typeof setTimeout>) => {
       const timer = realSetTimeout(...args);
       timers.push(timer);
       return timer;
-    }) as typeof setTimeout);
+    });
     await client.getToken('c1');
     spy.mockRestore();
     const renewal = timers.at(-1);

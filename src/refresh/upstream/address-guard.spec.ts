@@ -12,18 +12,37 @@ const allowlistOf = (value: string) => parseConfig({ TOKEN_URL_ALLOWLIST: value 
 function lookUp(allowlist: string, answers: LookupAddress[], all = false): Promise<string | string[]> {
   const lookup = guardedLookup(allowlistOf(allowlist), (_host, _options, callback) => callback(null, answers));
   return new Promise((resolve) => {
-    lookup('token.example', { all }, ((error: NodeJS.ErrnoException | null, address: string | LookupAddress[]) => {
+    lookup('token.example', { all }, (error: NodeJS.ErrnoException | null, address: string | LookupAddress[]) => {
       if (error) resolve(error.code ?? 'no code');
       else resolve(Array.isArray(address) ? address.map((entry) => entry.address) : [address]);
-    }));
+    });
   });
 }
 
 describe('address guard (SSRF through DNS)', () => {
   it.each([
-    '127.0.0.1', '127.8.9.10', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0',
-    '224.0.0.1', '255.255.255.255', '::1', '::', 'fe80::1', 'fd00::1', 'fc12::3', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:169.254.169.254',
-    '[::1]', '64:ff9b::7f00:1', 'not-an-address',
+    '127.0.0.1',
+    '127.8.9.10',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '224.0.0.1',
+    '255.255.255.255',
+    '::1',
+    '::',
+    'fe80::1',
+    'fd00::1',
+    'fc12::3',
+    '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '::ffff:169.254.169.254',
+    '[::1]',
+    '64:ff9b::7f00:1',
+    'not-an-address',
   ])('%s is not public', (address) => {
     expect(isPublicAddress(address)).toBe(false);
   });
@@ -39,32 +58,55 @@ describe('address guard (SSRF through DNS)', () => {
   });
 
   it('passes public answers through, in both callback forms', async () => {
-    const answers = [{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::1', family: 6 }];
+    const answers = [
+      { address: '93.184.216.34', family: 4 },
+      { address: '2606:2800:220:1::1', family: 6 },
+    ];
     expect(await lookUp('api.pipedream.com', answers)).toEqual(['93.184.216.34']);
     expect(await lookUp('api.pipedream.com', answers, true)).toEqual(['93.184.216.34', '2606:2800:220:1::1']);
   });
 
   it('refuses a name that resolves to loopback, private or link-local, even when only one of its answers does', async () => {
     for (const address of ['127.0.0.1', '10.0.0.5', '169.254.169.254', '::1', '::ffff:127.0.0.1']) {
-      expect(await lookUp('api.pipedream.com', [{ address, family: address.includes(':') ? 6 : 4 }])).toBe(ADDRESS_NOT_ALLOWED);
+      expect(await lookUp('api.pipedream.com', [{ address, family: address.includes(':') ? 6 : 4 }])).toBe(
+        ADDRESS_NOT_ALLOWED,
+      );
     }
-    expect(await lookUp('api.pipedream.com', [{ address: '93.184.216.34', family: 4 }, { address: '127.0.0.1', family: 4 }], true)).toBe(ADDRESS_NOT_ALLOWED);
+    expect(
+      await lookUp(
+        'api.pipedream.com',
+        [
+          { address: '93.184.216.34', family: 4 },
+          { address: '127.0.0.1', family: 4 },
+        ],
+        true,
+      ),
+    ).toBe(ADDRESS_NOT_ALLOWED);
     expect(await lookUp('api.pipedream.com', [])).toBe(ADDRESS_NOT_ALLOWED);
   });
 
   it('allows a non-public address only when the allowlist names that very address', async () => {
     expect(await lookUp('http://127.0.0.1', [{ address: '127.0.0.1', family: 4 }])).toEqual(['127.0.0.1']);
-    expect(await lookUp('http://127.0.0.1:8080', [{ address: '::ffff:127.0.0.1', family: 6 }])).toEqual(['::ffff:127.0.0.1']);
+    expect(await lookUp('http://127.0.0.1:8080', [{ address: '::ffff:127.0.0.1', family: 6 }])).toEqual([
+      '::ffff:127.0.0.1',
+    ]);
     expect(await lookUp('http://127.0.0.1', [{ address: '127.0.0.2', family: 4 }])).toBe(ADDRESS_NOT_ALLOWED);
     expect(await lookUp('http://localhost', [{ address: '127.0.0.1', family: 4 }])).toBe(ADDRESS_NOT_ALLOWED);
   });
 
   it('decides at every connection, so a name that rebinds to loopback later is refused then', async () => {
-    const answers: LookupAddress[][] = [[{ address: '93.184.216.34', family: 4 }], [{ address: '127.0.0.1', family: 4 }]];
-    const lookup = guardedLookup(allowlistOf('api.pipedream.com'), (_host, _options, callback) => callback(null, answers.shift()!));
+    const answers: LookupAddress[][] = [
+      [{ address: '93.184.216.34', family: 4 }],
+      [{ address: '127.0.0.1', family: 4 }],
+    ];
+    const lookup = guardedLookup(allowlistOf('api.pipedream.com'), (_host, _options, callback) =>
+      callback(null, answers.shift()!),
+    );
     const once = () =>
       new Promise<string>((resolve) =>
-        lookup('api.pipedream.com', {}, (error, address) => resolve(error ? String(error.code) : typeof address === 'string' ? address : JSON.stringify(address))),
+        lookup('api.pipedream.com', {}, (error, address) =>
+          resolve(error ? String(error.code) : typeof address === 'string' ? address : JSON.stringify(address)),
+        ),
       );
     expect(await once()).toBe('93.184.216.34');
     expect(await once()).toBe(ADDRESS_NOT_ALLOWED);
@@ -98,7 +140,12 @@ describe('address guard (SSRF through DNS)', () => {
       const port = new URL(fake.baseUrl).port;
       for (const host of ['localhost', 'LOCALHOST']) {
         const outcome = await client('http://localhost').requestToken(request(`http://${host}:${port}/v1/oauth/token`));
-        expect(outcome).toEqual({ kind: 'rejected', httpStatus: null, error: 'address_not_allowed', description: expect.stringContaining('loopback') });
+        expect(outcome).toEqual({
+          kind: 'rejected',
+          httpStatus: null,
+          error: 'address_not_allowed',
+          description: expect.stringContaining('loopback'),
+        });
       }
       expect(fake.requests.length).toBe(before);
     });
@@ -111,10 +158,16 @@ describe('address guard (SSRF through DNS)', () => {
     it('connects by name when the allowlist names the address that name resolves to', async () => {
       const port = new URL(fake.baseUrl).port;
       const lookup = guardedLookup(allowlistOf('http://localhost,http://127.0.0.1,http://[::1]'));
-      const resolved = await new Promise<string>((resolve) => lookup('localhost', {}, (error, address) => resolve(error ? 'refused' : typeof address === 'string' ? address : '')));
+      const resolved = await new Promise<string>((resolve) =>
+        lookup('localhost', {}, (error, address) =>
+          resolve(error ? 'refused' : typeof address === 'string' ? address : ''),
+        ),
+      );
       expect(['127.0.0.1', '::1']).toContain(resolved);
       if (resolved === '127.0.0.1') {
-        const outcome = await client('http://localhost,http://127.0.0.1,http://[::1]').requestToken(request(`http://localhost:${port}/v1/oauth/token`));
+        const outcome = await client('http://localhost,http://127.0.0.1,http://[::1]').requestToken(
+          request(`http://localhost:${port}/v1/oauth/token`),
+        );
         expect(outcome).toMatchObject({ kind: 'token' });
       }
     });

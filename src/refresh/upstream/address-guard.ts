@@ -59,7 +59,11 @@ export function isPublicAddress(address: string): boolean {
   return !NON_PUBLIC.check(canonical, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-type Resolver = (hostname: string, options: { all: true; family?: number; hints?: number }, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+type Resolver = (
+  hostname: string,
+  options: { all: true; family?: number; hints?: number },
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 const systemResolver: Resolver = (hostname, options, callback) => dnsLookup(hostname, options, callback);
 
@@ -77,16 +81,23 @@ export function guardedLookup(allowlist: AllowedHost[], resolve: Resolver = syst
     allowlist.map((entry) => canonicalAddress(entry.hostname)).filter((hostname) => isIP(hostname) !== 0),
   );
   return (hostname, options, callback) => {
-    resolve(hostname, { all: true, family: options.family as number | undefined, hints: options.hints }, (error, addresses) => {
-      if (error) return callback(error, '', 0);
-      const refused = addresses.find((entry) => !isPublicAddress(entry.address) && !namedAddresses.has(canonicalAddress(entry.address)));
-      if (refused || addresses.length === 0) {
-        const denied: NodeJS.ErrnoException = new Error(`${hostname} resolves to an address that is not public`);
-        denied.code = ADDRESS_NOT_ALLOWED;
-        return callback(denied, '', 0);
-      }
-      if (options.all) return (callback as unknown as (error: null, addresses: LookupAddress[]) => void)(null, addresses);
-      return callback(null, addresses[0].address, addresses[0].family);
-    });
+    resolve(
+      hostname,
+      { all: true, family: options.family as number | undefined, hints: options.hints },
+      (error, addresses) => {
+        if (error) return callback(error, '', 0);
+        const refused = addresses.find(
+          (entry) => !isPublicAddress(entry.address) && !namedAddresses.has(canonicalAddress(entry.address)),
+        );
+        if (refused || addresses.length === 0) {
+          const denied: NodeJS.ErrnoException = new Error(`${hostname} resolves to an address that is not public`);
+          denied.code = ADDRESS_NOT_ALLOWED;
+          return callback(denied, '', 0);
+        }
+        if (options.all)
+          return (callback as unknown as (error: null, addresses: LookupAddress[]) => void)(null, addresses);
+        return callback(null, addresses[0].address, addresses[0].family);
+      },
+    );
   };
 }

@@ -30,7 +30,13 @@ describe('Redactor', () => {
 
   it('cuts any piece of 8 characters or more, wherever it starts', () => {
     const redactor = cleaner(secret);
-    for (const [start, length] of [[0, 8], [37, 8], [398, 8], [100, 50], [200, 206]]) {
+    for (const [start, length] of [
+      [0, 8],
+      [37, 8],
+      [398, 8],
+      [100, 50],
+      [200, 206],
+    ]) {
       expect(redactor.clean(`<${secret.slice(start, start + length)}>`)).toBe(`<${REDACTED}>`);
     }
   });

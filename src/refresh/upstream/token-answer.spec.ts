@@ -15,14 +15,21 @@ describe('readExpiresIn', () => {
     expect(readExpiresIn(value)).toEqual({ missing: true });
   });
 
-  it.each([0, -5, 0.5, 1e12, 1e13, 1e300, '1e13', Infinity, NaN, '', ' ', 'soon', true, {}, []])('refuses %p', (value) => {
-    expect(readExpiresIn(value)).toEqual({ invalid: expect.stringContaining('expires_in') });
-  });
+  it.each([0, -5, 0.5, 1e12, 1e13, 1e300, '1e13', Infinity, NaN, '', ' ', 'soon', true, {}, []])(
+    'refuses %p',
+    (value) => {
+      expect(readExpiresIn(value)).toEqual({ invalid: expect.stringContaining('expires_in') });
+    },
+  );
 });
 
 describe('tokenOutcomeOf', () => {
   it('uses the default lifetime when the answer has no expires_in', () => {
-    expect(tokenOutcomeOf({ access_token: 'at' }, 200, null, 1234)).toEqual({ kind: 'token', accessToken: 'at', expiresInSeconds: 1234 });
+    expect(tokenOutcomeOf({ access_token: 'at' }, 200, null, 1234)).toEqual({
+      kind: 'token',
+      accessToken: 'at',
+      expiresInSeconds: 1234,
+    });
   });
 
   it('makes an invalid lifetime a transient failure, so it is retried with backoff and nothing is served', () => {

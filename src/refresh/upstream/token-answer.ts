@@ -17,7 +17,8 @@ export type ExpiresInReading = { seconds: number } | { missing: true } | { inval
  */
 export function readExpiresIn(value: unknown): ExpiresInReading {
   if (value === undefined || value === null) return { missing: true };
-  const seconds = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  const seconds =
+    typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
   if (!Number.isFinite(seconds)) return { invalid: 'expires_in is not a number' };
   const whole = Math.floor(seconds);
   if (whole < 1) return { invalid: 'expires_in is not a positive number of seconds' };
@@ -41,7 +42,12 @@ export function tokenOutcomeOf(
   }
   const expiresIn = readExpiresIn(body?.expires_in);
   if ('invalid' in expiresIn) {
-    return { kind: 'transient', reason: `HTTP ${httpStatus} with an invalid ${expiresIn.invalid}`, httpStatus, retryAfterSeconds };
+    return {
+      kind: 'transient',
+      reason: `HTTP ${httpStatus} with an invalid ${expiresIn.invalid}`,
+      httpStatus,
+      retryAfterSeconds,
+    };
   }
   const expiresInSeconds = 'seconds' in expiresIn ? expiresIn.seconds : defaultExpiresInSeconds;
   return { kind: 'token', accessToken, expiresInSeconds };

@@ -50,7 +50,10 @@ describe('UpstreamClient', () => {
   }
 
   /** A shared-secret request: the secret in the JSON body (post) or in HTTP Basic with the form, as each format's default. */
-  function tokenRequest({ clientSecret = 'pd_secret', ...overrides }: Partial<TokenRequest> & { clientSecret?: string } = {}): TokenRequest {
+  function tokenRequest({
+    clientSecret = 'pd_secret',
+    ...overrides
+  }: Partial<TokenRequest> & { clientSecret?: string } = {}): TokenRequest {
     const format = overrides.format ?? 'json';
     return {
       clientKey: 'broker-client-1',
@@ -73,16 +76,23 @@ describe('UpstreamClient', () => {
       expect(fake.issued[0]).toMatchObject({ clientId: 'pd_client', format, scope: null });
     });
 
-    it.each(['json', 'form'] as const)('sends a secret with + %% : space and é, and a client id with colons, in the %s format', async (format) => {
-      fake.addClient(TRICKY_CLIENT_ID, TRICKY_SECRET);
-      const outcome = await upstreamClient().requestToken(tokenRequest({ format, clientId: TRICKY_CLIENT_ID, clientSecret: TRICKY_SECRET }));
-      expect(outcome.kind).toBe('token');
-      expect(fake.issued).toEqual([expect.objectContaining({ clientId: TRICKY_CLIENT_ID, format })]);
-    });
+    it.each(['json', 'form'] as const)(
+      'sends a secret with + %% : space and é, and a client id with colons, in the %s format',
+      async (format) => {
+        fake.addClient(TRICKY_CLIENT_ID, TRICKY_SECRET);
+        const outcome = await upstreamClient().requestToken(
+          tokenRequest({ format, clientId: TRICKY_CLIENT_ID, clientSecret: TRICKY_SECRET }),
+        );
+        expect(outcome.kind).toBe('token');
+        expect(fake.issued).toEqual([expect.objectContaining({ clientId: TRICKY_CLIENT_ID, format })]);
+      },
+    );
 
     it.each(['json', 'form'] as const)('sends the scope in the %s format', async (format) => {
       fake.addClient('pd_client', 'pd_secret', { scopes: ['workflows:read', 'accounts:read'] });
-      const outcome = await upstreamClient().requestToken(tokenRequest({ format, scope: 'workflows:read accounts:read' }));
+      const outcome = await upstreamClient().requestToken(
+        tokenRequest({ format, scope: 'workflows:read accounts:read' }),
+      );
       expect(outcome.kind).toBe('token');
       expect(fake.issued[0].scope).toBe('workflows:read accounts:read');
     });
@@ -99,8 +109,26 @@ describe('UpstreamClient', () => {
       });
       try {
         const client = upstreamClient();
-        await client.requestToken(tokenRequest({ ...KEY_CALLER, tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: null, format: 'json' }));
-        await client.requestToken(tokenRequest({ ...KEY_CALLER, tokenUrl: server.url, clientId: 'my:id', clientSecret: 'p+ss% wörd:', scope: 'a b', format: 'form' }));
+        await client.requestToken(
+          tokenRequest({
+            ...KEY_CALLER,
+            tokenUrl: server.url,
+            clientId: 'my:id',
+            clientSecret: 'p+ss% wörd:',
+            scope: null,
+            format: 'json',
+          }),
+        );
+        await client.requestToken(
+          tokenRequest({
+            ...KEY_CALLER,
+            tokenUrl: server.url,
+            clientId: 'my:id',
+            clientSecret: 'p+ss% wörd:',
+            scope: 'a b',
+            format: 'form',
+          }),
+        );
       } finally {
         await server.close();
       }
@@ -108,9 +136,16 @@ describe('UpstreamClient', () => {
       const [json, form] = seen;
       expect(json.headers).toMatchObject({ accept: 'application/json', 'content-type': 'application/json' });
       expect(json.headers.authorization).toBeUndefined();
-      expect(JSON.parse(json.body)).toEqual({ grant_type: 'client_credentials', client_id: 'my:id', client_secret: 'p+ss% wörd:' });
+      expect(JSON.parse(json.body)).toEqual({
+        grant_type: 'client_credentials',
+        client_id: 'my:id',
+        client_secret: 'p+ss% wörd:',
+      });
 
-      expect(form.headers).toMatchObject({ accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' });
+      expect(form.headers).toMatchObject({
+        accept: 'application/json',
+        'content-type': 'application/x-www-form-urlencoded',
+      });
       expect(form.body).toBe('grant_type=client_credentials&scope=a+b');
       // RFC 6749 section 2.3.1: each half form-encoded, then joined with ':' and base64-encoded.
       const expectedCredential = Buffer.from('my%3Aid:p%2Bss%25+w%C3%B6rd%3A', 'utf8').toString('base64');
@@ -120,13 +155,19 @@ describe('UpstreamClient', () => {
     it('takes expires_in from the answer', async () => {
       fake.addClient('pd_client', 'pd_secret');
       fake.setExpiresIn(7_200);
-      await expect(upstreamClient().requestToken(tokenRequest())).resolves.toMatchObject({ kind: 'token', expiresInSeconds: 7_200 });
+      await expect(upstreamClient().requestToken(tokenRequest())).resolves.toMatchObject({
+        kind: 'token',
+        expiresInSeconds: 7_200,
+      });
     });
 
     it('assumes 3600 s when the answer has no expires_in', async () => {
       fake.addClient('pd_client', 'pd_secret');
       fake.setExpiresIn(null);
-      await expect(upstreamClient().requestToken(tokenRequest())).resolves.toMatchObject({ kind: 'token', expiresInSeconds: 3_600 });
+      await expect(upstreamClient().requestToken(tokenRequest())).resolves.toMatchObject({
+        kind: 'token',
+        expiresInSeconds: 3_600,
+      });
     });
 
     it.each([
@@ -134,7 +175,9 @@ describe('UpstreamClient', () => {
       ['a fraction', '1800.7', 1_800],
       ['null', 'null', 3_600],
     ])('reads an expires_in that is %s', async (_label, rawExpiresIn, expected) => {
-      const server = await scriptedServer((_req, res) => res.writeHead(200).end(`{"access_token":"t","expires_in":${rawExpiresIn}}`));
+      const server = await scriptedServer((_req, res) =>
+        res.writeHead(200).end(`{"access_token":"t","expires_in":${rawExpiresIn}}`),
+      );
       try {
         const outcome = await upstreamClient().requestToken(tokenRequest({ tokenUrl: server.url }));
         expect(outcome).toEqual({ kind: 'token', accessToken: 't', expiresInSeconds: expected });
@@ -149,7 +192,9 @@ describe('UpstreamClient', () => {
       ['not a number', '"soon"'],
       ['over a year', '1e13'],
     ])('takes an expires_in that is %s as a transient failure, never a token', async (_label, rawExpiresIn) => {
-      const server = await scriptedServer((_req, res) => res.writeHead(200).end(`{"access_token":"t","expires_in":${rawExpiresIn}}`));
+      const server = await scriptedServer((_req, res) =>
+        res.writeHead(200).end(`{"access_token":"t","expires_in":${rawExpiresIn}}`),
+      );
       try {
         const outcome = await upstreamClient().requestToken(tokenRequest({ tokenUrl: server.url }));
         expect(outcome).toMatchObject({ kind: 'transient', reason: expect.stringContaining('invalid expires_in') });
@@ -201,8 +246,20 @@ describe('UpstreamClient', () => {
       ['an empty body', 'application/json', '', null, null],
       ['a JSON array', 'application/json', '["invalid_client"]', null, null],
       ['non-string fields', 'application/json', '{"error":{"code":1},"error_description":42}', null, null],
-      ['overlong fields', 'application/json', JSON.stringify({ error: 'e'.repeat(500), error_description: 'd'.repeat(500) }), 'e'.repeat(200), 'd'.repeat(200)],
-      ['a body over 64 KB', 'application/json', JSON.stringify({ error: 'invalid_client', padding: 'x'.repeat(200_000) }), null, null],
+      [
+        'overlong fields',
+        'application/json',
+        JSON.stringify({ error: 'e'.repeat(500), error_description: 'd'.repeat(500) }),
+        'e'.repeat(200),
+        'd'.repeat(200),
+      ],
+      [
+        'a body over 64 KB',
+        'application/json',
+        JSON.stringify({ error: 'invalid_client', padding: 'x'.repeat(200_000) }),
+        null,
+        null,
+      ],
     ])('classifies a 403 with %s by its status', async (_label, contentType, body, error, description) => {
       const server = await scriptedServer((_req, res) => res.writeHead(403, { 'Content-Type': contentType }).end(body));
       try {
@@ -236,14 +293,22 @@ describe('UpstreamClient', () => {
     it('reports a connection reset as a network error', async () => {
       fake.fail('reset');
       const outcome = await upstreamClient().requestToken(tokenRequest());
-      expect(outcome).toMatchObject({ kind: 'transient', reason: expect.stringMatching(/^network error \(E[A-Z]+\)$/) });
+      expect(outcome).toMatchObject({
+        kind: 'transient',
+        reason: expect.stringMatching(/^network error \(E[A-Z]+\)$/),
+      });
     });
 
     it('reports a refused connection as a network error', async () => {
       const server = await scriptedServer(() => undefined);
       await server.close();
       const outcome = await upstreamClient().requestToken(tokenRequest({ tokenUrl: server.url }));
-      expect(outcome).toEqual({ kind: 'transient', reason: 'network error (ECONNREFUSED)', httpStatus: null, retryAfterSeconds: null });
+      expect(outcome).toEqual({
+        kind: 'transient',
+        reason: 'network error (ECONNREFUSED)',
+        httpStatus: null,
+        retryAfterSeconds: null,
+      });
     });
 
     it('classifies a 429 as transient and reads its Retry-After', async () => {
@@ -254,7 +319,10 @@ describe('UpstreamClient', () => {
 
     it('reads a Retry-After on a 503', async () => {
       fake.fail('503', { retryAfterSeconds: 30 });
-      await expect(upstreamClient().requestToken(tokenRequest())).resolves.toMatchObject({ httpStatus: 503, retryAfterSeconds: 30 });
+      await expect(upstreamClient().requestToken(tokenRequest())).resolves.toMatchObject({
+        httpStatus: 503,
+        retryAfterSeconds: 30,
+      });
     });
 
     it('fails only for the number of requests asked', async () => {
@@ -268,7 +336,10 @@ describe('UpstreamClient', () => {
     it('classifies a 408 as transient', async () => {
       const server = await scriptedServer((_req, res) => res.writeHead(408).end());
       try {
-        await expect(upstreamClient().requestToken(tokenRequest({ tokenUrl: server.url }))).resolves.toMatchObject({ kind: 'transient', httpStatus: 408 });
+        await expect(upstreamClient().requestToken(tokenRequest({ tokenUrl: server.url }))).resolves.toMatchObject({
+          kind: 'transient',
+          httpStatus: 408,
+        });
       } finally {
         await server.close();
       }
@@ -278,7 +349,12 @@ describe('UpstreamClient', () => {
       fake.fail('timeout');
       const started = Date.now();
       const outcome = await upstreamClient({ UPSTREAM_TIMEOUT_MS: '200' }).requestToken(tokenRequest());
-      expect(outcome).toEqual({ kind: 'transient', reason: 'no complete answer within 200 ms', httpStatus: null, retryAfterSeconds: null });
+      expect(outcome).toEqual({
+        kind: 'transient',
+        reason: 'no complete answer within 200 ms',
+        httpStatus: null,
+        retryAfterSeconds: null,
+      });
       expect(Date.now() - started).toBeLessThan(2_000);
     });
 
@@ -288,7 +364,9 @@ describe('UpstreamClient', () => {
         res.write('{"access_token":');
       });
       try {
-        const outcome = await upstreamClient({ UPSTREAM_TIMEOUT_MS: '200' }).requestToken(tokenRequest({ tokenUrl: server.url }));
+        const outcome = await upstreamClient({ UPSTREAM_TIMEOUT_MS: '200' }).requestToken(
+          tokenRequest({ tokenUrl: server.url }),
+        );
         expect(outcome).toMatchObject({ kind: 'transient', reason: 'no complete answer within 200 ms' });
       } finally {
         await server.close();
@@ -305,7 +383,12 @@ describe('UpstreamClient', () => {
       const server = await scriptedServer((_req, res) => res.writeHead(200).end(body));
       try {
         const outcome = await upstreamClient().requestToken(tokenRequest({ tokenUrl: server.url }));
-        expect(outcome).toEqual({ kind: 'transient', reason: 'HTTP 200 without an access_token', httpStatus: 200, retryAfterSeconds: null });
+        expect(outcome).toEqual({
+          kind: 'transient',
+          reason: 'HTTP 200 without an access_token',
+          httpStatus: 200,
+          retryAfterSeconds: null,
+        });
       } finally {
         await server.close();
       }
@@ -326,7 +409,9 @@ describe('UpstreamClient', () => {
         tokenRequest({ format, clientId: TRICKY_CLIENT_ID, clientSecret: TRICKY_SECRET }),
       );
       expect(outcome).toMatchObject({ kind: 'rejected', httpStatus: 401, error: 'invalid_client' });
-      const basicCredential = Buffer.from('client%3Awith%3Acolons:p%2Bss%2520w%3Ard+%C3%A9%2F%26%3D').toString('base64');
+      const basicCredential = Buffer.from('client%3Awith%3Acolons:p%2Bss%2520w%3Ard+%C3%A9%2F%26%3D').toString(
+        'base64',
+      );
       leakChecks(outcome, [TRICKY_SECRET, basicCredential]);
     });
 
@@ -340,11 +425,20 @@ describe('UpstreamClient', () => {
     it('redacts secrets in the error field too, and in their encoded forms', async () => {
       const secret = 'a b+c"d';
       const server = await scriptedServer((_req, res) =>
-        res.writeHead(400).end(JSON.stringify({ error: `bad ${secret}`, error_description: 'got a+b%2Bc%22d and a b+c\\"d' })),
+        res
+          .writeHead(400)
+          .end(JSON.stringify({ error: `bad ${secret}`, error_description: 'got a+b%2Bc%22d and a b+c\\"d' })),
       );
       try {
-        const outcome = await upstreamClient().requestToken(tokenRequest({ tokenUrl: server.url, clientSecret: secret }));
-        expect(outcome).toEqual({ kind: 'rejected', httpStatus: 400, error: 'bad [redacted]', description: 'got [redacted] and [redacted]' });
+        const outcome = await upstreamClient().requestToken(
+          tokenRequest({ tokenUrl: server.url, clientSecret: secret }),
+        );
+        expect(outcome).toEqual({
+          kind: 'rejected',
+          httpStatus: 400,
+          error: 'bad [redacted]',
+          description: 'got [redacted] and [redacted]',
+        });
       } finally {
         await server.close();
       }
@@ -361,18 +455,27 @@ describe('UpstreamClient', () => {
     it('reports a revoked key as rejected', async () => {
       fake.addApiKey('pd_api_key_1');
       fake.revokeApiKey('pd_api_key_1');
-      await expect(upstreamClient().checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toMatchObject({ kind: 'rejected', httpStatus: 401 });
+      await expect(upstreamClient().checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toMatchObject({
+        kind: 'rejected',
+        httpStatus: 401,
+      });
     });
 
     it('reports an unreachable API as transient', async () => {
       fake.fail('503');
-      await expect(upstreamClient().checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toMatchObject({ kind: 'transient', httpStatus: 503 });
+      await expect(upstreamClient().checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toMatchObject({
+        kind: 'transient',
+        httpStatus: 503,
+      });
     });
 
     it('does not reject the key for a 4xx other than 401 or 403 (a wrong PIPEDREAM_API_BASE says nothing about the key)', async () => {
       fake.addApiKey('pd_api_key_1');
       const client = upstreamClient({ PIPEDREAM_API_BASE: `${fake.baseUrl}/wrong-base` });
-      await expect(client.checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toMatchObject({ kind: 'transient', httpStatus: 404 });
+      await expect(client.checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toMatchObject({
+        kind: 'transient',
+        httpStatus: 404,
+      });
     });
   });
 
@@ -401,7 +504,13 @@ describe('UpstreamClient', () => {
       const others = Array.from({ length: 10 }, (_, i) => tokenRequest({ clientKey: `other-${i}` }));
       const refused = await Promise.all(others.map((request) => client.requestToken(request)));
       for (const outcome of refused) {
-        expect(outcome).toEqual({ kind: 'transient', reason: 'circuit open', httpStatus: null, retryAfterSeconds: expect.any(Number), notSent: true });
+        expect(outcome).toEqual({
+          kind: 'transient',
+          reason: 'circuit open',
+          httpStatus: null,
+          retryAfterSeconds: expect.any(Number),
+          notSent: true,
+        });
         if (outcome.kind === 'transient') expect(outcome.retryAfterSeconds).toBeLessThanOrEqual(5);
       }
       await expect(client.checkApiKey('pd_api_key_1', KEY_CALLER)).resolves.toMatchObject({ reason: 'circuit open' });
@@ -417,7 +526,9 @@ describe('UpstreamClient', () => {
         await expect(outcome).resolves.toMatchObject({ kind: 'transient', httpStatus: 500 });
       }
       expect(client.circuitState(fake.tokenUrl)).toBe('closed');
-      await expect(client.requestToken(tokenRequest({ clientKey: 'healthy' }))).resolves.toMatchObject({ kind: 'token' });
+      await expect(client.requestToken(tokenRequest({ clientKey: 'healthy' }))).resolves.toMatchObject({
+        kind: 'token',
+      });
     });
 
     it('refuses requests that were queued when the circuit opened', async () => {
@@ -426,7 +537,9 @@ describe('UpstreamClient', () => {
       const client = upstreamClient({ UPSTREAM_CONCURRENCY: '1' });
       const requests = Array.from({ length: 8 }, (_, i) => tokenRequest({ clientKey: `client-${i}` }));
       const outcomes = await Promise.all(requests.map((request) => client.requestToken(request)));
-      expect(outcomes.filter((outcome) => outcome.kind === 'transient' && outcome.reason === 'circuit open')).toHaveLength(3);
+      expect(
+        outcomes.filter((outcome) => outcome.kind === 'transient' && outcome.reason === 'circuit open'),
+      ).toHaveLength(3);
       expect(fake.requests).toHaveLength(5);
     });
 
@@ -439,7 +552,9 @@ describe('UpstreamClient', () => {
         for (let i = 0; i < 5; i += 1) await client.requestToken(tokenRequest({ clientKey: `failing-${i % 3}` }));
         expect(client.circuitState(fake.tokenUrl)).toBe('open');
         expect(client.circuitState(other.tokenUrl)).toBe('closed');
-        await expect(client.requestToken(tokenRequest({ tokenUrl: other.tokenUrl }))).resolves.toMatchObject({ kind: 'token' });
+        await expect(client.requestToken(tokenRequest({ tokenUrl: other.tokenUrl }))).resolves.toMatchObject({
+          kind: 'token',
+        });
       } finally {
         await other.stop();
       }
@@ -504,7 +619,9 @@ describe('UpstreamClient', () => {
       const verified = await client.requestToken(tokenRequest({ clientKey: 'rotated', verification: true }));
       expect(verified).toMatchObject({ kind: 'token' });
       expect(client.circuitState(fake.tokenUrl)).toBe('closed');
-      await expect(client.requestToken(tokenRequest({ clientKey: 'healthy' }))).resolves.toMatchObject({ kind: 'token' });
+      await expect(client.requestToken(tokenRequest({ clientKey: 'healthy' }))).resolves.toMatchObject({
+        kind: 'token',
+      });
     });
 
     it('is sent while the circuit is open, and its failure re-opens it', async () => {
@@ -531,7 +648,11 @@ describe('UpstreamClient', () => {
       for (let i = 0; i < 6; i += 1) await client.requestToken(tokenRequest({ clientKey: `failing-${i % 3}` }));
 
       const host = new URL(fake.baseUrl).host;
-      const counts = (await metrics.upstreamRequests.get()).values.map(({ labels, value }) => [labels.kind, labels.outcome, value]);
+      const counts = (await metrics.upstreamRequests.get()).values.map(({ labels, value }) => [
+        labels.kind,
+        labels.outcome,
+        value,
+      ]);
       expect(counts).toEqual(
         expect.arrayContaining([
           ['token', 'success', 1],

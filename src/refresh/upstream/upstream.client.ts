@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import {
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { request as httpsRequest, type Agent } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -97,7 +103,11 @@ export class UpstreamClient {
   async checkApiKey(apiKey: string, caller: UpstreamCaller): Promise<UpstreamOutcome> {
     const url = parseHttpUrl(`${this.config.pipedreamApiBase}/v1/users/me`);
     if (url === null) return invalidUrl('PIPEDREAM_API_BASE');
-    const headers: OutgoingHttpHeaders = { Accept: 'application/json', Authorization: `Bearer ${apiKey}`, 'User-Agent': USER_AGENT };
+    const headers: OutgoingHttpHeaders = {
+      Accept: 'application/json',
+      Authorization: `Bearer ${apiKey}`,
+      'User-Agent': USER_AGENT,
+    };
     return this.send('api_key_check', { method: 'GET', url, headers }, new Redactor(() => [apiKey]), caller);
   }
 
@@ -128,7 +138,13 @@ export class UpstreamClient {
       const admission = verification ? { admitted: true as const, probe: false } : circuit.tryAdmit(caller.clientKey);
       if (!admission.admitted) return this.refuse(host, kind, admission.retryAfterMs);
       const started = performance.now();
-      const { outcome, aboutHost } = await this.exchangeInSpan(kind, request, redactor, caller, defaultExpiresInSeconds);
+      const { outcome, aboutHost } = await this.exchangeInSpan(
+        kind,
+        request,
+        redactor,
+        caller,
+        defaultExpiresInSeconds,
+      );
       if (!aboutHost) {
         if (admission.probe) circuit.releaseProbe();
         return outcome;
@@ -149,14 +165,27 @@ export class UpstreamClient {
     defaultExpiresInSeconds: number,
   ): Promise<Exchanged> {
     const { url, method } = request;
-    const fields = { clientId: caller.clientKey, workspaceId: caller.workspaceId, host: url.hostname, port: portOf(url), method, upstreamKind: kind };
+    const fields = {
+      clientId: caller.clientKey,
+      workspaceId: caller.workspaceId,
+      host: url.hostname,
+      port: portOf(url),
+      method,
+      upstreamKind: kind,
+    };
     return this.tracing.inSpan(SPANS.upstreamRequest, fields, async (span) => {
       const exchanged = await exchange(request, this.config.upstreamTimeoutMs).then(
-        (answer): Exchanged => ({ outcome: classify(answer, kind, redactor, defaultExpiresInSeconds), aboutHost: true }),
+        (answer): Exchanged => ({
+          outcome: classify(answer, kind, redactor, defaultExpiresInSeconds),
+          aboutHost: true,
+        }),
         (error: Error) => unanswered(error, kind),
       );
       const { outcome } = exchanged;
-      span.set({ outcome: outcome.kind, ...('httpStatus' in outcome && outcome.httpStatus !== null && { httpStatus: outcome.httpStatus }) });
+      span.set({
+        outcome: outcome.kind,
+        ...('httpStatus' in outcome && outcome.httpStatus !== null && { httpStatus: outcome.httpStatus }),
+      });
       return exchanged;
     });
   }
@@ -167,7 +196,13 @@ export class UpstreamClient {
 
   private refuse(host: string, kind: UpstreamRequestKind, retryAfterMs: number): TransientOutcome {
     this.metrics.recordUpstream(host, kind, 'circuit_open');
-    return { kind: 'transient', reason: 'circuit open', httpStatus: null, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1_000)), notSent: true };
+    return {
+      kind: 'transient',
+      reason: 'circuit open',
+      httpStatus: null,
+      retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1_000)),
+      notSent: true,
+    };
   }
 
   private guardFor(host: string): HostGuard {
@@ -179,7 +214,6 @@ export class UpstreamClient {
     return guard;
   }
 }
-
 
 function parseHttpUrl(value: string): URL | null {
   try {
@@ -240,7 +274,9 @@ function exchange(request: OutgoingRequest, timeoutMs: number): Promise<HttpAnsw
       const chunks: Buffer[] = [];
       let received = 0;
       const complete = (): void =>
-        settle(() => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+        settle(() =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }),
+        );
       response.on('data', (chunk: Buffer) => {
         const kept = chunk.subarray(0, MAX_BODY_BYTES - received);
         chunks.push(kept);
@@ -288,17 +324,40 @@ function classify(
   const { status } = answer;
   if (status >= 200 && status < 300) return kind === 'token' ? readToken(answer, defaultExpiresIn) : { kind: 'valid' };
   if (status >= 300 && status < 400) {
-    return { kind: 'rejected', httpStatus: status, error: 'redirect', description: `answered HTTP ${status}, a redirect; redirects are not followed` };
+    return {
+      kind: 'rejected',
+      httpStatus: status,
+      error: 'redirect',
+      description: `answered HTTP ${status}, a redirect; redirects are not followed`,
+    };
   }
   // The API-key check is refused only by 401 and 403; any other 4xx there (a 404 from a wrong
   // PIPEDREAM_API_BASE, say) says nothing about the key, so it must not reject every API-key client.
-  const refused = kind === 'token' ? status >= 400 && status < 500 && status !== 408 && status !== 429 : status === 401 || status === 403;
+  const refused =
+    kind === 'token'
+      ? status >= 400 && status < 500 && status !== 408 && status !== 429
+      : status === 401 || status === 403;
   if (refused) {
     const body = parseJsonObject(answer.body);
-    return { kind: 'rejected', httpStatus: status, error: redactor.clean(body?.error), description: redactor.clean(body?.error_description) };
+    return {
+      kind: 'rejected',
+      httpStatus: status,
+      error: redactor.clean(body?.error),
+      description: redactor.clean(body?.error_description),
+    };
   }
-  const reason = status === 429 ? 'rate limited (HTTP 429)' : status === 408 || status >= 500 ? `HTTP ${status}` : `unexpected HTTP status ${status}`;
-  return { kind: 'transient', reason, httpStatus: status, retryAfterSeconds: parseRetryAfter(answer.headers['retry-after']) };
+  const reason =
+    status === 429
+      ? 'rate limited (HTTP 429)'
+      : status === 408 || status >= 500
+        ? `HTTP ${status}`
+        : `unexpected HTTP status ${status}`;
+  return {
+    kind: 'transient',
+    reason,
+    httpStatus: status,
+    retryAfterSeconds: parseRetryAfter(answer.headers['retry-after']),
+  };
 }
 
 function readToken(answer: HttpAnswer, defaultExpiresIn: number): UpstreamOutcome {
@@ -309,7 +368,9 @@ function readToken(answer: HttpAnswer, defaultExpiresIn: number): UpstreamOutcom
 function parseJsonObject(body: Buffer): Record<string, unknown> | null {
   try {
     const parsed: unknown = JSON.parse(body.toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }

@@ -12,6 +12,9 @@ export class CreateServiceKeyDto {
   @ArrayMinSize(1)
   @ArrayMaxSize(1000)
   @IsString({ each: true })
-  @Matches(/^(\*|[A-Za-z0-9_-]{1,64})$/, { each: true, message: 'each workspace must be "*" or 1-64 characters of A-Z, a-z, 0-9, _ and -' })
+  @Matches(/^(\*|[A-Za-z0-9_-]{1,64})$/, {
+    each: true,
+    message: 'each workspace must be "*" or 1-64 characters of A-Z, a-z, 0-9, _ and -',
+  })
   workspaces!: string[];
 }

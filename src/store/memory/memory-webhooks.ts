@@ -112,7 +112,8 @@ export class MemoryWebhooks {
     this.busy.delete(record.webhookId);
     for (const [otherId, dueAt] of this.due) {
       const other = this.deliveries.get(otherId);
-      if (dueAt === parkedAt && otherId !== id && other?.webhookId === record.webhookId) this.due.set(otherId, Date.now());
+      if (dueAt === parkedAt && otherId !== id && other?.webhookId === record.webhookId)
+        this.due.set(otherId, Date.now());
     }
     record.attempts += 1;
     record.state = result.state;

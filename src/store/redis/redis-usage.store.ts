@@ -12,9 +12,11 @@ export class RedisUsageStore implements UsageStore {
   async recordUsage(stamps: UsageStamps): Promise<void> {
     if (stamps.clients.size === 0 && stamps.serviceKeys.size === 0) return;
     const { keys } = this.connection;
-    await this.connection.script('recordUsage', [keys.usageClients, keys.usageServiceKeys], [
-      { clients: flatten(stamps.clients), serviceKeys: flatten(stamps.serviceKeys) },
-    ]);
+    await this.connection.script(
+      'recordUsage',
+      [keys.usageClients, keys.usageServiceKeys],
+      [{ clients: flatten(stamps.clients), serviceKeys: flatten(stamps.serviceKeys) }],
+    );
   }
 
   async lastUsage(kind: UsageKind, ids: readonly string[]): Promise<(number | null)[]> {

@@ -52,7 +52,9 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async replaceWebhookSecret(id: string, expectedSealed: string, sealedSecret: string): Promise<boolean> {
-    return (await this.connection.script('resealWebhook', [this.keys.webhooks], [id, expectedSealed, sealedSecret])) === 1;
+    return (
+      (await this.connection.script('resealWebhook', [this.keys.webhooks], [id, expectedSealed, sealedSecret])) === 1
+    );
   }
 
   async deleteWebhook(id: string): Promise<boolean> {

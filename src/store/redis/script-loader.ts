@@ -98,7 +98,6 @@ export interface UsageBatch {
   serviceKeys: string[];
 }
 
-
 /** Every script's signature: the one place it is written down on this side of the Lua. */
 export interface ScriptSignatures {
   insertClient: Signature<[client: string], [entry: InsertClientArgs], 0 | 1>;
@@ -132,7 +131,11 @@ export interface ScriptSignatures {
     string[]
   >;
   resealWebhook: Signature<[webhooks: string], [id: string, expectedSealed: string, sealed: string], 0 | 1>;
-  settleDelivery: Signature<[deliveries: string, due: string, busy: string], [id: string, attempts: number, result: SettleArgs], 0 | 1>;
+  settleDelivery: Signature<
+    [deliveries: string, due: string, busy: string],
+    [id: string, attempts: number, result: SettleArgs],
+    0 | 1
+  >;
 }
 
 export type ScriptName = keyof ScriptSignatures;

@@ -34,7 +34,10 @@ export interface Answer {
 }
 
 export class HttpError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -47,7 +50,8 @@ export function call(
   options: { headers?: Record<string, string>; body?: unknown; timeoutMs?: number; agent?: Agent | false } = {},
 ): Promise<Answer> {
   const url = new URL(path, baseUrl);
-  if (url.hostname !== '127.0.0.1') throw new Error(`refusing to call ${url.hostname}: the fault suite talks to 127.0.0.1 only`);
+  if (url.hostname !== '127.0.0.1')
+    throw new Error(`refusing to call ${url.hostname}: the fault suite talks to 127.0.0.1 only`);
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
   const sentAt = Date.now();
   return new Promise((resolve, reject) => {
@@ -58,13 +62,17 @@ export function call(
         agent: options.agent,
         headers: {
           ...options.headers,
-          ...(body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } : {}),
+          ...(body !== undefined
+            ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }
+            : {}),
         },
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', (error: NodeJS.ErrnoException) => reject(new HttpError(error.code ?? 'ERESPONSE', error.message)));
+        res.on('error', (error: NodeJS.ErrnoException) =>
+          reject(new HttpError(error.code ?? 'ERESPONSE', error.message)),
+        );
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let parsed: unknown = text;
@@ -77,7 +85,9 @@ export function call(
         });
       },
     );
-    req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new HttpError('ETIMEDOUT_TEST', `no answer within ${options.timeoutMs ?? 10_000} ms`)));
+    req.setTimeout(options.timeoutMs ?? 10_000, () =>
+      req.destroy(new HttpError('ETIMEDOUT_TEST', `no answer within ${options.timeoutMs ?? 10_000} ms`)),
+    );
     req.on('error', (error: NodeJS.ErrnoException) =>
       reject(error instanceof HttpError ? error : new HttpError(error.code ?? 'EUNKNOWN', error.message)),
     );
@@ -95,7 +105,11 @@ export interface Replica {
 }
 
 /** Short timings for the fault suite; each scenario overrides what it needs. */
-export function replicaEnv(fake: FakePipedream, redisUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+export function replicaEnv(
+  fake: FakePipedream,
+  redisUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
@@ -130,7 +144,11 @@ export class Cluster {
 
   private constructor(private readonly env: Record<string, string>) {}
 
-  static async start(options: { replicas: number; env?: Record<string, string>; expiresIn?: number }): Promise<Cluster> {
+  static async start(options: {
+    replicas: number;
+    env?: Record<string, string>;
+    expiresIn?: number;
+  }): Promise<Cluster> {
     const cluster = new Cluster(options.env ?? {});
     try {
       cluster.fake = await FakePipedream.start({ expiresIn: options.expiresIn ?? 3600 });
@@ -151,17 +169,23 @@ export class Cluster {
     this.replicas.push(replica);
     const deadline = Date.now() + 20_000;
     for (;;) {
-      if (proc.child.exitCode !== null) throw new Error(`replica ${name} exited at start:\n${proc.stderr()}\n${proc.stdout()}`);
+      if (proc.child.exitCode !== null)
+        throw new Error(`replica ${name} exited at start:\n${proc.stderr()}\n${proc.stdout()}`);
       const ready = await call(replica.url, 'GET', '/health/ready', { timeoutMs: 1_000 }).catch(() => null);
       if (ready?.status === 200) return replica;
-      if (Date.now() > deadline) throw new Error(`replica ${name} not ready within 20 s:\n${proc.stdout()}\n${proc.stderr()}`);
+      if (Date.now() > deadline)
+        throw new Error(`replica ${name} not ready within 20 s:\n${proc.stdout()}\n${proc.stderr()}`);
       await sleep(100);
     }
   }
 
   /** Redis as the test sees it (a separate connection, for locks and the schedule). */
   redisProbe(): Redis {
-    this.probe ??= new Redis(this.redis.url, { lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 100, 500) });
+    this.probe ??= new Redis(this.redis.url, {
+      lazyConnect: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (n) => Math.min(n * 100, 500),
+    });
     this.probe.on('error', () => undefined);
     return this.probe;
   }
@@ -213,7 +237,12 @@ export class Cluster {
   // ------------------------------------------------------------ API helpers
 
   /** Registers `count` OAuth clients through replica 0; returns broker ids and OAuth client ids in order. */
-  async registerClients(count: number, label: string, workspaceId = 'o_faults', fakeOptions: FakeClientOptions = {}): Promise<{ id: string; clientId: string; secret: string }[]> {
+  async registerClients(
+    count: number,
+    label: string,
+    workspaceId = 'o_faults',
+    fakeOptions: FakeClientOptions = {},
+  ): Promise<{ id: string; clientId: string; secret: string }[]> {
     const made: { id: string; clientId: string; secret: string }[] = [];
     const batch = 20;
     for (let start = 0; start < count; start += batch) {
@@ -237,7 +266,10 @@ export class Cluster {
   }
 
   async createServiceKey(name: string, workspaces: string[]): Promise<{ id: string; key: string }> {
-    const res = await call(this.replicas[0].url, 'POST', '/v1/service-keys', { headers: adminAuth, body: { name, workspaces } });
+    const res = await call(this.replicas[0].url, 'POST', '/v1/service-keys', {
+      headers: adminAuth,
+      body: { name, workspaces },
+    });
     if (res.status !== 201) throw new Error(`service key: ${res.status} ${JSON.stringify(res.body)}`);
     return { id: res.body.id, key: res.body.key };
   }
@@ -249,7 +281,10 @@ export class Cluster {
       const counts = issuedCounts(this.fake, after);
       const short = clientIds.filter((clientId) => (counts.get(clientId) ?? 0) < perClient);
       if (short.length === 0) return;
-      if (Date.now() > deadline) throw new Error(`${short.length} clients have fewer than ${perClient} tokens issued after ${timeoutMs} ms (e.g. ${short.slice(0, 3).join(', ')})`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${short.length} clients have fewer than ${perClient} tokens issued after ${timeoutMs} ms (e.g. ${short.slice(0, 3).join(', ')})`,
+        );
       await sleep(100);
     }
   }
@@ -257,7 +292,8 @@ export class Cluster {
 
 export function issuedCounts(fake: FakePipedream, after = 0): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const token of fake.issued) if (token.at >= after) counts.set(token.clientId, (counts.get(token.clientId) ?? 0) + 1);
+  for (const token of fake.issued)
+    if (token.at >= after) counts.set(token.clientId, (counts.get(token.clientId) ?? 0) + 1);
   return counts;
 }
 

@@ -74,6 +74,7 @@ export class BrokerUnderTest {
     await running.exited;
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON answer; each test reads the fields it expects
   async admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const response = await fetch(`${this.url}${path}`, {
       method,

@@ -51,7 +51,7 @@ export class ScriptedBroker {
     const headers = new Headers(init?.headers);
     const call: RecordedCall = {
       method: init?.method ?? 'GET',
-      url: String(input),
+      url: typeof input === 'string' ? input : input instanceof URL ? input.href : input.url,
       authorization: headers.get('authorization'),
       body: typeof init?.body === 'string' ? init.body : null,
       at: Date.now(),
