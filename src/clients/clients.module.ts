@@ -5,12 +5,13 @@ import { UsageModule } from '../usage/usage.module';
 import { ClientsBatchController } from './clients-batch.controller';
 import { ClientsBatchService } from './clients-batch.service';
 import { ClientsController } from './clients.controller';
+import { ClientEdits } from './client-edits';
 import { ClientsService } from './clients.service';
 import { NewClientFactory } from './new-client';
 
 @Module({
   imports: [AuditModule, RefreshModule, UsageModule],
   controllers: [ClientsBatchController, ClientsController],
-  providers: [ClientsService, ClientsBatchService, NewClientFactory],
+  providers: [ClientsService, ClientsBatchService, NewClientFactory, ClientEdits],
 })
 export class ClientsModule {}

@@ -1,24 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/principal';
-import { BrokerError, type FieldProblem } from '../common/broker-error';
+import { BrokerError } from '../common/broker-error';
 import { FifoLimiter } from '../common/fifo-limiter';
 import { toPage, type Page, type PageQueryDto } from '../common/page-query';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/config';
-import { SecretBox, secretContext } from '../crypto/secret-box';
+import { SecretBox } from '../crypto/secret-box';
 import { BROKER_STORE, DuplicateClientError, type BrokerStore, type ClientChange } from '../store/broker-store';
-import { initialStatus, type ClientEntry, type ClientRecord, type TokenEndpointAuthMethod } from '../store/store.types';
+import { initialStatus, type ClientEntry, type ClientRecord } from '../store/store.types';
 import { RefreshFacade } from '../refresh/refresh.facade';
 import { UsageRecorder } from '../usage/usage-recorder';
-import { secretHintOf, toClientView, type ClientView } from './client-view';
+import { ClientEdits, tokenInputsOf } from './client-edits';
+import { toClientView, type ClientView } from './client-view';
 import type { CreateClientDto } from './dto/create-client.dto';
 import type { RotateSecretDto } from './dto/rotate-secret.dto';
 import type { UpdateClientDto } from './dto/update-client.dto';
-import { checkRotation, patchedSettings } from './oauth-settings';
-import { authMethodOf, defaultExpiresInOf, extraParamsOf } from '../client-auth/provider-settings';
 import { openMaterial } from '../client-auth/sealed-material';
-import { invalid, NewClientFactory, sealedRecordFields, TLS_NEEDS_HTTPS, tokenUrlOrProblem } from './new-client';
+import { NewClientFactory } from './new-client';
 
 /**
  * Registrations and deletions in progress at once on one replica; the rest
@@ -54,13 +51,13 @@ export class ClientsService {
   private readonly batchChunks = new FifoLimiter(1);
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(BROKER_STORE) private readonly store: BrokerStore,
     private readonly box: SecretBox,
     private readonly audit: AuditService,
     private readonly refresh: RefreshFacade,
     private readonly usage: UsageRecorder,
     private readonly newClients: NewClientFactory,
+    private readonly edits: ClientEdits,
   ) {}
 
   /** Registers the client; its first token is fetched right after, in the background. */
@@ -178,7 +175,7 @@ export class ClientsService {
   async update(id: string, dto: UpdateClientDto, actor: Principal): Promise<ClientView> {
     const entry = await this.entry(id);
     const { client } = entry;
-    const next = this.updated(client, dto);
+    const next = this.edits.updated(client, dto);
     const tokenInputsChanged = JSON.stringify(tokenInputsOf(next)) !== JSON.stringify(tokenInputsOf(client));
     const change: ClientChange = tokenInputsChanged
       ? { client: { ...next, generation: client.generation + 1 }, token: null, status: initialStatus() }
@@ -198,7 +195,7 @@ export class ClientsService {
     const { client } = entry;
     const now = Date.now();
     const rotated: ClientRecord = {
-      ...this.rotatedMaterial(client, dto, now),
+      ...this.edits.rotatedMaterial(client, dto, now),
       generation: client.generation + 1,
       updatedAt: new Date(now).toISOString(),
     };
@@ -212,29 +209,6 @@ export class ClientsService {
     const updated = await this.commit(entry, change, dueAt);
     await this.audit.record(actor, 'client.rotate_secret', id, client.workspaceId);
     return this.view(updated);
-  }
-
-  /** The record with the new material sealed in; 400 for material that does not fit the client's method. */
-  private rotatedMaterial(client: ClientRecord, dto: RotateSecretDto, now: number): ClientRecord {
-    const problems: FieldProblem[] = [];
-    if (client.type === 'api_key') {
-      for (const field of ['clientSecret', 'privateKey', 'clientCertificate', 'keyId'] as const) {
-        if (dto[field] !== undefined) problems.push({ field, problems: [API_KEY_ROTATION] });
-      }
-      if (dto.apiKey === undefined) problems.push({ field: 'apiKey', problems: [API_KEY_ROTATION] });
-      if (problems.length > 0 || dto.apiKey === undefined) throw invalid(problems);
-      const sealedSecret = this.box.seal(dto.apiKey, secretContext(client.id));
-      return { ...client, secretHint: secretHintOf(dto.apiKey), sealedSecret };
-    }
-    if (dto.apiKey !== undefined) {
-      const method = authMethodOf(client);
-      throw invalid([
-        { field: 'apiKey', problems: [`send ${ROTATION_MATERIAL[method]} to rotate a ${client.type} client`] },
-      ]);
-    }
-    const checked = checkRotation(client, dto, problems, now);
-    if (problems.length > 0 || checked === null) throw invalid(problems);
-    return { ...client, ...sealedRecordFields(this.box, client.id, checked) };
   }
 
   async delete(id: string, actor: Principal): Promise<void> {
@@ -283,69 +257,6 @@ export class ClientsService {
     if (!entry) throw BrokerError.notFound('Client');
     return entry;
   }
-
-  /** The record with the changes asked for; throws 400 for changes this client's type does not have. */
-  private updated(client: ClientRecord, dto: UpdateClientDto): ClientRecord {
-    const problems: FieldProblem[] = [];
-    const updatedAt = new Date().toISOString();
-    if (client.type === 'api_key') {
-      for (const field of UPDATES_NOT_FOR_API_KEYS) {
-        if (dto[field] !== undefined) problems.push({ field, problems: [`${field} is not used by api_key clients`] });
-      }
-      if (problems.length > 0) throw invalid(problems);
-      return { ...client, name: dto.name ?? client.name, updatedAt };
-    }
-    const tokenUrl =
-      dto.tokenUrl === undefined
-        ? client.tokenUrl
-        : tokenUrlOrProblem(dto.tokenUrl, this.config.tokenUrlAllowlist, problems);
-    const settings = patchedSettings(client, dto, problems);
-    if (authMethodOf(settings) === 'tls_client_auth' && tokenUrl?.startsWith('http:')) problems.push(TLS_NEEDS_HTTPS);
-    if (problems.length > 0 || tokenUrl === null) throw invalid(problems);
-    return {
-      ...settings,
-      name: dto.name ?? client.name,
-      tokenUrl,
-      scope: dto.scope === undefined ? client.scope : dto.scope,
-      updatedAt,
-    };
-  }
-}
-
-const API_KEY_ROTATION = 'send apiKey to rotate a api_key client';
-/** What a rotation of each method sends. */
-const ROTATION_MATERIAL: Record<TokenEndpointAuthMethod, string> = {
-  client_secret_post: 'clientSecret',
-  client_secret_basic: 'clientSecret',
-  private_key_jwt: 'privateKey',
-  tls_client_auth: 'clientCertificate and privateKey',
-};
-const UPDATES_NOT_FOR_API_KEYS = [
-  'tokenUrl',
-  'scope',
-  'tokenRequestFormat',
-  'tokenEndpointAuthMethod',
-  'keyId',
-  'signingAlg',
-  'extraParams',
-  'defaultExpiresInSeconds',
-] as const;
-
-/** Everything a token is obtained with, but the material (a rotation bumps the generation itself). */
-function tokenInputsOf(client: ClientRecord): unknown[] {
-  if (client.type === 'api_key') return [];
-  const { tokenUrl, scope, tokenRequestFormat, keyId, signingAlg } = client;
-  return [
-    tokenUrl,
-    scope,
-    tokenRequestFormat,
-    authMethodOf(client),
-    keyId ?? null,
-    signingAlg ?? null,
-    extraParamsOf(client),
-    defaultExpiresInOf(client),
-    client.sealedCertificate ?? null,
-  ];
 }
 
 /** The 409 of a client whose OAuth client id the workspace already has. */

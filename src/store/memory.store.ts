@@ -11,28 +11,17 @@ import {
   type UsageKind,
   type UsageStamps,
 } from './broker-store';
+import type { AuditEvent, ClientEntry, ClientState, ServiceKeyRecord, StoreEvent, TokenStats } from './store.types';
 import {
-  CLIENT_STATES,
-  type AuditEvent,
-  type ClientEntry,
-  type ClientState,
-  type ClientStatus,
-  type ServiceKeyRecord,
-  type StoreEvent,
-  type TokenStats,
-} from './store.types';
-import {
-  assertSameIdentity,
   compareStreamIds,
   deliver,
-  failingScore,
-  isFailingState,
   matchesAuditQuery,
   parseStreamId,
   sortServiceKeys,
   type StoreLogger,
 } from './store-helpers';
-import { DueSchedule, SortedIds, StreamIdClock, emptyStateCounts } from './memory/memory-indexes';
+import { MemoryClients } from './memory/memory-clients';
+import { DueSchedule, StreamIdClock } from './memory/memory-indexes';
 import { MemoryUsage } from './memory/memory-usage';
 import { MemoryWebhooks } from './memory/memory-webhooks';
 import {
@@ -57,14 +46,7 @@ interface Subscription {
 export class MemoryStore implements BrokerStore {
   readonly kind = 'memory' as const;
 
-  private readonly clients = new Map<string, ClientEntry>();
-  private readonly allIds = new SortedIds();
-  private readonly idsByWorkspace = new Map<string, SortedIds>();
-  /** workspaceId -> OAuth client id -> broker client id. */
-  private readonly oauthClientIds = new Map<string, Map<string, string>>();
-  private readonly stateCounts = emptyStateCounts();
-  /** Failing or rejected client id -> when it started failing (epoch ms). */
-  private readonly failingSince = new Map<string, number>();
+  private readonly clients = new MemoryClients();
   private readonly schedule = new DueSchedule();
   private readonly locks = new Map<string, { owner: string; expiresAt: number }>();
   private readonly serviceKeys = new Map<string, ServiceKeyRecord>();
@@ -81,23 +63,8 @@ export class MemoryStore implements BrokerStore {
   async ping(): Promise<void> {}
 
   async insertClient(entry: ClientEntry, dueAt: number): Promise<void> {
-    const { id, workspaceId, clientId } = entry.client;
-    if (this.clients.has(id)) throw new Error(`a client with id ${id} already exists`);
-    const workspaceClientIds = this.oauthClientIds.get(workspaceId) ?? new Map<string, string>();
-    if (clientId !== null) {
-      const existingId = workspaceClientIds.get(clientId);
-      if (existingId !== undefined) throw new DuplicateClientError(existingId);
-      workspaceClientIds.set(clientId, id);
-      this.oauthClientIds.set(workspaceId, workspaceClientIds);
-    }
-    this.clients.set(id, structuredClone(entry));
-    this.allIds.add(id);
-    const workspaceIds = this.idsByWorkspace.get(workspaceId) ?? new SortedIds();
-    workspaceIds.add(id);
-    this.idsByWorkspace.set(workspaceId, workspaceIds);
-    this.stateCounts[entry.status.state] += 1;
-    this.trackFailing(id, entry.status);
-    this.schedule.set(id, dueAt);
+    this.clients.insert(entry);
+    this.schedule.set(entry.client.id, dueAt);
   }
 
   async insertClients(entries: readonly ClientEntry[], dueAt: number): Promise<(DuplicateClientError | null)[]> {
@@ -115,21 +82,15 @@ export class MemoryStore implements BrokerStore {
   }
 
   async getClient(id: string): Promise<ClientEntry | null> {
-    const entry = this.clients.get(id);
-    return entry ? structuredClone(entry) : null;
+    return this.clients.get(id);
   }
 
   async listClients(query: ClientPageQuery): Promise<ClientEntry[]> {
-    const index = query.workspaceId === undefined ? this.allIds : this.idsByWorkspace.get(query.workspaceId);
-    const ids = index?.after(query.afterId, query.limit) ?? [];
-    return ids.flatMap((id) => {
-      const entry = this.clients.get(id);
-      return entry === undefined ? [] : [structuredClone(entry)];
-    });
+    return this.clients.list(query);
   }
 
   async listClientIds(afterId: string | undefined, limit: number): Promise<string[]> {
-    return this.allIds.after(afterId, limit);
+    return this.clients.idsAfter(afterId, limit);
   }
 
   async updateClient(
@@ -139,39 +100,19 @@ export class MemoryStore implements BrokerStore {
     releaseLockOf?: string,
   ): Promise<UpdateOutcome> {
     if (releaseLockOf !== undefined) this.releaseHeldLock(id, releaseLockOf);
-    const entry = this.clients.get(id);
+    const entry = this.clients.stored(id);
     if (!entry) return 'not_found';
     if (entry.client.generation !== expectedGeneration) return 'stale';
-    if (change.client) {
-      assertSameIdentity(entry.client, change.client);
-      entry.client = structuredClone(change.client);
-    }
-    if (change.status) {
-      const previousState = entry.status.state;
-      entry.status = structuredClone(change.status);
-      if (previousState !== change.status.state) {
-        this.stateCounts[previousState] -= 1;
-        this.stateCounts[change.status.state] += 1;
-        this.trackFailing(id, change.status);
-        // In the same step as the change, as on Redis: nothing can stop in between here.
-        this.raiseClientEvent(entry, previousState);
-      }
-    }
-    if (change.token !== undefined) entry.token = structuredClone(change.token);
+    const leftState = this.clients.applyChange(entry, change);
+    // In the same step as the change, as on Redis: nothing can stop in between here.
+    if (leftState !== null) this.raiseClientEvent(entry, leftState);
     await this.publish({ kind: 'client', id });
     return 'ok';
   }
 
   async deleteClient(id: string): Promise<ClientEntry | null> {
-    const entry = this.clients.get(id);
+    const entry = this.clients.delete(id);
     if (!entry) return null;
-    const { workspaceId, clientId } = entry.client;
-    this.clients.delete(id);
-    this.allIds.delete(id);
-    this.idsByWorkspace.get(workspaceId)?.delete(id);
-    if (clientId !== null) this.oauthClientIds.get(workspaceId)?.delete(clientId);
-    this.stateCounts[entry.status.state] -= 1;
-    this.failingSince.delete(id);
     this.schedule.delete(id);
     this.locks.delete(id);
     await this.publish({ kind: 'client', id });
@@ -179,15 +120,7 @@ export class MemoryStore implements BrokerStore {
   }
 
   async tokenStats(failingLimit: number): Promise<TokenStats> {
-    const byState = emptyStateCounts();
-    // Nothing can stop between a write and its counting here: the counters are a recount at every instant.
-    for (const state of CLIENT_STATES) byState[state] = this.stateCounts[state];
-    // Same order as Redis ZREVRANGE: score descending, then id descending.
-    const failingIds = [...this.failingSince.entries()]
-      .sort(([idA, sinceA], [idB, sinceB]) => sinceB - sinceA || (idA < idB ? 1 : idA > idB ? -1 : 0))
-      .slice(0, Math.max(0, failingLimit))
-      .map(([id]) => id);
-    return { total: this.clients.size, byState, failingIds, nextDueAt: this.schedule.earliest() };
+    return { ...this.clients.stats(failingLimit), nextDueAt: this.schedule.earliest() };
   }
 
   async setDue(id: string, dueAt: number): Promise<void> {
@@ -363,10 +296,5 @@ export class MemoryStore implements BrokerStore {
       timestamp: new Date().toISOString(),
       data: { clientId: id, workspaceId, name, state, lastError, failingSince },
     });
-  }
-
-  private trackFailing(id: string, status: ClientStatus): void {
-    if (isFailingState(status.state)) this.failingSince.set(id, failingScore(status));
-    else this.failingSince.delete(id);
   }
 }

@@ -4,7 +4,8 @@ import { parseConfig } from '../../config/config';
 import { MetricsService } from '../../metrics/metrics.service';
 import { TracingService } from '../../tracing/tracing.service';
 import { FakePipedream, type FailureMode } from '../../../test/support/fake-pipedream';
-import { parseRetryAfter, UpstreamClient } from './upstream.client';
+import { parseRetryAfter } from './answer-classification';
+import { UpstreamClient } from './upstream.client';
 import type { TokenRequest, UpstreamOutcome } from './upstream.types';
 
 interface ScriptedServer {

@@ -1,53 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  request as httpRequest,
-  type ClientRequest,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-} from 'node:http';
-import { request as httpsRequest, type Agent } from 'node:https';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../../config/config';
 import { APP_CONFIG } from '../../config/config.module';
 import { MetricsService, type UpstreamRequestKind, type UpstreamRequestOutcome } from '../../metrics/metrics.service';
-import { ADDRESS_NOT_ALLOWED, guardedLookup } from './address-guard';
+import { guardedLookup } from './address-guard';
+import { classify } from './answer-classification';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
 import { Redactor } from './redaction';
+import { exchange, type OutgoingRequest } from './http-exchange';
 import { tokenRequestBody } from './token-request-body';
-import { tokenOutcomeOf } from './token-answer';
-import { RequestNotSent, unanswered, type Exchanged } from './unanswered-request';
+import { unanswered, type Exchanged } from './unanswered-request';
+import { hostKeyOf, invalidUrl, parseHttpUrl, portOf } from './upstream-url';
 import { FifoLimiter } from '../../common/fifo-limiter';
 import { SPANS, TracingService } from '../../tracing/tracing.service';
 import { DEFAULT_EXPIRES_IN_SECONDS } from '../../client-auth/provider-settings';
-import type {
-  RejectedOutcome,
-  TokenRequest,
-  TransientOutcome,
-  UpstreamCaller,
-  UpstreamOutcome,
-} from './upstream.types';
+import type { TokenRequest, TransientOutcome, UpstreamCaller, UpstreamOutcome } from './upstream.types';
 
-const MAX_BODY_BYTES = 64 * 1024;
 const USER_AGENT = 'token-broker';
-
-interface OutgoingRequest {
-  method: 'GET' | 'POST';
-  url: URL;
-  headers: OutgoingHttpHeaders;
-  body?: string;
-  /** For token URLs: refuses host names that resolve to non-public addresses. */
-  lookup?: LookupFunction;
-  /** tls_client_auth: the client's own agent, holding its certificate and key. */
-  agent?: Agent;
-}
-
-interface HttpAnswer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
 
 interface HostGuard {
   limiter: FifoLimiter;
@@ -215,174 +186,8 @@ export class UpstreamClient {
   }
 }
 
-function parseHttpUrl(value: string): URL | null {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'https:' || url.protocol === 'http:' ? url : null;
-  } catch {
-    return null;
-  }
-}
-
-function invalidUrl(what: string): RejectedOutcome {
-  return { kind: 'rejected', httpStatus: null, error: 'invalid_url', description: `${what} is not an http(s) URL` };
-}
-
-/** hostname:port, with the scheme's default port spelled out, so one host has one circuit. */
-function hostKeyOf(url: URL): string {
-  return `${url.hostname}:${portOf(url)}`;
-}
-
-function portOf(url: URL): number {
-  return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-}
-
 function metricOutcome(outcome: UpstreamOutcome): UpstreamRequestOutcome {
   if (outcome.kind === 'rejected') return 'rejected';
   if (outcome.kind === 'transient') return 'transient';
   return 'success';
-}
-
-/**
- * One HTTP exchange with node:http, which never follows redirects. Resolves
- * with whatever status came back (the body cut at MAX_BODY_BYTES); rejects,
- * with a message fit to show, when no complete answer arrives in time.
- */
-function exchange(request: OutgoingRequest, timeoutMs: number): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    let outgoing: ClientRequest | undefined;
-    let settled = false;
-    const settle = (finish: () => void): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      finish();
-    };
-    const fail = (reason: string): void => settle(() => reject(new Error(reason)));
-    const timer = setTimeout(() => {
-      fail(`no complete answer within ${timeoutMs} ms`);
-      outgoing?.destroy();
-    }, timeoutMs);
-
-    const options = {
-      method: request.method,
-      headers: request.headers,
-      ...(request.lookup && { lookup: request.lookup }),
-      ...(request.agent && { agent: request.agent }),
-    };
-    const onResponse = (response: IncomingMessage): void => {
-      const chunks: Buffer[] = [];
-      let received = 0;
-      const complete = (): void =>
-        settle(() =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }),
-        );
-      response.on('data', (chunk: Buffer) => {
-        const kept = chunk.subarray(0, MAX_BODY_BYTES - received);
-        chunks.push(kept);
-        received += kept.length;
-        if (received >= MAX_BODY_BYTES) {
-          complete();
-          response.destroy();
-        }
-      });
-      response.on('end', complete);
-      response.on('error', (error) => fail(networkFailure(error)));
-      response.on('close', () => fail('connection closed before the answer was complete'));
-    };
-    try {
-      outgoing = (request.url.protocol === 'https:' ? httpsRequest : httpRequest)(request.url, options, onResponse);
-      outgoing.on('error', (error: NodeJS.ErrnoException) =>
-        error.code === ADDRESS_NOT_ALLOWED ? settle(() => reject(error)) : fail(networkFailure(error)),
-      );
-      outgoing.end(request.body);
-    } catch (error) {
-      // Thrown synchronously for a request that cannot be written, such as a
-      // header value with a line break.
-      outgoing?.destroy();
-      settle(() => reject(new RequestNotSent(errorCode(error))));
-    }
-  });
-}
-
-/** The error's code only: Node's messages can quote header values. */
-function networkFailure(error: unknown): string {
-  return `network error (${errorCode(error)})`;
-}
-
-function errorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'unknown';
-}
-
-function classify(
-  answer: HttpAnswer,
-  kind: UpstreamRequestKind,
-  redactor: Redactor,
-  defaultExpiresIn: number,
-): UpstreamOutcome {
-  const { status } = answer;
-  if (status >= 200 && status < 300) return kind === 'token' ? readToken(answer, defaultExpiresIn) : { kind: 'valid' };
-  if (status >= 300 && status < 400) {
-    return {
-      kind: 'rejected',
-      httpStatus: status,
-      error: 'redirect',
-      description: `answered HTTP ${status}, a redirect; redirects are not followed`,
-    };
-  }
-  // The API-key check is refused only by 401 and 403; any other 4xx there (a 404 from a wrong
-  // PIPEDREAM_API_BASE, say) says nothing about the key, so it must not reject every API-key client.
-  const refused =
-    kind === 'token'
-      ? status >= 400 && status < 500 && status !== 408 && status !== 429
-      : status === 401 || status === 403;
-  if (refused) {
-    const body = parseJsonObject(answer.body);
-    return {
-      kind: 'rejected',
-      httpStatus: status,
-      error: redactor.clean(body?.error),
-      description: redactor.clean(body?.error_description),
-    };
-  }
-  const reason =
-    status === 429
-      ? 'rate limited (HTTP 429)'
-      : status === 408 || status >= 500
-        ? `HTTP ${status}`
-        : `unexpected HTTP status ${status}`;
-  return {
-    kind: 'transient',
-    reason,
-    httpStatus: status,
-    retryAfterSeconds: parseRetryAfter(answer.headers['retry-after']),
-  };
-}
-
-function readToken(answer: HttpAnswer, defaultExpiresIn: number): UpstreamOutcome {
-  const retryAfter = parseRetryAfter(answer.headers['retry-after']);
-  return tokenOutcomeOf(parseJsonObject(answer.body), answer.status, retryAfter, defaultExpiresIn);
-}
-
-function parseJsonObject(body: Buffer): Record<string, unknown> | null {
-  try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Retry-After as delta-seconds or an HTTP-date, in whole seconds from now. */
-export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | null {
-  if (value === undefined) return null;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  // Every HTTP-date form starts with a day name; Date.parse alone would also
-  // take things like "-5" for a year.
-  const at = /^[A-Za-z]{3}/.test(trimmed) ? Date.parse(trimmed) : NaN;
-  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1_000));
 }

@@ -1,13 +1,15 @@
 import type { ChainableCommander } from 'ioredis';
-import { DuplicateClientError } from '../broker-store';
+import type { DuplicateClientError } from '../broker-store';
 import type { ClientChange, ClientPageQuery, ClientStore, UpdateOutcome } from '../interfaces/client-store';
 import { identityChangeError } from '../store-helpers';
 import type { ClientEntry, ClientStatus, TokenStats } from '../store.types';
 import { clientEvent, pairsToRecord, parseEntry } from './redis-codec';
 import type { RedisConnection } from './redis-connection';
+import { insertArgs, updateArgs } from './redis-client-args';
+import { RedisClientIdReservations } from './redis-client-id-reservations';
 import { firstIndexSeq, type RedisCounters } from './redis-counters';
 import { noFailpoint, type Failpoint } from './failpoint';
-import { queueScript, type InsertClientArgs, type UpdateClientArgs } from './script-loader';
+import { queueScript } from './script-loader';
 import { RedisWebhookStore } from './redis-webhook.store';
 
 /** A client written with a status, or deleted, is due within this: see the class comment. */
@@ -26,7 +28,7 @@ export const REPAIR_WITHIN_MS = 20_000;
  * - delete removes the client hash (and its lock) first, then uncounts it,
  *   unlists it and unschedules it.
  * So an index entry whose hash is missing always belongs to a deleted client:
- * listClients skips (and drops) such entries and claimClientId takes over
+ * listClients skips (and drops) such entries and claimClientId (redis-client-id-reservations.ts) takes over
  * such a client id.
  *
  * The counters and failing list of /health/tokens (RedisCounters) live in the
@@ -57,12 +59,16 @@ export const REPAIR_WITHIN_MS = 20_000;
  * of Redis with its AOF), as soon as one replica runs.
  */
 export class RedisClientStore implements ClientStore {
+  private readonly clientIds: RedisClientIdReservations;
+
   constructor(
     private readonly connection: RedisConnection,
     private readonly counters: RedisCounters,
     private readonly webhooks: RedisWebhookStore,
     private readonly failpoint: Failpoint = noFailpoint,
-  ) {}
+  ) {
+    this.clientIds = new RedisClientIdReservations(connection);
+  }
 
   private get keys() {
     return this.connection.keys;
@@ -83,7 +89,7 @@ export class RedisClientStore implements ClientStore {
     await this.failpoint('after-client-insert');
     if (client.clientId !== null) {
       try {
-        await this.claimClientId(client.workspaceId, client.clientId, client.id);
+        await this.clientIds.claimClientId(client.workspaceId, client.clientId, client.id);
       } catch (error) {
         // The claim's error is what the caller must see. Whatever of the hash and its repair entry is left
         // behind is harmless: unlisted, and a claim of the entry finds the client gone and drops it.
@@ -123,7 +129,7 @@ export class RedisClientStore implements ClientStore {
     if (existing) throw new Error(`a client with id ${existing.client.id} already exists`);
     let outcomes: (DuplicateClientError | null)[];
     try {
-      outcomes = await this.claimClientIds(entries);
+      outcomes = await this.clientIds.claimClientIds(entries);
     } catch (error) {
       // As in insertClient: the claim's error is what the caller must see; hashes left behind are harmless.
       await this.dropHashes(entries).catch(() => undefined);
@@ -222,62 +228,13 @@ export class RedisClientStore implements ClientStore {
     ]);
     if (clientId !== null) {
       // Compare-and-delete: a newer client may already have taken this client id over.
-      await this.replaceClientIdOwner(workspaceId, { clientId, expectedOwner: id });
+      await this.clientIds.replaceClientIdOwner(workspaceId, { clientId, expectedOwner: id });
     }
     return entry;
   }
 
   tokenStats(failingLimit: number): Promise<TokenStats> {
     return this.counters.tokenStats(failingLimit);
-  }
-
-  /**
-   * Reserves the workspace's OAuth client id for `id`. A reservation held by
-   * a client whose hash is gone belongs to a delete that did not finish, and
-   * is taken over.
-   */
-  private async claimClientId(workspaceId: string, clientId: string, id: string): Promise<void> {
-    const indexKey = this.keys.workspaceClientIds(workspaceId);
-    for (;;) {
-      if ((await this.connection.run((redis) => redis.hsetnx(indexKey, clientId, id))) === 1) return;
-      const holder = await this.connection.run((redis) => redis.hget(indexKey, clientId));
-      if (holder === id) return;
-      if (holder === null) continue;
-      const held = await this.connection.run((redis) => redis.exists(this.keys.client(holder)));
-      if (held === 1) throw new DuplicateClientError(holder);
-      if (await this.replaceClientIdOwner(workspaceId, { clientId, expectedOwner: holder, newOwner: id })) return;
-    }
-  }
-
-  /**
-   * claimClientId for each OAuth entry, in order: one pipeline of HSETNX, then
-   * claimClientId itself for each field found taken (a duplicate, a reclaim, or
-   * an earlier entry of this batch).
-   */
-  private async claimClientIds(entries: readonly ClientEntry[]): Promise<(DuplicateClientError | null)[]> {
-    const replies = await this.connection.pipeline((pipeline) => {
-      for (const { client } of entries) {
-        if (client.clientId !== null) {
-          pipeline.hsetnx(this.keys.workspaceClientIds(client.workspaceId), client.clientId, client.id);
-        }
-      }
-    });
-    const outcomes: (DuplicateClientError | null)[] = [];
-    let reply = 0;
-    for (const { client } of entries) {
-      if (client.clientId === null || replies[reply++] === 1) {
-        outcomes.push(null);
-        continue;
-      }
-      try {
-        await this.claimClientId(client.workspaceId, client.clientId, client.id);
-        outcomes.push(null);
-      } catch (error) {
-        if (!(error instanceof DuplicateClientError)) throw error;
-        outcomes.push(error);
-      }
-    }
-    return outcomes;
   }
 
   /** Refused inserts: their hashes, then their repair entries (a claim of one left behind finds it gone). */
@@ -290,14 +247,6 @@ export class RedisClientStore implements ClientStore {
         for (const { client } of entries) pipeline.zrem(this.keys.schedule(client.id), client.id);
       },
     ]);
-  }
-
-  private async replaceClientIdOwner(
-    workspaceId: string,
-    claim: { clientId: string; expectedOwner: string; newOwner?: string },
-  ): Promise<boolean> {
-    const indexKey = this.keys.workspaceClientIds(workspaceId);
-    return (await this.connection.script('replaceClientIdOwner', [indexKey], [claim])) === 1;
   }
 
   /**
@@ -323,31 +272,4 @@ export class RedisClientStore implements ClientStore {
     });
     return replies.map((fields) => parseEntry(fields as Record<string, string>));
   }
-}
-
-/** The structured argument of insertClient-1.lua. */
-function insertArgs({ client, status, token }: ClientEntry, seq: number): InsertClientArgs {
-  return {
-    client: JSON.stringify(client),
-    generation: String(client.generation),
-    state: status.state,
-    status: JSON.stringify(status),
-    token: token === null ? undefined : JSON.stringify(token),
-    seq: String(seq),
-  };
-}
-
-/** The structured argument of updateClient-2.lua: a part left out is left as it is. */
-function updateArgs(expectedGeneration: number, change: ClientChange, releaseLockOf?: string): UpdateClientArgs {
-  const { client, status, token } = change;
-  return {
-    expectedGeneration: String(expectedGeneration),
-    client: client && JSON.stringify(client),
-    generation: client && String(client.generation),
-    status: status && JSON.stringify(status),
-    state: status?.state,
-    token: token === undefined ? undefined : token && JSON.stringify(token),
-    lockOwner: releaseLockOf,
-    now: status && new Date().toISOString(),
-  };
 }
