@@ -1,4 +1,5 @@
 'use strict';
+const { scheduleKey } = require('../lib/schedule-keys');
 /**
  * Phase 5, batch import: many clients registered through POST /v1/clients/batch
  * (a few batches in flight) while clients registered before keep refreshing
@@ -108,7 +109,7 @@ function watchRefreshes(ctx, refreshing) {
         if (now - pending[i].at >= 300) ready.push(pending.splice(i, 1)[0]);
       }
       const scores = await Promise.all(
-        ready.map((p) => redis.call('ZSCORE', 'tb:schedule', brokerIdOf.get(p.clientId))),
+        ready.map((p) => redis.call('ZSCORE', scheduleKey(brokerIdOf.get(p.clientId)), brokerIdOf.get(p.clientId))),
       );
       ready.forEach((p, i) => {
         const score = scores[i] === null ? NaN : Number(scores[i]);

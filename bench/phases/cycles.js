@@ -1,4 +1,5 @@
 'use strict';
+const { scheduleKey } = require('../lib/schedule-keys');
 /**
  * Phase 3b, refresh cycles at scale: the fake gives the scale clients short
  * tokens, then hour-long ones from each client's third token, so after two
@@ -68,7 +69,9 @@ function createTracker(ctx) {
         if (now - pendingDue[i].at >= 300) ready.push(pendingDue.splice(i, 1)[0]);
       }
       const scores = await Promise.all(
-        ready.map((p) => redis.call('ZSCORE', 'tb:schedule', brokerIdOf.get(p.clientId) ?? '')),
+        ready.map((p) =>
+          redis.call('ZSCORE', scheduleKey(brokerIdOf.get(p.clientId) ?? ''), brokerIdOf.get(p.clientId) ?? ''),
+        ),
       );
       ready.forEach((p, i) => {
         const score = scores[i] === null ? NaN : Number(scores[i]);

@@ -1,4 +1,5 @@
 'use strict';
+const { overShards, scheduleKey } = require('../lib/schedule-keys');
 /**
  * The scheduler's tick cost, measured at ~1k clients and again after the scale
  * phase: broker and redis CPU per tick with nothing due, then with the same
@@ -15,8 +16,8 @@ async function idleTickCost(ctx, label) {
   const { broker, redis, redisServer } = ctx;
   await sleep(1_000);
   const now = Date.now();
-  const dueSoon = await redis.call('ZCOUNT', 'tb:schedule', '-inf', String(now + (P.idleSeconds + 5) * 1000));
-  const registered = await redis.call('ZCARD', 'tb:schedule');
+  const dueSoon = await overShards(redis, 'ZCOUNT', '-inf', String(now + (P.idleSeconds + 5) * 1000));
+  const registered = await overShards(redis, 'ZCARD');
   const brokerMeter = procs.cpuMeterPrecise(broker.child.pid);
   const redisMeter = procs.cpuMeterPrecise(redisServer.process.pid);
   await sleep(P.idleSeconds * 1000);
@@ -55,12 +56,12 @@ async function dueTickCost(ctx, label) {
   const redisMeter = procs.cpuMeterPrecise(redisServer.process.pid);
   for (let second = 0; second < P.idleSeconds; second++) {
     const now = String(Date.now());
-    await redis.call('ZADD', 'tb:schedule', 'XX', ...ids.flatMap((id) => [now, id]));
+    await Promise.all(ids.map((id) => redis.call('ZADD', scheduleKey(id), 'XX', now, id)));
     await sleep(1_000);
   }
   const b = brokerMeter.stop();
   const r = redisMeter.stop();
-  const stillDue = await redis.call('ZCOUNT', 'tb:schedule', '-inf', String(Date.now()));
+  const stillDue = await overShards(redis, 'ZCOUNT', '-inf', String(Date.now()));
   const out = {
     duePerTick: ids.length,
     ticks: P.idleSeconds,
