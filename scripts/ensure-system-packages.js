@@ -18,6 +18,7 @@ const { spawnSync } = require('node:child_process');
 const REQUIRED = [
   { path: '/usr/bin/chromium', pkg: 'chromium', usedBy: 'the console e2e (test/console.e2e-spec.ts, playwright-core)' },
   { path: '/usr/bin/redis-cli', pkg: 'redis-tools', usedBy: 'Redis Cluster and Sentinel tests (redis-cli --cluster)' },
+  { path: '/usr/bin/script', pkg: 'bsdutils', usedBy: 'the CLI test on a pseudo-terminal (test/cli.e2e-spec.ts)' },
   {
     path: '/usr/bin/promtool',
     pkg: 'prometheus',

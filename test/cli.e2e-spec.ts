@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -220,8 +220,8 @@ describe('token-broker CLI against a broker process', () => {
     return run;
   }
 
-  const hasScript = spawnSync('script', ['--version']).status === 0;
-  (hasScript ? it : it.skip)('on a terminal: asks for the secret without echoing it, and asks before rm', async () => {
+  // util-linux `script` gives the CLI a pseudo-terminal (Debian's bsdutils; the pretest step installs it when missing).
+  it('on a terminal: asks for the secret without echoing it, and asks before rm', async () => {
     const added = await addOAuth();
     const typed = randomSecret('typed');
     secrets.push(typed);
