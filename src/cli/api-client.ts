@@ -1,4 +1,4 @@
-import type { CliConfig } from './cli-config';
+import type { CliConfig } from '../config/cli-config';
 import { UsageError } from './output';
 
 /** An answer of the broker outside 2xx, in the contract's error shape: exit code 1. */

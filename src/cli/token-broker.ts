@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ApiError, BrokerApi } from './api-client';
 import { registerAuditCommand } from './audit.command';
-import { loadCliConfig } from './cli-config';
+import { loadCliConfig } from '../config/cli-config';
 import { registerClientsCommands } from './clients.command';
 import { registerHealthCommands } from './health.command';
 import { EXIT_API_ERROR, EXIT_OK, EXIT_USAGE, UsageError } from './output';

@@ -1,4 +1,4 @@
-import { UsageError } from './output';
+import { UsageError } from '../cli/output';
 
 export interface CliConfig {
   /** The broker's base URL, without a trailing slash. */
