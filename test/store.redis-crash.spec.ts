@@ -6,6 +6,7 @@ import { redisKeys } from '../src/store/redis/redis-keys';
 import { loadScripts, type ScriptName } from '../src/store/redis/script-loader';
 import { initialStatus } from '../src/store/store.types';
 import type { WebhookRecord } from '../src/store/webhook.types';
+import { RedisMonitor } from './support/redis-monitor';
 import { startRedisServer, type RedisServerHandle } from './support/redis-server';
 import { testRedisUrl, uniquePrefix } from './support/test-redis';
 import { UNSCHEDULED, eventually, expectCountersExact, isoAt, makeEntry, statusIn } from './store-contract';
@@ -294,15 +295,10 @@ function webhookRecord(id: string): WebhookRecord {
 
 /** The commands Redis ran while `action` ran, as MONITOR shows them (a script's own commands after it). */
 async function monitored(admin: Redis, action: () => Promise<void>): Promise<string[][]> {
-  const monitor = await admin.monitor();
+  const monitor = await RedisMonitor.start(admin);
   const commands: string[][] = [];
   monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
   try {
-    await eventually(async () => {
-      await admin.echo('monitor-probe');
-      expect(commands.map(([name]) => name.toLowerCase())).toContain('echo');
-    });
-    commands.splice(0);
     await action();
     await admin.echo('monitor-end');
     await eventually(() => expect(commands.map(([name]) => name.toLowerCase())).toContain('echo'));

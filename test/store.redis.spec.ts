@@ -6,6 +6,7 @@ import { StoreCommandError } from '../src/store/redis/redis-errors';
 import { redisKeys } from '../src/store/redis/redis-keys';
 import type { StoreEvent } from '../src/store/store.types';
 import { freePort, startRedisServer, type RedisServerHandle } from './support/redis-server';
+import { RedisMonitor } from './support/redis-monitor';
 import { testRedisUrl, uniquePrefix } from './support/test-redis';
 import {
   UNSCHEDULED,
@@ -163,18 +164,13 @@ describe('RedisStore on Redis', () => {
   });
 
   it('records a batch of usage times of both kinds in one script call', async () => {
-    const monitor = await admin.monitor();
+    const monitor = await RedisMonitor.start(admin);
     const commands: string[][] = [];
-    // Other test files share this redis-server: keep only this test's commands (and the probe).
+    // Other test files share this redis-server: keep only this test's commands.
     monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args[0].toLowerCase() === 'echo' || args.some((arg) => arg.startsWith(prefix))) commands.push(args);
+      if (args.some((arg) => arg.startsWith(prefix))) commands.push(args);
     });
     try {
-      await eventually(async () => {
-        await admin.echo('monitor-probe');
-        expect(commands.map(([name]) => name.toLowerCase())).toContain('echo');
-      });
-      commands.splice(0);
       const clients = new Map(['cl_a', 'cl_b', 'cl_c'].map((id) => [id, 5_000]));
       await store.recordUsage({ clients, serviceKeys: new Map([['sk_a', 5_000]]) });
       await eventually(() => expect(commands.filter(([name]) => /^hset$/i.test(name))).toHaveLength(4));
@@ -284,19 +280,13 @@ describe('RedisStore on Redis', () => {
 
   it('renews every lock in one script call', async () => {
     for (const id of ['cl_a', 'cl_b', 'cl_c']) await store.lockAndRead(id, 'owner-1', 60_000);
-    const monitor = await admin.monitor();
+    const monitor = await RedisMonitor.start(admin);
     const commands: string[][] = [];
-    // Other test files share this redis-server: keep only this test's commands (and the probe).
+    // Other test files share this redis-server: keep only this test's commands.
     monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args[0].toLowerCase() === 'echo' || args.some((arg) => arg.startsWith(prefix))) commands.push(args);
+      if (args.some((arg) => arg.startsWith(prefix))) commands.push(args);
     });
     try {
-      // MONITOR may start a moment after the call resolves: wait until it shows a command.
-      await eventually(async () => {
-        await admin.echo('monitor-probe');
-        expect(commands.map(([name]) => name.toLowerCase())).toContain('echo');
-      });
-      commands.splice(0);
       const locks = ['cl_a', 'cl_b', 'cl_c'].map((id) => ({ id, owner: 'owner-1' }));
       expect(await store.extendLocks(locks, 90_000)).toEqual([]);
       // MONITOR shows the script call, then each command the script runs.

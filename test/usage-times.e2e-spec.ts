@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { FakePipedream } from './support/fake-pipedream';
 import { admin, bearer, eventually, randomSecret, startBroker, type TestBroker } from './support/broker';
+import { RedisMonitor } from './support/redis-monitor';
 import { startRedisServer, type RedisServerHandle } from './support/redis-server';
 import { uniquePrefix } from './support/test-redis';
 
@@ -210,7 +211,7 @@ describe('usage times (lastServedAt, lastUsedAt)', () => {
     }
 
     const probe = new Redis(redis.url);
-    const monitor = await probe.monitor();
+    const monitor = await RedisMonitor.start(probe);
     const writes: { source: string; args: string[] }[] = [];
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       if (
