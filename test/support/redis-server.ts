@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { connect, createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,6 +18,13 @@ export function freePort(): Promise<number> {
       );
     });
   });
+}
+
+/** Files of a TLS-only redis-server: it listens with TLS on its port, and uses TLS for replication and the cluster bus. */
+export interface RedisTlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
 }
 
 export interface RedisServerHandle {
@@ -40,7 +48,7 @@ export function assertRedisServerInstalled(): void {
  * a restart on the same `dir`, for fault tests that kill and restart it.
  */
 export async function startRedisServer(
-  options: { port?: number; dir?: string; appendonly?: boolean; args?: string[] } = {},
+  options: { port?: number; dir?: string; appendonly?: boolean; args?: string[]; tls?: RedisTlsFiles } = {},
 ): Promise<RedisServerHandle> {
   assertRedisServerInstalled();
   const port = options.port ?? (await freePort());
@@ -48,8 +56,7 @@ export async function startRedisServer(
   const child = spawn(
     'redis-server',
     [
-      '--port',
-      String(port),
+      ...listenArgs(port, options.tls),
       '--bind',
       '127.0.0.1',
       '--dir',
@@ -66,8 +73,8 @@ export async function startRedisServer(
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const url = `redis://127.0.0.1:${port}`;
-  await waitForRedis(url, child);
+  const url = `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
+  await waitForRedis(url, child, options.tls);
   const ownsDir = options.dir === undefined;
   return {
     url,
@@ -85,22 +92,36 @@ export async function startRedisServer(
   };
 }
 
-export async function waitForRedis(url: string, child: ChildProcess): Promise<void> {
+function listenArgs(port: number, tls: RedisTlsFiles | undefined): string[] {
+  if (!tls) return ['--port', String(port)];
+  return [
+    ...['--port', '0', '--tls-port', String(port)],
+    ...['--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile],
+    ...['--tls-auth-clients', 'no', '--tls-replication', 'yes', '--tls-cluster', 'yes'],
+  ];
+}
+
+export async function waitForRedis(url: string, child: ChildProcess, tls?: RedisTlsFiles): Promise<void> {
   const { port } = new URL(url);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
       throw new Error(`redis-server exited with code ${child.exitCode} before accepting connections`);
-    if (await answersPing(Number(port))) return;
+    if (await answersPing(Number(port), tls)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`redis-server did not accept connections at ${url} within 10 s`);
 }
 
-/** A bare RESP PING, so that probing leaves no client library state behind. */
-function answersPing(port: number): Promise<boolean> {
+/**
+ * A bare RESP PING, so that probing leaves no client library state behind. A server whose default user
+ * is off answers NOAUTH: it is up.
+ */
+function answersPing(port: number, tls?: RedisTlsFiles): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket: Socket = tls
+      ? connectTls({ port, host: '127.0.0.1', ca: readFileSync(tls.caFile), servername: 'localhost' })
+      : connect(port, '127.0.0.1');
     let answer = '';
     const done = (ok: boolean) => {
       socket.destroy();
@@ -108,10 +129,10 @@ function answersPing(port: number): Promise<boolean> {
     };
     socket.setTimeout(1_000, () => done(false));
     socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on(tls ? 'secureConnect' : 'connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk) => {
       answer += chunk.toString();
-      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'));
+      if (answer.includes('\r\n')) done(answer.startsWith('+PONG') || answer.startsWith('-NOAUTH'));
     });
   });
 }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import type { RedisTopology } from '../../src/config/redis-topology';
-import { freePort, startRedisServer, waitForRedis, type RedisServerHandle } from './redis-server';
+import { readFileSync } from 'node:fs';
+import { freePort, startRedisServer, waitForRedis, type RedisServerHandle, type RedisTlsFiles } from './redis-server';
 
 /** A Redis setup of several processes on loopback ports, each stopped by its own PID. */
 export interface RedisTopologyHandle {
@@ -33,10 +34,49 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
   throw new Error(`${what} not ready within ${READY_WITHIN_MS} ms`);
 }
 
-async function withConnection<T>(port: number, use: (redis: Redis) => Promise<T>): Promise<T> {
+/**
+ * An ACL user the data nodes are started with, the default user switched off: the broker, the replicas
+ * and the Sentinels all authenticate as it. `rules` default to every command, key and channel.
+ */
+export interface RedisAclUser {
+  username: string;
+  password: string;
+  rules?: string[];
+}
+
+/** How the setup's own probes reach a node: as the ACL user, over TLS. */
+interface NodeAccess {
+  acl?: RedisAclUser;
+  tls?: RedisTlsFiles;
+}
+
+/** The user replicas and Sentinels reach the nodes as, so the broker's own user can be kept to its keys. */
+const INFRA_USER = { username: 'tb-infra', password: 'tb-infra-password' };
+
+function aclArgs(acl: RedisAclUser | undefined): string[] {
+  if (!acl) return [];
+  const rules = acl.rules ?? ['~*', '&*', '+@all'];
+  return [
+    ...['--user', 'default', 'off'],
+    ...['--user', acl.username, 'on', `>${acl.password}`, ...rules],
+    ...['--user', INFRA_USER.username, 'on', `>${INFRA_USER.password}`, '~*', '&*', '+@all'],
+    ...['--masteruser', INFRA_USER.username, '--masterauth', INFRA_USER.password],
+  ];
+}
+
+function redisCliAccess({ acl, tls }: NodeAccess): string[] {
+  return [
+    ...(acl ? ['--user', acl.username, '--pass', acl.password, '--no-auth-warning'] : []),
+    ...(tls ? ['--tls', '--cacert', tls.caFile] : []),
+  ];
+}
+
+async function withConnection<T>(port: number, use: (redis: Redis) => Promise<T>, access: NodeAccess = {}): Promise<T> {
   const redis = new Redis({
     port,
     host: '127.0.0.1',
+    ...(access.acl ? { username: access.acl.username, password: access.acl.password } : {}),
+    ...(access.tls ? { tls: { ca: readFileSync(access.tls.caFile), servername: 'localhost' } } : {}),
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
@@ -60,36 +100,48 @@ async function stopAll(handles: RedisServerHandle[]): Promise<void> {
  * and every replica is in sync.
  */
 export async function startRedisCluster(
-  options: { masters?: number; replicas?: number } = {},
+  options: { masters?: number; replicas?: number } & NodeAccess = {},
 ): Promise<RedisTopologyHandle> {
   assertRedisCliInstalled();
   const masters = options.masters ?? 3;
   const replicas = options.replicas ?? 1;
+  const access: NodeAccess = { acl: options.acl, tls: options.tls };
   const nodes: RedisServerHandle[] = [];
   try {
     for (let index = 0; index < masters * (1 + replicas); index += 1) {
       nodes.push(
         await startRedisServer({
           appendonly: true,
-          args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000'],
+          tls: options.tls,
+          args: [
+            ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000'],
+            ...aclArgs(options.acl),
+          ],
         }),
       );
     }
     const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`);
     const created = spawnSync(
       'redis-cli',
-      ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'],
+      [
+        ...redisCliAccess(access),
+        ...['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'],
+      ],
       { encoding: 'utf8', timeout: READY_WITHIN_MS },
     );
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
     await until('the cluster', async () => {
       for (const { port } of nodes) {
-        const ok = await withConnection(port, async (redis) => {
-          const info = String(await redis.call('CLUSTER', 'INFO'));
-          if (!info.includes('cluster_state:ok') || !info.includes('cluster_slots_ok:16384')) return false;
-          const role = (await redis.call('ROLE')) as unknown[];
-          return role[0] === 'master' || role[3] === 'connected';
-        });
+        const ok = await withConnection(
+          port,
+          async (redis) => {
+            const info = String(await redis.call('CLUSTER', 'INFO'));
+            if (!info.includes('cluster_state:ok') || !info.includes('cluster_slots_ok:16384')) return false;
+            const role = (await redis.call('ROLE')) as unknown[];
+            return role[0] === 'master' || role[3] === 'connected';
+          },
+          access,
+        );
         if (!ok) return false;
       }
       return true;
@@ -102,9 +154,9 @@ export async function startRedisCluster(
     topology: {
       kind: 'cluster',
       nodes: nodes.slice(0, masters).map(({ port }) => ({ host: '127.0.0.1', port })),
-      username: null,
-      password: null,
-      tls: false,
+      username: options.acl?.username ?? null,
+      password: options.acl?.password ?? null,
+      tls: options.tls !== undefined,
     },
     nodes,
     sentinels: [],
@@ -129,27 +181,32 @@ export const SENTINEL_MASTER = 'tbmaster';
 
 /** A master with `replicas` replicas, watched by `sentinels` Sentinels (quorum: a majority of them). */
 export async function startRedisSentinel(
-  options: { replicas?: number; sentinels?: number } = {},
+  options: { replicas?: number; sentinels?: number; acl?: RedisAclUser } = {},
 ): Promise<RedisTopologyHandle> {
   const replicaCount = options.replicas ?? 2;
   const sentinelCount = options.sentinels ?? 3;
   const nodes: RedisServerHandle[] = [];
   const sentinels: RedisServerHandle[] = [];
   try {
-    const master = await startRedisServer({ appendonly: true });
+    const master = await startRedisServer({ appendonly: true, args: aclArgs(options.acl) });
     nodes.push(master);
     for (let index = 0; index < replicaCount; index += 1) {
-      nodes.push(await startRedisServer({ appendonly: true, args: ['--replicaof', '127.0.0.1', String(master.port)] }));
+      const replicaOf = ['--replicaof', '127.0.0.1', String(master.port)];
+      nodes.push(await startRedisServer({ appendonly: true, args: [...replicaOf, ...aclArgs(options.acl)] }));
     }
     await until('the replicas', () =>
-      withConnection(master.port, async (redis) => {
-        const info = await redis.info('replication');
-        return (info.match(/^slave\d+:.*state=online/gm) ?? []).length === replicaCount;
-      }),
+      withConnection(
+        master.port,
+        async (redis) => {
+          const info = await redis.info('replication');
+          return (info.match(/^slave\d+:.*state=online/gm) ?? []).length === replicaCount;
+        },
+        { acl: options.acl },
+      ),
     );
     const quorum = Math.floor(sentinelCount / 2) + 1;
     for (let index = 0; index < sentinelCount; index += 1) {
-      sentinels.push(await startSentinel(master.port, quorum));
+      sentinels.push(await startSentinel(master.port, quorum, options.acl));
     }
     await until('the sentinels', async () => {
       for (const { port } of sentinels) {
@@ -171,8 +228,8 @@ export async function startRedisSentinel(
       kind: 'sentinel',
       sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })),
       masterName: SENTINEL_MASTER,
-      username: null,
-      password: null,
+      username: options.acl?.username ?? null,
+      password: options.acl?.password ?? null,
       tls: false,
     },
     nodes,
@@ -181,7 +238,8 @@ export async function startRedisSentinel(
   };
 }
 
-async function startSentinel(masterPort: number, quorum: number): Promise<RedisServerHandle> {
+/** A Sentinel (no password of its own) that reaches the data nodes as the infrastructure user when they have ACLs. */
+async function startSentinel(masterPort: number, quorum: number, acl?: RedisAclUser): Promise<RedisServerHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tb-sentinel-'));
   const config = join(dir, 'sentinel.conf');
@@ -195,6 +253,12 @@ async function startSentinel(masterPort: number, quorum: number): Promise<RedisS
       `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
       `sentinel failover-timeout ${SENTINEL_MASTER} 5000`,
       `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
+      ...(acl
+        ? [
+            `sentinel auth-user ${SENTINEL_MASTER} ${INFRA_USER.username}`,
+            `sentinel auth-pass ${SENTINEL_MASTER} ${INFRA_USER.password}`,
+          ]
+        : []),
       '',
     ].join('\n'),
   );
@@ -224,11 +288,14 @@ export function topologyEnv(handle: RedisTopologyHandle): Record<string, string>
   const { topology } = handle;
   const list = (entries: { host: string; port: number }[]) =>
     entries.map(({ host, port }) => `${host}:${port}`).join(',');
-  if (topology.kind === 'cluster') return { REDIS_CLUSTER_NODES: list(topology.nodes) };
-  if (topology.kind === 'sentinel') {
-    return { REDIS_SENTINELS: list(topology.sentinels), REDIS_SENTINEL_MASTER: topology.masterName };
-  }
-  return { REDIS_URL: topology.url };
+  if (topology.kind === 'single') return { REDIS_URL: topology.url };
+  const auth = {
+    ...(topology.username === null ? {} : { REDIS_USERNAME: topology.username }),
+    ...(topology.password === null ? {} : { REDIS_PASSWORD: topology.password }),
+    ...(topology.tls ? { REDIS_TLS: 'true' } : {}),
+  };
+  if (topology.kind === 'cluster') return { REDIS_CLUSTER_NODES: list(topology.nodes), ...auth };
+  return { REDIS_SENTINELS: list(topology.sentinels), REDIS_SENTINEL_MASTER: topology.masterName, ...auth };
 }
 
 /** The replicas of the topology now (ROLE says slave). */

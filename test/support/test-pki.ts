@@ -48,7 +48,7 @@ export class TestPki {
     ca: string,
     name: string,
     commonName: string,
-    options: { days?: number; san?: string; usage?: 'serverAuth' | 'clientAuth' } = {},
+    options: { days?: number; san?: string; usage?: 'serverAuth' | 'clientAuth' | 'serverAuth,clientAuth' } = {},
   ): Issued {
     this.openssl(
       'req',

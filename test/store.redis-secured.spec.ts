@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import request from 'supertest';
+import { RedisStore } from '../src/store/redis.store';
+import { ADMIN_KEY, ENCRYPTION_KEY, eventually } from './support/broker';
+import { spawnBroker, waitForOutput, type BrokerProcess } from './support/broker-process';
+import { FakePipedream } from './support/fake-pipedream';
+import { freePort } from './support/redis-server';
+import {
+  startRedisCluster,
+  startRedisSentinel,
+  topologyEnv,
+  type RedisAclUser,
+  type RedisTopologyHandle,
+} from './support/redis-topologies';
+import { TestPki } from './support/test-pki';
+import { describeStoreContract } from './store-contract';
+
+/**
+ * REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS against Redis set up as a careful operator would: the
+ * default user off, the broker's own ACL user allowed only its key prefix and channels, and a Cluster
+ * that speaks TLS only (clients, replication and the cluster bus), with a certificate of a private CA
+ * the broker process trusts through NODE_EXTRA_CA_CERTS.
+ */
+
+jest.setTimeout(120_000);
+
+const PREFIX_ROOT = 'tbsec:';
+const BROKER: RedisAclUser = {
+  username: 'token-broker',
+  password: 'acl-password-0123456789',
+  rules: [`~${PREFIX_ROOT}*`, `&${PREFIX_ROOT}*`, '+@all'],
+};
+
+let serial = 0;
+const prefix = (name: string) => `${PREFIX_ROOT}${name}${(serial += 1)}:`;
+
+describe('Redis Sentinel with an ACL user (REDIS_USERNAME, REDIS_PASSWORD)', () => {
+  let sentinel: RedisTopologyHandle;
+  beforeAll(async () => {
+    sentinel = await startRedisSentinel({ replicas: 1, sentinels: 3, acl: BROKER });
+  });
+  afterAll(() => sentinel?.stop());
+
+  const connect = (topology = sentinel.topology) =>
+    RedisStore.connect({ topology, keyPrefix: prefix('s'), waitReplicas: 0 });
+
+  describeStoreContract('RedisStore through Sentinels, as an ACL user kept to its prefix', () => connect());
+
+  it('with a wrong password answers no command and logs what the server said, never the password', async () => {
+    const warnings: string[] = [];
+    const logger = {
+      warn: (details: object, message: string) => warnings.push(`${message} ${JSON.stringify(details)}`),
+    };
+    if (sentinel.topology.kind !== 'sentinel') throw new Error('a Sentinel topology was expected');
+    const store = await RedisStore.connect({
+      topology: { ...sentinel.topology, password: 'not-the-password' },
+      keyPrefix: prefix('wrong'),
+      waitReplicas: 0,
+      logger,
+    });
+    try {
+      await expect(store.ping()).rejects.toThrow();
+      await eventually(() => warnings.some((line) => /WRONGPASS|NOAUTH/.test(line)), 10_000);
+      expect(warnings.join('\n')).not.toContain('not-the-password');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('Redis Cluster over TLS with an ACL user (REDIS_TLS=true)', () => {
+  const pki = new TestPki();
+  let cluster: RedisTopologyHandle;
+  let upstream: FakePipedream;
+  let broker: BrokerProcess;
+  let http: ReturnType<typeof request>;
+  let caFile: string;
+
+  beforeAll(async () => {
+    caFile = pki.ca('redis-ca').path;
+    pki.issue('redis-ca', 'redis', 'localhost', { san: 'IP:127.0.0.1,DNS:localhost', usage: 'serverAuth,clientAuth' });
+    const tls = { certFile: join(pki.dir, 'redis.pem'), keyFile: join(pki.dir, 'redis.key'), caFile };
+    cluster = await startRedisCluster({ masters: 3, replicas: 1, acl: BROKER, tls });
+    upstream = await FakePipedream.start();
+    const port = await freePort();
+    broker = spawnBroker({
+      ...topologyEnv(cluster),
+      REDIS_KEY_PREFIX: prefix('c'),
+      NODE_EXTRA_CA_CERTS: caFile,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      BROKER_ADMIN_KEYS: ADMIN_KEY,
+      BROKER_ENCRYPTION_KEYS: ENCRYPTION_KEY,
+      TOKEN_URL_ALLOWLIST: 'http://127.0.0.1',
+      DEFAULT_TOKEN_URL: upstream.tokenUrl,
+    });
+    await waitForOutput(broker.stdout, /token-broker listening/, 30_000);
+    http = request(`http://127.0.0.1:${port}`);
+  });
+  afterAll(async () => {
+    broker?.child.kill('SIGTERM');
+    await broker?.exited;
+    await upstream?.stop();
+    await cluster?.stop();
+    pki.remove();
+  });
+
+  it('is given the TLS and ACL variables, is ready, registers a client and serves its token', async () => {
+    expect(topologyEnv(cluster)).toMatchObject({ REDIS_TLS: 'true', REDIS_USERNAME: BROKER.username });
+    await eventually(async () => (await http.get('/health/ready')).status === 200, 15_000);
+    upstream.addClient('c1', 's1');
+
+    const created = await http.post('/v1/clients').set('Authorization', `Bearer ${ADMIN_KEY}`).send({
+      workspaceId: 'o_tls',
+      name: 'tls',
+      type: 'oauth_client_credentials',
+      clientId: 'c1',
+      clientSecret: 's1',
+    });
+    expect(created.status).toBe(201);
+    const token = await http.get(`/v1/clients/${created.body.id}/token`).set('Authorization', `Bearer ${ADMIN_KEY}`);
+    expect(token.status).toBe(200);
+    expect(token.body.access_token).toMatch(/^pd_at_/);
+    expect(broker.stdout() + broker.stderr()).not.toContain(BROKER.password);
+  });
+});
