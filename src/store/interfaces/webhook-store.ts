@@ -17,6 +17,15 @@ export interface WebhookStore {
   /** Queues the event for every matching webhook, or only `onlyWebhookId`; answers how many deliveries were queued. */
   enqueueEvent(event: WebhookEvent, onlyWebhookId?: string): Promise<number>;
   /**
+   * Records a `client.certificate_expiring` event of the client (its stored
+   * name, state and certificateExpiresAt) and queues it for every matching
+   * webhook, unless one was recorded for it less than
+   * CERTIFICATE_WARNING_INTERVAL_MS before `now`, by any replica: the guard
+   * and the record are one step. True when recorded; false when too soon or
+   * there is no such client.
+   */
+  raiseCertificateExpiring(clientId: string, now: number): Promise<boolean>;
+  /**
    * Pending deliveries due by `now`, in due order, leased until `leaseUntil`
    * (another replica takes one over when it lapses); at most one per webhook
    * in flight in the whole deployment, so a receiver gets its events in order
@@ -26,6 +35,8 @@ export interface WebhookStore {
   /**
    * Records an attempt of a claimed delivery; false (nothing written) when
    * its attempts are no longer `expectedAttempts` (another claim settled it).
+   * When it ends (delivered or failed), the webhook's oldest settled
+   * deliveries beyond its newest DELIVERIES_KEPT_PER_WEBHOOK are dropped.
    */
   settleDelivery(id: string, expectedAttempts: number, result: DeliveryResult): Promise<boolean>;
   /** A webhook's deliveries, newest first, older than `beforeId` when given. */

@@ -1,4 +1,5 @@
 import {
+  DELIVERIES_KEPT_PER_WEBHOOK,
   deliveryBody,
   webhookWants,
   type DeliveryRecord,
@@ -120,9 +121,24 @@ export class MemoryWebhooks {
     record.lastStatus = result.lastStatus;
     record.lastAttemptAt = result.lastAttemptAt;
     record.nextAttemptAt = result.nextAttemptMs === null ? null : new Date(result.nextAttemptMs).toISOString();
-    if (result.state === 'pending' && result.nextAttemptMs !== null) this.due.set(id, result.nextAttemptMs);
-    else this.due.delete(id);
+    if (result.state === 'pending' && result.nextAttemptMs !== null) {
+      this.due.set(id, result.nextAttemptMs);
+    } else {
+      this.due.delete(id);
+      this.trim(record.webhookId);
+    }
     return true;
+  }
+
+  /** Drops the webhook's oldest settled deliveries beyond the newest kept, as settleDelivery-5.lua does. */
+  private trim(webhookId: string): void {
+    const records = [...this.deliveries.values()].filter((record) => record.webhookId === webhookId);
+    const excess = records.length - DELIVERIES_KEPT_PER_WEBHOOK;
+    for (const record of records.slice(0, Math.max(0, excess))) {
+      if (record.state === 'pending') continue;
+      this.deliveries.delete(record.id);
+      this.sent.delete(`${webhookId}|${record.eventId}`);
+    }
   }
 
   listDeliveries(webhookId: string, limit: number, beforeId?: string): DeliveryRecord[] {

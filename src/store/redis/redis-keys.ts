@@ -15,7 +15,8 @@ export function redisKeys(prefix: string) {
   return {
     /**
      * Hash: client (JSON), gen, state, status (JSON), token (JSON, absent when none), iseq (index sequence:
-     * bumped by each change of state), unindexed (the iseq whose counting is pending; absent when none).
+     * bumped by each change of state), unindexed (the iseq whose counting is pending; absent when none),
+     * ev:<event id> (the webhook outbox), certWarnedAt (epoch ms of its last certificate_expiring event).
      */
     client: (id: string) => `${prefix}{c:${id}}`,
     lock: (id: string) => `${prefix}{c:${id}}:lock`,

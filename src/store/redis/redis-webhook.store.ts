@@ -1,6 +1,8 @@
 import type { StoreLogger } from '../store-helpers';
 import type { WebhookStore } from '../interfaces/webhook-store';
 import {
+  CERTIFICATE_WARNING_INTERVAL_MS,
+  DELIVERIES_KEPT_PER_WEBHOOK,
   deliveryBody,
   type DeliveryRecord,
   type DeliveryResult,
@@ -75,6 +77,18 @@ export class RedisWebhookStore implements WebhookStore {
     );
   }
 
+  /** The guard and the outbox record in the client's slot (raiseCertificateExpiring-1.lua), then the queue step. */
+  async raiseCertificateExpiring(clientId: string, now: number): Promise<boolean> {
+    const event = await this.connection.script(
+      'raiseCertificateExpiring',
+      [this.keys.client(clientId)],
+      [String(now), new Date(now).toISOString(), CERTIFICATE_WARNING_INTERVAL_MS],
+    );
+    if (event === null) return false;
+    await this.dispatchOutboxOrLeavePending(clientId, [event]);
+    return true;
+  }
+
   /** Queues a client's outbox events, then removes them from its hash: the second step of updateClient-2.lua's. */
   async dispatchOutbox(clientId: string, eventJsons: string[]): Promise<void> {
     if (eventJsons.length === 0) return;
@@ -118,11 +132,11 @@ export class RedisWebhookStore implements WebhookStore {
 
   async settleDelivery(id: string, expectedAttempts: number, result: DeliveryResult): Promise<boolean> {
     const nextAttemptAt = result.nextAttemptMs === null ? null : new Date(result.nextAttemptMs).toISOString();
-    const { deliveries, deliveriesDue, webhooksBusy } = this.keys;
+    const { deliveries, deliveriesDue, webhooksBusy, deliveryLog, deliveriesSent } = this.keys;
     const settled = await this.connection.script(
       'settleDelivery',
-      [deliveries, deliveriesDue, webhooksBusy],
-      [id, expectedAttempts, { ...result, nextAttemptAt, now: Date.now() }],
+      [deliveries, deliveriesDue, webhooksBusy, deliveryLog, deliveriesSent],
+      [id, expectedAttempts, { ...result, nextAttemptAt, now: Date.now(), keep: DELIVERIES_KEPT_PER_WEBHOOK }],
     );
     return settled === 1;
   }

@@ -1,0 +1,139 @@
+import type { BrokerStore } from '../../src/store/broker-store';
+import {
+  CERTIFICATE_WARNING_INTERVAL_MS,
+  DELIVERIES_KEPT_PER_WEBHOOK,
+  type DeliveryResult,
+  type WebhookEvent,
+  type WebhookRecord,
+} from '../../src/store/webhook.types';
+import { UNSCHEDULED, makeEntry, statusIn } from './fixtures';
+
+const webhook = (id: string, events: string[] = ['*'], workspaces: string[] = ['*']): WebhookRecord => ({
+  id,
+  url: `https://hooks.example.com/${id}`,
+  events,
+  workspaces,
+  sealedSecret: `v1.kid.sealed-secret-of-${id}`,
+  createdAt: '2025-01-01T00:00:00.000Z',
+});
+
+const testEvent = (id: string): WebhookEvent => ({
+  id,
+  type: 'webhook.test',
+  timestamp: '2025-01-01T00:00:00.000Z',
+  data: { clientId: null, workspaceId: null, name: null, state: null, lastError: null, failingSince: null },
+});
+
+const NOT_AFTER = '2025-01-11T00:00:00.000Z';
+const DAY = CERTIFICATE_WARNING_INTERVAL_MS;
+
+const delivered = (): DeliveryResult => ({
+  state: 'delivered',
+  lastStatus: 200,
+  lastAttemptAt: new Date().toISOString(),
+  nextAttemptMs: null,
+});
+
+/** client.certificate_expiring and the bound on kept delivery records. `store()` is the running test's store. */
+export function describeWebhookUpkeepContract(store: () => BrokerStore): void {
+  describe('webhooks: certificate_expiring', () => {
+    async function insertCertificateClient(id: string, workspaceId = 'o_one'): Promise<void> {
+      const entry = makeEntry(id, { workspaceId, status: statusIn('ready') });
+      if (entry.client.type === 'oauth_client_credentials') entry.client.certificateExpiresAt = NOT_AFTER;
+      await store().insertClient(entry, UNSCHEDULED);
+    }
+
+    it('is recorded at most once per interval per client, and queued for the webhooks that want it', async () => {
+      await store().insertWebhook(webhook('wh_all'));
+      await store().insertWebhook(webhook('wh_cert', ['client.certificate_expiring']));
+      await store().insertWebhook(webhook('wh_failing', ['client.failing']));
+      await store().insertWebhook(webhook('wh_two', ['*'], ['o_two']));
+      await insertCertificateClient('c_cert');
+      const now = Date.now();
+
+      expect(await store().raiseCertificateExpiring('c_cert', now)).toBe(true);
+      expect(await store().raiseCertificateExpiring('c_cert', now + 1_000)).toBe(false);
+      expect(await store().raiseCertificateExpiring('c_cert', now + DAY - 1)).toBe(false);
+
+      const claimed = await store().claimDeliveries(Date.now(), Date.now() + 60_000, 10);
+      expect(claimed.map((delivery) => delivery.webhookId).sort()).toEqual(['wh_all', 'wh_cert']);
+      expect(new Set(claimed.map((delivery) => delivery.eventId)).size).toBe(1);
+      expect(JSON.parse(claimed[0].body)).toEqual({
+        type: 'client.certificate_expiring',
+        timestamp: new Date(now).toISOString(),
+        data: {
+          clientId: 'c_cert',
+          workspaceId: 'o_one',
+          name: 'client c_cert',
+          state: 'ready',
+          lastError: null,
+          failingSince: null,
+          certificateExpiresAt: NOT_AFTER,
+        },
+      });
+      for (const delivery of claimed) expect(await store().settleDelivery(delivery.id, 0, delivered())).toBe(true);
+
+      // A day later it is recorded again, as a new event.
+      expect(await store().raiseCertificateExpiring('c_cert', now + DAY)).toBe(true);
+      const next = await store().claimDeliveries(now + DAY, now + DAY + 60_000, 10);
+      expect(next.map((delivery) => delivery.webhookId).sort()).toEqual(['wh_all', 'wh_cert']);
+      expect(next[0].eventId).not.toBe(claimed[0].eventId);
+    });
+
+    it('keeps one guard per client, records nothing for a client that does not exist, and forgets a deleted one', async () => {
+      await store().insertWebhook(webhook('wh_all'));
+      await insertCertificateClient('c_a');
+      await insertCertificateClient('c_b');
+      const now = Date.now();
+      expect(await store().raiseCertificateExpiring('c_a', now)).toBe(true);
+      expect(await store().raiseCertificateExpiring('c_b', now)).toBe(true);
+      expect(await store().raiseCertificateExpiring('c_none', now)).toBe(false);
+      expect(await store().countPendingDeliveries()).toBe(2);
+
+      await store().deleteClient('c_a');
+      await insertCertificateClient('c_a');
+      expect(await store().raiseCertificateExpiring('c_a', now + 1_000)).toBe(true);
+    });
+  });
+
+  describe('webhooks: delivery records kept', () => {
+    it(`keeps about the newest ${DELIVERIES_KEPT_PER_WEBHOOK} per webhook, dropping settled ones only`, async () => {
+      await store().insertWebhook(webhook('wh_a'));
+      await store().insertWebhook(webhook('wh_other'));
+      await store().enqueueEvent(testEvent('evt_other'), 'wh_other');
+      // The oldest delivery of wh_a stays pending (its retry far ahead): it is never dropped.
+      await store().enqueueEvent(testEvent('evt_0'), 'wh_a');
+      const now = Date.now();
+      const first = await store().claimDeliveries(now, now + 60_000, 10);
+      expect(first).toHaveLength(2);
+      const retrying = first.find((delivery) => delivery.webhookId === 'wh_a')!;
+      const retryLater: DeliveryResult = {
+        ...delivered(),
+        state: 'pending',
+        lastStatus: 503,
+        nextAttemptMs: now + DAY,
+      };
+      expect(await store().settleDelivery(retrying.id, 0, retryLater)).toBe(true);
+
+      const count = DELIVERIES_KEPT_PER_WEBHOOK + 1;
+      const ids = Array.from({ length: count }, (_, index) => `evt_${index + 1}`);
+      await Promise.all(ids.map((id) => store().enqueueEvent(testEvent(id), 'wh_a')));
+      for (let settled = 0; settled < count; settled += 1) {
+        const [delivery] = await store().claimDeliveries(Date.now(), Date.now() + 60_000, 1);
+        expect(delivery.webhookId).toBe('wh_a');
+        expect(await store().settleDelivery(delivery.id, 0, delivered())).toBe(true);
+      }
+
+      const kept = await store().listDeliveries('wh_a', count + 10);
+      expect(kept).toHaveLength(DELIVERIES_KEPT_PER_WEBHOOK + 1);
+      expect(kept[0].eventId).toBe(`evt_${count}`);
+      // The oldest delivered one went; the pending one older still stayed.
+      expect(kept.map((delivery) => delivery.eventId).slice(-2)).toEqual(['evt_2', 'evt_0']);
+      // Its dedup entry went with it (an event queued again that late is delivered again); the kept ones' stay.
+      expect(await store().enqueueEvent(testEvent('evt_1'), 'wh_a')).toBe(1);
+      expect(await store().enqueueEvent(testEvent('evt_2'), 'wh_a')).toBe(0);
+      // Another webhook's records are not touched.
+      expect(await store().listDeliveries('wh_other', 10)).toHaveLength(1);
+    }, 60_000);
+  });
+}
