@@ -4,8 +4,9 @@
   state), at most once per interval whatever the replica: the time of the
   last one is kept in the hash (field certWarnedAt, epoch ms) and checked in
   this same step. The caller then queues the event (dispatchEvent-6.lua) and
-  removes it from the hash; a crash in between leaves it there, and the next
-  claim of the client (lockAndRead-2.lua) or its delete queues it.
+  removes it from the hash; a crash in between leaves it there, and the
+  client's next refresh (lockAndRead-2.lua: it is always scheduled, and was
+  just rescheduled by the refresh that raised this) or its delete queues it.
 
   Input:
     KEYS[1] client hash
