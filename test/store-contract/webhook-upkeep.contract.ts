@@ -3,26 +3,8 @@ import {
   CERTIFICATE_WARNING_INTERVAL_MS,
   DELIVERIES_KEPT_PER_WEBHOOK,
   type DeliveryResult,
-  type WebhookEvent,
-  type WebhookRecord,
 } from '../../src/store/webhook.types';
-import { UNSCHEDULED, makeEntry, statusIn } from './fixtures';
-
-const webhook = (id: string, events: string[] = ['*'], workspaces: string[] = ['*']): WebhookRecord => ({
-  id,
-  url: `https://hooks.example.com/${id}`,
-  events,
-  workspaces,
-  sealedSecret: `v1.kid.sealed-secret-of-${id}`,
-  createdAt: '2025-01-01T00:00:00.000Z',
-});
-
-const testEvent = (id: string): WebhookEvent => ({
-  id,
-  type: 'webhook.test',
-  timestamp: '2025-01-01T00:00:00.000Z',
-  data: { clientId: null, workspaceId: null, name: null, state: null, lastError: null, failingSince: null },
-});
+import { UNSCHEDULED, makeEntry, statusIn, testEvent, webhook } from './fixtures';
 
 const NOT_AFTER = '2025-01-11T00:00:00.000Z';
 const DAY = CERTIFICATE_WARNING_INTERVAL_MS;
@@ -97,6 +79,27 @@ export function describeWebhookUpkeepContract(store: () => BrokerStore): void {
   });
 
   describe('webhooks: delivery records kept', () => {
+    it("drops a deleted webhook's records with it, and none of another's", async () => {
+      await store().insertWebhook(webhook('wh_gone'));
+      await store().insertWebhook(webhook('wh_kept'));
+      for (const id of ['evt_1', 'evt_2']) {
+        await store().enqueueEvent(testEvent(id), 'wh_gone');
+        await store().enqueueEvent(testEvent(id), 'wh_kept');
+      }
+      const claimed = await store().claimDeliveries(Date.now(), Date.now() + 60_000, 10);
+      for (const delivery of claimed) expect(await store().settleDelivery(delivery.id, 0, delivered())).toBe(true);
+
+      expect(await store().deleteWebhook('wh_gone')).toBe(true);
+      expect(await store().listDeliveries('wh_gone', 10)).toEqual([]);
+      expect((await store().listDeliveries('wh_kept', 10)).map((delivery) => delivery.eventId)).toEqual([
+        'evt_2',
+        'evt_1',
+      ]);
+      const next = await store().claimDeliveries(Date.now(), Date.now() + 60_000, 10);
+      expect(next.map((delivery) => `${delivery.webhookId}:${delivery.eventId}`)).toEqual(['wh_kept:evt_2']);
+      expect(await store().countPendingDeliveries()).toBe(1);
+    });
+
     it(`keeps about the newest ${DELIVERIES_KEPT_PER_WEBHOOK} per webhook, dropping settled ones only`, async () => {
       await store().insertWebhook(webhook('wh_a'));
       await store().insertWebhook(webhook('wh_other'));

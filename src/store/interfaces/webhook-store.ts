@@ -12,7 +12,7 @@ export interface WebhookStore {
   listWebhooks(): Promise<WebhookRecord[]>;
   /** Stores the secret sealed anew (key rotation), only if it still holds `expectedSealed`; false otherwise. */
   replaceWebhookSecret(id: string, expectedSealed: string, sealedSecret: string): Promise<boolean>;
-  /** Its queued deliveries are dropped at their next claim. */
+  /** Its delivery records go with it; its queued deliveries are dropped at their next claim. */
   deleteWebhook(id: string): Promise<boolean>;
   /** Queues the event for every matching webhook, or only `onlyWebhookId`; answers how many deliveries were queued. */
   enqueueEvent(event: WebhookEvent, onlyWebhookId?: string): Promise<number>;

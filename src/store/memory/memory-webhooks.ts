@@ -47,7 +47,14 @@ export class MemoryWebhooks {
     return true;
   }
 
+  /** With its delivery records, as deleteWebhook-5.lua does; its queued ones leave `due` at their next claim. */
   delete(id: string): boolean {
+    for (const record of this.deliveries.values()) {
+      if (record.webhookId !== id) continue;
+      this.deliveries.delete(record.id);
+      this.sent.delete(`${id}|${record.eventId}`);
+    }
+    this.busy.delete(id);
     return this.webhooks.delete(id);
   }
 

@@ -60,10 +60,12 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async deleteWebhook(id: string): Promise<boolean> {
-    const [deleted] = await this.connection.transaction((multi) => {
-      multi.hdel(this.keys.webhooks, id);
-      multi.publish(this.keys.events, webhookEvent(id));
-    });
+    const { webhooks, deliveries, deliveryLog, deliveriesSent, webhooksBusy, events } = this.keys;
+    const deleted = await this.connection.script(
+      'deleteWebhook',
+      [webhooks, deliveries, deliveryLog, deliveriesSent, webhooksBusy],
+      [id, events, webhookEvent(id)],
+    );
     return deleted === 1;
   }
 

@@ -133,6 +133,11 @@ export interface ScriptSignatures {
     string[]
   >;
   resealWebhook: Signature<[webhooks: string], [id: string, expectedSealed: string, sealed: string], 0 | 1>;
+  deleteWebhook: Signature<
+    [webhooks: string, deliveries: string, log: string, sent: string, busy: string],
+    [id: string, channel: string, event: string],
+    0 | 1
+  >;
   raiseCertificateExpiring: Signature<
     [client: string],
     [now: string, nowIso: string, intervalMs: number],
@@ -171,6 +176,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   claimDeliveries: true,
   settleDelivery: true,
   resealWebhook: true,
+  deleteWebhook: true,
   raiseCertificateExpiring: true,
 };
 
