@@ -2,8 +2,10 @@ import type { DeliveryRecord, DeliveryResult, WebhookEvent, WebhookRecord } from
 
 /**
  * Webhooks and their delivery queue. Client events enter the outbox inside
- * updateClient (same step as the change of state); the store moves them to
- * one delivery per matching webhook, deduplicated by event id and webhook id.
+ * updateClient (same step as the change of state), or inside
+ * raiseCertificateExpiring (same step as its once-a-day guard); the store
+ * moves them to one delivery per matching webhook, deduplicated by event id
+ * and webhook id.
  * insertWebhook and deleteWebhook broadcast `{ kind: 'webhook' }`.
  */
 export interface WebhookStore {

@@ -25,6 +25,10 @@ const CLAIM_SCAN_FACTOR = 25;
  * (dispatchEvent-6.lua, idempotent) and removes it from the hash. A crash in
  * between leaves the event in the hash and the client index pending; the
  * next write or claim of the client dispatches it again, queuing nothing twice.
+ * raiseCertificateExpiring-1.lua is the other first step: it records a
+ * client.certificate_expiring event the same way, with its once-a-day guard.
+ * Delivery records are bounded: settleDelivery-5.lua keeps about the newest
+ * DELIVERIES_KEPT_PER_WEBHOOK per webhook, deleteWebhook-5.lua drops them all.
  */
 export class RedisWebhookStore implements WebhookStore {
   constructor(
