@@ -11,7 +11,7 @@ export type ClientEventType = (typeof CLIENT_EVENT_TYPES)[number];
 export type WebhookEventType = ClientEventType | 'webhook.test';
 /** A client's certificate_expiring event is recorded at most once in this long, across replicas. */
 export const CERTIFICATE_WARNING_INTERVAL_MS = 24 * 60 * 60 * 1000;
-/** A webhook keeps its newest deliveries up to this many; older settled ones are dropped as new ones settle. */
+/** A webhook keeps this many of its newest settled (delivered or failed) deliveries, besides its pending ones. */
 export const DELIVERIES_KEPT_PER_WEBHOOK = 1000;
 
 export interface WebhookRecord {

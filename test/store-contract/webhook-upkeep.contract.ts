@@ -79,6 +79,13 @@ export function describeWebhookUpkeepContract(store: () => BrokerStore): void {
   });
 
   describe('webhooks: delivery records kept', () => {
+    /** Claims the next due delivery, which must be this webhook's. */
+    async function claimOne(webhookId: string) {
+      const [delivery] = await store().claimDeliveries(Date.now(), Date.now() + 60_000, 1);
+      expect(delivery.webhookId).toBe(webhookId);
+      return delivery;
+    }
+
     it("drops a deleted webhook's records with it, and none of another's", async () => {
       await store().insertWebhook(webhook('wh_gone'));
       await store().insertWebhook(webhook('wh_kept'));
@@ -100,38 +107,35 @@ export function describeWebhookUpkeepContract(store: () => BrokerStore): void {
       expect(await store().countPendingDeliveries()).toBe(1);
     });
 
-    it(`keeps about the newest ${DELIVERIES_KEPT_PER_WEBHOOK} per webhook, dropping settled ones only`, async () => {
+    it(`keeps the newest ${DELIVERIES_KEPT_PER_WEBHOOK} settled deliveries per webhook, and every pending one`, async () => {
       await store().insertWebhook(webhook('wh_a'));
       await store().insertWebhook(webhook('wh_other'));
       await store().enqueueEvent(testEvent('evt_other'), 'wh_other');
-      // The oldest delivery of wh_a stays pending (its retry far ahead): it is never dropped.
-      await store().enqueueEvent(testEvent('evt_0'), 'wh_a');
-      const now = Date.now();
-      const first = await store().claimDeliveries(now, now + 60_000, 10);
-      expect(first).toHaveLength(2);
-      const retrying = first.find((delivery) => delivery.webhookId === 'wh_a')!;
-      const retryLater: DeliveryResult = {
+      // wh_a's oldest deliveries stay pending (their retry a day ahead), more of them than one settle looks at.
+      const pendingIds = Array.from({ length: 150 }, (_, index) => `evt_p${String(index).padStart(3, '0')}`);
+      for (const id of pendingIds) await store().enqueueEvent(testEvent(id), 'wh_a');
+      await store().settleDelivery((await claimOne('wh_other')).id, 0, delivered());
+      const retryLater = (): DeliveryResult => ({
         ...delivered(),
         state: 'pending',
         lastStatus: 503,
-        nextAttemptMs: now + DAY,
-      };
-      expect(await store().settleDelivery(retrying.id, 0, retryLater)).toBe(true);
+        nextAttemptMs: Date.now() + DAY,
+      });
+      for (const _ of pendingIds)
+        expect(await store().settleDelivery((await claimOne('wh_a')).id, 0, retryLater())).toBe(true);
 
       const count = DELIVERIES_KEPT_PER_WEBHOOK + 1;
       const ids = Array.from({ length: count }, (_, index) => `evt_${index + 1}`);
       await Promise.all(ids.map((id) => store().enqueueEvent(testEvent(id), 'wh_a')));
-      for (let settled = 0; settled < count; settled += 1) {
-        const [delivery] = await store().claimDeliveries(Date.now(), Date.now() + 60_000, 1);
-        expect(delivery.webhookId).toBe('wh_a');
-        expect(await store().settleDelivery(delivery.id, 0, delivered())).toBe(true);
-      }
+      for (const _ of ids) expect(await store().settleDelivery((await claimOne('wh_a')).id, 0, delivered())).toBe(true);
 
-      const kept = await store().listDeliveries('wh_a', count + 10);
-      expect(kept).toHaveLength(DELIVERIES_KEPT_PER_WEBHOOK + 1);
+      const kept = await store().listDeliveries('wh_a', count + pendingIds.length + 10);
+      expect(kept).toHaveLength(DELIVERIES_KEPT_PER_WEBHOOK + pendingIds.length);
       expect(kept[0].eventId).toBe(`evt_${count}`);
-      // The oldest delivered one went; the pending one older still stayed.
-      expect(kept.map((delivery) => delivery.eventId).slice(-2)).toEqual(['evt_2', 'evt_0']);
+      // The oldest delivered one went; the pending ones, older still, all stayed.
+      const eventIds = kept.map((delivery) => delivery.eventId);
+      expect(eventIds).not.toContain('evt_1');
+      expect(eventIds.slice(-pendingIds.length - 1)).toEqual(['evt_2', ...[...pendingIds].reverse()]);
       // Its dedup entry went with it (an event queued again that late is delivered again); the kept ones' stay.
       expect(await store().enqueueEvent(testEvent('evt_1'), 'wh_a')).toBe(1);
       expect(await store().enqueueEvent(testEvent('evt_2'), 'wh_a')).toBe(0);

@@ -38,7 +38,8 @@ export interface WebhookStore {
    * Records an attempt of a claimed delivery; false (nothing written) when
    * its attempts are no longer `expectedAttempts` (another claim settled it).
    * When it ends (delivered or failed), the webhook's oldest settled
-   * deliveries beyond its newest DELIVERIES_KEPT_PER_WEBHOOK are dropped.
+   * deliveries beyond its newest DELIVERIES_KEPT_PER_WEBHOOK settled ones are
+   * dropped; pending ones are all kept.
    */
   settleDelivery(id: string, expectedAttempts: number, result: DeliveryResult): Promise<boolean>;
   /** A webhook's deliveries, newest first, older than `beforeId` when given. */

@@ -47,7 +47,7 @@ export class MemoryWebhooks {
     return true;
   }
 
-  /** With its delivery records, as deleteWebhook-5.lua does; its queued ones leave `due` at their next claim. */
+  /** With its delivery records, as deleteWebhook-6.lua does; its queued ones leave `due` at their next claim. */
   delete(id: string): boolean {
     for (const record of this.deliveries.values()) {
       if (record.webhookId !== id) continue;
@@ -137,12 +137,12 @@ export class MemoryWebhooks {
     return true;
   }
 
-  /** Drops the webhook's oldest settled deliveries beyond the newest kept, as settleDelivery-5.lua does. */
+  /** Drops the webhook's oldest settled deliveries beyond the newest kept, as settleDelivery-6.lua does. */
   private trim(webhookId: string): void {
-    const records = [...this.deliveries.values()].filter((record) => record.webhookId === webhookId);
-    const excess = records.length - DELIVERIES_KEPT_PER_WEBHOOK;
-    for (const record of records.slice(0, Math.max(0, excess))) {
-      if (record.state === 'pending') continue;
+    const settled = [...this.deliveries.values()].filter(
+      (record) => record.webhookId === webhookId && record.state !== 'pending',
+    );
+    for (const record of settled.slice(0, Math.max(0, settled.length - DELIVERIES_KEPT_PER_WEBHOOK))) {
       this.deliveries.delete(record.id);
       this.sent.delete(`${webhookId}|${record.eventId}`);
     }

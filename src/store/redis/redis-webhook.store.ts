@@ -27,8 +27,9 @@ const CLAIM_SCAN_FACTOR = 25;
  * next write or claim of the client dispatches it again, queuing nothing twice.
  * raiseCertificateExpiring-1.lua is the other first step: it records a
  * client.certificate_expiring event the same way, with its once-a-day guard.
- * Delivery records are bounded: settleDelivery-5.lua keeps about the newest
- * DELIVERIES_KEPT_PER_WEBHOOK per webhook, deleteWebhook-5.lua drops them all.
+ * Delivery records are bounded: settleDelivery-6.lua keeps the newest
+ * DELIVERIES_KEPT_PER_WEBHOOK settled ones per webhook (and every pending one),
+ * deleteWebhook-6.lua drops them all.
  */
 export class RedisWebhookStore implements WebhookStore {
   constructor(
@@ -64,10 +65,10 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async deleteWebhook(id: string): Promise<boolean> {
-    const { webhooks, deliveries, deliveryLog, deliveriesSent, webhooksBusy, events } = this.keys;
+    const { webhooks, deliveries, deliveryLog, deliveriesSent, webhooksBusy, deliveriesSettled, events } = this.keys;
     const deleted = await this.connection.script(
       'deleteWebhook',
-      [webhooks, deliveries, deliveryLog, deliveriesSent, webhooksBusy],
+      [webhooks, deliveries, deliveryLog, deliveriesSent, webhooksBusy, deliveriesSettled],
       [id, events, webhookEvent(id)],
     );
     return deleted === 1;
@@ -138,10 +139,10 @@ export class RedisWebhookStore implements WebhookStore {
 
   async settleDelivery(id: string, expectedAttempts: number, result: DeliveryResult): Promise<boolean> {
     const nextAttemptAt = result.nextAttemptMs === null ? null : new Date(result.nextAttemptMs).toISOString();
-    const { deliveries, deliveriesDue, webhooksBusy, deliveryLog, deliveriesSent } = this.keys;
+    const { deliveries, deliveriesDue, webhooksBusy, deliveryLog, deliveriesSent, deliveriesSettled } = this.keys;
     const settled = await this.connection.script(
       'settleDelivery',
-      [deliveries, deliveriesDue, webhooksBusy, deliveryLog, deliveriesSent],
+      [deliveries, deliveriesDue, webhooksBusy, deliveryLog, deliveriesSent, deliveriesSettled],
       [id, expectedAttempts, { ...result, nextAttemptAt, now: Date.now(), keep: DELIVERIES_KEPT_PER_WEBHOOK }],
     );
     return settled === 1;

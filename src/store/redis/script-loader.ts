@@ -134,7 +134,7 @@ export interface ScriptSignatures {
   >;
   resealWebhook: Signature<[webhooks: string], [id: string, expectedSealed: string, sealed: string], 0 | 1>;
   deleteWebhook: Signature<
-    [webhooks: string, deliveries: string, log: string, sent: string, busy: string],
+    [webhooks: string, deliveries: string, log: string, sent: string, busy: string, settled: string],
     [id: string, channel: string, event: string],
     0 | 1
   >;
@@ -144,7 +144,7 @@ export interface ScriptSignatures {
     string | null
   >;
   settleDelivery: Signature<
-    [deliveries: string, due: string, busy: string, log: string, sent: string],
+    [deliveries: string, due: string, busy: string, log: string, sent: string, settled: string],
     [id: string, attempts: number, result: SettleArgs],
     0 | 1
   >;

@@ -6,12 +6,13 @@
   for its next delivery: the ones a claim parked at its lease end (see
   claimDeliveries-4.lua) are due now.
   A delivery that ends (delivered or failed) also bounds its webhook's
-  records: beyond the newest `keep`, the oldest settled ones are dropped
-  (record, log entry and dedup entry), a few per settle, so the work stays
-  small and the records of a webhook stay about `keep`. A pending one is
-  never dropped; it goes once it ends. Once its dedup entry is gone, an event
-  queued again (a crash repair, very late) would be delivered again: at least
-  once allows it.
+  records: it joins the webhook's settled set, and beyond the newest `keep`
+  settled ones the oldest are dropped (record, log entry, settled entry,
+  dedup entry), so a webhook holds at most `keep` settled records besides its
+  pending ones (each joins the set when it ends). Usually one goes per
+  settle; the cap bounds one run after `keep` was lowered. Once its dedup entry is gone,
+  an event queued again (a crash repair, very late) is delivered again: at
+  least once allows it.
 
   Input:
     KEYS[1] deliveries (hash: delivery id -> record JSON)
@@ -19,12 +20,13 @@
     KEYS[3] busy (hash: webhook id -> epoch ms its attempt in flight is leased until)
     KEYS[4] log (sorted set, all scores 0: "<webhook id>|<delivery id>")
     KEYS[5] sent (hash: "<webhook id>|<event id>" -> delivery id)
+    KEYS[6] settled (sorted set, all scores 0: "<webhook id>|<delivery id>" of the delivered or failed ones)
 
     ARGV[1] delivery id
     ARGV[2] the attempts the claim saw
     ARGV[3] JSON { state: string, lastStatus: number | null, lastAttemptAt: string,
                    nextAttemptMs: number | null, nextAttemptAt: string | null, now: number,
-                   keep: number, the records a webhook keeps }
+                   keep: number, the settled records a webhook keeps }
 
   Output:
     1 written, 0 the delivery is gone or another claim settled this attempt
@@ -55,19 +57,18 @@ if result.state == 'pending' then
   return 1
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[6], 0, record.webhookId .. '|' .. ARGV[1])
 -- Delivery ids are zero-padded and grow, so lexical order is age order.
 local first, last = '[' .. record.webhookId .. '|', '[' .. record.webhookId .. '|~'
-local excess = redis.call('ZLEXCOUNT', KEYS[4], first, last) - result.keep
+local excess = redis.call('ZLEXCOUNT', KEYS[6], first, last) - result.keep
 if excess > 0 then
-  for _, member in ipairs(redis.call('ZRANGEBYLEX', KEYS[4], first, last, 'LIMIT', 0, math.min(excess, 100))) do
+  for _, member in ipairs(redis.call('ZRANGEBYLEX', KEYS[6], first, last, 'LIMIT', 0, math.min(excess, 100))) do
     local oldId = string.sub(member, #record.webhookId + 2)
     local oldJson = redis.call('HGET', KEYS[1], oldId)
-    local old = oldJson and cjson.decode(oldJson)
-    if not old or old.state ~= 'pending' then
-      redis.call('ZREM', KEYS[4], member)
-      redis.call('HDEL', KEYS[1], oldId)
-      if old then redis.call('HDEL', KEYS[5], record.webhookId .. '|' .. old.eventId) end
-    end
+    if oldJson then redis.call('HDEL', KEYS[5], record.webhookId .. '|' .. cjson.decode(oldJson).eventId) end
+    redis.call('HDEL', KEYS[1], oldId)
+    redis.call('ZREM', KEYS[4], member)
+    redis.call('ZREM', KEYS[6], member)
   end
 end
 return 1

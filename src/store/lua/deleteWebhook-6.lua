@@ -2,9 +2,9 @@
   Deletes a webhook with its delivery records (record, log entry, dedup entry)
   and its in-flight mark, and announces it, in one step: nothing of a deleted
   webhook is kept, and the records of the others stay bounded by
-  settleDelivery-5.lua. Its deliveries still in the due set are dropped at
+  settleDelivery-6.lua. Its deliveries still in the due set are dropped at
   their next claim (claimDeliveries-4.lua finds no record); an attempt in
-  flight settles nothing (settleDelivery-5.lua finds no record). The work is
+  flight settles nothing (settleDelivery-6.lua finds no record). The work is
   the webhook's records: about DELIVERIES_KEPT_PER_WEBHOOK plus its pending.
 
   Input:
@@ -13,6 +13,7 @@
     KEYS[3] log (sorted set, all scores 0: "<webhook id>|<delivery id>")
     KEYS[4] sent (hash: "<webhook id>|<event id>" -> delivery id)
     KEYS[5] busy (hash: webhook id -> epoch ms its attempt in flight is leased until)
+    KEYS[6] settled (sorted set, all scores 0: "<webhook id>|<delivery id>" of the delivered or failed ones)
 
     ARGV[1] webhook id
     ARGV[2] events channel
@@ -31,6 +32,7 @@ for _, member in ipairs(redis.call('ZRANGEBYLEX', KEYS[3], first, last)) do
   redis.call('HDEL', KEYS[2], id)
 end
 redis.call('ZREMRANGEBYLEX', KEYS[3], first, last)
+redis.call('ZREMRANGEBYLEX', KEYS[6], first, last)
 redis.call('HDEL', KEYS[5], hook)
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return deleted
