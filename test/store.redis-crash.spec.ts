@@ -5,7 +5,7 @@ import { REPAIR_WITHIN_MS } from '../src/store/redis/redis-client.store';
 import { redisKeys } from '../src/store/redis/redis-keys';
 import { loadScripts, type ScriptName } from '../src/store/redis/script-loader';
 import { initialStatus } from '../src/store/store.types';
-import type { WebhookRecord } from '../src/store/webhook.types';
+import { CERTIFICATE_WARNING_INTERVAL_MS, type WebhookRecord } from '../src/store/webhook.types';
 import { RedisMonitor } from './support/redis-monitor';
 import { startRedisServer, type RedisServerHandle } from './support/redis-server';
 import { testRedisUrl, uniquePrefix } from './support/test-redis';
@@ -203,6 +203,29 @@ describe('RedisStore counters after a crash between a client write and its count
       [],
     );
     await expectCountersExact(store, ['cl_a']);
+  });
+
+  it('a certificate_expiring event recorded by a replica that died before queuing it is queued by the next claim', async () => {
+    await store.insertWebhook(webhookRecord('wh_a'));
+    await store.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), UNSCHEDULED);
+    const now = Date.now();
+    // The first step alone, as the dying replica ran it: the guard and the outbox record.
+    const args = [String(now), new Date(now).toISOString(), String(CERTIFICATE_WARNING_INTERVAL_MS)];
+    expect(await runScript('raiseCertificateExpiring', [`${prefix}{c:cl_a}`], args)).toEqual(expect.any(String));
+    expect(await store.claimDeliveries(Date.now(), Date.now() + 60_000, 10)).toEqual([]);
+    // Another replica within the day records nothing: the guard was written with the event.
+    expect(await store.raiseCertificateExpiring('cl_a', now + 1_000)).toBe(false);
+
+    // The client's next scheduled refresh takes its lock, which queues what the outbox holds.
+    expect((await store.lockAndRead('cl_a', 'survivor', 10_000)).locked).toBe(true);
+
+    const claimed = await store.claimDeliveries(Date.now(), Date.now() + 60_000, 10);
+    expect(claimed.map((delivery) => [delivery.webhookId, delivery.type])).toEqual([
+      ['wh_a', 'client.certificate_expiring'],
+    ]);
+    expect(Object.keys(await admin.hgetall(`${prefix}{c:cl_a}`)).filter((field) => field.startsWith('ev:'))).toEqual(
+      [],
+    );
   });
 
   it('counts a prefix written before the {stats} layout once, at start, and drops the old counters', async () => {

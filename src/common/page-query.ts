@@ -4,7 +4,7 @@ import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
 import { ID_PATTERN, WORKSPACE_PATTERN } from './ids';
 
 /** The query of a cursor-paged list. `cursor` is the last id of the previous page. */
-export class PageQueryDto {
+export class CursorQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
   @IsOptional()
   @Type(() => Number)
@@ -17,7 +17,10 @@ export class PageQueryDto {
   @IsOptional()
   @Matches(ID_PATTERN, { message: 'cursor must be a nextCursor value from a previous page' })
   cursor?: string;
+}
 
+/** A cursor-paged list that can be narrowed to one workspace. */
+export class PageQueryDto extends CursorQueryDto {
   @ApiPropertyOptional({ example: 'o_abc123' })
   @IsOptional()
   @Matches(WORKSPACE_PATTERN, { message: 'workspaceId must be 1-64 characters of A-Z, a-z, 0-9, _ and -' })

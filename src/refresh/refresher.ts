@@ -10,6 +10,7 @@ import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import { StoreEventsService } from '../store/store-events.service';
 import type { ClientEntry, ClientRecord, ClientStatus, StoredToken } from '../store/store.types';
 import { SPANS, TracingService } from '../tracing/tracing.service';
+import { expiringCertificate } from './certificate-expiry';
 import { tokenRequestFor } from './client-proof';
 import { LockManager } from './lock-manager';
 import { decide, nextState, type NextState, type RefreshReason } from './refresh-policy';
@@ -182,6 +183,7 @@ export class Refresher {
       return { outcome: answer, next: sealed, written: result };
     });
     if (written !== 'ok') return { dueAt: null, lockReleased: true };
+    await this.warnOfCertificate(entry.client);
     this.logger.info(
       { clientId: id, workspaceId: entry.client.workspaceId, reason, outcome: outcome.kind, state: next.status.state },
       'refresh finished',
@@ -213,6 +215,21 @@ export class Refresher {
         retryAfterSeconds: null,
       };
       return this.seal(entry.client.id, nextState(entry, failed, reason, Date.now(), askedAt, this.config));
+    }
+  }
+
+  /** Raises client.certificate_expiring when due; a failure here is logged and never fails the refresh. */
+  private async warnOfCertificate(client: ClientRecord): Promise<void> {
+    const now = Date.now();
+    const certificateExpiresAt = expiringCertificate(client, now);
+    if (certificateExpiresAt === null) return;
+    try {
+      if (await this.store.raiseCertificateExpiring(client.id, now)) {
+        const { id: clientId, workspaceId } = client;
+        this.logger.warn({ clientId, workspaceId, certificateExpiresAt }, 'client certificate expiring');
+      }
+    } catch (error) {
+      this.logger.warn({ err: error, clientId: client.id }, 'could not raise client.certificate_expiring');
     }
   }
 

@@ -25,10 +25,13 @@ import { DueSchedule, StreamIdClock } from './memory/memory-indexes';
 import { MemoryUsage } from './memory/memory-usage';
 import { MemoryWebhooks } from './memory/memory-webhooks';
 import {
+  CERTIFICATE_EXPIRING,
+  CERTIFICATE_WARNING_INTERVAL_MS,
   clientEventType,
   type DeliveryRecord,
   type DeliveryResult,
   type WebhookEvent,
+  type WebhookEventData,
   type WebhookRecord,
 } from './webhook.types';
 
@@ -56,6 +59,8 @@ export class MemoryStore implements BrokerStore {
   private readonly webhooks = new MemoryWebhooks();
   /** Numbers the events this store raises. */
   private eventSequence = 0;
+  /** Client id -> epoch ms of its last certificate_expiring event (the Redis store keeps it in the client hash). */
+  private readonly certificateWarnedAt = new Map<string, number>();
   private subscriptions: Subscription[] = [];
 
   constructor(private readonly options: { logger?: StoreLogger } = {}) {}
@@ -115,6 +120,7 @@ export class MemoryStore implements BrokerStore {
     if (!entry) return null;
     this.schedule.delete(id);
     this.locks.delete(id);
+    this.certificateWarnedAt.delete(id);
     await this.publish({ kind: 'client', id });
     return entry;
   }
@@ -243,6 +249,22 @@ export class MemoryStore implements BrokerStore {
     return this.webhooks.enqueue(structuredClone(event), onlyWebhookId);
   }
 
+  async raiseCertificateExpiring(clientId: string, now: number): Promise<boolean> {
+    const entry = this.clients.stored(clientId);
+    const warnedAt = this.certificateWarnedAt.get(clientId);
+    if (!entry || (warnedAt !== undefined && now - warnedAt < CERTIFICATE_WARNING_INTERVAL_MS)) return false;
+    this.certificateWarnedAt.set(clientId, now);
+    const { client } = entry;
+    const certificateExpiresAt = (client.type === 'oauth_client_credentials' && client.certificateExpiresAt) || null;
+    this.webhooks.enqueue({
+      id: `evt_${clientId}_cert_${now}`,
+      type: CERTIFICATE_EXPIRING,
+      timestamp: new Date(now).toISOString(),
+      data: { ...eventData(entry), certificateExpiresAt },
+    });
+    return true;
+  }
+
   async claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<DeliveryRecord[]> {
     return this.webhooks.claim(now, leaseUntil, limit);
   }
@@ -288,13 +310,17 @@ export class MemoryStore implements BrokerStore {
     const type = clientEventType(previousState, status.state);
     if (type === null) return;
     this.eventSequence += 1;
-    const { id, workspaceId, name } = client;
-    const { state, lastError, failingSince } = status;
     this.webhooks.enqueue({
-      id: `evt_${id}_${this.eventSequence}`,
+      id: `evt_${client.id}_${this.eventSequence}`,
       type,
       timestamp: new Date().toISOString(),
-      data: { clientId: id, workspaceId, name, state, lastError, failingSince },
+      data: eventData({ client, status }),
     });
   }
+}
+
+/** What every client event tells a receiver about the client. */
+function eventData({ client, status }: Pick<ClientEntry, 'client' | 'status'>): WebhookEventData {
+  const { state, lastError, failingSince } = status;
+  return { clientId: client.id, workspaceId: client.workspaceId, name: client.name, state, lastError, failingSince };
 }

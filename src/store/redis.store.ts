@@ -208,6 +208,9 @@ export class RedisStore implements BrokerStore {
   enqueueEvent(event: WebhookEvent, onlyWebhookId?: string): Promise<number> {
     return this.webhooks.enqueueEvent(event, onlyWebhookId);
   }
+  raiseCertificateExpiring(clientId: string, now: number): Promise<boolean> {
+    return this.webhooks.raiseCertificateExpiring(clientId, now);
+  }
   claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<DeliveryRecord[]> {
     return this.webhooks.claimDeliveries(now, leaseUntil, limit);
   }

@@ -1,9 +1,18 @@
 import type { ClientState } from './store.types';
 
 /** The events a client's change of state raises (SPEC "Webhooks"). */
-export const CLIENT_EVENT_TYPES = ['client.failing', 'client.rejected', 'client.recovered'] as const;
+export const STATE_EVENT_TYPES = ['client.failing', 'client.rejected', 'client.recovered'] as const;
+export type StateEventType = (typeof STATE_EVENT_TYPES)[number];
+/** Raised by a refresh of a tls_client_auth client whose certificate nears its end, at most once a day. */
+export const CERTIFICATE_EXPIRING = 'client.certificate_expiring';
+/** Every event a webhook may subscribe to. */
+export const CLIENT_EVENT_TYPES = [...STATE_EVENT_TYPES, CERTIFICATE_EXPIRING] as const;
 export type ClientEventType = (typeof CLIENT_EVENT_TYPES)[number];
 export type WebhookEventType = ClientEventType | 'webhook.test';
+/** A client's certificate_expiring event is recorded at most once in this long, across replicas. */
+export const CERTIFICATE_WARNING_INTERVAL_MS = 24 * 60 * 60 * 1000;
+/** A webhook keeps this many of its newest settled (delivered or failed) deliveries, besides its pending ones. */
+export const DELIVERIES_KEPT_PER_WEBHOOK = 1000;
 
 export interface WebhookRecord {
   id: string;
@@ -25,6 +34,8 @@ export interface WebhookEventData {
   state: ClientState | null;
   lastError: string | null;
   failingSince: string | null;
+  /** client.certificate_expiring only: the certificate's notAfter (ISO 8601). */
+  certificateExpiresAt?: string | null;
 }
 
 /** One event of the outbox: written in the same step as the change that caused it. */
@@ -69,7 +80,7 @@ export interface DeliveryResult {
  * failing, entered rejected, or back to ready from either. The Redis store's
  * updateClient-2.lua applies the same rule.
  */
-export function clientEventType(from: ClientState, to: ClientState): ClientEventType | null {
+export function clientEventType(from: ClientState, to: ClientState): StateEventType | null {
   if (from === to) return null;
   if (to === 'failing') return 'client.failing';
   if (to === 'rejected') return 'client.rejected';

@@ -3,8 +3,8 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Access, CurrentPrincipal } from '../auth/access.decorator';
 import type { Principal } from '../auth/principal';
 import { IdParamDto } from '../common/id-param.dto';
+import { CursorQueryDto } from '../common/page-query';
 import { CreateWebhookDto } from './dto/create-webhook.dto';
-import { DeliveriesQueryDto } from './dto/deliveries-query.dto';
 import { WebhooksService } from './webhooks.service';
 
 @ApiTags('webhooks')
@@ -31,7 +31,7 @@ export class WebhooksController {
   }
 
   @Get(':id/deliveries')
-  deliveries(@Param() { id }: IdParamDto, @Query() query: DeliveriesQueryDto) {
+  deliveries(@Param() { id }: IdParamDto, @Query() query: CursorQueryDto) {
     return this.webhooks.deliveries(id, query);
   }
 

@@ -4,7 +4,7 @@ import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/principal';
 import { BrokerError } from '../common/broker-error';
 import { newWebhookId } from '../common/ids';
-import { toPage, type Page } from '../common/page-query';
+import { toPage, type CursorQueryDto, type Page } from '../common/page-query';
 import { checkAllowedUrl } from '../clients/token-url';
 import type { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
@@ -12,7 +12,6 @@ import { SecretBox, webhookSecretContext } from '../crypto/secret-box';
 import { BROKER_STORE, type WebhookStore } from '../store/broker-store';
 import type { DeliveryRecord, WebhookEvent, WebhookRecord } from '../store/webhook.types';
 import type { CreateWebhookDto } from './dto/create-webhook.dto';
-import type { DeliveriesQueryDto } from './dto/deliveries-query.dto';
 
 /** Standard Webhooks secrets: `whsec_` and the base64 of 32 random bytes. */
 const SECRET_PREFIX = 'whsec_';
@@ -80,7 +79,7 @@ export class WebhooksService {
     await this.audit.record(actor, 'webhook.delete', null, null);
   }
 
-  async deliveries(id: string, query: DeliveriesQueryDto): Promise<Page<DeliveryView>> {
+  async deliveries(id: string, query: CursorQueryDto): Promise<Page<DeliveryView>> {
     await this.mustExist(id);
     const fetched = await this.store.listDeliveries(id, query.limit + 1, query.cursor);
     return toPage(fetched.map(toDeliveryView), query.limit, (delivery) => delivery.id);

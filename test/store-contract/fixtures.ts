@@ -1,4 +1,5 @@
 import type { StoreEventBus } from '../../src/store/broker-store';
+import type { WebhookEvent, WebhookRecord } from '../../src/store/webhook.types';
 import {
   initialStatus,
   type AuditEvent,
@@ -63,6 +64,24 @@ export function statusIn(state: ClientState, failingSince: string | null = null)
     tokenExpiresAt: state === 'ready' ? '2025-06-15T16:00:00.000Z' : null,
   };
 }
+
+/** A webhook record as the service would store it. */
+export const webhook = (id: string, events: string[] = ['*'], workspaces: string[] = ['*']): WebhookRecord => ({
+  id,
+  url: `https://hooks.example.com/${id}`,
+  events,
+  workspaces,
+  sealedSecret: `v1.kid.sealed-secret-of-${id}`,
+  createdAt: '2025-01-01T00:00:00.000Z',
+});
+
+/** A `webhook.test` event, which goes only to the webhook named. */
+export const testEvent = (id: string): WebhookEvent => ({
+  id,
+  type: 'webhook.test',
+  timestamp: '2025-01-01T00:00:00.000Z',
+  data: { clientId: null, workspaceId: null, name: null, state: null, lastError: null, failingSince: null },
+});
 
 /** An ISO time `minutes` after a fixed origin. */
 export function isoAt(minutes: number): string {

@@ -9,6 +9,7 @@ import { describeLocksContract } from './locks.contract';
 import { describeScheduleContract } from './schedule.contract';
 import { describeServiceKeysContract } from './service-keys.contract';
 import { describeUsageContract } from './usage.contract';
+import { describeWebhookUpkeepContract } from './webhook-upkeep.contract';
 import { describeWebhooksContract } from './webhooks.contract';
 
 export * from './fixtures';
@@ -54,5 +55,6 @@ export function describeStoreContract(
     describeIsolationContract(store);
     describeUsageContract(store);
     describeWebhooksContract(store);
+    describeWebhookUpkeepContract(store);
   });
 }

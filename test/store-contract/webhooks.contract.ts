@@ -1,22 +1,6 @@
 import type { BrokerStore } from '../../src/store/broker-store';
-import type { DeliveryRecord, WebhookEvent, WebhookRecord } from '../../src/store/webhook.types';
-import { UNSCHEDULED, makeEntry, statusIn } from './fixtures';
-
-const webhook = (id: string, events: string[] = ['*'], workspaces: string[] = ['*']): WebhookRecord => ({
-  id,
-  url: `https://hooks.example.com/${id}`,
-  events,
-  workspaces,
-  sealedSecret: `v1.kid.sealed-secret-of-${id}`,
-  createdAt: '2025-01-01T00:00:00.000Z',
-});
-
-const testEvent = (id: string): WebhookEvent => ({
-  id,
-  type: 'webhook.test',
-  timestamp: '2025-01-01T00:00:00.000Z',
-  data: { clientId: null, workspaceId: null, name: null, state: null, lastError: null, failingSince: null },
-});
+import type { DeliveryRecord } from '../../src/store/webhook.types';
+import { UNSCHEDULED, makeEntry, statusIn, testEvent, webhook } from './fixtures';
 
 const FAR = 9_000_000_000_000;
 

@@ -4,7 +4,7 @@
   lease not yet lapsed) is skipped, so one slow or dead receiver holds one
   slot, and a receiver gets its events in order. A busy webhook's due
   delivery is parked at that webhook's lease end, out of the way of the
-  others (settleDelivery-3.lua makes it due again as soon as the attempt in
+  others (settleDelivery-6.lua makes it due again as soon as the attempt in
   flight settles). Each claimed delivery moves
   to the lease's end, so no other replica claims it while this one attempts
   it, and another does when the lease lapses (this one died). A delivery

@@ -1,4 +1,5 @@
 import {
+  DELIVERIES_KEPT_PER_WEBHOOK,
   deliveryBody,
   webhookWants,
   type DeliveryRecord,
@@ -46,7 +47,14 @@ export class MemoryWebhooks {
     return true;
   }
 
+  /** With its delivery records, as deleteWebhook-6.lua does; its queued ones leave `due` at their next claim. */
   delete(id: string): boolean {
+    for (const record of this.deliveries.values()) {
+      if (record.webhookId !== id) continue;
+      this.deliveries.delete(record.id);
+      this.sent.delete(`${id}|${record.eventId}`);
+    }
+    this.busy.delete(id);
     return this.webhooks.delete(id);
   }
 
@@ -120,9 +128,24 @@ export class MemoryWebhooks {
     record.lastStatus = result.lastStatus;
     record.lastAttemptAt = result.lastAttemptAt;
     record.nextAttemptAt = result.nextAttemptMs === null ? null : new Date(result.nextAttemptMs).toISOString();
-    if (result.state === 'pending' && result.nextAttemptMs !== null) this.due.set(id, result.nextAttemptMs);
-    else this.due.delete(id);
+    if (result.state === 'pending' && result.nextAttemptMs !== null) {
+      this.due.set(id, result.nextAttemptMs);
+    } else {
+      this.due.delete(id);
+      this.trim(record.webhookId);
+    }
     return true;
+  }
+
+  /** Drops the webhook's oldest settled deliveries beyond the newest kept, as settleDelivery-6.lua does. */
+  private trim(webhookId: string): void {
+    const settled = [...this.deliveries.values()].filter(
+      (record) => record.webhookId === webhookId && record.state !== 'pending',
+    );
+    for (const record of settled.slice(0, Math.max(0, settled.length - DELIVERIES_KEPT_PER_WEBHOOK))) {
+      this.deliveries.delete(record.id);
+      this.sent.delete(`${webhookId}|${record.eventId}`);
+    }
   }
 
   listDeliveries(webhookId: string, limit: number, beforeId?: string): DeliveryRecord[] {

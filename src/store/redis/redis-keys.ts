@@ -15,7 +15,8 @@ export function redisKeys(prefix: string) {
   return {
     /**
      * Hash: client (JSON), gen, state, status (JSON), token (JSON, absent when none), iseq (index sequence:
-     * bumped by each change of state), unindexed (the iseq whose counting is pending; absent when none).
+     * bumped by each change of state), unindexed (the iseq whose counting is pending; absent when none),
+     * ev:<event id> (the webhook outbox), certWarnedAt (epoch ms of its last certificate_expiring event).
      */
     client: (id: string) => `${prefix}{c:${id}}`,
     lock: (id: string) => `${prefix}{c:${id}}:lock`,
@@ -62,6 +63,8 @@ export function redisKeys(prefix: string) {
     deliveriesDue: `${prefix}{webhooks}:due`,
     /** Sorted set, all scores 0: "<webhook id>|<delivery id>", for newest-first pages of one webhook's deliveries. */
     deliveryLog: `${prefix}{webhooks}:log`,
+    /** Sorted set, all scores 0: "<webhook id>|<delivery id>" of the settled (delivered or failed) ones, to trim the oldest. */
+    deliveriesSettled: `${prefix}{webhooks}:settled`,
     /** Hash: "<webhook id>|<event id>" -> delivery id, so an event is queued once per webhook. */
     deliveriesSent: `${prefix}{webhooks}:sent`,
     /** Hash: webhook id -> epoch ms its one attempt in flight is leased until. */

@@ -1,6 +1,8 @@
 import type { StoreLogger } from '../store-helpers';
 import type { WebhookStore } from '../interfaces/webhook-store';
 import {
+  CERTIFICATE_WARNING_INTERVAL_MS,
+  DELIVERIES_KEPT_PER_WEBHOOK,
   deliveryBody,
   type DeliveryRecord,
   type DeliveryResult,
@@ -23,6 +25,11 @@ const CLAIM_SCAN_FACTOR = 25;
  * (dispatchEvent-6.lua, idempotent) and removes it from the hash. A crash in
  * between leaves the event in the hash and the client index pending; the
  * next write or claim of the client dispatches it again, queuing nothing twice.
+ * raiseCertificateExpiring-1.lua is the other first step: it records a
+ * client.certificate_expiring event the same way, with its once-a-day guard.
+ * Delivery records are bounded: settleDelivery-6.lua keeps the newest
+ * DELIVERIES_KEPT_PER_WEBHOOK settled ones per webhook (and every pending one),
+ * deleteWebhook-6.lua drops them all.
  */
 export class RedisWebhookStore implements WebhookStore {
   constructor(
@@ -58,10 +65,12 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async deleteWebhook(id: string): Promise<boolean> {
-    const [deleted] = await this.connection.transaction((multi) => {
-      multi.hdel(this.keys.webhooks, id);
-      multi.publish(this.keys.events, webhookEvent(id));
-    });
+    const { webhooks, deliveries, deliveryLog, deliveriesSent, webhooksBusy, deliveriesSettled, events } = this.keys;
+    const deleted = await this.connection.script(
+      'deleteWebhook',
+      [webhooks, deliveries, deliveryLog, deliveriesSent, webhooksBusy, deliveriesSettled],
+      [id, events, webhookEvent(id)],
+    );
     return deleted === 1;
   }
 
@@ -73,6 +82,18 @@ export class RedisWebhookStore implements WebhookStore {
       [webhooks, deliveries, deliveriesDue, deliveryLog, deliveriesSent, deliverySeq],
       [{ event, body: deliveryBody(event), now, nowIso: new Date(now).toISOString(), onlyWebhookId }],
     );
+  }
+
+  /** The guard and the outbox record in the client's slot (raiseCertificateExpiring-1.lua), then the queue step. */
+  async raiseCertificateExpiring(clientId: string, now: number): Promise<boolean> {
+    const event = await this.connection.script(
+      'raiseCertificateExpiring',
+      [this.keys.client(clientId)],
+      [String(now), new Date(now).toISOString(), CERTIFICATE_WARNING_INTERVAL_MS],
+    );
+    if (event === null) return false;
+    await this.dispatchOutboxOrLeavePending(clientId, [event]);
+    return true;
   }
 
   /** Queues a client's outbox events, then removes them from its hash: the second step of updateClient-2.lua's. */
@@ -118,11 +139,11 @@ export class RedisWebhookStore implements WebhookStore {
 
   async settleDelivery(id: string, expectedAttempts: number, result: DeliveryResult): Promise<boolean> {
     const nextAttemptAt = result.nextAttemptMs === null ? null : new Date(result.nextAttemptMs).toISOString();
-    const { deliveries, deliveriesDue, webhooksBusy } = this.keys;
+    const { deliveries, deliveriesDue, webhooksBusy, deliveryLog, deliveriesSent, deliveriesSettled } = this.keys;
     const settled = await this.connection.script(
       'settleDelivery',
-      [deliveries, deliveriesDue, webhooksBusy],
-      [id, expectedAttempts, { ...result, nextAttemptAt, now: Date.now() }],
+      [deliveries, deliveriesDue, webhooksBusy, deliveryLog, deliveriesSent, deliveriesSettled],
+      [id, expectedAttempts, { ...result, nextAttemptAt, now: Date.now(), keep: DELIVERIES_KEPT_PER_WEBHOOK }],
     );
     return settled === 1;
   }

@@ -58,6 +58,8 @@ export interface SettleArgs extends DeliveryResult {
   nextAttemptAt: string | null;
   /** Epoch ms: the deliveries parked behind this one are due from now. */
   now: number;
+  /** The settled deliveries a webhook keeps. */
+  keep: number;
 }
 
 export interface ClientIdClaim {
@@ -131,8 +133,18 @@ export interface ScriptSignatures {
     string[]
   >;
   resealWebhook: Signature<[webhooks: string], [id: string, expectedSealed: string, sealed: string], 0 | 1>;
+  deleteWebhook: Signature<
+    [webhooks: string, deliveries: string, log: string, sent: string, busy: string, settled: string],
+    [id: string, channel: string, event: string],
+    0 | 1
+  >;
+  raiseCertificateExpiring: Signature<
+    [client: string],
+    [now: string, nowIso: string, intervalMs: number],
+    string | null
+  >;
   settleDelivery: Signature<
-    [deliveries: string, due: string, busy: string],
+    [deliveries: string, due: string, busy: string, log: string, sent: string, settled: string],
     [id: string, attempts: number, result: SettleArgs],
     0 | 1
   >;
@@ -164,6 +176,8 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   claimDeliveries: true,
   settleDelivery: true,
   resealWebhook: true,
+  deleteWebhook: true,
+  raiseCertificateExpiring: true,
 };
 
 interface LoadedScript {
