@@ -30,8 +30,12 @@ function createTracker(ctx) {
     pendingDue: [],
     switched: 0,
     unreadDues: 0,
-    /** Clients holding at least `count` tokens. */
-    holding: (count) => [...tracker.issuedAt.values()].filter((l) => l.length >= count).length,
+    /** Clients holding at least `count` tokens (a loop: it runs every poll, over up to a million clients). */
+    holding: (count) => {
+      let clients = 0;
+      for (const list of tracker.issuedAt.values()) if (list.length >= count) clients += 1;
+      return clients;
+    },
   };
   const { issuedAt, secrets, dueAfter, pendingDue, brokerIdOf } = tracker;
   let scanned = fake.issued.length;
@@ -112,7 +116,7 @@ async function awaitFirstTokens(tracker, n) {
   const firstTokensDoneAt = Date.now();
   const firstTimes = [...tracker.issuedAt.values()].filter((l) => l.length > 0).map((l) => l[0]);
   const withFirstToken = firstTimes.length;
-  const firstSpanSeconds = (Math.max(...firstTimes) - Math.min(...firstTimes)) / 1000;
+  const firstSpanSeconds = (maximum(firstTimes) - minimum(firstTimes)) / 1000;
   return { firstTokensDoneAt, firstTimes, withFirstToken, firstSpanSeconds };
 }
 
@@ -122,7 +126,7 @@ async function awaitTwoCycles(ctx, tracker, n, firstTimes) {
   const cycleCpu = procs.cpuMeter(pid);
   const cycleCores = procs.coreMeter();
   const cycleDeadline = Math.min(
-    Math.max(...firstTimes) + 2 * P.expiresIn * 1000 + P.cycleTimeoutSeconds * 1000,
+    maximum(firstTimes) + 2 * P.expiresIn * 1000 + P.cycleTimeoutSeconds * 1000,
     RUN_START + CYCLES_DEADLINE_MS,
   );
   let peakRss = 0;
@@ -153,6 +157,44 @@ async function awaitTwoCycles(ctx, tracker, n, firstTimes) {
   const cycleCpuUse = cycleCpu.stop();
   const cycleCoreBusy = cycleCores.stop();
   return { cycleCpuUse, cycleCoreBusy, peakRss, cutShort };
+}
+
+// Math.max(...list) overflows the stack past ~100,000 arguments: a million clients need a loop.
+const maximum = (list) => list.reduce((most, value) => (value > most ? value : most), -Infinity);
+const minimum = (list) => list.reduce((least, value) => (value < least ? value : least), Infinity);
+
+/**
+ * The refresh rate each cycle needed: cycle k is every client's k-th refresh
+ * (its token k + 1), and its span runs from the 0.5th to the 99.5th
+ * percentile of their issue times (a straggler does not stretch it). Also the
+ * busiest 10 s of refreshes of both cycles.
+ */
+function refreshRates(tracker) {
+  const cycles = [1, 2].map((k) => {
+    const times = [];
+    for (const list of tracker.issuedAt.values()) if (list.length > k) times.push(list[k]);
+    times.sort((a, b) => a - b);
+    const spanSeconds = (percentile(times, 99.5) - percentile(times, 0.5)) / 1000;
+    return {
+      refreshes: times.length,
+      spanSeconds: round(spanSeconds, 1),
+      perSecond: spanSeconds > 0 ? Math.round((times.length * 0.99) / spanSeconds) : null,
+    };
+  });
+  const perTenSeconds = new Map();
+  for (const list of tracker.issuedAt.values()) {
+    for (const at of list.slice(1, 3)) {
+      const bucket = Math.floor(at / 10_000);
+      perTenSeconds.set(bucket, (perTenSeconds.get(bucket) ?? 0) + 1);
+    }
+  }
+  const busiest = maximum([...perTenSeconds.values(), 0]);
+  const rates = cycles.map((cycle) => cycle.perSecond).filter((rate) => rate !== null);
+  return {
+    cycles,
+    busiestTenSecondsPerSecond: busiest / 10,
+    leastCyclePerSecond: rates.length ? Math.min(...rates) : null,
+  };
 }
 
 /** Lateness: each refresh's issue time at the fake minus its scheduled time in the broker. */
@@ -200,10 +242,10 @@ function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter) {
     clientsRefreshedTwice: tracker.holding(3),
     cutShortByRunDeadline: cycles.cutShort,
     switchedToHourTokens: tracker.switched,
-    tokensPerClient: { min: Math.min(...counts), max: Math.max(...counts) },
+    tokensPerClient: { min: minimum(counts), max: maximum(counts) },
     upstreamRequestsPerClient: {
-      min: Math.min(...reqCounts),
-      max: Math.max(...reqCounts),
+      min: minimum(reqCounts),
+      max: maximum(reqCounts),
       total: reqCounts.reduce((a, b) => a + b, 0),
     },
     // Every upstream request should have produced the token of one cycle: requests / tokens issued = 1.
@@ -234,6 +276,7 @@ function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter) {
           ? round((lagAfter.sum - lagBefore.sum) / (lagAfter.count - lagBefore.count), 3)
           : null,
     },
+    refreshRate: refreshRates(tracker),
     brokerCpuCores: round(cycleCpuUse.cores, 3),
     brokerCpuUsPerRefresh: refreshes > 0 ? round((cycleCpuUse.cpuSeconds * 1e6) / refreshes, 1) : null,
     wallSeconds: round(cycleCpuUse.wallSeconds, 1),

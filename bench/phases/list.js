@@ -52,9 +52,9 @@ async function adminListing(ctx) {
     row(
       'admin',
       'registration (from scale)',
-      `${r.perSecond}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`,
+      `${r.perSecond}/s, batch p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`,
       '',
-      `node:http x${r.concurrency}`,
+      `batch route, ${r.batchSize} x ${r.batchesInFlight}`,
     );
   }
   return out;

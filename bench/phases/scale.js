@@ -65,7 +65,9 @@ function registrationFigures({ n, regSeconds, latencies, regCpuUse, regCoreBusy 
   return {
     seconds: round(regSeconds, 1),
     perSecond: Math.round(n / regSeconds),
-    concurrency: P.registerConcurrency,
+    route: 'POST /v1/clients/batch',
+    batchSize: P.batchSize,
+    batchesInFlight: P.batchesInFlight,
     p50Ms: round(percentile(latencies, 50)),
     p99Ms: round(percentile(latencies, 99)),
     brokerCpuCores: round(regCpuUse.cores, 3),
@@ -93,9 +95,9 @@ function scaleRows(out, { n, requested, overBudget }) {
   row(
     'scale',
     `register ${n} clients${overBudget ? ` (budget spent; ${requested} asked)` : ''}`,
-    `${out.registration.perSecond}/s (${out.registration.seconds} s, p99 ${out.registration.p99Ms} ms)`,
+    `${out.registration.perSecond}/s (${out.registration.seconds} s, batch p99 ${out.registration.p99Ms} ms)`,
     '',
-    `node:http x${P.registerConcurrency}`,
+    `batch route, ${P.batchSize} x ${P.batchesInFlight}`,
   );
   row(
     'scale',
@@ -109,6 +111,15 @@ function scaleRows(out, { n, requested, overBudget }) {
     `clients refreshed twice (${P.expiresIn} s tokens)`,
     `${c.clientsRefreshedTwice} / ${n}${cutShort ? ' (cut short: run time limit)' : ''}`,
     `${n}`,
+    'fake log',
+  );
+  const rate = c.refreshRate;
+  const rateMet = rate.leastCyclePerSecond !== null && rate.leastCyclePerSecond >= TARGETS.refreshesPerSecond;
+  row(
+    'scale',
+    'refreshes/s a cycle needed (cycle 1 / cycle 2; busiest 10 s)',
+    `${rate.cycles.map((cycle) => cycle.perSecond).join(' / ')} (${rate.cycles.map((cycle) => cycle.spanSeconds).join(' / ')} s); ${rate.busiestTenSecondsPerSecond}/s`,
+    `>= ${TARGETS.refreshesPerSecond}/s ${rateMet ? 'MET' : 'MISSED'}`,
     'fake log',
   );
   row(
@@ -129,7 +140,7 @@ function scaleRows(out, { n, requested, overBudget }) {
     'scale',
     'upstream requests per client per cycle',
     `${c.upstreamRequestsPerCycle} (${c.clientsWithMoreRequestsThanCycles} clients with more requests than tokens)`,
-    '1 (0)',
+    `1 (0) ${c.upstreamRequestsPerCycle === 1 && c.clientsWithMoreRequestsThanCycles === 0 ? 'MET' : 'MISSED'}`,
     'fake log',
   );
   const reg = out.registration;
@@ -155,11 +166,12 @@ function scaleRows(out, { n, requested, overBudget }) {
     'INFO memory',
   );
   const rss = out.brokerMemory;
+  const peak = Math.max(rss.afterRegistration.hwm, rss.peakRssDuringCycles, rss.end.hwm);
   row(
     'scale',
-    'broker RSS after registration / peak in cycles',
-    `${mib(rss.afterRegistration.rss)} / ${mib(rss.peakRssDuringCycles)} MiB`,
-    '',
+    'broker RSS after registration / peak in cycles / high-water mark',
+    `${mib(rss.afterRegistration.rss)} / ${mib(rss.peakRssDuringCycles)} / ${mib(peak)} MiB (${Math.round(peak / n)} B per client)`,
+    `<= ${mib(TARGETS.brokerRssBytes)} MiB ${peak <= TARGETS.brokerRssBytes ? 'MET' : 'MISSED'}`,
     '/proc status',
   );
 }

@@ -1,5 +1,5 @@
 import type { StoreEventsService } from '../store/store-events.service';
-import { TokenCache, answerBody, answerBytes, cachedToken } from './token-cache';
+import { MAX_HELD, TokenCache, answerBody, answerBytes, cachedToken } from './token-cache';
 
 function cacheWithEvents() {
   let onChanged: (id: string) => void = () => undefined;
@@ -45,6 +45,30 @@ describe('TokenCache', () => {
     resync();
     cache.set('cl_b', token, version);
     expect(cache.size).toBe(0);
+  });
+
+  it('holds at most MAX_HELD tokens, evicting the oldest not served since the clock last passed it', () => {
+    const { cache } = cacheWithEvents();
+    for (let i = 0; i < MAX_HELD; i += 1) cache.set(`cl_${i}`, token, cache.version(`cl_${i}`));
+    expect(cache.get('cl_0')).toBe(token);
+    cache.set('cl_new', token, cache.version('cl_new'));
+    expect(cache.size).toBe(MAX_HELD);
+    expect(cache.get('cl_0')).toBe(token);
+    expect(cache.get('cl_1')).toBeUndefined();
+    expect(cache.get('cl_new')).toBe(token);
+    cache.set('cl_newer', token, cache.version('cl_newer'));
+    expect(cache.get('cl_2')).toBeUndefined();
+    expect(cache.get('cl_0')).toBe(token);
+  });
+
+  it('replaces a held token without evicting another', () => {
+    const { cache } = cacheWithEvents();
+    for (let i = 0; i < MAX_HELD; i += 1) cache.set(`cl_${i}`, token, cache.version(`cl_${i}`));
+    const newer = cachedToken('o_1', 'oauth_client_credentials', 'at-2', 2);
+    cache.set('cl_5', newer, cache.version('cl_5'));
+    expect(cache.size).toBe(MAX_HELD);
+    expect(cache.get('cl_0')).toBe(token);
+    expect(cache.get('cl_5')).toBe(newer);
   });
 
   it('keeps its bookkeeping bounded however many clients change', () => {

@@ -47,12 +47,27 @@ export function answerBytes(token: CachedToken, body: string): number {
  * broadcast by the store; the entry is dropped at once, so rotation and
  * deletion reach every replica as fast as the broadcast (milliseconds). When
  * the broadcast may have been missed (reconnect), everything is dropped.
+ *
+ * It holds the tokens of at most MAX_HELD clients, those served most
+ * recently: a replica of a million clients keeps the ones its callers use,
+ * not one decrypted token per client (about 400 bytes each). Eviction is a
+ * clock (second chance): a hit only marks its entry, so serving costs no
+ * reordering; when full, the oldest unmarked entry goes, and marked ones
+ * met on the way are unmarked and moved behind the rest. An evicted client's
+ * next request reads the store once, as after a refresh.
  */
+export const MAX_HELD = 100_000;
 const MAX_TRACKED = 100_000;
+
+/** A held token, and whether it was served since the clock last passed it. */
+interface Held {
+  readonly token: CachedToken;
+  used: boolean;
+}
 
 @Injectable()
 export class TokenCache {
-  private readonly entries = new Map<string, CachedToken>();
+  private readonly entries = new Map<string, Held>();
   /**
    * Invalidations per client, so that a load which began before one does not
    * cache what it read. Bounded: past MAX_TRACKED it starts over under a new
@@ -67,7 +82,10 @@ export class TokenCache {
   }
 
   get(id: string): CachedToken | undefined {
-    return this.entries.get(id);
+    const held = this.entries.get(id);
+    if (held === undefined) return undefined;
+    held.used = true;
+    return held.token;
   }
 
   /** To take before reading the store, and hand back to `set`. */
@@ -77,7 +95,20 @@ export class TokenCache {
 
   /** Caches only when the client was not invalidated since `version` was taken. */
   set(id: string, token: CachedToken, version: string): void {
-    if (version === this.version(id)) this.entries.set(id, token);
+    if (version !== this.version(id)) return;
+    if (!this.entries.delete(id)) this.makeRoom();
+    this.entries.set(id, { token, used: false });
+  }
+
+  /** Evicts one entry when full: the oldest not served since the clock last passed it. */
+  private makeRoom(): void {
+    if (this.entries.size < MAX_HELD) return;
+    for (const [id, held] of this.entries) {
+      this.entries.delete(id);
+      if (!held.used) return;
+      held.used = false;
+      this.entries.set(id, held);
+    }
   }
 
   invalidate(id: string): void {
