@@ -35,6 +35,7 @@ export interface InsertClientArgs {
 }
 
 export interface UpdateClientArgs {
+  id: string;
   expectedGeneration: string;
   client?: string;
   generation?: string;
@@ -74,6 +75,8 @@ export interface ClientIdClaim {
 export type UpdateReply = [
   outcome: UpdateOutcome | 'immutable',
   unindexedSeq?: string,
+  state?: string,
+  /** As stored: compact JSON, or the full JSON of the layout before (redis-entry-codec.ts). */
   status?: string,
   workspaceId?: string,
   ...events: string[],
