@@ -75,6 +75,9 @@ describe('redis-entry-codec', () => {
     expect(client).not.toHaveProperty('g');
     expect(client.ca).toBe(Date.parse('2025-01-01T00:00:00.000Z'));
     expect(client.ua).toBe('2025-01-01T00:00:00Z');
+    // Enumerations by a letter; nulls other than defaults listed together.
+    expect([client.y, client.f, client.m]).toEqual(['o', 'f', 'j']);
+    expect(client.z).toBe('ce');
     expect(JSON.parse(encodeStatus({ ...full.status, lastError: null, consecutiveFailures: 0 }))).toEqual({
       e: Date.parse('2025-01-01T01:00:00.000Z'),
       fs: '2025-01-01T00:30:00.000Z',

@@ -46,6 +46,17 @@ const CLIENT_NAMES: Record<string, string> = {
   createdAt: 'ca',
   updatedAt: 'ua',
 };
+/** The values of the enumerations, by a letter (a value not named here is stored as it is). */
+const CLIENT_CODES: Record<string, Record<string, string>> = {
+  type: { oauth_client_credentials: 'o', api_key: 'k' },
+  tokenRequestFormat: { json: 'j', form: 'f' },
+  tokenEndpointAuthMethod: {
+    client_secret_post: 'p',
+    client_secret_basic: 'b',
+    private_key_jwt: 'j',
+    tls_client_auth: 't',
+  },
+};
 /** Stored elsewhere: the id is the key's, the generation is the hash's gen field. */
 const CLIENT_OMITTED = ['id', 'generation'];
 /** Properties every record has: left out when they hold this value, and read back as it. */
@@ -88,16 +99,31 @@ interface Shape {
   omitted: string[];
   defaults: Record<string, null | number>;
   times: string[];
+  codes?: Record<string, Record<string, string>>;
 }
 
-const CLIENT: Shape = { names: CLIENT_NAMES, omitted: CLIENT_OMITTED, defaults: CLIENT_DEFAULTS, times: CLIENT_TIMES };
+/** The short names of the properties that are null (other than defaults), space-separated: `"z":"k al"`, not `"k":null,"al":null`. */
+const NULLS = 'z';
+
+const CLIENT: Shape = {
+  names: CLIENT_NAMES,
+  omitted: CLIENT_OMITTED,
+  defaults: CLIENT_DEFAULTS,
+  times: CLIENT_TIMES,
+  codes: CLIENT_CODES,
+};
 const STATUS: Shape = { names: STATUS_NAMES, omitted: STATUS_OMITTED, defaults: STATUS_DEFAULTS, times: STATUS_TIMES };
 const TOKEN: Shape = { names: TOKEN_NAMES, omitted: [], defaults: {}, times: [] };
 
+const inverse = (table: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(table).map(([key, value]) => [value, key]));
 const longNames = new Map<Shape, Record<string, string>>(
+  [CLIENT, STATUS, TOKEN].map((shape) => [shape, inverse(shape.names)]),
+);
+const decodedValues = new Map<Shape, Record<string, Record<string, string>>>(
   [CLIENT, STATUS, TOKEN].map((shape) => [
     shape,
-    Object.fromEntries(Object.entries(shape.names).map(([long, short]) => [short, long])),
+    Object.fromEntries(Object.entries(shape.codes ?? {}).map(([name, codes]) => [name, inverse(codes)])),
   ]),
 );
 
@@ -136,21 +162,35 @@ function partOf(fields: Record<string, string>, part: Part): string | null {
 
 function encode(value: object, shape: Shape): string {
   const compact: Record<string, unknown> = {};
+  const nulls: string[] = [];
   for (const [name, property] of Object.entries(value)) {
     if (shape.omitted.includes(name) || (name in shape.defaults && property === shape.defaults[name])) continue;
-    compact[shape.names[name] ?? name] = shape.times.includes(name) ? epochIfCanonical(property) : property;
+    const short = shape.names[name] ?? name;
+    if (property === null) nulls.push(short);
+    else compact[short] = encodedValue(name, property, shape);
   }
+  if (nulls.length > 0) compact[NULLS] = nulls.join(' ');
   return JSON.stringify(compact);
+}
+
+function encodedValue(name: string, property: unknown, shape: Shape): unknown {
+  if (shape.times.includes(name)) return epochIfCanonical(property);
+  const code = typeof property === 'string' ? shape.codes?.[name]?.[property] : undefined;
+  return code ?? property;
 }
 
 /** Decodes either layout: a long name is not in the short-name table, so it reads as itself. */
 function decode(json: string, shape: Shape): Record<string, unknown> {
   const long = longNames.get(shape) as Record<string, string>;
   const value: Record<string, unknown> = { ...shape.defaults };
-  for (const [name, property] of Object.entries(JSON.parse(json) as Record<string, unknown>)) {
+  const codes = decodedValues.get(shape) as Record<string, Record<string, string>>;
+  const { [NULLS]: nulls, ...stored } = JSON.parse(json) as Record<string, unknown>;
+  if (typeof nulls === 'string') for (const name of nulls.split(' ')) value[long[name] ?? name] = null;
+  for (const [name, property] of Object.entries(stored)) {
     const longName = long[name] ?? name;
-    value[longName] =
-      shape.times.includes(longName) && typeof property === 'number' ? new Date(property).toISOString() : property;
+    if (shape.times.includes(longName) && typeof property === 'number')
+      value[longName] = new Date(property).toISOString();
+    else value[longName] = (typeof property === 'string' && codes[longName]?.[property]) || property;
   }
   for (const name of shape.omitted) delete value[name];
   return value;
