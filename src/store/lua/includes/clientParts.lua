@@ -64,10 +64,15 @@ local function property(decoded, short, long)
   return value
 end
 
--- Redis never turns a hashtable back into a listpack by itself: a hash that became one (an outbox event, a part of
--- the layout before) is written anew once every field is short again, which makes it a listpack.
+-- Redis never turns a hashtable back into a listpack by itself: a hash that became one (an outbox event, the
+-- layout before) is written anew once every field is short again, which makes it a listpack. The full JSON of the
+-- layout before is moved into chunks as it is: it decodes as well as the compact form.
 local function compactHash(key)
   if redis.call('OBJECT', 'ENCODING', key) ~= 'hashtable' then return end
+  for part, field in pairs(LEGACY_FIELD) do
+    local legacy = redis.call('HGET', key, field)
+    if legacy then writePart(key, part, legacy) end
+  end
   local fields = redis.call('HGETALL', key)
   if #fields > 2 * LISTPACK_ENTRIES then return end
   for index = 1, #fields do
