@@ -7,6 +7,8 @@ import { RedisStore } from '../src/store/redis.store';
 import { FakePipedream } from './support/fake-pipedream';
 import { admin, eventually, randomSecret, startBroker, type TestBroker } from './support/broker';
 import { testRedisUrl, uniquePrefix } from './support/test-redis';
+import { storedEntry } from './support/client-hash';
+import type { StoredToken } from '../src/store/store.types';
 
 const oldKey = `old:${randomBytes(32).toString('base64')}`;
 const newKey = `new:${randomBytes(32).toString('base64')}`;
@@ -33,8 +35,8 @@ describe('encryption key rotation', () => {
   const brokerWith = (keys: string) => startBroker({ upstream, prefix, env: { BROKER_ENCRYPTION_KEYS: keys } });
 
   async function sealedValues(id: string): Promise<{ secret: string; token: string }> {
-    const hash = await redis.hgetall(`${prefix}{c:${id}}`);
-    return { secret: JSON.parse(hash.client).sealedSecret, token: JSON.parse(hash.token).sealedAccessToken };
+    const { client, token } = await storedEntry(redis, prefix, id);
+    return { secret: client.sealedSecret as string, token: token?.sealedAccessToken as string };
   }
 
   it('re-encrypts under the new key, after which the old key can be removed and everything still opens', async () => {
@@ -106,8 +108,7 @@ describe('encryption key rotation', () => {
     });
     await broker.close();
 
-    const hash = await redis.hgetall(`${prefix}{c:${id}}`);
-    const token = JSON.parse(hash.token);
+    const token = (await storedEntry(redis, prefix, id)).token as StoredToken;
     const parts = token.sealedAccessToken.split('.');
     const ciphertext = Buffer.from(parts[4], 'base64url');
     ciphertext[0] ^= 0xff;
@@ -137,7 +138,7 @@ describe('encryption key rotation', () => {
       const res = await broker!.http().get(`/v1/clients/${id}/token`).set(admin);
       return res.status === 200 ? res.body.access_token : null;
     });
-    const stale = JSON.parse((await redis.hgetall(`${prefix}{c:${id}}`)).token);
+    const stale = (await storedEntry(redis, prefix, id)).token as StoredToken;
     // A forced refresh supersedes it.
     const forced = await broker
       .http()

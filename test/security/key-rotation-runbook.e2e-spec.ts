@@ -7,6 +7,7 @@ import { FakePipedream } from '../support/fake-pipedream';
 import { ADMIN_KEY, admin, eventually, randomSecret, startBroker, type TestBroker } from '../support/broker';
 import { testRedisUrl, uniquePrefix } from '../support/test-redis';
 import { dumpRedis, dumpText } from './support';
+import { storedEntry } from '../support/client-hash';
 
 /**
  * The README's encryption key rotation, step by step, with the real command
@@ -163,15 +164,15 @@ describe('encryption key rotation, the runbook', () => {
     expect(new Set(await kidsInRedis())).toEqual(new Set(['new']));
 
     // Tampering: a flipped bit in b's secret, and a's secret copied onto the api_key client k.
-    const hashOf = async (id: string) => redis.hgetall(`${prefix}{c:${id}}`);
-    const bRecord = JSON.parse((await hashOf(b.id)).client);
-    const parts = bRecord.sealedSecret.split('.');
+    const recordOf = async (id: string) => (await storedEntry(redis, prefix, id)).client;
+    const bRecord = await recordOf(b.id);
+    const parts = (bRecord.sealedSecret as string).split('.');
     const ciphertext = Buffer.from(parts[4], 'base64url');
     ciphertext[0] ^= 1;
     parts[4] = ciphertext.toString('base64url');
     await redis.hset(`${prefix}{c:${b.id}}`, 'client', JSON.stringify({ ...bRecord, sealedSecret: parts.join('.') }));
-    const kRecord = JSON.parse((await hashOf(k.body.id)).client);
-    const aRecord = JSON.parse((await hashOf(a.id)).client);
+    const kRecord = await recordOf(k.body.id);
+    const aRecord = await recordOf(a.id);
     await redis.hset(
       `${prefix}{c:${k.body.id}}`,
       'client',
@@ -220,7 +221,7 @@ describe('encryption key rotation, the runbook', () => {
     broker = undefined;
     // A record written before input was checked: a lone surrogate that Redis' JSON decoder refuses.
     const brokenKey = `${ownPrefix}{c:${ids[1]}}`;
-    const record = JSON.parse((await redis.hget(brokenKey, 'client')) as string);
+    const record = (await storedEntry(redis, ownPrefix, ids[1])).client;
     await redis.hset(brokenKey, 'client', JSON.stringify({ ...record, name: 'Acme \ud83d' }));
 
     const env = {
@@ -248,7 +249,7 @@ describe('encryption key rotation, the runbook', () => {
     expect(outcome.stderr).toContain(`client ${ids[1]} was not re-encrypted`);
     // The clients before and after the broken one are under the new key; the broken one is left as it was.
     const kidOf = async (id: string) =>
-      [...((await redis.hget(`${ownPrefix}{c:${id}}`, 'client')) as string).matchAll(SEALED)].map((m) => m[1]);
+      [...JSON.stringify((await storedEntry(redis, ownPrefix, id)).client).matchAll(SEALED)].map((m) => m[1]);
     expect(await kidOf(ids[0])).toEqual(['new']);
     expect(await kidOf(ids[2])).toEqual(['new']);
     expect(await kidOf(ids[1])).toEqual(['old']);

@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import type { Response } from 'supertest';
+import { joinedChunks } from '../support/client-hash';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
@@ -157,12 +158,15 @@ export async function dumpRedis(
   return dump;
 }
 
-/** The dump as one text, strings base64-decoded, for searching. */
+/** The dump as one text, strings base64-decoded and client hashes' chunks joined, for searching. */
 export function dumpText(dump: Record<string, { type: string; value: unknown }>): string {
   return Object.entries(dump)
-    .map(
-      ([key, { type, value }]) =>
-        `${key} ${type} ${type === 'string' ? Buffer.from(String(value), 'base64').toString('utf8') : JSON.stringify(value)}`,
-    )
+    .map(([key, { type, value }]) => `${key} ${type} ${searchable(key, type, value)}`)
     .join('\n');
+}
+
+function searchable(key: string, type: string, value: unknown): string {
+  if (type === 'string') return Buffer.from(String(value), 'base64').toString('utf8');
+  if (type === 'hash' && key.includes('{c:')) return JSON.stringify(joinedChunks(value as Record<string, string>));
+  return JSON.stringify(value);
 }

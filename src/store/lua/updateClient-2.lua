@@ -18,12 +18,13 @@
     KEYS[2] the client's refresh lock
 
     ARGV[1] JSON {
+              id: string,                  the client's id
               expectedGeneration: string,  the write applies only at this generation
-              client?: string,             the new client record, JSON
+              client?: string,             the new client record, compact JSON (redis-entry-codec.ts)
               generation?: string,         its generation (given with client)
-              status?: string,             the new status, JSON
+              status?: string,             the new status, compact JSON
               state?: string,              its state (given with status)
-              token?: string | null,       the new token, JSON; null removes the held token
+              token?: string | null,       the new token, compact JSON; null removes the held token
               lockOwner?: string,          release the lock this owner holds
               now?: string,                ISO 8601 time of the write (given with status): the event's timestamp
             }
@@ -32,16 +33,19 @@
     ARGV[3] event to publish
 
   Output:
-    {'ok'} | {'ok', seq, status, workspaceId, event...}
+    {'ok'} | {'ok', seq, state, status, workspaceId, event...}
                                               the client is marked index pending at sequence seq
                                               (this write changed its state, or an earlier one did
-                                              and its index step did not run); status
-                                              is the stored status (JSON); each event is one of the
+                                              and its index step did not run); state and status
+                                              are the stored ones (status as stored: compact JSON,
+                                              or the full JSON of the layout before); each event is one of the
                                               outbox's events not yet dispatched (JSON)
     | {'stale'} | {'not_found'}
-    | {'immutable'}  the client record would change the id, workspace or OAuth client id
+    | {'immutable'}  the client record would change the workspace or OAuth client id (the id is
+                     the key's: the caller checks it)
 ]]
 --- @include "includes/releaseLockIfOwned"
+--- @include "includes/clientParts"
 
 -- The same rule as clientEventType in webhook.types.ts.
 local function eventType(from, to)
@@ -52,13 +56,16 @@ local function eventType(from, to)
   return nil
 end
 
-local function recordEvent(kind, status, now)
-  local client = cjson.decode(redis.call('HGET', KEYS[1], 'client'))
+local function recordEvent(id, kind, state, status, now)
+  local client = cjson.decode(readPart(KEYS[1], 'c'))
   -- The index sequence is unique per change of state of this client; read back as a string to keep its digits.
-  local id = 'evt_' .. client.id .. '_' .. redis.call('HGET', KEYS[1], 'iseq')
-  local data = { clientId = client.id, workspaceId = client.workspaceId, name = client.name, state = status.state,
-    lastError = status.lastError, failingSince = status.failingSince }
-  redis.call('HSET', KEYS[1], 'ev:' .. id, cjson.encode({ id = id, type = kind, timestamp = now, data = data }))
+  local eventId = 'evt_' .. id .. '_' .. redis.call('HGET', KEYS[1], 'iseq')
+  local data = { clientId = id, workspaceId = property(client, 'w', 'workspaceId'),
+    name = property(client, 'n', 'name'), state = state,
+    lastError = property(status, 'le', 'lastError') or cjson.null,
+    failingSince = property(status, 'fs', 'failingSince') or cjson.null }
+  redis.call('HSET', KEYS[1], 'ev:' .. eventId,
+    cjson.encode({ id = eventId, type = kind, timestamp = now, data = data }))
 end
 
 local change = cjson.decode(ARGV[1])
@@ -66,34 +73,36 @@ if change.lockOwner then releaseLockIfOwned(KEYS[2], change.lockOwner) end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
 if redis.call('HGET', KEYS[1], 'gen') ~= change.expectedGeneration then return {'stale'} end
 if change.client then
-  local stored = cjson.decode(redis.call('HGET', KEYS[1], 'client'))
+  local stored = cjson.decode(readPart(KEYS[1], 'c'))
   local incoming = cjson.decode(change.client)
-  if stored.id ~= incoming.id or stored.workspaceId ~= incoming.workspaceId
-    or stored.clientId ~= incoming.clientId then
+  if property(stored, 'w', 'workspaceId') ~= property(incoming, 'w', 'workspaceId')
+    or property(stored, 'i', 'clientId') ~= property(incoming, 'i', 'clientId') then
     return {'immutable'}
   end
-  redis.call('HSET', KEYS[1], 'client', change.client, 'gen', change.generation)
+  writePart(KEYS[1], 'c', change.client, 'gen', change.generation)
 end
 local previousState = redis.call('HGET', KEYS[1], 'state')
 if change.status then
-  redis.call('HSET', KEYS[1], 'status', change.status, 'state', change.state)
+  writePart(KEYS[1], 's', change.status, 'state', change.state)
   if change.state ~= previousState then
     redis.call('HSET', KEYS[1], 'unindexed', redis.call('HINCRBY', KEYS[1], 'iseq', 1))
     local kind = eventType(previousState, change.state)
-    if kind then recordEvent(kind, cjson.decode(change.status), change.now) end
+    if kind then recordEvent(change.id, kind, change.state, cjson.decode(change.status), change.now) end
   end
 end
 if change.token == cjson.null then
-  redis.call('HDEL', KEYS[1], 'token')
+  removePart(KEYS[1], 't')
 elseif change.token then
-  redis.call('HSET', KEYS[1], 'token', change.token)
+  writePart(KEYS[1], 't', change.token)
 end
+-- A hash of the layout before is a listpack once its last long field is gone.
+compactHash(KEYS[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 local unindexed = redis.call('HGET', KEYS[1], 'unindexed')
 -- Events are dispatched before the index step clears the mark: none can be pending without it.
 if not unindexed then return {'ok'} end
-local reply = {'ok', unindexed, redis.call('HGET', KEYS[1], 'status'),
-  cjson.decode(redis.call('HGET', KEYS[1], 'client')).workspaceId}
+local reply = {'ok', unindexed, redis.call('HGET', KEYS[1], 'state'), readPart(KEYS[1], 's'),
+  property(cjson.decode(readPart(KEYS[1], 'c')), 'w', 'workspaceId')}
 local fields = redis.call('HGETALL', KEYS[1])
 for index = 1, #fields, 2 do
   if string.sub(fields[index], 1, 3) == 'ev:' then reply[#reply + 1] = fields[index + 1] end

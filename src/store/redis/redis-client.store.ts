@@ -2,8 +2,9 @@ import type { ChainableCommander } from 'ioredis';
 import type { DuplicateClientError } from '../broker-store';
 import type { ClientChange, ClientPageQuery, ClientStore, UpdateOutcome } from '../interfaces/client-store';
 import { identityChangeError } from '../store-helpers';
-import type { ClientEntry, ClientStatus, TokenStats } from '../store.types';
-import { clientEvent, pairsToRecord, parseEntry } from './redis-codec';
+import type { ClientEntry, TokenStats } from '../store.types';
+import { clientEvent, pairsToRecord } from './redis-codec';
+import { decodeStatus, parseEntry } from './redis-entry-codec';
 import type { RedisConnection } from './redis-connection';
 import { insertArgs, updateArgs } from './redis-client-args';
 import { RedisClientIdReservations } from './redis-client-id-reservations';
@@ -151,7 +152,7 @@ export class RedisClientStore implements ClientStore {
   }
 
   async getClient(id: string): Promise<ClientEntry | null> {
-    return parseEntry(await this.connection.run((redis) => redis.hgetall(this.keys.client(id))));
+    return parseEntry(id, await this.connection.run((redis) => redis.hgetall(this.keys.client(id))));
   }
 
   async listClients(query: ClientPageQuery): Promise<ClientEntry[]> {
@@ -183,8 +184,10 @@ export class RedisClientStore implements ClientStore {
     change: ClientChange,
     releaseLockOf?: string,
   ): Promise<UpdateOutcome> {
-    const args = updateArgs(expectedGeneration, change, releaseLockOf);
-    const [outcome, unindexedSeq, status, workspaceId, ...events] = await this.connection.scriptAfter(
+    // The id is the key's, so the script cannot see a record that would change it.
+    if (change.client && change.client.id !== id) throw identityChangeError();
+    const args = updateArgs(id, expectedGeneration, change, releaseLockOf);
+    const [outcome, unindexedSeq, state, status, workspaceId, ...events] = await this.connection.scriptAfter(
       (pipeline) => {
         if (change.status) this.queueRepairWithin(pipeline, id);
       },
@@ -193,11 +196,12 @@ export class RedisClientStore implements ClientStore {
       [args, this.keys.events, clientEvent(id)],
     );
     if (outcome === 'immutable') throw identityChangeError();
-    if (outcome === 'ok' && unindexedSeq !== undefined && status !== undefined && workspaceId !== undefined) {
+    const indexPending = unindexedSeq !== undefined && state !== undefined && status !== undefined;
+    if (outcome === 'ok' && indexPending && workspaceId !== undefined) {
       await this.failpoint('after-client-write');
       // The outbox first: the index step clears the mark that gets a crash repaired.
       if (!(await this.webhooks.dispatchOutboxOrLeavePending(id, events))) return outcome;
-      const indexed = { id, seq: Number(unindexedSeq), status: JSON.parse(status) as ClientStatus, workspaceId };
+      const indexed = { id, seq: Number(unindexedSeq), status: decodeStatus(status, state), workspaceId };
       await this.counters.indexOrLeavePending(indexed);
     }
     return outcome;
@@ -211,7 +215,7 @@ export class RedisClientStore implements ClientStore {
       [this.keys.events, clientEvent(id)],
     );
     const record = fields === null ? null : pairsToRecord(fields);
-    const entry = record === null ? null : parseEntry(record);
+    const entry = record === null ? null : parseEntry(id, record);
     if (record === null || entry === null) return null;
     await this.failpoint('after-client-write');
     // Events a crash left in the outbox still go out: the hash that held them is gone now.
@@ -270,6 +274,6 @@ export class RedisClientStore implements ClientStore {
     const replies = await this.connection.pipeline((pipeline) => {
       for (const id of ids) pipeline.hgetall(this.keys.client(id));
     });
-    return replies.map((fields) => parseEntry(fields as Record<string, string>));
+    return replies.map((fields, index) => parseEntry(ids[index], fields as Record<string, string>));
   }
 }

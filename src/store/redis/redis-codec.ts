@@ -1,15 +1,6 @@
-import type { AuditEvent, ClientEntry, StoreEvent } from '../store.types';
+import type { AuditEvent, StoreEvent } from '../store.types';
 
-/** How the store's values are written to Redis and read back. */
-
-export function parseEntry(fields: Record<string, string>): ClientEntry | null {
-  if (fields.client === undefined) return null;
-  return {
-    client: JSON.parse(fields.client),
-    status: JSON.parse(fields.status),
-    token: fields.token === undefined ? null : JSON.parse(fields.token),
-  };
-}
+/** How the store's values are written to Redis and read back; client hashes: redis-entry-codec.ts. */
 
 export function pairsToRecord(flat: string[]): Record<string, string> {
   const record: Record<string, string> = {};

@@ -2,6 +2,7 @@ import type { ChainableCommander } from 'ioredis';
 import { failingScore, isFailingState, type StoreLogger } from '../store-helpers';
 import { CLIENT_STATES, type ClientState, type ClientStatus, type TokenStats } from '../store.types';
 import type { PipelineStep, RedisConnection } from './redis-connection';
+import { parseEntry } from './redis-entry-codec';
 import { minimum } from './schedule-shards';
 import { queueScript, type IndexChange } from './script-loader';
 
@@ -98,10 +99,10 @@ export class RedisCounters {
 
   /** Finishes the index step a write left pending (a crash, or a failure after the write), from the hash's fields. */
   async repairIfPending(id: string, fields: Record<string, string>): Promise<void> {
-    if (fields.unindexed === undefined || fields.status === undefined || fields.client === undefined) return;
-    const { workspaceId } = JSON.parse(fields.client) as { workspaceId: string };
-    const status = JSON.parse(fields.status) as ClientStatus;
-    await this.indexOrLeavePending({ id, seq: Number(fields.unindexed), status, workspaceId });
+    const entry = fields.unindexed === undefined ? null : parseEntry(id, fields);
+    if (entry === null) return;
+    const { status, client } = entry;
+    await this.indexOrLeavePending({ id, seq: Number(fields.unindexed), status, workspaceId: client.workspaceId });
   }
 
   /** The index step after a write that stands whatever happens here: on failure the mark stays on the client. */
@@ -167,10 +168,10 @@ export class RedisCounters {
       await this.connection.pipeline((pipeline) => {
         ids.forEach((id, index) => {
           const fields = hashes[index];
-          if (fields.client === undefined) return;
-          const { workspaceId } = JSON.parse(fields.client) as { workspaceId: string };
-          const status = JSON.parse(fields.status) as ClientStatus;
-          this.queueIndex(pipeline, { id, seq: Number(fields.iseq ?? 0), status, workspaceId });
+          const entry = parseEntry(id, fields);
+          if (entry === null) return;
+          const { status, client } = entry;
+          this.queueIndex(pipeline, { id, seq: Number(fields.iseq ?? 0), status, workspaceId: client.workspaceId });
         });
       });
       afterId = ids[ids.length - 1];

@@ -14,9 +14,12 @@ export function redisKeys(prefix: string) {
   const scheduleShards = shardTags().map((tag) => `${prefix}{${tag}}:schedule`);
   return {
     /**
-     * Hash: client (JSON), gen, state, status (JSON), token (JSON, absent when none), iseq (index sequence:
-     * bumped by each change of state), unindexed (the iseq whose counting is pending; absent when none),
-     * ev:<event id> (the webhook outbox), certWarnedAt (epoch ms of its last certificate_expiring event).
+     * Hash: c, s, t (the record, status and token as compact JSON, each split in chunks c, c1, c2, ... of at
+     * most 64 bytes so that Redis keeps the hash a listpack: redis-entry-codec.ts; t absent when no token), gen,
+     * state, iseq (index sequence: bumped by each change of state), unindexed (the iseq whose counting is
+     * pending; absent when none), ev:<event id> (the webhook outbox), certWarnedAt (epoch ms of its last
+     * certificate_expiring event). A hash of the layout before holds the
+     * full JSON under client, status and token instead, until its writes convert each.
      */
     client: (id: string) => `${prefix}{c:${id}}`,
     lock: (id: string) => `${prefix}{c:${id}}:lock`,

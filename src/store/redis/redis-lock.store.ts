@@ -1,5 +1,6 @@
 import type { HeldLock, LockedRead, LockStore } from '../interfaces/lock-store';
-import { lockTtl, pairsToRecord, parseEntry } from './redis-codec';
+import { lockTtl, pairsToRecord } from './redis-codec';
+import { parseEntry } from './redis-entry-codec';
 import type { RedisConnection } from './redis-connection';
 import type { RedisCounters } from './redis-counters';
 import { RedisWebhookStore } from './redis-webhook.store';
@@ -23,7 +24,7 @@ export class RedisLockStore implements LockStore {
     if (await this.webhooks.dispatchOutboxOrLeavePending(id, RedisWebhookStore.outboxOf(record))) {
       await this.counters.repairIfPending(id, record);
     }
-    return { locked: true, entry: parseEntry(record) };
+    return { locked: true, entry: parseEntry(id, record) };
   }
 
   async extendLock(id: string, owner: string, ttlMs: number): Promise<boolean> {

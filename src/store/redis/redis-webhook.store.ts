@@ -89,7 +89,7 @@ export class RedisWebhookStore implements WebhookStore {
     const event = await this.connection.script(
       'raiseCertificateExpiring',
       [this.keys.client(clientId)],
-      [String(now), new Date(now).toISOString(), CERTIFICATE_WARNING_INTERVAL_MS],
+      [String(now), new Date(now).toISOString(), CERTIFICATE_WARNING_INTERVAL_MS, clientId],
     );
     if (event === null) return false;
     await this.dispatchOutboxOrLeavePending(clientId, [event]);

@@ -35,6 +35,7 @@ export interface InsertClientArgs {
 }
 
 export interface UpdateClientArgs {
+  id: string;
   expectedGeneration: string;
   client?: string;
   generation?: string;
@@ -76,6 +77,8 @@ export interface ClientIdClaim {
 export type UpdateReply = [
   outcome: UpdateOutcome | 'immutable',
   unindexedSeq?: string,
+  state?: string,
+  /** As stored: compact JSON, or the full JSON of the layout before (redis-entry-codec.ts). */
   status?: string,
   workspaceId?: string,
   ...events: string[],
@@ -140,7 +143,7 @@ export interface ScriptSignatures {
   >;
   raiseCertificateExpiring: Signature<
     [client: string],
-    [now: string, nowIso: string, intervalMs: number],
+    [now: string, nowIso: string, intervalMs: number, clientId: string],
     string | null
   >;
   settleDelivery: Signature<
