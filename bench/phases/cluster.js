@@ -239,7 +239,14 @@ function clusterRows(out) {
   );
   row(
     'cluster',
-    'each round: one Redis / cluster ratio (CPU per answer)',
+    'CPU per answer, median: bare / one-Redis broker / cluster replica',
+    `${hot.bareCpuUs} / ${hot.singleCpuUs} / ${hot.clusterCpuUs} us`,
+    `cluster <= one Redis ${hot.clusterCpuUs <= hot.singleCpuUs ? 'MET' : 'MISSED'}`,
+    '/proc stat',
+  );
+  row(
+    'cluster',
+    'each round: one Redis / cluster throughput ratio (CPU per answer)',
     hot.rounds
       .map((r) => `${r.singleRatio}x / ${r.clusterRatio}x (${r.singleCpuUs} / ${r.clusterCpuUs} us)`)
       .join(', '),
