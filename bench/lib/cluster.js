@@ -45,27 +45,27 @@ async function startClusterDeployment({ mainJs, masters, replicas }) {
 
   const adminKey = `adm_bench_${randomBytes(18).toString('base64url')}`;
   const encryptionKeys = `k1:${randomBytes(32).toString('base64')}`;
-  const ports = await Promise.all(Array.from({ length: replicas }, () => freePort()));
-  const brokers = await Promise.all(
-    ports.map(async (port, index) => {
-      const broker = await startBroker({
-        mainJs,
-        port,
-        core: procs.pinning ? `${BROKER_CORE},${LOAD_CORE}` : null,
-        logFile: path.join(RESULTS_DIR, `broker-cluster-${index + 1}-${stamp}.log`),
-        env: brokerEnv({ store: topologyEnv(cluster), port, adminKey, encryptionKeys, fake }),
+  // One after another: three processes starting at once on a busy machine can miss the 20 s readiness bound.
+  const brokers = [];
+  for (let index = 0; index < replicas; index++) {
+    const port = await freePort();
+    const broker = await startBroker({
+      mainJs,
+      port,
+      core: procs.pinning ? `${BROKER_CORE},${LOAD_CORE}` : null,
+      logFile: path.join(RESULTS_DIR, `broker-cluster-${index + 1}-${stamp}.log`),
+      env: brokerEnv({ store: topologyEnv(cluster), port, adminKey, encryptionKeys, fake }),
+    });
+    undo.push(() => broker.stop());
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+    later(() => agent.destroy());
+    const api = (method, urlPath, options = {}) =>
+      httpRequest(agent, port, method, urlPath, {
+        ...options,
+        headers: { authorization: `Bearer ${options.key ?? adminKey}`, ...(options.headers ?? {}) },
       });
-      undo.push(() => broker.stop());
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
-      later(() => agent.destroy());
-      const api = (method, urlPath, options = {}) =>
-        httpRequest(agent, port, method, urlPath, {
-          ...options,
-          headers: { authorization: `Bearer ${options.key ?? adminKey}`, ...(options.headers ?? {}) },
-        });
-      return { broker, port, agent, api, adminKey, fake };
-    }),
-  );
+    brokers.push({ broker, port, agent, api, adminKey, fake });
+  }
   const masterNodes = await clusterMasters(cluster.nodes[0].port, later);
   return { cluster, fake, brokers, masters: masterNodes, stop };
 }
