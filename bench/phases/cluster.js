@@ -10,6 +10,7 @@
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { setTimeout: sleep } = require('node:timers/promises');
+const procs = require('../lib/procs');
 const { DIST, P, TARGETS } = require('../lib/options');
 const { startClusterDeployment, placeForHotPath, snapshotMasters, callsDelta, spread } = require('../lib/cluster');
 const { setupHotClients, waitForTokens } = require('../lib/fixtures');
@@ -94,7 +95,10 @@ async function measureWindow({ fake, brokers, masters }, refreshing) {
     Promise.all(brokers.map(async ({ api }) => expectStatus(await api('GET', '/metrics'), 200, 'metrics').text));
   log(`cluster: measuring over ${P.clusterWindowSeconds} s`);
   const before = { masters: await snapshotMasters(masters), metrics: await scrape(), issued: fake.issued.length };
+  // Each replica's CPU over the window: a replica that got more CPU can take more of the due clients.
+  const cpu = brokers.map(({ broker }) => procs.cpuMeter(broker.child.pid));
   await sleep(P.clusterWindowSeconds * 1000);
+  const replicaCpuSeconds = cpu.map((meter) => round(meter.stop().cpuSeconds, 2));
   const after = { masters: await snapshotMasters(masters), metrics: await scrape(), issued: fake.issued.length };
 
   // The claims of each master's shards: every refresh the fake issued in the window was claimed from its client's shard.
@@ -122,6 +126,7 @@ async function measureWindow({ fake, brokers, masters }, refreshing) {
     scheduleReads: summarize(perMaster((b, a) => callsDelta(b, a, 'zrangebyscore'))),
     scripts: summarize(perMaster((b, a) => callsDelta(b, a, 'evalsha'))),
     refreshes: summarize(brokers.map((_, i) => tokenRequests(after.metrics[i]) - tokenRequests(before.metrics[i]))),
+    replicaCpuSeconds,
     scheduledClaims: summarize(
       brokers.map((_, i) => counterDelta(before.metrics[i], after.metrics[i], 'tb_refresh_lag_seconds_count')),
     ),
@@ -226,6 +231,14 @@ function clusterRows(out) {
     '/metrics',
   );
   spreadRow('scheduled claims per broker replica', out.scheduledClaims, null, '/metrics');
+  const perCpu = out.refreshes.values.map((n, i) => Math.round(n / out.replicaCpuSeconds[i]));
+  row(
+    'cluster',
+    `broker replica CPU in ${out.windowSeconds} s (refreshes per CPU second)`,
+    `${out.replicaCpuSeconds.join(' / ')} s (${perCpu.join(' / ')})`,
+    '',
+    '/proc stat',
+  );
   const { hot } = out;
   const tool = `${hot.tool} -c${hot.connections}`;
   const rounds = hot.rounds.length > 1 ? ` (median of ${hot.rounds.length} rounds)` : '';
