@@ -1,12 +1,14 @@
 'use strict';
 /*
- * npm run bench [-- --quick] [--profile] [--only hot,herd,scale,admin,batch] [--rounds N] [--dist <dir>]
+ * npm run bench [-- --quick] [--profile] [--only hot,cluster,herd,scale,admin,batch] [--rounds N] [--dist <dir>]
  *
  * Starts its own redis-server, the fake upstream (test/support/fake-pipedream.ts)
  * and the compiled broker (node dist/main.js, NODE_ENV=production), registers
  * the clients and service keys it needs, then runs the phases under phases/:
  *   1. hot.js: token GETs over many clients and service keys, against a bare
  *      node:http server answering the same bytes in the same run;
+ *   1b. cluster.js (full run, or --only cluster): a 3-master Redis Cluster and 3 broker
+ *      replicas of their own: keys, claims and refreshes spread, and the hot path against one Redis;
  *   2. herd.js: concurrent GETs for a client with no token, slow upstream;
  *   3. scale.js: registering many clients (register.js), two compressed refresh
  *      cycles (cycles.js), Redis memory, broker RSS, scheduler tick cost (tick.js);
@@ -24,7 +26,7 @@ require('./lib/ts-require').register();
 const { FakePipedream } = require('../test/support/fake-pipedream.ts');
 const { startRedisServer, freePort } = require('../test/support/redis-server.ts');
 const { ROOT, RESULTS_DIR, LOAD_CORE, QUICK, PROFILE, DIST, P, runs } = require('./lib/options');
-const { startBroker, summarizeProfiles } = require('./lib/broker');
+const { startBroker, brokerEnv, summarizeProfiles } = require('./lib/broker');
 const { setupHotClients } = require('./lib/fixtures');
 const { httpRequest } = require('./lib/http');
 const { wrkPath } = require('./lib/load');
@@ -32,6 +34,7 @@ const { redisClient } = require('./lib/redis');
 const { stamp, results, rows, row, printTable } = require('./lib/report');
 const { log, round, countLines } = require('./lib/util');
 const { hotPath } = require('./phases/hot');
+const { clusterPhase } = require('./phases/cluster');
 const { coldHerd } = require('./phases/herd');
 const { scale } = require('./phases/scale');
 const { idleTickCost, tickSummary } = require('./phases/tick');
@@ -54,6 +57,7 @@ async function main() {
     results.phases.idleAt1k = await idleTickCost(ctx, 'registered ~1k');
   }
   if (runs('hot')) results.phases.hot = await hotPath(ctx);
+  if (runs('cluster')) results.phases.cluster = await clusterPhase(ctx);
   if (runs('herd')) results.phases.herd = await coldHerd(ctx);
   if (runs('scale')) {
     results.phases.scale = await scale(ctx);
@@ -101,22 +105,13 @@ async function startServices(mainJs) {
     mainJs,
     port,
     logFile: brokerLog,
-    env: {
-      NODE_ENV: 'production',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: redisServer.url,
-      BROKER_ADMIN_KEYS: adminKey,
-      BROKER_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-      TOKEN_URL_ALLOWLIST: 'http://127.0.0.1',
-      DEFAULT_TOKEN_URL: fake.tokenUrl,
-      PIPEDREAM_API_BASE: fake.baseUrl,
-      LOG_LEVEL: 'warn',
-      // TOKEN_REQUESTS_PER_SECOND_PER_KEY keeps its default (10,000/s per key per replica): the
-      // benchmark's callers are legitimate ones, and the limit must not slow them.
-      // Compressed token lifetimes (scale phase) need a floor below their refresh window.
-      MIN_TOKEN_TTL_SECONDS: String(P.minTokenTtl),
-    },
+    env: brokerEnv({
+      store: { REDIS_URL: redisServer.url },
+      port,
+      adminKey,
+      encryptionKeys: `k1:${randomBytes(32).toString('base64')}`,
+      fake,
+    }),
   });
   results.brokerEnv = { MIN_TOKEN_TTL_SECONDS: String(P.minTokenTtl), LOG_LEVEL: 'warn', NODE_ENV: 'production' };
   results.brokerLog = path.relative(ROOT, brokerLog);

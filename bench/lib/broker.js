@@ -5,12 +5,13 @@ const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const procs = require('./procs');
 const { summarize: summarizeProfile, format: formatProfile } = require('./profile-summary');
-const { ROOT, RESULTS_DIR, BROKER_CORE, PROFILE } = require('./options');
+const { ROOT, RESULTS_DIR, BROKER_CORE, PROFILE, P } = require('./options');
 const { httpRequest } = require('./http');
 const { stamp } = require('./report');
 const { log } = require('./util');
 
-async function startBroker({ mainJs, port, env, logFile }) {
+/** Starts a broker pinned to `core` (default: the broker core) and waits until it is ready. */
+async function startBroker({ mainJs, port, env, logFile, core = BROKER_CORE }) {
   const out = fs.openSync(logFile, 'w');
   const profileDir = path.join(RESULTS_DIR, `profile-${stamp}`);
   const nodeArgs = [];
@@ -18,7 +19,7 @@ async function startBroker({ mainJs, port, env, logFile }) {
     fs.mkdirSync(profileDir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
   }
-  const child = procs.spawnPinned(BROKER_CORE, process.execPath, [...nodeArgs, mainJs], {
+  const child = procs.spawnPinned(core, process.execPath, [...nodeArgs, mainJs], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', out, out],
   });
@@ -42,7 +43,7 @@ async function startBroker({ mainJs, port, env, logFile }) {
     await sleep(100);
   }
   log(
-    `broker ready on 127.0.0.1:${port} (pid ${child.pid}${procs.pinning ? `, core ${BROKER_CORE}` : ''}${PROFILE ? ', --cpu-prof' : ''})`,
+    `broker ready on 127.0.0.1:${port} (pid ${child.pid}${procs.pinning ? `, core ${core}` : ''}${PROFILE ? ', --cpu-prof' : ''})`,
   );
   return {
     child,
@@ -51,6 +52,30 @@ async function startBroker({ mainJs, port, env, logFile }) {
       unregister();
       return stop();
     },
+  };
+}
+
+/**
+ * The environment of a benchmarked broker: `store` holds the store variables
+ * (REDIS_URL or REDIS_CLUSTER_NODES); replicas of one deployment share the admin
+ * and encryption keys.
+ */
+function brokerEnv({ store, port, adminKey, encryptionKeys, fake }) {
+  return {
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ...store,
+    BROKER_ADMIN_KEYS: adminKey,
+    BROKER_ENCRYPTION_KEYS: encryptionKeys,
+    TOKEN_URL_ALLOWLIST: 'http://127.0.0.1',
+    DEFAULT_TOKEN_URL: fake.tokenUrl,
+    PIPEDREAM_API_BASE: fake.baseUrl,
+    LOG_LEVEL: 'warn',
+    // TOKEN_REQUESTS_PER_SECOND_PER_KEY keeps its default (10,000/s per key per replica): the
+    // benchmark's callers are legitimate ones, and the limit must not slow them.
+    // Compressed token lifetimes (scale phase) need a floor below their refresh window.
+    MIN_TOKEN_TTL_SECONDS: String(P.minTokenTtl),
   };
 }
 
@@ -63,4 +88,4 @@ function summarizeProfiles(dir) {
   });
 }
 
-module.exports = { startBroker, summarizeProfiles };
+module.exports = { startBroker, brokerEnv, summarizeProfiles };

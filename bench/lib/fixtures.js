@@ -19,7 +19,8 @@ async function registerClient(ctx, workspaceId, clientId, options = {}) {
   return { id: response.json.id, workspaceId, clientId, secret };
 }
 
-async function setupHotClients(ctx) {
+/** The hot-path clients and service keys on ctx's broker; `label` tells apart the request files of two setups. */
+async function setupHotClients(ctx, label = '') {
   const t0 = Date.now();
   const workspaces = range(P.hotWorkspaces).map((w) => `ws_hot_${pad(w, 3)}`);
   // Each service key may fetch for two of ten workspace shares, so every client is reachable by two keys.
@@ -48,7 +49,7 @@ async function setupHotClients(ctx) {
       if (share.has(client.workspaceId)) lines.push(`/v1/clients/${client.id}/token\tBearer ${key}`);
     }
   }
-  const requestsFile = path.join(RESULTS_DIR, `requests-${stamp}.tsv`);
+  const requestsFile = path.join(RESULTS_DIR, `requests-${label}${stamp}.tsv`);
   fs.writeFileSync(requestsFile, `${lines.join('\n')}\n`);
   procs.onCleanup(() => fs.rmSync(requestsFile, { force: true }));
   log(
@@ -71,4 +72,4 @@ async function waitForTokens(ctx, clientIds, timeoutMs) {
   }
 }
 
-module.exports = { registerClient, setupHotClients };
+module.exports = { registerClient, setupHotClients, waitForTokens };

@@ -10,12 +10,13 @@ const LOAD_CORE = 1;
 /**
  * `--only` takes these; `scale` implies `admin`, whose listing covers the clients the scale phase registered.
  * `batch` (the batch import) runs last: its clients would change what the others count.
+ * `cluster` (3-master Redis Cluster, 3 broker replicas) runs in the full run, or when named.
  */
-const PHASES = ['hot', 'herd', 'scale', 'admin', 'batch'];
+const PHASES = ['hot', 'cluster', 'herd', 'scale', 'admin', 'batch'];
 
-const USAGE = `usage: npm run bench [-- --quick] [--profile] [--only hot,herd,scale,admin,batch] [--rounds N]
-                 [--dist <dir with main.js>] [--scale-clients N] [--batch-clients N] [--register-budget S]
-                 [--max-seconds S] [--autocannon]
+const USAGE = `usage: npm run bench [-- --quick] [--profile] [--only hot,cluster,herd,scale,admin,batch] [--rounds N]
+                 [--dist <dir with main.js>] [--scale-clients N] [--batch-clients N] [--cluster-clients N]
+                 [--cluster-token-seconds S] [--register-budget S] [--max-seconds S] [--autocannon]
 Options take their value after a space or an equals sign (--only hot or --only=hot). See bench/README.md.
 `;
 
@@ -55,7 +56,8 @@ const ONLY = option('only') === null ? null : new Set(option('only').split(',').
 for (const phase of ONLY ?? []) {
   if (!PHASES.includes(phase)) usageError(`--only: unknown phase ${phase} (phases: ${PHASES.join(', ')})`);
 }
-const runs = (phase) => ONLY === null || ONLY.has(phase) || (phase === 'admin' && ONLY.has('scale'));
+const runs = (phase) =>
+  ONLY === null ? !(QUICK && phase === 'cluster') : ONLY.has(phase) || (phase === 'admin' && ONLY.has('scale'));
 const DIST = path.resolve(ROOT, option('dist') ?? 'dist');
 /** Rounds of bare then broker on the hot path; the median round is reported. */
 const hotRounds = Math.round(numberOption('rounds', numberOption('hot-rounds', QUICK ? 1 : 5)));
@@ -98,6 +100,9 @@ const P = QUICK
       batchesInFlight: 2,
       batchRefreshingClients: 200,
       batchRefreshingExpiresIn: 4,
+      clusterClients: numberOption('cluster-clients', 2_000),
+      clusterExpiresIn: numberOption('cluster-token-seconds', 8),
+      clusterWindowSeconds: 8,
     }
   : {
       hotClients: 1_000,
@@ -123,6 +128,9 @@ const P = QUICK
       batchesInFlight: 4,
       batchRefreshingClients: 2_000,
       batchRefreshingExpiresIn: 30,
+      clusterClients: numberOption('cluster-clients', 20_000),
+      clusterExpiresIn: numberOption('cluster-token-seconds', 60),
+      clusterWindowSeconds: 30,
     };
 const TARGETS = {
   hotRatio: 0.65,
@@ -133,6 +141,9 @@ const TARGETS = {
   refreshesPerSecond: 1_000,
   /** The broker's RSS at its peak in the scale phase (issue 15: 1,000,000 clients in 1 GB). */
   brokerRssBytes: 2 ** 30,
+  /** Cluster: the largest master's share of keys and claims over the mean share; the same over the replicas' refreshes. */
+  clusterMasterSpread: 1.25,
+  clusterReplicaSpread: 1.3,
 };
 /**
  * The refresh cycles are cut short here (s after start), leaving time for listing and the idle measure:

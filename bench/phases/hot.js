@@ -18,40 +18,9 @@ const { log, pool, expectStatus, round, round3 } = require('../lib/util');
 
 async function hotPath(ctx) {
   const { api, hot } = ctx;
-  // Fill this replica's token cache: one GET per client, as the warm-up would.
-  await pool(hot.clients.length, 32, async (i) => {
-    expectStatus(await api('GET', `/v1/clients/${hot.clients[i].id}/token`), 200, 'token');
-  });
-  // One real answer of the route under test: the bare server sends exactly these bytes.
-  const line = fs.readFileSync(hot.requestsFile, 'utf8').split('\n')[0].split('\t');
-  const sample = expectStatus(
-    await httpRequest(ctx.agent, ctx.port, 'GET', line[0], { headers: { authorization: line[1] } }),
-    200,
-    'sample token',
-  );
-  if (sample.headers['cache-control'] !== 'no-store')
-    throw new Error(`token answer without Cache-Control: no-store: ${JSON.stringify(sample.headers)}`);
-  const skip = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
-  const headers = [];
-  for (let i = 0; i < sample.rawHeaders.length; i += 2) {
-    if (!skip.has(sample.rawHeaders[i].toLowerCase())) headers.push([sample.rawHeaders[i], sample.rawHeaders[i + 1]]);
-  }
+  const { line, sample } = await warmAndSample(ctx);
   const bodyBytes = Buffer.byteLength(sample.text);
-
-  const barePort = await freePort();
-  const bare = procs.spawnPinned(BROKER_CORE, process.execPath, [path.join(BENCH_DIR, 'bare-server.js')], {
-    env: { ...process.env, TB_BARE_CONFIG: JSON.stringify({ port: barePort, headers, body: sample.text }) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const stopBare = () => procs.stopChild(bare, 3_000);
-  const unregister = procs.onCleanup(stopBare);
-  await new Promise((resolve, reject) => {
-    bare.stdout.once('data', resolve);
-    bare.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
-  });
-  const bareCheck = await httpRequest(undefined, barePort, 'GET', line[0], { headers: { authorization: line[1] } });
-  const sameBytes =
-    Buffer.byteLength(bareCheck.text) === bodyBytes && bareCheck.headers['cache-control'] === 'no-store';
+  const bare = await startBare(sample, line);
 
   // Rounds of bare then broker, back to back: the machine's mood drifts over minutes (bare node:http
   // itself has served from 59 to 68 µs per answer here), and the median round is the figure reported.
@@ -61,7 +30,7 @@ async function hotPath(ctx) {
     log(
       `hot path, round ${n} of ${P.hotRounds}: bare node:http (${LOAD_TOOL} -c${P.connections}, ${P.warmupSeconds} s warm-up + ${P.durationSeconds} s)`,
     );
-    const bareRun = await measureLoad(barePort, bare.pid, hot.requestsFile);
+    const bareRun = await measureLoad(bare.port, bare.pid, hot.requestsFile);
     log(
       `hot path, round ${n} of ${P.hotRounds}: broker GET /v1/clients/:id/token (${hot.clients.length} clients, ${hot.keys.length} service keys)`,
     );
@@ -73,8 +42,7 @@ async function hotPath(ctx) {
       cpuRatio: round3(bareRun.cpuUsPerRequest / brokerRun.cpuUsPerRequest),
     });
   }
-  unregister();
-  await stopBare();
+  await bare.stop();
   const metricsAfter = (await api('GET', '/metrics')).text;
   const cacheHits = counterDelta(metricsBefore, metricsAfter, 'tb_token_cache_total{result="hit"}');
   const cacheMisses = counterDelta(metricsBefore, metricsAfter, 'tb_token_cache_total{result="miss"}');
@@ -92,7 +60,7 @@ async function hotPath(ctx) {
     serviceKeys: hot.keys.length,
     clientKeyPairs: hot.pairs,
     responseBodyBytes: bodyBytes,
-    bareAnswersSameBytes: sameBytes,
+    bareAnswersSameBytes: bare.sameBytes,
     bare: bareRun,
     broker: brokerRun,
     ratio: round(ratio, 3),
@@ -157,4 +125,56 @@ async function hotPath(ctx) {
   return out;
 }
 
-module.exports = { hotPath };
+/**
+ * Fills the replica's token cache (one GET per client, as the warm-up would) and
+ * takes one real answer of the route under test: the bytes the bare server sends.
+ */
+async function warmAndSample(ctx) {
+  const { api, hot } = ctx;
+  await pool(hot.clients.length, 32, async (i) => {
+    expectStatus(await api('GET', `/v1/clients/${hot.clients[i].id}/token`), 200, 'token');
+  });
+  const line = fs.readFileSync(hot.requestsFile, 'utf8').split('\n')[0].split('\t');
+  const sample = expectStatus(
+    await httpRequest(ctx.agent, ctx.port, 'GET', line[0], { headers: { authorization: line[1] } }),
+    200,
+    'sample token',
+  );
+  if (sample.headers['cache-control'] !== 'no-store')
+    throw new Error(`token answer without Cache-Control: no-store: ${JSON.stringify(sample.headers)}`);
+  return { line, sample };
+}
+
+/** A bare node:http server on the broker's core answering the sample's status, headers and body bytes. */
+async function startBare(sample, line) {
+  const skip = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+  const headers = [];
+  for (let i = 0; i < sample.rawHeaders.length; i += 2) {
+    if (!skip.has(sample.rawHeaders[i].toLowerCase())) headers.push([sample.rawHeaders[i], sample.rawHeaders[i + 1]]);
+  }
+  const port = await freePort();
+  const bare = procs.spawnPinned(BROKER_CORE, process.execPath, [path.join(BENCH_DIR, 'bare-server.js')], {
+    env: { ...process.env, TB_BARE_CONFIG: JSON.stringify({ port, headers, body: sample.text }) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const stopBare = () => procs.stopChild(bare, 3_000);
+  const unregister = procs.onCleanup(stopBare);
+  await new Promise((resolve, reject) => {
+    bare.stdout.once('data', resolve);
+    bare.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
+  });
+  const check = await httpRequest(undefined, port, 'GET', line[0], { headers: { authorization: line[1] } });
+  const sameBytes =
+    Buffer.byteLength(check.text) === Buffer.byteLength(sample.text) && check.headers['cache-control'] === 'no-store';
+  return {
+    port,
+    pid: bare.pid,
+    sameBytes,
+    stop: async () => {
+      unregister();
+      await stopBare();
+    },
+  };
+}
+
+module.exports = { hotPath, warmAndSample, startBare };

@@ -3,6 +3,7 @@ import type { AppLogger } from '../common/logger';
 import { parseConfig } from '../config/config';
 import type { MetricsService } from '../metrics/metrics.service';
 import { MemoryStore } from '../store/memory.store';
+import { StoreEventsService } from '../store/store-events.service';
 import { RefreshScheduler } from './refresh.scheduler';
 import type { Refresher } from './refresher';
 
@@ -61,7 +62,10 @@ describe('RefreshScheduler', () => {
   });
 
   function start(refresher: Refresher, env: Record<string, string>): RefreshScheduler {
-    scheduler = new RefreshScheduler(parseConfig(env), store, silent, refresher, metrics, new SchedulerRegistry());
+    const events = new StoreEventsService(store);
+    events.onModuleInit();
+    const registry = new SchedulerRegistry();
+    scheduler = new RefreshScheduler(parseConfig(env), store, silent, refresher, metrics, registry, events);
     scheduler.onApplicationBootstrap();
     return scheduler;
   }
@@ -137,6 +141,25 @@ describe('RefreshScheduler', () => {
     const startedAt = Date.now();
     await settled(scheduler.caughtUp(200, true), 1_000);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(190);
+  });
+
+  it("a paced import stops waiting for first fetches once another replica has stored them (the clients' change events)", async () => {
+    const { refresher } = recordingRefresher(60_000);
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+    // Registered here, but claimed by other replicas: never due in this replica's view of the schedule.
+    const registered = Array.from({ length: 21 }, (_, index) => `cl_new_${index}`);
+    scheduler.expectFirstFetches(registered);
+
+    const waitingFrom = Date.now();
+    await settled(scheduler.caughtUp(200, true), 1_000);
+    expect(Date.now() - waitingFrom).toBeGreaterThanOrEqual(190);
+
+    // Five first tokens stored elsewhere leave 16 expected: 4 per slot, no longer behind.
+    for (const id of registered.slice(0, 5)) await store.publish({ kind: 'client', id });
+    await jest.advanceTimersByTimeAsync(1);
+    const startedAt = Date.now();
+    await settled(scheduler.caughtUp(10_000, true), 1_000);
+    expect(Date.now() - startedAt).toBeLessThan(100);
   });
 
   it('caughtUp gives up after the longest wait it was given', async () => {

@@ -5,6 +5,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
+import { StoreEventsService } from '../store/store-events.service';
 import { Refresher } from './refresher';
 
 /**
@@ -25,8 +26,8 @@ const CLAIM_LEASE_MS = 20_000;
  */
 const CLAIM_BATCH_WINDOW_MS = 5;
 /**
- * A first fetch announced by pump() and not claimed here within this (another
- * replica claimed it) is forgotten.
+ * A first fetch announced by expectFirstFetches() and neither claimed here nor
+ * seen changed (stored by another replica, or deleted) within this is forgotten.
  */
 const FIRST_FETCH_MEMORY_MS = 60_000;
 /**
@@ -68,6 +69,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   private heldBacklogged = false;
   /** Clients registered here whose first fetch is not claimed yet, with when to forget them. */
   private readonly firstFetches = new Map<string, number>();
+  private stopListening: (() => void) | null = null;
   private wakeAt = Number.POSITIVE_INFINITY;
   private stopped = false;
   private lastTickAt: number | null = null;
@@ -80,11 +82,16 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     private readonly refresher: Refresher,
     private readonly metrics: MetricsService,
     private readonly registry: SchedulerRegistry,
+    private readonly events: StoreEventsService,
   ) {
     this.maxRunning = config.upstreamConcurrency;
   }
 
   onApplicationBootstrap(): void {
+    // A client registered here changes once its first token is stored, by whichever replica claimed it
+    // (insertions announce nothing): with several replicas most first fetches are claimed by the others,
+    // and a paced import must not wait FIRST_FETCH_MEMORY_MS for each of those.
+    this.stopListening = this.events.onClientChanged((id) => this.firstFetches.delete(id));
     const interval = setInterval(() => this.claimNow(), this.config.schedulerTickMs);
     interval.unref();
     this.registry.addInterval(INTERVAL_NAME, interval);
@@ -116,6 +123,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /** Takes no more due clients; those running finish. */
   stop(): void {
     this.stopped = true;
+    this.stopListening?.();
     this.clearWakeTimer();
     if (this.registry.doesExist('interval', INTERVAL_NAME)) this.registry.deleteInterval(INTERVAL_NAME);
   }
@@ -208,7 +216,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     for (const id of ids) this.firstFetches.delete(id);
   }
 
-  /** Drops first fetches announced too long ago: another replica claimed them (insertion order is age order). */
+  /** Drops first fetches announced too long ago: their change event was missed (insertion order is age order). */
   private forgetFirstFetches(now: number): void {
     for (const [id, forgetAt] of this.firstFetches) {
       if (forgetAt > now) return;
