@@ -44,7 +44,9 @@ const AHEAD_SHARE_OF_SLOTS = 0.75;
  * so refreshes start on time to within a few milliseconds; the tick
  * (SCHEDULER_TICK_MS) only catches schedules changed by other replicas. A
  * backlog drains at the speed of the upstream: as refreshes finish, more due
- * clients are claimed at once.
+ * clients are claimed at once. First fetches of clients registered here come
+ * after refreshes of held tokens: they are scheduled by FirstFetchPacer, and
+ * taken ahead of that time only by slots the claim left idle.
  */
 @Injectable()
 export class RefreshScheduler implements OnApplicationBootstrap {
