@@ -196,6 +196,23 @@ describe('RefreshScheduler', () => {
     expect([...refreshedAt.values()].every((times) => times.length === 1)).toBe(true);
   });
 
+  it("a batch's caughtUp waits after a held token's refresh was claimed late, until one is claimed on time", async () => {
+    const { refresher, refreshedAt } = recordingRefresher(0);
+    await store.setDue('cl_late', Date.now() - 1_000);
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+    await until(() => refreshedAt.has('cl_late'), 1_000);
+
+    const startedAt = Date.now();
+    await settled(scheduler.caughtUp(200, true), 1_000);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(190);
+    await store.setDue('cl_on_time', Date.now());
+    scheduler.pump();
+    await until(() => refreshedAt.has('cl_on_time'), 1_000);
+    const onTimeFrom = Date.now();
+    await settled(scheduler.caughtUp(200, true), 1_000);
+    expect(Date.now() - onTimeFrom).toBeLessThan(20);
+  });
+
   it('caughtUp gives up after the longest wait it was given', async () => {
     const { refresher, refreshedAt } = recordingRefresher(60_000);
     const now = Date.now();

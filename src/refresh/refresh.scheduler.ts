@@ -36,6 +36,12 @@ const FIRST_FETCH_MEMORY_MS = 60_000;
  * meanwhile, which then never wait for a first fetch to finish.
  */
 const AHEAD_SHARE_OF_SLOTS = 0.75;
+/**
+ * A refresh of a held token claimed this late means this process is short of
+ * CPU rather than of slots (first fetches and imports compete with it for the
+ * event loop): first fetches taken ahead are halved, and batches wait.
+ */
+const HELD_LATE_MS = 250;
 
 /**
  * Takes the clients that are due from the store's schedule (a sorted set, so
@@ -68,11 +74,15 @@ export class RefreshScheduler implements OnApplicationBootstrap {
    * caughtUp waits for (its own first fetches must not hold the rest of it back).
    */
   private heldBacklogged = false;
+  /** The last claim that took refreshes of held tokens took one HELD_LATE_MS late or more. */
+  private heldLate = false;
   /** Clients registered here whose first fetch is not claimed yet, with when to forget them. */
   private readonly firstFetches = new Map<string, number>();
   /** Those of firstFetches that are stored, earliest due first: taken ahead of their due time when slots are idle. */
   private readonly storedFirstFetches = new Set<string>();
   private readonly aheadSlots: number;
+  /** Slots first fetches taken ahead may fill now: AHEAD_SHARE_OF_SLOTS, halved while held tokens' refreshes are late. */
+  private aheadLimit: number;
   private readonly pacer: FirstFetchPacer;
   private wakeAt = Number.POSITIVE_INFINITY;
   private stopped = false;
@@ -89,6 +99,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   ) {
     this.maxRunning = config.upstreamConcurrency;
     this.aheadSlots = Math.max(1, Math.floor(this.maxRunning * AHEAD_SHARE_OF_SLOTS));
+    this.aheadLimit = this.aheadSlots;
     this.pacer = new FirstFetchPacer(this.maxRunning, Date.now());
   }
 
@@ -103,12 +114,13 @@ export class RefreshScheduler implements OnApplicationBootstrap {
    * Waits, up to `maxWaitMs`, while more clients are due than this replica has
    * refresh slots for: admin writes call it so that refreshes of the tokens
    * already held come first when the process is saturated. With `batch`, only
-   * while such claims took refreshes of held tokens: a batch's first fetches
-   * are spread by the pacer and must not hold the rest of it back.
+   * while such claims took refreshes of held tokens, or took them late (short
+   * of CPU): a batch's first fetches are spread by the pacer and must not hold
+   * the rest of it back.
    */
   async caughtUp(maxWaitMs: number, batch = false): Promise<void> {
     const giveUpAt = Date.now() + maxWaitMs;
-    const behind = () => (batch ? this.heldBacklogged : this.backlogged);
+    const behind = () => (batch ? this.heldBacklogged || this.heldLate : this.backlogged);
     while (behind() && !this.stopped && Date.now() < giveUpAt) {
       await new Promise((resolve) => setTimeout(resolve, CLAIM_BATCH_WINDOW_MS));
     }
@@ -182,15 +194,31 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     }
     this.backlogged = due.length === free;
     let held = 0;
-    for (const { id } of due) {
+    let earliestHeldDueAt = Number.POSITIVE_INFINITY;
+    for (const { id, dueAt } of due) {
       this.storedFirstFetches.delete(id);
-      if (!this.firstFetches.delete(id)) held += 1;
+      if (this.firstFetches.delete(id)) continue;
+      held += 1;
+      earliestHeldDueAt = Math.min(earliestHeldDueAt, dueAt);
     }
     this.pacer.heldClaimed(held, now);
     this.heldBacklogged = this.backlogged && held > 0;
+    this.followHeldLateness(held, now - earliestHeldDueAt);
     this.forgetFirstFetches(now);
     this.startFirstFetchesAhead();
     if (!this.backlogged && nextDueAt !== null) this.wakeBy(Math.max(nextDueAt, Date.now() + CLAIM_BATCH_WINDOW_MS));
+  }
+
+  /** Halves the first fetches taken ahead while held tokens' refreshes are claimed late; adds one back per claim on time. */
+  private followHeldLateness(held: number, worstLateMs: number): void {
+    if (held === 0) {
+      if (!this.backlogged) this.heldLate = false;
+      return;
+    }
+    this.heldLate = worstLateMs >= HELD_LATE_MS;
+    this.aheadLimit = this.heldLate
+      ? Math.max(1, Math.floor(this.aheadLimit / 2))
+      : Math.min(this.aheadSlots, this.aheadLimit + 1);
   }
 
   /** Runs a scheduled refresh of the client in a slot; a freed slot wakes a claim when more is waiting. */
@@ -213,12 +241,12 @@ export class RefreshScheduler implements OnApplicationBootstrap {
    * idle go to first fetches of clients stored here, ahead of their due time,
    * earliest first: their schedule entry is the fallback when this replica is
    * gone. A refresh of a held token falling due meanwhile still finds a free
-   * slot (AHEAD_SHARE_OF_SLOTS); one claimed later than its ahead run began
+   * slot (AHEAD_SHARE_OF_SLOTS, less while those are late: followHeldLateness); one claimed later than its ahead run began
    * joins that run (the refresher coalesces).
    */
   private startFirstFetchesAhead(): void {
     for (const id of this.storedFirstFetches) {
-      if (this.stopped || this.running >= this.aheadSlots) return;
+      if (this.stopped || this.running >= this.aheadLimit) return;
       this.storedFirstFetches.delete(id);
       this.firstFetches.delete(id);
       this.start(id);
