@@ -41,7 +41,7 @@ const AHEAD_SHARE_OF_SLOTS = 0.75;
  * CPU rather than of slots (first fetches and imports compete with it for the
  * event loop): first fetches taken ahead are halved, and batches wait.
  */
-const HELD_LATE_MS = 250;
+const HELD_LATE_MS = 100;
 
 /**
  * Takes the clients that are due from the store's schedule (a sorted set, so
