@@ -30,12 +30,11 @@ const REFRESH_BACKLOG_WAIT_MS = 500;
 /**
  * Clients of a batch stored per store call: a few pipelines of this many
  * scripts each, short enough that Redis answers refreshes in between. Chunks
- * pass caughtUp one at a time, so the first fetches queued ahead of a held
- * token's refresh stay within the scheduler's bound plus one chunk
- * (measured: 8 chunks of 200 at once left such refreshes 3.5 s late at p99).
+ * pass caughtUp one at a time. Their first fetches do not hold them back: the
+ * refresh module spreads them (RefreshFacade.registering).
  */
 const INSERT_CHUNK = 100;
-/** A chunk of a batch (a bulk import, no person waiting on it) waits this long at most for refreshes. */
+/** A chunk of a batch (a bulk import, no person waiting on it) waits this long at most for refreshes of held tokens. */
 const BATCH_BACKLOG_WAIT_MS = 5_000;
 
 /** A validated, sealed client of a batch and its place in the batch. */
@@ -94,28 +93,25 @@ export class ClientsService {
     await this.refresh.caughtUp(BATCH_BACKLOG_WAIT_MS, true);
     let duplicates: (DuplicateClientError | null)[];
     const ids = chunk.map(({ entry }) => entry.client.id);
-    this.refresh.registering(ids);
+    const dueAt = this.refresh.registering(ids);
     try {
       duplicates = await this.store.insertClients(
         chunk.map(({ entry }) => entry),
-        Date.now(),
+        dueAt,
       );
     } catch (error) {
-      this.refresh.registering(ids, false);
+      this.refresh.notRegistered(ids);
       for (const { index } of chunk) results[index] = asError(error);
       return;
     }
     const stored = chunk.filter((_, position) => duplicates[position] === null);
-    this.refresh.registering(
-      ids.filter((_, position) => duplicates[position] !== null),
-      false,
-    );
+    this.refresh.notRegistered(ids.filter((_, position) => duplicates[position] !== null));
     chunk.forEach(({ index, entry }, position) => {
       const duplicate = duplicates[position];
       results[index] = duplicate ? conflictOf(entry.client.workspaceId, duplicate) : toClientView(entry);
     });
     if (stored.length === 0) return;
-    this.refresh.wake();
+    this.refresh.registered(stored.map(({ entry }) => entry.client.id));
     try {
       await this.audit.recordMany(
         actor,
@@ -132,16 +128,16 @@ export class ClientsService {
     // Refreshes of the tokens already held come first (the measured 55 s above was 25 s with the cap alone).
     await this.refresh.caughtUp(REFRESH_BACKLOG_WAIT_MS);
     const { client } = entry;
-    this.refresh.registering([client.id]);
+    const dueAt = this.refresh.registering([client.id]);
     try {
-      await this.store.insertClient(entry, Date.now());
+      await this.store.insertClient(entry, dueAt);
     } catch (error) {
-      this.refresh.registering([client.id], false);
+      this.refresh.notRegistered([client.id]);
       if (error instanceof DuplicateClientError) throw conflictOf(client.workspaceId, error);
       throw error;
     }
     await this.audit.record(actor, 'client.create', client.id, client.workspaceId);
-    this.refresh.wake();
+    this.refresh.registered([client.id]);
     return toClientView(entry);
   }
 

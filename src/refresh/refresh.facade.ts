@@ -75,27 +75,38 @@ export class RefreshFacade {
     this.scheduler.pump();
   }
 
-  /** A client was just made due by a store write (a registration): the scheduler claims it within milliseconds. */
-  wake(): void {
+  /**
+   * Clients announced by registering() are stored: their first fetches start
+   * within milliseconds when slots are idle, before their due time.
+   */
+  registered(ids: readonly string[]): void {
+    this.scheduler.firstFetchesStored(ids);
     this.scheduler.pump();
   }
 
   /**
-   * Clients about to be registered (call before storing them): their first
-   * fetches count for caughtUp only when many are queued. `stored` false: they were not stored after all.
+   * Clients about to be registered together (call before storing them):
+   * returns the due time of their first fetches, to store them with. It is
+   * now unless first fetches are queued; then it is spread after them, at the
+   * pace the upstream takes beside the refreshes of held tokens, so those
+   * are never queued behind an import. A GET still fetches a pending client's token at once.
    */
-  registering(ids: readonly string[], stored = true): void {
-    if (stored) this.scheduler.expectFirstFetches(ids);
-    else this.scheduler.dropFirstFetches(ids);
+  registering(ids: readonly string[]): number {
+    return this.scheduler.expectFirstFetches(ids);
+  }
+
+  /** Clients announced by registering() that were not stored after all. */
+  notRegistered(ids: readonly string[]): void {
+    this.scheduler.dropFirstFetches(ids);
   }
 
   /**
    * Waits, up to `maxWaitMs`, while more clients are due than this replica has
-   * refresh slots for, so that admin writes let refreshes of held tokens go first
-   * (first fetches of clients registered here do not count).
+   * refresh slots for, so that admin writes let refreshes of held tokens go
+   * first. With `batch`, only while those are refreshes of held tokens.
    */
-  caughtUp(maxWaitMs: number, pacedImport = false): Promise<void> {
-    return this.scheduler.caughtUp(maxWaitMs, pacedImport);
+  caughtUp(maxWaitMs: number, batch = false): Promise<void> {
+    return this.scheduler.caughtUp(maxWaitMs, batch);
   }
 
   /** True while scheduler ticks complete: the readiness probe's view of refreshing. */

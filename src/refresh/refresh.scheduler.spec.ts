@@ -107,35 +107,30 @@ describe('RefreshScheduler', () => {
     expect(refreshedAt.size).toBe(40);
   });
 
-  it("a paced import's caughtUp does not wait for a few first fetches of clients announced as just registered", async () => {
+  it("a batch's caughtUp does not wait for first fetches of clients announced as just registered", async () => {
     const { refresher, refreshedAt } = recordingRefresher(60_000);
     const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
-    const now = Date.now();
-    // 16 left waiting once 4 run: 4 per slot, no more.
-    const registered = Array.from({ length: 20 }, (_, index) => `cl_new_${index}`);
-    for (const id of registered) await store.setDue(id, now);
-    scheduler.expectFirstFetches(registered);
+    const registered = Array.from({ length: 40 }, (_, index) => `cl_new_${index}`);
+    const dueAt = scheduler.expectFirstFetches(registered);
+    expect(dueAt).toBe(Date.now());
+    for (const id of registered) await store.setDue(id, dueAt);
     scheduler.pump();
     await until(() => refreshedAt.size === 4, 2_000);
 
     const startedAt = Date.now();
     await settled(scheduler.caughtUp(10_000, true), 1_000);
     expect(Date.now() - startedAt).toBeLessThan(100);
-    // A single registration (not a paced import) waits for any backlog, first fetches included.
+    // A single registration (not a batch) waits for any backlog, first fetches included.
     const singleFrom = Date.now();
     await settled(scheduler.caughtUp(200), 1_000);
     expect(Date.now() - singleFrom).toBeGreaterThanOrEqual(190);
-    // Refreshes of tokens already held are still waited for: the test above.
   });
 
-  it('caughtUp waits while more first fetches are queued than 4 per slot', async () => {
+  it("a batch's caughtUp waits while refreshes of held tokens fill every slot", async () => {
     const { refresher, refreshedAt } = recordingRefresher(60_000);
-    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
     const now = Date.now();
-    const registered = Array.from({ length: 21 }, (_, index) => `cl_new_${index}`);
-    for (const id of registered) await store.setDue(id, now);
-    scheduler.expectFirstFetches(registered);
-    scheduler.pump();
+    for (let index = 0; index < 40; index += 1) await store.setDue(`cl_${index}`, now - index);
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
     await until(() => refreshedAt.size === 4, 2_000);
 
     const startedAt = Date.now();
@@ -143,23 +138,104 @@ describe('RefreshScheduler', () => {
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(190);
   });
 
-  it("a paced import stops waiting for first fetches once another replica has stored them (the clients' change events)", async () => {
-    const { refresher } = recordingRefresher(60_000);
+  it("takes no first fetch ahead once another replica stored its token (the client's change event)", async () => {
+    const { refresher, refreshedAt } = recordingRefresher(0);
     const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
-    // Registered here, but claimed by other replicas: never due in this replica's view of the schedule.
-    const registered = Array.from({ length: 21 }, (_, index) => `cl_new_${index}`);
+    // A first group never stored: it only pushes the next group's due time 625 ms away.
+    const ahead = Array.from({ length: 100 }, (_, index) => `cl_gone_${index}`);
+    scheduler.expectFirstFetches(ahead);
+    scheduler.dropFirstFetches(ahead);
+    // Registered and stored here, then claimed and fetched by other replicas: never due in this store.
+    const registered = Array.from({ length: 6 }, (_, index) => `cl_elsewhere_${index}`);
     scheduler.expectFirstFetches(registered);
-
-    const waitingFrom = Date.now();
-    await settled(scheduler.caughtUp(200, true), 1_000);
-    expect(Date.now() - waitingFrom).toBeGreaterThanOrEqual(190);
-
-    // Five first tokens stored elsewhere leave 16 expected: 4 per slot, no longer behind.
-    for (const id of registered.slice(0, 5)) await store.publish({ kind: 'client', id });
+    // The start's own claim is over: from here only pump() claims, and takes first fetches ahead.
+    await jest.advanceTimersByTimeAsync(10);
+    scheduler.firstFetchesStored(registered);
+    for (const id of registered) await store.publish({ kind: 'client', id });
     await jest.advanceTimersByTimeAsync(1);
+
+    scheduler.pump();
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(refreshedAt.size).toBe(0);
+  });
+
+  it("spreads first fetches registered behind others, and a held token's refresh due meanwhile overtakes the later ones", async () => {
+    // 4 slots of 20 ms: 200 refreshes a second, the pacer's first guess, so the spacing is known.
+    const { refresher, refreshedAt } = recordingRefresher(20);
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
     const startedAt = Date.now();
-    await settled(scheduler.caughtUp(10_000, true), 1_000);
-    expect(Date.now() - startedAt).toBeLessThan(100);
+    const first = Array.from({ length: 100 }, (_, index) => `cl_first_${index}`);
+    const second = Array.from({ length: 100 }, (_, index) => `cl_second_${index}`);
+    const firstDueAt = scheduler.expectFirstFetches(first);
+    const secondDueAt = scheduler.expectFirstFetches(second);
+    expect(firstDueAt).toBe(startedAt);
+    // 100 first fetches at 80% of 200 a second.
+    expect(secondDueAt).toBe(startedAt + 625);
+    for (const id of first) await store.setDue(id, firstDueAt);
+    for (const id of second) await store.setDue(id, secondDueAt);
+    // Due before the second group, while the first (due at once) may still be draining.
+    const heldDueAt = startedAt + 600;
+    await store.setDue('cl_held', heldDueAt);
+    scheduler.pump();
+
+    await until(() => refreshedAt.size === 201, 10_000);
+    const heldAt = refreshedAt.get('cl_held')![0];
+    expect(heldAt - heldDueAt).toBeLessThan(100);
+    const secondAt = second.map((id) => refreshedAt.get(id)![0]);
+    expect(Math.min(...secondAt)).toBeGreaterThanOrEqual(Math.max(secondDueAt, heldAt));
+  });
+
+  it('takes stored first fetches ahead of their due time while slots are idle, leaving a slot for held tokens', async () => {
+    const recording = recordingRefresher(100);
+    const { refreshedAt, mostAtOnce } = recording;
+    // As the real refresher does: a refresh that landed schedules the next one (here, far away).
+    const refresher = {
+      refresh: async (id: string) => {
+        await recording.refresher.refresh(id, 'scheduled');
+        await store.setDue(id, Date.now() + 3_600_000);
+      },
+    } as unknown as Refresher;
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+    const startedAt = Date.now();
+    // A first group never stored: it only pushes the next group's due time 625 ms away.
+    const ahead = Array.from({ length: 100 }, (_, index) => `cl_gone_${index}`);
+    scheduler.expectFirstFetches(ahead);
+    scheduler.dropFirstFetches(ahead);
+    const registered = Array.from({ length: 9 }, (_, index) => `cl_new_${index}`);
+    const dueAt = scheduler.expectFirstFetches(registered);
+    expect(dueAt).toBe(startedAt + 625);
+    for (const id of registered) await store.setDue(id, dueAt);
+    scheduler.firstFetchesStored(registered);
+    const heldDueAt = startedAt + 150;
+    await store.setDue('cl_held', heldDueAt);
+    scheduler.pump();
+
+    await until(() => refreshedAt.size === 10, 5_000);
+    // 3 slots of 4 for first fetches: 9 take 3 turns of 100 ms, all before they were due.
+    const firstAt = registered.map((id) => refreshedAt.get(id)![0]);
+    expect(Math.max(...firstAt)).toBeLessThan(startedAt + 400);
+    expect(refreshedAt.get('cl_held')![0] - heldDueAt).toBeLessThan(20);
+    expect(mostAtOnce()).toBe(4);
+    // Each client once: a first fetch taken ahead is not taken again when its due time comes.
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect([...refreshedAt.values()].every((times) => times.length === 1)).toBe(true);
+  });
+
+  it("a batch's caughtUp waits after a held token's refresh was claimed late, until one is claimed on time", async () => {
+    const { refresher, refreshedAt } = recordingRefresher(0);
+    await store.setDue('cl_late', Date.now() - 1_000);
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+    await until(() => refreshedAt.has('cl_late'), 1_000);
+
+    const startedAt = Date.now();
+    await settled(scheduler.caughtUp(200, true), 1_000);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(190);
+    await store.setDue('cl_on_time', Date.now());
+    scheduler.pump();
+    await until(() => refreshedAt.has('cl_on_time'), 1_000);
+    const onTimeFrom = Date.now();
+    await settled(scheduler.caughtUp(200, true), 1_000);
+    expect(Date.now() - onTimeFrom).toBeLessThan(20);
   });
 
   it('caughtUp gives up after the longest wait it was given', async () => {

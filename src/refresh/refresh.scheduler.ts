@@ -6,6 +6,7 @@ import type { AppConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import { StoreEventsService } from '../store/store-events.service';
+import { FirstFetchPacer } from './first-fetch-pacer';
 import { Refresher } from './refresher';
 
 /**
@@ -26,17 +27,22 @@ const CLAIM_LEASE_MS = 20_000;
  */
 const CLAIM_BATCH_WINDOW_MS = 5;
 /**
- * A first fetch announced by expectFirstFetches() and neither claimed here nor
- * seen changed (stored by another replica, or deleted) within this is forgotten.
+ * A first fetch announced by registering() and not claimed here within this
+ * after its due time (another replica claimed it) is forgotten.
  */
 const FIRST_FETCH_MEMORY_MS = 60_000;
 /**
- * First fetches waiting per refresh slot before caughtUp waits for them too:
- * a refresh of a held token due now is claimed behind those due before it, so
- * an import must not run far ahead of its own first fetches (measured: 100,000
- * clients imported unpaced left refreshes of held tokens 28 s late).
+ * Share of the slots that first fetches taken ahead of their due time may
+ * fill: the rest stays free for refreshes of held tokens falling due
+ * meanwhile, which then never wait for a first fetch to finish.
  */
-const FIRST_FETCHES_AHEAD_PER_SLOT = 4;
+const AHEAD_SHARE_OF_SLOTS = 0.75;
+/**
+ * A refresh of a held token claimed this late means this process is short of
+ * CPU rather than of slots (first fetches and imports compete with it for the
+ * event loop): first fetches taken ahead are halved, and batches wait.
+ */
+const HELD_LATE_MS = 100;
 
 /**
  * Takes the clients that are due from the store's schedule (a sorted set, so
@@ -45,7 +51,9 @@ const FIRST_FETCHES_AHEAD_PER_SLOT = 4;
  * so refreshes start on time to within a few milliseconds; the tick
  * (SCHEDULER_TICK_MS) only catches schedules changed by other replicas. A
  * backlog drains at the speed of the upstream: as refreshes finish, more due
- * clients are claimed at once.
+ * clients are claimed at once. First fetches of clients registered here come
+ * after refreshes of held tokens: they are scheduled by FirstFetchPacer, and
+ * taken ahead of that time only by slots the claim left idle.
  */
 @Injectable()
 export class RefreshScheduler implements OnApplicationBootstrap {
@@ -63,13 +71,21 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   private backlogged = false;
   /**
    * The last claim that filled every slot took refreshes of tokens already
-   * held, not only first fetches of clients just registered: what caughtUp
-   * waits for (a batch's own first fetches must not hold the rest of it back).
+   * held, not only first fetches of clients just registered: what a batch's
+   * caughtUp waits for (its own first fetches must not hold the rest of it back).
    */
   private heldBacklogged = false;
+  /** The last claim that took refreshes of held tokens took one HELD_LATE_MS late or more. */
+  private heldLate = false;
   /** Clients registered here whose first fetch is not claimed yet, with when to forget them. */
   private readonly firstFetches = new Map<string, number>();
+  /** Those of firstFetches that are stored, earliest due first: taken ahead of their due time when slots are idle. */
+  private readonly storedFirstFetches = new Set<string>();
   private stopListening: (() => void) | null = null;
+  private readonly aheadSlots: number;
+  /** Slots first fetches taken ahead may fill now: AHEAD_SHARE_OF_SLOTS, halved while held tokens' refreshes are late. */
+  private aheadLimit: number;
+  private readonly pacer: FirstFetchPacer;
   private wakeAt = Number.POSITIVE_INFINITY;
   private stopped = false;
   private lastTickAt: number | null = null;
@@ -85,13 +101,19 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     private readonly events: StoreEventsService,
   ) {
     this.maxRunning = config.upstreamConcurrency;
+    this.aheadSlots = Math.max(1, Math.floor(this.maxRunning * AHEAD_SHARE_OF_SLOTS));
+    this.aheadLimit = this.aheadSlots;
+    this.pacer = new FirstFetchPacer(this.maxRunning, Date.now());
   }
 
   onApplicationBootstrap(): void {
     // A client registered here changes once its first token is stored, by whichever replica claimed it
     // (insertions announce nothing): with several replicas most first fetches are claimed by the others,
-    // and a paced import must not wait FIRST_FETCH_MEMORY_MS for each of those.
-    this.stopListening = this.events.onClientChanged((id) => this.firstFetches.delete(id));
+    // and none of those may be taken ahead here afterwards, nor counted as waiting.
+    this.stopListening = this.events.onClientChanged((id) => {
+      this.firstFetches.delete(id);
+      this.storedFirstFetches.delete(id);
+    });
     const interval = setInterval(() => this.claimNow(), this.config.schedulerTickMs);
     interval.unref();
     this.registry.addInterval(INTERVAL_NAME, interval);
@@ -101,23 +123,17 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /**
    * Waits, up to `maxWaitMs`, while more clients are due than this replica has
    * refresh slots for: admin writes call it so that refreshes of the tokens
-   * already held come first when the process is saturated. With `pacedImport`
-   * (the batch route), first fetches of clients registered here count only
-   * beyond FIRST_FETCHES_AHEAD_PER_SLOT; a single registration waits for any
-   * backlog (measured: letting single registrations past first fetches made
-   * refreshes of held tokens 1.4 s late at p99 while 100,000 registered).
+   * already held come first when the process is saturated. With `batch`, only
+   * while such claims took refreshes of held tokens, or took them late (short
+   * of CPU): a batch's first fetches are spread by the pacer and must not hold
+   * the rest of it back.
    */
-  async caughtUp(maxWaitMs: number, pacedImport = false): Promise<void> {
+  async caughtUp(maxWaitMs: number, batch = false): Promise<void> {
     const giveUpAt = Date.now() + maxWaitMs;
-    const behind = () => (pacedImport ? this.behind() : this.backlogged);
+    const behind = () => (batch ? this.heldBacklogged || this.heldLate : this.backlogged);
     while (behind() && !this.stopped && Date.now() < giveUpAt) {
       await new Promise((resolve) => setTimeout(resolve, CLAIM_BATCH_WINDOW_MS));
     }
-  }
-
-  /** Refreshes of held tokens wait for a slot, or so many first fetches are queued that the next would. */
-  private behind(): boolean {
-    return this.heldBacklogged || this.firstFetches.size > this.maxRunning * FIRST_FETCHES_AHEAD_PER_SLOT;
   }
 
   /** Takes no more due clients; those running finish. */
@@ -185,30 +201,80 @@ export class RefreshScheduler implements OnApplicationBootstrap {
         continue;
       }
       this.metrics.refreshLag.observe(Math.max(0, now - dueAt) / 1000);
-      this.running += 1;
-      void this.refresher
-        .refresh(id, 'scheduled')
-        .catch((error) => this.logger.warn({ err: error, clientId: id }, 'scheduled refresh failed'))
-        .finally(() => {
-          this.running -= 1;
-          if (this.backlogged) this.wakeBy(Date.now() + CLAIM_BATCH_WINDOW_MS);
-        });
+      this.start(id);
     }
     this.backlogged = due.length === free;
     let held = 0;
-    for (const { id } of due) if (!this.firstFetches.delete(id)) held += 1;
+    let earliestHeldDueAt = Number.POSITIVE_INFINITY;
+    for (const { id, dueAt } of due) {
+      this.storedFirstFetches.delete(id);
+      if (this.firstFetches.delete(id)) continue;
+      held += 1;
+      earliestHeldDueAt = Math.min(earliestHeldDueAt, dueAt);
+    }
+    this.pacer.heldClaimed(held, now);
     this.heldBacklogged = this.backlogged && held > 0;
+    this.followHeldLateness(held, now - earliestHeldDueAt);
     this.forgetFirstFetches(now);
+    this.startFirstFetchesAhead();
     if (!this.backlogged && nextDueAt !== null) this.wakeBy(Math.max(nextDueAt, Date.now() + CLAIM_BATCH_WINDOW_MS));
   }
 
+  /** Halves the first fetches taken ahead while held tokens' refreshes are claimed late; adds one back per claim on time. */
+  private followHeldLateness(held: number, worstLateMs: number): void {
+    if (held === 0) {
+      if (!this.backlogged) this.heldLate = false;
+      return;
+    }
+    this.heldLate = worstLateMs >= HELD_LATE_MS;
+    this.aheadLimit = this.heldLate
+      ? Math.max(1, Math.floor(this.aheadLimit / 2))
+      : Math.min(this.aheadSlots, this.aheadLimit + 1);
+  }
+
+  /** Runs a scheduled refresh of the client in a slot; a freed slot wakes a claim when more is waiting. */
+  private start(id: string): void {
+    this.running += 1;
+    const startedAt = Date.now();
+    void this.refresher
+      .refresh(id, 'scheduled')
+      .catch((error) => this.logger.warn({ err: error, clientId: id }, 'scheduled refresh failed'))
+      .finally(() => {
+        this.running -= 1;
+        // A freed slot is filled by the next claim, up to CLAIM_BATCH_WINDOW_MS later: part of its turn.
+        this.pacer.refreshed(Date.now() - startedAt + CLAIM_BATCH_WINDOW_MS);
+        if (this.backlogged || this.storedFirstFetches.size > 0) this.wakeBy(Date.now() + CLAIM_BATCH_WINDOW_MS);
+      });
+  }
+
   /**
-   * Clients about to be registered here: announced before they are stored, so
-   * that a claim that takes them at once still knows them for first fetches.
+   * Slots that the claim (refreshes due, held tokens first by due time) left
+   * idle go to first fetches of clients stored here, ahead of their due time,
+   * earliest first: their schedule entry is the fallback when this replica is
+   * gone. A refresh of a held token falling due meanwhile still finds a free
+   * slot (AHEAD_SHARE_OF_SLOTS, less while those are late: followHeldLateness); one claimed later than its ahead run began
+   * joins that run (the refresher coalesces).
    */
-  expectFirstFetches(ids: readonly string[]): void {
-    const forgetAt = Date.now() + FIRST_FETCH_MEMORY_MS;
+  private startFirstFetchesAhead(): void {
+    for (const id of this.storedFirstFetches) {
+      if (this.stopped || this.running >= this.aheadLimit) return;
+      this.storedFirstFetches.delete(id);
+      this.firstFetches.delete(id);
+      this.start(id);
+    }
+  }
+
+  /**
+   * Clients about to be registered here, together: returns the due time to
+   * store them with (see FirstFetchPacer). Announced before they are stored,
+   * so that a claim that takes them at once still knows them for first fetches.
+   */
+  expectFirstFetches(ids: readonly string[]): number {
+    const now = Date.now();
+    const dueAt = this.pacer.dueAt(ids.length, now);
+    const forgetAt = dueAt + FIRST_FETCH_MEMORY_MS;
     for (const id of ids) this.firstFetches.set(id, forgetAt);
+    return dueAt;
   }
 
   /** Clients announced by expectFirstFetches that were not stored after all. */
@@ -216,11 +282,17 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     for (const id of ids) this.firstFetches.delete(id);
   }
 
-  /** Drops first fetches announced too long ago: their change event was missed (insertion order is age order). */
+  /** Clients announced by expectFirstFetches are stored: their first fetches may be taken ahead (see pump()). */
+  firstFetchesStored(ids: readonly string[]): void {
+    for (const id of ids) if (this.firstFetches.has(id)) this.storedFirstFetches.add(id);
+  }
+
+  /** Drops first fetches announced too long ago: another replica claimed them (insertion order is age order). */
   private forgetFirstFetches(now: number): void {
     for (const [id, forgetAt] of this.firstFetches) {
       if (forgetAt > now) return;
       this.firstFetches.delete(id);
+      this.storedFirstFetches.delete(id);
     }
   }
 
