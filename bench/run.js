@@ -25,7 +25,7 @@ const procs = require('./lib/procs');
 require('./lib/ts-require').register();
 const { FakePipedream } = require('../test/support/fake-pipedream.ts');
 const { startRedisServer, freePort } = require('../test/support/redis-server.ts');
-const { ROOT, RESULTS_DIR, LOAD_CORE, QUICK, PROFILE, DIST, P, runs } = require('./lib/options');
+const { ROOT, RESULTS_DIR, LOAD_CORE, QUICK, PROFILE, DIST, P, UPSTREAM_CONCURRENCY, runs } = require('./lib/options');
 const { startBroker, brokerEnv, summarizeProfiles } = require('./lib/broker');
 const { setupHotClients } = require('./lib/fixtures');
 const { httpRequest } = require('./lib/http');
@@ -113,7 +113,12 @@ async function startServices(mainJs) {
       fake,
     }),
   });
-  results.brokerEnv = { MIN_TOKEN_TTL_SECONDS: String(P.minTokenTtl), LOG_LEVEL: 'warn', NODE_ENV: 'production' };
+  results.brokerEnv = {
+    MIN_TOKEN_TTL_SECONDS: String(P.minTokenTtl),
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    ...(UPSTREAM_CONCURRENCY === null ? {} : { UPSTREAM_CONCURRENCY: String(UPSTREAM_CONCURRENCY) }),
+  };
   results.brokerLog = path.relative(ROOT, brokerLog);
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });

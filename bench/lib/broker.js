@@ -5,7 +5,7 @@ const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const procs = require('./procs');
 const { summarize: summarizeProfile, format: formatProfile } = require('./profile-summary');
-const { ROOT, RESULTS_DIR, BROKER_CORE, PROFILE, P } = require('./options');
+const { ROOT, RESULTS_DIR, BROKER_CORE, PROFILE, P, UPSTREAM_CONCURRENCY } = require('./options');
 const { httpRequest } = require('./http');
 const { stamp } = require('./report');
 const { log } = require('./util');
@@ -76,6 +76,7 @@ function brokerEnv({ store, port, adminKey, encryptionKeys, fake }) {
     // benchmark's callers are legitimate ones, and the limit must not slow them.
     // Compressed token lifetimes (scale phase) need a floor below their refresh window.
     MIN_TOKEN_TTL_SECONDS: String(P.minTokenTtl),
+    ...(UPSTREAM_CONCURRENCY === null ? {} : { UPSTREAM_CONCURRENCY: String(UPSTREAM_CONCURRENCY) }),
   };
 }
 

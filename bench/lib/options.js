@@ -16,7 +16,8 @@ const PHASES = ['hot', 'cluster', 'herd', 'scale', 'admin', 'batch'];
 
 const USAGE = `usage: npm run bench [-- --quick] [--profile] [--only hot,cluster,herd,scale,admin,batch] [--rounds N]
                  [--dist <dir with main.js>] [--scale-clients N] [--batch-clients N] [--cluster-clients N]
-                 [--cluster-token-seconds S] [--register-budget S] [--max-seconds S] [--autocannon]
+                 [--cluster-token-seconds S] [--register-budget S] [--max-seconds S] [--upstream-concurrency N]
+                 [--autocannon]
 Options take their value after a space or an equals sign (--only hot or --only=hot). See bench/README.md.
 `;
 
@@ -74,6 +75,11 @@ function scaleTokenLifetime(clients) {
   return Math.min(1_200, Math.max(120, Math.round(clients / 833 / 10) * 10));
 }
 const SCALE_CLIENTS = numberOption('scale-clients', 100_000);
+/**
+ * UPSTREAM_CONCURRENCY of the brokers under test; unset, the broker's default (16). Every client of the bench
+ * has the same token host, so past a few hundred thousand clients first fetches queue on it.
+ */
+const UPSTREAM_CONCURRENCY = numberOption('upstream-concurrency', null);
 
 const P = QUICK
   ? {
@@ -154,6 +160,7 @@ const CYCLES_DEADLINE_MS =
 const RUN_START = Date.now();
 
 module.exports = {
+  UPSTREAM_CONCURRENCY,
   argv,
   BENCH_DIR,
   ROOT,
