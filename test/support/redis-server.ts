@@ -81,15 +81,18 @@ export async function startRedisServer(
     port,
     dir,
     process: child,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      if (ownsDir) rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => stopRedisProcess(child, ownsDir ? dir : null),
   };
+}
+
+/** SIGTERM to a redis-server (or Sentinel) of ours, awaited; then its directory removed when it is ours to remove. */
+export async function stopRedisProcess(child: ChildProcess, removeDir: string | null): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  if (removeDir !== null) rmSync(removeDir, { recursive: true, force: true });
 }
 
 function listenArgs(port: number, tls: RedisTlsFiles | undefined): string[] {

@@ -1,11 +1,17 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import type { RedisTopology } from '../../src/config/redis-topology';
-import { readFileSync } from 'node:fs';
-import { freePort, startRedisServer, waitForRedis, type RedisServerHandle, type RedisTlsFiles } from './redis-server';
+import {
+  freePort,
+  startRedisServer,
+  stopRedisProcess,
+  waitForRedis,
+  type RedisServerHandle,
+  type RedisTlsFiles,
+} from './redis-server';
 
 /** A Redis setup of several processes on loopback ports, each stopped by its own PID. */
 export interface RedisTopologyHandle {
@@ -272,14 +278,7 @@ async function startSentinel(masterPort: number, quorum: number, acl?: RedisAclU
     port,
     dir,
     process: child,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => stopRedisProcess(child, dir),
   };
 }
 

@@ -75,6 +75,10 @@ const STATUS_NAMES: Record<string, string> = {
 };
 /** The state is the hash's state field. */
 const STATUS_OMITTED = ['state'];
+/**
+ * Spelled out rather than taken from initialStatus(): what a stored hash leaves out is part of the stored
+ * format, and must not change when the in-memory default of a new client does.
+ */
 const STATUS_DEFAULTS = {
   tokenExpiresAt: null,
   lastRefreshAt: null,
