@@ -139,7 +139,16 @@ describe.each(TOPOLOGIES)('$name failover', ({ name, start, masters }) => {
     );
     // Change events still reach every replica within 1 s (the killed master was the subscribers' first node).
     const [gone] = clients;
-    expect((await call(replicas[0].url, 'DELETE', `/v1/clients/${gone.id}`, { headers: adminAuth })).status).toBe(204);
+    const deleteGone = () => call(replicas[0].url, 'DELETE', `/v1/clients/${gone.id}`, { headers: adminAuth });
+    const deleted = await deleteGone();
+    // With REDIS_WAIT_REPLICAS=1, a write to the promoted master (no replica of its own left) is 503 store_unavailable
+    // and may have been kept (SPEC): the retry says which, 204 or 404. Which master the client's keys sit on is chance.
+    if (deleted.status === 503) {
+      expect(deleted.body.code).toBe('store_unavailable');
+      expect([204, 404]).toContain((await deleteGone()).status);
+    } else {
+      expect(deleted.status).toBe(204);
+    }
     const deletedAt = Date.now();
     for (const replica of replicas.slice(1)) {
       let status = 200;
