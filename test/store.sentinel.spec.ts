@@ -1,4 +1,8 @@
+import type Redis from 'ioredis';
+import type { Socket } from 'node:net';
 import { StoreUnavailableError } from '../src/store/broker-store';
+import { baseRedisOptions, createCommandClient } from '../src/store/redis/redis-clients';
+import { closeConnection } from '../src/store/redis/redis-connection';
 import { RedisStore } from '../src/store/redis.store';
 import { describeStoreContract, makeEntry } from './store-contract';
 import { startRedisSentinel, type RedisTopologyHandle } from './support/redis-topologies';
@@ -35,6 +39,31 @@ describe('RedisStore through Sentinel with REDIS_WAIT_REPLICAS', () => {
       expect(await store.getClient('cl_unacknowledged')).not.toBeNull();
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('a Sentinel connection that ioredis ends in a failover', () => {
+  it('comes back by itself: an end the store did not ask for is undone', async () => {
+    const client = createCommandClient(sentinel.topology, baseRedisOptions()) as Redis;
+    const statuses: string[] = [];
+    for (const status of ['end', 'ready']) client.on(status, () => statuses.push(status));
+    try {
+      await new Promise((resolve) => client.once('ready', resolve));
+      // The race of a real failover, made certain: the lost master's connection closes, and while the reconnect
+      // asks a Sentinel for the master, the old failover detector hears +switch-master and disconnects the
+      // connector, which makes ioredis's connect fail and end the client.
+      const internals = client as unknown as { connector: { disconnect(): void }; stream: Socket };
+      client.once('connecting', () => internals.connector.disconnect());
+      internals.stream.destroy();
+      const deadline = Date.now() + 5_000;
+      while (!(statuses.includes('end') && client.status === 'ready') && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(statuses).toEqual(['ready', 'end', 'ready']);
+      expect(await client.ping()).toBe('PONG');
+    } finally {
+      await closeConnection(client);
     }
   });
 });

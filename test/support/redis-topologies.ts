@@ -121,6 +121,9 @@ export async function startRedisCluster(
           tls: options.tls,
           args: [
             ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000'],
+            // The bus port defaults to port + 10000, which is past 65535 for a kernel-chosen port above 55535
+            // (redis-server then exits at start) or may be taken: it gets a free port of its own.
+            ...['--cluster-port', String(await freePort())],
             ...aclArgs(options.acl),
           ],
         }),

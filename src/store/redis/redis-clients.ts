@@ -60,7 +60,7 @@ export function createSubscriberClient(
 
 function createNodeClient(topology: Exclude<RedisTopology, { kind: 'cluster' }>, options: RedisOptions): Redis {
   if (topology.kind === 'single') return new Redis(topology.url, options);
-  return new Redis({
+  const client = new Redis({
     ...options,
     ...authOptions(topology),
     sentinels: topology.sentinels,
@@ -70,6 +70,36 @@ function createNodeClient(topology: Exclude<RedisTopology, { kind: 'cluster' }>,
     sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
     // Follows +switch-master at once instead of waiting for the old master's connection to fail.
     failoverDetector: true,
+  });
+  reconnectAfterUnaskedEnd(client);
+  return client;
+}
+
+/** Connections the store is closing itself: their end is final. */
+const closedOnPurpose = new WeakSet<RedisClient>();
+
+/** Says that `client` is being closed by the store, so that its end is not undone. */
+export function markClosedOnPurpose(client: RedisClient): void {
+  closedOnPurpose.add(client);
+}
+
+export const REVIVE_AFTER_END_MS = 500;
+
+/**
+ * ioredis (5.11) can end a Sentinel connection for good in a failover: when
+ * the master dies, the failover detector of the lost connection stays
+ * subscribed to the Sentinels; if its +switch-master arrives while a
+ * reconnect is asking a Sentinel for the master, the reconnect is cut short
+ * ("Connection is closed."), and a failed connect leaves the client at
+ * status 'end', which nothing retries. An end the store did not ask for is
+ * undone here, so the broker always comes back by itself.
+ */
+function reconnectAfterUnaskedEnd(client: Redis): void {
+  client.on('end', () => {
+    if (closedOnPurpose.has(client)) return;
+    setTimeout(() => {
+      if (client.status === 'end' && !closedOnPurpose.has(client)) client.connect().catch(() => undefined);
+    }, REVIVE_AFTER_END_MS).unref();
   });
 }
 

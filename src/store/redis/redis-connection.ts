@@ -3,7 +3,13 @@ import { Cluster, type ChainableCommander, type RedisOptions } from 'ioredis';
 import type { RedisTopology } from '../../config/redis-topology';
 import { StoreUnavailableError } from '../broker-store';
 import type { StoreLogger } from '../store-helpers';
-import { baseRedisOptions, createCommandClient, createSubscriberClient, type RedisClient } from './redis-clients';
+import {
+  baseRedisOptions,
+  createCommandClient,
+  createSubscriberClient,
+  markClosedOnPurpose,
+  type RedisClient,
+} from './redis-clients';
 import { asStoreError } from './redis-errors';
 import { redisKeys, type RedisKeys } from './redis-keys';
 import { keySlot } from './redis-slot';
@@ -244,6 +250,7 @@ export function reportOutages(
 }
 
 export async function closeConnection(connection: RedisClient): Promise<void> {
+  markClosedOnPurpose(connection);
   if (connection.status === 'end') return;
   if (connection.status === 'ready') {
     try {
