@@ -155,6 +155,15 @@ describe('token-broker CLI against a broker process', () => {
     expect(ready.every((c: { status: { state: string } }) => c.status.state === 'ready')).toBe(true);
     expect(JSON.parse((await cli(['clients', 'list', '--limit', '1', '--json'])).stdout)).toHaveLength(1);
 
+    // The human view shows the provider settings of an OAuth client; an api_key client has none.
+    const human = await cli(['clients', 'get', added.id]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(
+      /^request format:\s+json\nauth method:\s+client_secret_post\nextra params:\s+-\ndefault expires in:\s+3600 s\nsecret hint:\s+\.\.\.\w{4}\nstate:\s+ready\n/m,
+    );
+    expect(human.stdout).toMatch(/^last served:\s+/m);
+    expect(keyRun.stdout).not.toMatch(/^(auth method|extra params|default expires in):/m);
+
     const updated = await cli(['clients', 'update', added.id, '--name', 'Renamed', '--json']);
     expect(updated.code).toBe(0);
     expect(JSON.parse(updated.stdout).name).toBe('Renamed');
@@ -226,7 +235,7 @@ describe('token-broker CLI against a broker process', () => {
     const typed = randomSecret('typed');
     secrets.push(typed);
     upstream.addClient(added.clientId, typed);
-    const rotated = await onTerminal(['clients', 'rotate', added.id], /new client secret or API key:/, `${typed}\r`);
+    const rotated = await onTerminal(['clients', 'rotate', added.id], /new client secret:/, `${typed}\r`);
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toContain(`...${typed.slice(-4)}`);
     expect(rotated.stdout).not.toContain(typed);

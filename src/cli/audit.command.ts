@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { BrokerApi } from './api-client';
-import { positiveInteger } from './clients.command';
+import { positiveInteger } from './client-options';
 import { printTable, type OutputOptions } from './output';
 
 /** As GET /v1/audit-events answers it. */

@@ -31,7 +31,11 @@ export interface ImportSummary {
 
 const HELP_AFTER = `
 FILE is JSON Lines (one POST /v1/clients body per line) or CSV (a header row of
-those field names: workspaceId,name,type,clientId,clientSecret,apiKey,tokenUrl,scope,tokenRequestFormat).
+those field names: workspaceId,name,type,clientId,clientSecret,apiKey,tokenUrl,scope,tokenRequestFormat,
+tokenEndpointAuthMethod,privateKey,clientCertificate,keyId,signingAlg,defaultExpiresInSeconds,extraParams).
+PEM keys and certificates go in as they are: a JSON string with \n line breaks in
+JSON Lines, a quoted multi-line cell in CSV. In CSV, extraParams is a JSON object
+({"audience":"https://..."}), or give one column per parameter: extraParams.audience.
 The file holds secrets: keep it, and the failures file, out of shared places.
 
 Lines are sent in batches of up to 1000. Run the same command again after an

@@ -1,16 +1,24 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { isKeyMethod } from '../client-auth/provider-settings';
 import type { ClientView } from '../clients/client-view';
+import type { TokenEndpointAuthMethod } from '../store/store.types';
 import type { BrokerApi } from './api-client';
-import { registerImportCommand } from './clients-import.command';
-import { emit, printFields, printTable, UsageError, type OutputOptions } from './output';
 import {
-  confirmOrRefuse,
-  readSecret,
-  readTextFile,
-  SECRET_FILE_HELP,
-  SECRET_STDIN_HELP,
-  type SecretSourceOptions,
-} from './secrets';
+  addSecretOptions,
+  addSettingsOptions,
+  CERTIFICATE_FILE_HELP,
+  definedOnly,
+  positiveInteger,
+  PRIVATE_KEY_FILE_HELP,
+  settingsBody,
+  type KeyMaterialOptions,
+  type SettingsOptions,
+} from './client-options';
+import { printClient, printClientTable } from './client-print';
+import { registerImportCommand } from './clients-import.command';
+import { registerRotate } from './clients-rotate.command';
+import { emit, UsageError, type OutputOptions } from './output';
+import { confirmOrRefuse, readPemFile, readSecret, type SecretSourceOptions } from './secrets';
 
 const LIST_PAGE_SIZE = 500;
 const STATES = ['pending', 'ready', 'failing', 'rejected'];
@@ -26,18 +34,19 @@ interface ListOptions extends OutputOptions {
   limit?: number;
 }
 
-interface AddOptions extends OutputOptions, SecretSourceOptions {
+interface AddOptions extends OutputOptions, SecretSourceOptions, SettingsOptions, KeyMaterialOptions {
   workspace: string;
   name: string;
   type: string;
   clientId?: string;
-  tokenUrl?: string;
-  scope?: string;
-  format?: string;
-  authMethod?: string;
-  privateKeyFile?: string;
-  certificateFile?: string;
-  keyId?: string;
+}
+
+interface UpdateOptions extends OutputOptions, SettingsOptions {
+  name?: string;
+  clearScope?: boolean;
+  clearKeyId?: boolean;
+  clearSigningAlg?: boolean;
+  clearExtraParams?: boolean;
 }
 
 export function registerClientsCommands(program: Command, api: () => BrokerApi): void {
@@ -78,24 +87,25 @@ function registerGet(clients: Command, api: () => BrokerApi): void {
 
 function registerAdd(clients: Command, api: () => BrokerApi): void {
   addSecretOptions(
-    clients
-      .command('add')
-      .description('register a client; the secret is read from a file, stdin or a hidden prompt, never an argument')
-      .requiredOption('--workspace <id>', 'the workspace (tenant) id')
-      .requiredOption('--name <name>', 'a name for people')
-      .addOption(
-        new Option('--type <type>', 'client type')
-          .choices(['oauth_client_credentials', 'api_key'])
-          .default('oauth_client_credentials'),
-      )
-      .option('--client-id <id>', 'OAuth client id (oauth_client_credentials)')
-      .option('--token-url <url>', "token URL (default: the broker's DEFAULT_TOKEN_URL)")
-      .option('--scope <scope>', 'OAuth scope')
-      .addOption(new Option('--format <format>', 'token request format').choices(['json', 'form']))
-      .option('--auth-method <method>', 'tokenEndpointAuthMethod, where the broker supports it')
-      .option('--private-key-file <path>', 'PEM private key (private_key_jwt, tls_client_auth), where supported')
-      .option('--certificate-file <path>', 'PEM client certificate (tls_client_auth), where supported')
-      .option('--key-id <kid>', 'keyId for private_key_jwt, where supported'),
+    addSettingsOptions(
+      clients
+        .command('add')
+        .description(
+          'register a client; its secret, API key or PEM key is read from a file, stdin or a hidden prompt, never an argument',
+        )
+        .requiredOption('--workspace <id>', 'the workspace (tenant) id')
+        .requiredOption('--name <name>', 'a name for people')
+        .addOption(
+          new Option('--type <type>', 'client type')
+            .choices(['oauth_client_credentials', 'api_key'])
+            .default('oauth_client_credentials'),
+        )
+        .option('--client-id <id>', 'OAuth client id (oauth_client_credentials)')
+        .option('--token-url <url>', "token URL (default: the broker's DEFAULT_TOKEN_URL)")
+        .option('--scope <scope>', 'OAuth scope'),
+    )
+      .option('--private-key-file <path>', PRIVATE_KEY_FILE_HELP)
+      .option('--certificate-file <path>', CERTIFICATE_FILE_HELP),
   ).action(async (options: AddOptions) => {
     const client = await api().post<ClientView>('/v1/clients', await addBody(options));
     emit(options, client, () => printClient(client));
@@ -103,52 +113,26 @@ function registerAdd(clients: Command, api: () => BrokerApi): void {
 }
 
 function registerUpdate(clients: Command, api: () => BrokerApi): void {
-  clients
-    .command('update <id>')
-    .description('change name, token URL, scope or request format')
-    .option('--name <name>', 'a new name')
-    .option('--token-url <url>', 'a new token URL')
-    .option('--scope <scope>', 'a new scope')
-    .addOption(new Option('--format <format>', 'token request format').choices(['json', 'form']))
-    .option('--json', 'JSON for scripts')
-    .action(
-      async (
-        id: string,
-        options: OutputOptions & { name?: string; tokenUrl?: string; scope?: string; format?: string },
-      ) => {
-        const body = definedOnly({
-          name: options.name,
-          tokenUrl: options.tokenUrl,
-          scope: options.scope,
-          tokenRequestFormat: options.format,
-        });
-        if (Object.keys(body).length === 0)
-          throw new UsageError('Nothing to change: give --name, --token-url, --scope or --format');
-        const client = await api().patch<ClientView>(`/v1/clients/${encodeURIComponent(id)}`, body);
-        emit(options, client, () => printClient(client));
-      },
-    );
-}
-
-function registerRotate(clients: Command, api: () => BrokerApi): void {
-  addSecretOptions(
+  addSettingsOptions(
     clients
-      .command('rotate <id>')
-      .description("replace a client's secret or API key; the broker checks it with the upstream first")
-      .option('--no-verify', 'store it without asking the upstream first'),
-  ).action(async (id: string, options: OutputOptions & SecretSourceOptions & { verify: boolean }) => {
-    // Read first: a missing file or no way to ask is a usage error, whatever the broker would say.
-    const secret = await readSecret(options, 'new client secret or API key');
-    const path = `/v1/clients/${encodeURIComponent(id)}`;
-    const current = await api().get<ClientView>(path);
-    const field = current.type === 'api_key' ? 'apiKey' : 'clientSecret';
-    const client = await api().put<ClientView>(
-      `${path}/secret`,
-      { [field]: secret },
-      options.verify ? undefined : { verify: false },
-    );
-    emit(options, client, () => printClient(client));
-  });
+      .command('update <id>')
+      .description("change a client's name or provider settings (secret material changes with rotate)")
+      .option('--name <name>', 'a new name')
+      .option('--token-url <url>', 'a new token URL')
+      .option('--scope <scope>', 'a new scope'),
+  )
+    .option('--clear-scope', 'remove the scope')
+    .option('--clear-key-id', 'remove the key id (private_key_jwt)')
+    .option('--clear-signing-alg', "sign with the key type's default algorithm (private_key_jwt)")
+    .option('--clear-extra-params', 'remove every extra parameter')
+    .option('--json', 'JSON for scripts')
+    .action(async (id: string, options: UpdateOptions) => {
+      const body = updateBody(options);
+      if (Object.keys(body).length === 0)
+        throw new UsageError('Nothing to change: give --name, --token-url, --scope, --format or another setting');
+      const client = await api().patch<ClientView>(`/v1/clients/${encodeURIComponent(id)}`, body);
+      emit(options, client, () => printClient(client));
+    });
 }
 
 function registerRemove(clients: Command, api: () => BrokerApi): void {
@@ -166,34 +150,65 @@ function registerRemove(clients: Command, api: () => BrokerApi): void {
     });
 }
 
-function addSecretOptions(command: Command): Command {
-  return command
-    .option('--secret-file <path>', SECRET_FILE_HELP)
-    .option('--secret-stdin', SECRET_STDIN_HELP)
-    .option('--json', 'JSON for scripts');
-}
-
 async function addBody(options: AddOptions): Promise<Record<string, unknown>> {
   const oauth = options.type === 'oauth_client_credentials';
-  const keyMaterial = options.privateKeyFile !== undefined || options.certificateFile !== undefined;
-  const body: Record<string, unknown> = definedOnly({
-    workspaceId: options.workspace,
-    name: options.name,
-    type: options.type,
-    clientId: options.clientId,
-    tokenUrl: options.tokenUrl,
-    scope: options.scope,
-    tokenRequestFormat: options.format,
-    tokenEndpointAuthMethod: options.authMethod,
-    keyId: options.keyId,
-  });
-  if (options.privateKeyFile !== undefined) body.privateKey = await readTextFile(options.privateKeyFile, 'private key');
+  const keyFiles = options.privateKeyFile !== undefined || options.certificateFile !== undefined;
+  const method = options.authMethod ?? (keyFiles ? impliedKeyMethod(options) : undefined);
+  if (!oauth && (keyFiles || options.authMethod !== undefined))
+    throw new UsageError('api_key clients take an API key only: no --auth-method or key files');
+  if (method !== undefined && isKeyMethod(method)) {
+    if (options.privateKeyFile === undefined)
+      throw new UsageError(`${method} needs --private-key-file PATH (- for stdin)`);
+    if (method === 'tls_client_auth' && options.certificateFile === undefined)
+      throw new UsageError('tls_client_auth needs --certificate-file PATH as well');
+    if (method === 'private_key_jwt' && options.certificateFile !== undefined)
+      throw new UsageError('private_key_jwt takes no certificate: leave out --certificate-file');
+    if (options.secretFile !== undefined || options.secretStdin)
+      throw new UsageError(`${method} clients have no client secret: leave out --secret-file and --secret-stdin`);
+  } else if (keyFiles) {
+    throw new UsageError(`${method} clients take a client secret, not key files`);
+  }
+  const body: Record<string, unknown> = {
+    ...definedOnly({
+      workspaceId: options.workspace,
+      name: options.name,
+      type: options.type,
+      clientId: options.clientId,
+      tokenUrl: options.tokenUrl,
+      scope: options.scope,
+    }),
+    ...settingsBody(options),
+    ...(method !== undefined && { tokenEndpointAuthMethod: method }),
+  };
+  if (options.privateKeyFile !== undefined) body.privateKey = await readPemFile(options.privateKeyFile, 'private key');
   if (options.certificateFile !== undefined)
-    body.clientCertificate = await readTextFile(options.certificateFile, 'certificate');
+    body.clientCertificate = await readPemFile(options.certificateFile, 'certificate');
   if (!oauth) body.apiKey = await readSecret(options, 'API key');
-  else if (!keyMaterial || options.secretFile !== undefined || options.secretStdin)
-    body.clientSecret = await readSecret(options, 'client secret');
+  else if (method === undefined || !isKeyMethod(method)) body.clientSecret = await readSecret(options, 'client secret');
   return body;
+}
+
+/** Key files without --auth-method: a certificate means mutual TLS, a key alone a signed assertion. */
+function impliedKeyMethod(options: KeyMaterialOptions): TokenEndpointAuthMethod {
+  return options.certificateFile !== undefined ? 'tls_client_auth' : 'private_key_jwt';
+}
+
+function updateBody(options: UpdateOptions): Record<string, unknown> {
+  const clash = (flag: string, value: unknown, clear: boolean | undefined) => {
+    if (value !== undefined && clear) throw new UsageError(`Give ${flag} or its --clear- option, not both`);
+  };
+  clash('--scope', options.scope, options.clearScope);
+  clash('--key-id', options.keyId, options.clearKeyId);
+  clash('--signing-alg', options.signingAlg, options.clearSigningAlg);
+  clash('--extra-param', options.extraParam, options.clearExtraParams);
+  return {
+    ...definedOnly({ name: options.name, tokenUrl: options.tokenUrl, scope: options.scope }),
+    ...settingsBody(options),
+    ...(options.clearScope && { scope: null }),
+    ...(options.clearKeyId && { keyId: null }),
+    ...(options.clearSigningAlg && { signingAlg: null }),
+    ...(options.clearExtraParams && { extraParams: {} }),
+  };
 }
 
 async function listClients(api: BrokerApi, options: ListOptions): Promise<ClientView[]> {
@@ -210,44 +225,4 @@ async function listClients(api: BrokerApi, options: ListOptions): Promise<Client
     cursor = page.nextCursor ?? undefined;
   } while (cursor !== undefined && found.length < wanted);
   return found.slice(0, wanted);
-}
-
-function printClientTable(items: ClientView[]): void {
-  printTable(
-    ['ID', 'WORKSPACE', 'NAME', 'TYPE', 'CLIENT ID', 'STATE', 'TOKEN EXPIRES'],
-    items.map((c) => [c.id, c.workspaceId, c.name, c.type, c.clientId, c.status.state, c.status.tokenExpiresAt]),
-  );
-}
-
-export function printClient(c: ClientView): void {
-  printFields([
-    ['id', c.id],
-    ['workspace', c.workspaceId],
-    ['name', c.name],
-    ['type', c.type],
-    ['client id', c.clientId],
-    ['token url', c.tokenUrl],
-    ['scope', c.scope],
-    ['request format', c.tokenRequestFormat],
-    ['secret hint', `...${c.secretHint}`],
-    ['state', c.status.state],
-    ['token expires', c.status.tokenExpiresAt],
-    ['last refresh', c.status.lastRefreshAt],
-    ['last error', c.status.lastError],
-    ['failing since', c.status.failingSince],
-    ['created', c.createdAt],
-    ['updated', c.updatedAt],
-  ]);
-}
-
-export function positiveInteger(raw: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError('Not a positive whole number.');
-  return value;
-}
-
-function definedOnly(fields: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined),
-  );
 }

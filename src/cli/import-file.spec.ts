@@ -35,6 +35,31 @@ describe('import file parsing', () => {
     ]);
   });
 
+  it('types CSV cells the API does not take as text: extraParams (JSON or one column each), defaultExpiresInSeconds', () => {
+    const text = [
+      'name,extraParams,extraParams.resource,defaultExpiresInSeconds',
+      'A,"{""audience"":""https://api.example.com""}",https://api.example.com/r,7200',
+      'B,,https://b.example.com,',
+      'C,not json,,',
+      'D,,,an hour',
+      'E,"[1]",,',
+    ].join('\n');
+    expect(parseImportFile(text, 'csv')).toEqual([
+      expect.objectContaining({
+        line: 2,
+        body: {
+          name: 'A',
+          extraParams: { audience: 'https://api.example.com', resource: 'https://api.example.com/r' },
+          defaultExpiresInSeconds: 7200,
+        },
+      }),
+      expect.objectContaining({ line: 3, body: { name: 'B', extraParams: { resource: 'https://b.example.com' } } }),
+      expect.objectContaining({ line: 4, problem: expect.stringMatching(/^extraParams is not a JSON object/) }),
+      expect.objectContaining({ line: 5, problem: 'defaultExpiresInSeconds is not a whole number' }),
+      expect.objectContaining({ line: 6, problem: expect.stringMatching(/^extraParams is not a JSON object/) }),
+    ]);
+  });
+
   it('refuses an empty CSV file: it needs a header row', () => {
     expect(() => parseImportFile('', 'csv')).toThrow(UsageError);
   });

@@ -46,7 +46,9 @@ function parseJsonLines(text: string): ImportRecord[] {
 /**
  * CSV (RFC 4180): a header row of body field names, then one client per
  * record; quoted fields may hold commas, quotes ("") and newlines (PEM keys).
- * An empty cell leaves the field out.
+ * An empty cell leaves the field out. CSV cells are text: an `extraParams`
+ * cell holds a JSON object, `extraParams.NAME` columns add one parameter
+ * each, and `defaultExpiresInSeconds` is read as a number.
  */
 function parseCsv(text: string): ImportRecord[] {
   const rows = csvRows(text);
@@ -65,12 +67,43 @@ function parseCsv(text: string): ImportRecord[] {
           problem: `has ${row.cells.length} fields, the header ${names.length}`,
         };
       }
-      const body: Record<string, unknown> = {};
+      const cells: Record<string, string> = {};
       names.forEach((name, column) => {
-        if (row.cells[column] !== '') body[name] = row.cells[column];
+        if (row.cells[column] !== '') cells[name] = row.cells[column];
       });
-      return { line: row.line, text: row.text, body };
+      const typed = typedCsvBody(cells);
+      return typeof typed === 'string'
+        ? { line: row.line, text: row.text, problem: typed }
+        : { line: row.line, text: row.text, body: typed };
     });
+}
+
+const EXTRA_PARAM_COLUMN = 'extraParams.';
+
+/** The body of one CSV record, its non-text fields typed; or what is wrong with it (never quoting a cell). */
+function typedCsvBody(cells: Record<string, string>): Record<string, unknown> | string {
+  const body: Record<string, unknown> = {};
+  let extraParams: Record<string, unknown> | undefined;
+  for (const [name, value] of Object.entries(cells)) {
+    if (name === 'extraParams') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        parsed = undefined;
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        return 'extraParams is not a JSON object (write {"name":"value"}, or use extraParams.NAME columns)';
+      extraParams = { ...extraParams, ...parsed };
+    } else if (name.startsWith(EXTRA_PARAM_COLUMN) && name.length > EXTRA_PARAM_COLUMN.length) {
+      extraParams = { ...extraParams, [name.slice(EXTRA_PARAM_COLUMN.length)]: value };
+    } else if (name === 'defaultExpiresInSeconds') {
+      if (!/^\s*\d+\s*$/.test(value)) return 'defaultExpiresInSeconds is not a whole number';
+      body[name] = Number(value);
+    } else body[name] = value;
+  }
+  if (extraParams !== undefined) body.extraParams = extraParams;
+  return body;
 }
 
 interface CsvRow {

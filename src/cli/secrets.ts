@@ -20,7 +20,7 @@ export async function readSecret(options: SecretSourceOptions, what: string): Pr
     throw new UsageError('Give --secret-file or --secret-stdin, not both');
   let secret: string;
   if (options.secretFile !== undefined) secret = dropFinalNewline(await readTextFile(options.secretFile, what));
-  else if (options.secretStdin) secret = dropFinalNewline(await readStdin());
+  else if (options.secretStdin) secret = dropFinalNewline(await readStdin(what));
   else if (process.stdin.isTTY && process.stderr.isTTY)
     secret = await password({ message: `${what}:`, mask: false }, { output: process.stderr });
   else throw new UsageError(`No terminal to ask for the ${what}: use --secret-file PATH or --secret-stdin`);
@@ -38,7 +38,23 @@ export async function readTextFile(path: string, what: string): Promise<string> 
   }
 }
 
-async function readStdin(): Promise<string> {
+/**
+ * PEM material (a private key, a certificate chain) from a file, or from
+ * standard input when the path is `-`; read as it is, never from an argument.
+ */
+export async function readPemFile(path: string, what: string): Promise<string> {
+  const text = path === '-' ? await readStdin(what) : await readTextFile(path, what);
+  if (text.trim().length === 0) throw new UsageError(`The ${what} is empty`);
+  return text;
+}
+
+/** Standard input is read once: a second option asking for it is a usage error. */
+let stdinTakenBy: string | null = null;
+
+async function readStdin(what: string): Promise<string> {
+  if (stdinTakenBy !== null)
+    throw new UsageError(`Standard input already gives the ${stdinTakenBy}: read the ${what} from a file`);
+  stdinTakenBy = what;
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
   return Buffer.concat(chunks).toString('utf8');

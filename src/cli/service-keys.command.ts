@@ -65,7 +65,7 @@ export function registerServiceKeysCommands(program: Command, api: () => BrokerA
     });
 }
 
-function commaList(raw: string): string[] {
+export function commaList(raw: string): string[] {
   return raw
     .split(',')
     .map((item) => item.trim())

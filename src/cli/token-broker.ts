@@ -7,13 +7,15 @@ import { registerClientsCommands } from './clients.command';
 import { registerHealthCommands } from './health.command';
 import { EXIT_API_ERROR, EXIT_OK, EXIT_USAGE, UsageError } from './output';
 import { registerServiceKeysCommands } from './service-keys.command';
+import { registerWebhooksCommands } from './webhooks.command';
 
 const DESCRIPTION = `The token broker's admin command line, over its public API.
 
 Configure it with TOKEN_BROKER_URL (default http://127.0.0.1:3000) and
 TOKEN_BROKER_ADMIN_KEY (an admin key). Secrets are read from a file
-(--secret-file), standard input (--secret-stdin) or a hidden prompt, never from
-an argument. Exit codes: 0 success, 1 an error from the broker, 2 a usage error.`;
+(--secret-file), standard input (--secret-stdin) or a hidden prompt, and PEM keys
+and certificates from a file (--private-key-file, --certificate-file; - for
+standard input), never from an argument. Exit codes: 0 success, 1 an error from the broker, 2 a usage error.`;
 
 function buildProgram(): Command {
   const program = new Command('token-broker')
@@ -25,6 +27,7 @@ function buildProgram(): Command {
   const lazyApi = () => (api ??= new BrokerApi(loadCliConfig()));
   registerClientsCommands(program, lazyApi);
   registerServiceKeysCommands(program, lazyApi);
+  registerWebhooksCommands(program, lazyApi);
   registerAuditCommand(program, lazyApi);
   registerHealthCommands(program, lazyApi);
   // Subcommands inherit the override, so their usage errors come back here too.
