@@ -1,0 +1,78 @@
+/** One name/value row of extraParams, as the form edits it. */
+export interface ParamRow {
+  name: string;
+  value: string;
+}
+
+export const MAX_EXTRA_PARAMS = 10;
+
+/** The rows as the API takes them: blank rows left out; the broker checks names and values (and says which is wrong). */
+export function extraParamsOf(rows: ParamRow[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const row of rows) {
+    const name = row.name.trim();
+    if (name !== '' || row.value !== '') params[name] = row.value;
+  }
+  return params;
+}
+
+interface ExtraParamsProps {
+  rows: ParamRow[];
+  onChange: (rows: ParamRow[]) => void;
+}
+
+function ParamRowFields(props: { index: number; row: ParamRow; update: (row: ParamRow) => void; remove: () => void }) {
+  const { index, row } = props;
+  const n = index + 1;
+  return (
+    <div class="param-row">
+      <div class="field">
+        <label for={`param-name-${index}`}>Parameter {n} name</label>
+        <input
+          id={`param-name-${index}`}
+          value={row.name}
+          spellcheck={false}
+          onInput={(event) => props.update({ ...row, name: (event.currentTarget as HTMLInputElement).value })}
+        />
+      </div>
+      <div class="field">
+        <label for={`param-value-${index}`}>Parameter {n} value</label>
+        <input
+          id={`param-value-${index}`}
+          value={row.value}
+          spellcheck={false}
+          onInput={(event) => props.update({ ...row, value: (event.currentTarget as HTMLInputElement).value })}
+        />
+      </div>
+      <button type="button" class="link" onClick={props.remove} aria-label={`Remove parameter ${n}`}>
+        Remove
+      </button>
+    </div>
+  );
+}
+
+/** extraParams as rows of name and value, at most 10 (e.g. audience, resource). */
+export function ExtraParams({ rows, onChange }: ExtraParamsProps) {
+  const update = (index: number) => (row: ParamRow) => onChange(rows.map((old, i) => (i === index ? row : old)));
+  const remove = (index: number) => () => onChange(rows.filter((_, i) => i !== index));
+  return (
+    <fieldset aria-describedby="params-hint">
+      <legend>Extra token request parameters (optional)</legend>
+      <p id="params-hint" class="hint">
+        Added to every token request, e.g. audience or resource. At most {MAX_EXTRA_PARAMS}; names of A-Z, a-z, 0-9, _,
+        . and -; values up to 512 characters.
+      </p>
+      {rows.map((row, index) => (
+        <ParamRowFields key={index} index={index} row={row} update={update(index)} remove={remove(index)} />
+      ))}
+      <button
+        type="button"
+        class="add-param"
+        disabled={rows.length >= MAX_EXTRA_PARAMS}
+        onClick={() => onChange([...rows, { name: '', value: '' }])}
+      >
+        Add a parameter
+      </button>
+    </fieldset>
+  );
+}
