@@ -33,7 +33,7 @@ function WebhookRow({ webhook, onTest, onDelete }: { webhook: Webhook } & RowAct
       <td data-label="Created">{formatTime(webhook.createdAt)}</td>
       <td data-label="Actions">
         <div class="row-actions">
-          <button type="button" onClick={() => onTest(webhook)} aria-label={`Send a test event to ${webhook.url}`}>
+          <button type="button" onClick={() => onTest(webhook)} aria-label={`Send test to ${webhook.url}`}>
             Send test
           </button>
           <button
