@@ -1,5 +1,5 @@
 import type { AuthMethod, ClientType, SigningAlg, TokenRequestFormat } from '../../api';
-import { extraParamsOf, type ParamRow } from '../../components/extra-params';
+import { extraParamsOf, type ParamRow } from '../../components/extra-params-rows';
 
 /** The registration form's state: secret material lives only here, in memory, until it is sent. */
 export interface Draft {
