@@ -64,6 +64,14 @@ describe('console: client authentication methods and webhooks (Chromium)', () =>
   const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name });
   const navTo = (name: string) => page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name }).click();
   const expectAccessible = async () => expect(await seriousAxeViolations(page)).toEqual([]);
+  /** At phone width: nothing wider than the screen (a long URL wraps). */
+  async function phoneScreenshot(name: string): Promise<void> {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, name);
+    await expect(page.evaluate(() => document.documentElement.scrollWidth)).resolves.toBeLessThanOrEqual(390);
+    await expectAccessible();
+    await page.setViewportSize({ width: 1280, height: 860 });
+  }
   const pemFile = (name: string, pem: string) => {
     secrets.push(pem);
     return { name, mimeType: 'application/x-pem-file', buffer: Buffer.from(pem) };
@@ -148,9 +156,15 @@ describe('console: client authentication methods and webhooks (Chromium)', () =>
   }
 
   async function addParam(index: number, name: string, value: string): Promise<void> {
-    await page.getByRole('button', { name: 'Add a parameter' }).click();
-    await page.getByLabel(`Parameter ${index} name`, { exact: true }).fill(name);
-    await page.getByLabel(`Parameter ${index} value`, { exact: true }).fill(value);
+    // By keyboard: the new row's name field has the focus, its value field is the next stop.
+    await page.getByRole('button', { name: 'Add a parameter' }).focus();
+    await page.keyboard.press('Enter');
+    const focused = () => page.evaluate(() => document.activeElement?.id);
+    await eventually(async () => (await focused()) === `param-name-${index - 1}`, 2_000);
+    await page.keyboard.type(name);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(value);
+    await expect(page.getByLabel(`Parameter ${index} value`, { exact: true }).inputValue()).resolves.toBe(value);
   }
 
   const accessTokenOf = async (id: string) =>
@@ -180,10 +194,7 @@ describe('console: client authentication methods and webhooks (Chromium)', () =>
     await expectNoPemInPage();
     await expectAccessible();
     await screenshot(page, 'register-private-key-jwt');
-    await page.setViewportSize({ width: 390, height: 844 });
-    await screenshot(page, 'register-private-key-jwt-phone');
-    await expectAccessible();
-    await page.setViewportSize({ width: 1280, height: 860 });
+    await phoneScreenshot('register-private-key-jwt-phone');
 
     await page.getByRole('button', { name: 'Register' }).click();
     await heading('Console JWT client').waitFor();
@@ -294,6 +305,7 @@ describe('console: client authentication methods and webhooks (Chromium)', () =>
     await row.getByText('client.rejected, client.certificate_expiring').waitFor();
     expect(await page.content()).not.toContain(secret);
     await screenshot(page, 'webhooks');
+    await phoneScreenshot('webhooks-phone');
 
     await row.getByRole('link', { name: hooks.url }).click();
     await heading(`Webhook ${hooks.url}`).waitFor();
@@ -307,10 +319,7 @@ describe('console: client authentication methods and webhooks (Chromium)', () =>
     expect(verified).toMatchObject({ type: 'webhook.test' });
     await expectAccessible();
     await screenshot(page, 'webhook-deliveries');
-    await page.setViewportSize({ width: 390, height: 844 });
-    await screenshot(page, 'webhook-deliveries-phone');
-    await expectAccessible();
-    await page.setViewportSize({ width: 1280, height: 860 });
+    await phoneScreenshot('webhook-deliveries-phone');
 
     // 26 more: the newest 25 first, then the older ones by cursor.
     const id = idFromUrl();

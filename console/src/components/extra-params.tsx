@@ -38,7 +38,16 @@ function ParamRowFields(props: { index: number; row: ParamRow; update: (row: Par
 /** extraParams as rows of name and value, at most 10 (e.g. audience, resource). */
 export function ExtraParams({ rows, onChange }: ExtraParamsProps) {
   const update = (index: number) => (row: ParamRow) => onChange(rows.map((old, i) => (i === index ? row : old)));
-  const remove = (index: number) => () => onChange(rows.filter((_, i) => i !== index));
+  // Keyboard users land on the new row's name, and on "Add a parameter" when their row is removed.
+  const focusLater = (id: string) => requestAnimationFrame(() => document.getElementById(id)?.focus());
+  const remove = (index: number) => () => {
+    onChange(rows.filter((_, i) => i !== index));
+    focusLater('add-param');
+  };
+  const add = () => {
+    onChange([...rows, { name: '', value: '' }]);
+    focusLater(`param-name-${rows.length}`);
+  };
   return (
     <fieldset aria-describedby="params-hint">
       <legend>Extra token request parameters (optional)</legend>
@@ -49,12 +58,7 @@ export function ExtraParams({ rows, onChange }: ExtraParamsProps) {
       {rows.map((row, index) => (
         <ParamRowFields key={index} index={index} row={row} update={update(index)} remove={remove(index)} />
       ))}
-      <button
-        type="button"
-        class="add-param"
-        disabled={rows.length >= MAX_EXTRA_PARAMS}
-        onClick={() => onChange([...rows, { name: '', value: '' }])}
-      >
+      <button type="button" id="add-param" class="add-param" disabled={rows.length >= MAX_EXTRA_PARAMS} onClick={add}>
         Add a parameter
       </button>
     </fieldset>

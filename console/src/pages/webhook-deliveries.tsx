@@ -96,14 +96,17 @@ function Summary({ webhook }: { webhook: Webhook | undefined }) {
     ['Created', formatTime(webhook.createdAt)],
   ];
   return (
-    <dl class="details card">
-      {rows.map(([label, value]) => (
-        <div key={label}>
-          <dt>{label}</dt>
-          <dd class="mono">{value}</dd>
-        </div>
-      ))}
-    </dl>
+    <section class="card" aria-labelledby="webhook-settings-title">
+      <h2 id="webhook-settings-title">Settings</h2>
+      <dl class="details">
+        {rows.map(([label, value]) => (
+          <div key={label}>
+            <dt>{label}</dt>
+            <dd class="mono">{value}</dd>
+          </div>
+        ))}
+      </dl>
+    </section>
   );
 }
 
