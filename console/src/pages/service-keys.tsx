@@ -8,6 +8,20 @@ import { usePolling } from '../poll';
 
 const POLL_MS = 10_000;
 
+/** The new key, once: copied or read, then dismissed; it is never fetched again. */
+function NewKey({ created, onDone }: { created: CreatedServiceKey; onDone: () => void }) {
+  return (
+    <CopyOnce
+      id="new-key"
+      title={`Service key “${created.name}” created`}
+      label="The new service key"
+      value={created.key}
+      explanation="Copy it now: it is shown only this once, and the broker keeps only its hash."
+      onDone={onDone}
+    />
+  );
+}
+
 function CreateForm({ onCreated }: { onCreated: (key: CreatedServiceKey) => void }) {
   const [name, setName] = useState('');
   const [workspaces, setWorkspaces] = useState('');
@@ -128,14 +142,7 @@ export function ServiceKeysPage() {
         </p>
       )}
       {created ? (
-        <CopyOnce
-          id="new-key"
-          title={`Service key “${created.name}” created`}
-          label="The new service key"
-          value={created.key}
-          explanation="Copy it now: it is shown only this once, and the broker keeps only its hash."
-          onDone={() => setCreated(null)}
-        />
+        <NewKey created={created} onDone={() => setCreated(null)} />
       ) : (
         <CreateForm
           onCreated={(key) => {
