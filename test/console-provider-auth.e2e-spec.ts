@@ -6,8 +6,8 @@ import type { Page, Request } from 'playwright-core';
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
 import { keyHintOf } from '../src/client-auth/key-material';
-import { ADMIN_KEY, ENCRYPTION_KEY, eventually } from './support/broker';
-import { spawnBroker, waitForOutput, type BrokerProcess } from './support/broker-process';
+import { ADMIN_KEY, eventually } from './support/broker';
+import type { BrokerProcess } from './support/broker-process';
 import {
   cspViolations,
   ensureConsoleBuilt,
@@ -18,10 +18,14 @@ import {
   type ConsoleBrowser,
 } from './support/console-browser';
 import { keyPairFor, serviceClient, startOidcProvider, type OidcProvider } from './support/oidc-provider';
-import { freePort } from './support/redis-server';
 import { testRedisUrl, uniquePrefix } from './support/test-redis';
 import { TestPki, type Issued } from './support/test-pki';
-import { startHttpsWebhookReceiver, startMtlsTokenEndpoint, type TlsEndpoint } from './support/tls-endpoints';
+import {
+  spawnBrokerTrusting,
+  startHttpsWebhookReceiver,
+  startMtlsTokenEndpoint,
+  type TlsEndpoint,
+} from './support/tls-endpoints';
 
 /**
  * The console's provider settings and webhooks in a real Chromium, against a
@@ -108,25 +112,13 @@ describe('console: client authentication methods and webhooks (Chromium)', () =>
     ]);
     mtls = await startMtlsTokenEndpoint(serverCert, caPem);
     hooks = await startHttpsWebhookReceiver(serverCert);
-    const port = await freePort();
-    broker = spawnBroker({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      BROKER_ADMIN_KEYS: ADMIN_KEY,
-      BROKER_ENCRYPTION_KEYS: ENCRYPTION_KEY,
+    ({ broker, url: brokerUrl } = await spawnBrokerTrusting(ca.path, {
       REDIS_URL: testRedisUrl(),
       REDIS_KEY_PREFIX: uniquePrefix('console_pa'),
       DEFAULT_TOKEN_URL: provider.tokenUrl,
       TOKEN_URL_ALLOWLIST: '127.0.0.1,http://127.0.0.1',
-      NODE_EXTRA_CA_CERTS: ca.path,
       WEBHOOK_URL_ALLOWLIST: '127.0.0.1',
-      WEBHOOK_RETRY_SECONDS: '1,1',
-      MIN_TOKEN_TTL_SECONDS: '2',
-      SCHEDULER_TICK_MS: '100',
-      FORCE_REFRESH_MIN_INTERVAL_SECONDS: '1',
-    });
-    await waitForOutput(broker.stdout, /token-broker listening/);
-    brokerUrl = `http://127.0.0.1:${port}`;
+    }));
     http = request(brokerUrl);
     browser = await launchConsoleBrowser();
     await recordCspViolations(browser.context);

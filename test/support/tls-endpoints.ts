@@ -3,6 +3,9 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { ADMIN_KEY, ENCRYPTION_KEY } from './broker';
+import { spawnBroker, waitForOutput, type BrokerProcess } from './broker-process';
+import { freePort } from './redis-server';
 import type { Issued } from './test-pki';
 
 /** An HTTPS server of the test CA on 127.0.0.1, with what it received. */
@@ -70,4 +73,30 @@ export async function startHttpsWebhookReceiver(serverCert: Issued): Promise<Tls
     });
   });
   return { url: await listen(server, '/hooks/token-broker'), received, stop: stopper(server) };
+}
+
+/**
+ * The compiled broker as a process that trusts the test CA through
+ * NODE_EXTRA_CA_CERTS, as operators trust a private CA (read at process
+ * start, so an in-process broker cannot), with short test timings.
+ */
+export async function spawnBrokerTrusting(
+  caPath: string,
+  env: Record<string, string>,
+): Promise<{ broker: BrokerProcess; url: string }> {
+  const port = await freePort();
+  const broker = spawnBroker({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    BROKER_ADMIN_KEYS: ADMIN_KEY,
+    BROKER_ENCRYPTION_KEYS: ENCRYPTION_KEY,
+    NODE_EXTRA_CA_CERTS: caPath,
+    WEBHOOK_RETRY_SECONDS: '1,1',
+    MIN_TOKEN_TTL_SECONDS: '2',
+    SCHEDULER_TICK_MS: '100',
+    FORCE_REFRESH_MIN_INTERVAL_SECONDS: '1',
+    ...env,
+  });
+  await waitForOutput(broker.stdout, /token-broker listening/);
+  return { broker, url: `http://127.0.0.1:${port}` };
 }
