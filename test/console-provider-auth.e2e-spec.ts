@@ -250,6 +250,8 @@ describe('console: client authentication methods and webhooks (Chromium)', () =>
     await page.locator('.state-line .badge-ready').waitFor({ timeout: 20_000 });
     await page.locator('dl.details').getByText('tls_client_auth', { exact: true }).waitFor();
     await page.getByText('Certificate expires', { exact: true }).waitFor();
+    // Issued for 2 days: within the 14 days of client.certificate_expiring.
+    await expect(page.locator('#certificate-warning').textContent()).resolves.toMatch(/ends in 1 day: rotate it/);
     const sent = new URLSearchParams(mtls.received.at(-1)?.body ?? '');
     expect(sent.get('audience')).toBe('orders-api');
     expect(sent.get('client_id')).toBe('svc-console-mtls');

@@ -11,6 +11,26 @@ import { RotateForm } from './client/rotate-form';
 
 const POLL_MS = 3_000;
 
+const CERTIFICATE_WARNING_DAYS = 14;
+
+function inDays(expiresAt: string, left: number): string {
+  const days = Math.floor(left / 86_400_000);
+  return days >= 1 ? `in ${days} day${days === 1 ? '' : 's'}` : relativeTime(expiresAt);
+}
+
+/** A tls_client_auth certificate near its end (when the broker raises client.certificate_expiring): rotate it. */
+function CertificateWarning({ expiresAt }: { expiresAt: string | null }) {
+  if (!expiresAt) return null;
+  const left = new Date(expiresAt).getTime() - Date.now();
+  if (left > CERTIFICATE_WARNING_DAYS * 86_400_000) return null;
+  return (
+    <p class="last-error" id="certificate-warning">
+      {left <= 0 ? 'The client certificate has expired' : `The client certificate ends ${inDays(expiresAt, left)}`}:
+      rotate it below.
+    </p>
+  );
+}
+
 function Details({ client }: { client: ClientView }) {
   const rows = detailRows(client);
   const { status } = client;
@@ -27,6 +47,7 @@ function Details({ client }: { client: ClientView }) {
           {status.failingSince ? ` (since ${formatTime(status.failingSince)})` : ''}
         </p>
       )}
+      <CertificateWarning expiresAt={client.certificateExpiresAt ?? null} />
       <dl class="details">
         {rows.map(([label, value]) => (
           <div key={label}>
