@@ -3,6 +3,15 @@ import { clearAdminKey, readAdminKey } from './session';
 export type ClientState = 'pending' | 'ready' | 'failing' | 'rejected';
 export const CLIENT_STATES: readonly ClientState[] = ['pending', 'ready', 'failing', 'rejected'];
 export type ClientType = 'oauth_client_credentials' | 'api_key';
+export type TokenRequestFormat = 'json' | 'form';
+export type AuthMethod = 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | 'tls_client_auth';
+export const AUTH_METHODS: readonly AuthMethod[] = [
+  'client_secret_post',
+  'client_secret_basic',
+  'private_key_jwt',
+  'tls_client_auth',
+];
+export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA';
 
 export interface ClientView {
   id: string;
@@ -12,7 +21,14 @@ export interface ClientView {
   clientId: string | null;
   tokenUrl: string | null;
   scope: string | null;
-  tokenRequestFormat: 'json' | 'form';
+  tokenRequestFormat: TokenRequestFormat;
+  /** The provider settings: null for api_key clients (and absent from an older broker). */
+  tokenEndpointAuthMethod?: AuthMethod | null;
+  keyId?: string | null;
+  signingAlg?: SigningAlg | null;
+  certificateExpiresAt?: string | null;
+  extraParams?: Record<string, string> | null;
+  defaultExpiresInSeconds?: number | null;
   secretHint: string;
   createdAt: string;
   updatedAt: string;
@@ -22,6 +38,7 @@ export interface ClientView {
     lastRefreshAt: string | null;
     lastError: string | null;
     failingSince: string | null;
+    lastServedAt?: string | null;
   };
 }
 
@@ -63,6 +80,38 @@ export interface ServiceKey {
 
 export interface CreatedServiceKey extends ServiceKey {
   key: string;
+}
+
+export const WEBHOOK_EVENTS = [
+  'client.failing',
+  'client.rejected',
+  'client.recovered',
+  'client.certificate_expiring',
+] as const;
+
+export interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  workspaces: string[];
+  createdAt: string;
+}
+
+export interface CreatedWebhook extends Webhook {
+  secret: string;
+}
+
+export type DeliveryState = 'pending' | 'delivered' | 'failed';
+
+export interface Delivery {
+  id: string;
+  eventId: string;
+  type: string;
+  attempts: number;
+  state: DeliveryState;
+  lastStatus: number | null;
+  lastAttemptAt: string | null;
+  nextAttemptAt: string | null;
 }
 
 export interface FieldProblem {
@@ -136,6 +185,7 @@ export const api = {
     call<Page<ClientView>>('GET', `/v1/clients${query(params)}`),
   getClient: (id: string) => call<ClientView>('GET', `/v1/clients/${enc(id)}`),
   createClient: (body: Record<string, unknown>) => call<ClientView>('POST', '/v1/clients', body),
+  /** The new material of the client's method: clientSecret, apiKey, { privateKey, keyId? } or { clientCertificate, privateKey }. */
   rotateSecret: (id: string, body: Record<string, string>, verify: boolean) =>
     call<ClientView>('PUT', `/v1/clients/${enc(id)}/secret${verify ? '' : '?verify=false'}`, body),
   deleteClient: (id: string) => call<void>('DELETE', `/v1/clients/${enc(id)}`),
@@ -145,4 +195,11 @@ export const api = {
   createServiceKey: (body: { name: string; workspaces: string[] }) =>
     call<CreatedServiceKey>('POST', '/v1/service-keys', body),
   deleteServiceKey: (id: string) => call<void>('DELETE', `/v1/service-keys/${enc(id)}`),
+  listWebhooks: () => call<{ items: Webhook[] }>('GET', '/v1/webhooks'),
+  createWebhook: (body: { url: string; events: string[]; workspaces?: string[] }) =>
+    call<CreatedWebhook>('POST', '/v1/webhooks', body),
+  deleteWebhook: (id: string) => call<void>('DELETE', `/v1/webhooks/${enc(id)}`),
+  testWebhook: (id: string) => call<void>('POST', `/v1/webhooks/${enc(id)}/test`),
+  deliveries: (id: string, params: { cursor?: string | null; limit?: number }) =>
+    call<Page<Delivery>>('GET', `/v1/webhooks/${enc(id)}/deliveries${query(params)}`),
 };

@@ -5,6 +5,8 @@ import { ClientsPage } from './pages/clients';
 import { RegisterClientPage } from './pages/register-client';
 import { ServiceKeysPage } from './pages/service-keys';
 import { SignIn } from './pages/sign-in';
+import { WebhookPage } from './pages/webhook-deliveries';
+import { WebhooksPage } from './pages/webhooks';
 import { hrefOf, useRoute, type Route } from './router';
 import { clearAdminKey, readAdminKey } from './session';
 
@@ -16,13 +18,20 @@ function Page({ route, onNotice }: { route: Route; onNotice: (message: string) =
       return <RegisterClientPage />;
     case 'service-keys':
       return <ServiceKeysPage />;
+    case 'webhooks':
+      return <WebhooksPage />;
+    case 'webhook':
+      return <WebhookPage id={route.id} />;
     default:
       return <ClientsPage />;
   }
 }
 
 function NavLink({ route, current, label }: { route: Route; current: Route; label: string }) {
-  const active = route.page === current.page || (route.page === 'clients' && current.page === 'client');
+  const active =
+    route.page === current.page ||
+    (route.page === 'clients' && current.page === 'client') ||
+    (route.page === 'webhooks' && current.page === 'webhook');
   return (
     <a href={hrefOf(route)} aria-current={active ? 'page' : undefined}>
       {label}
@@ -50,6 +59,7 @@ function Header({ route, onSignOut }: { route: Route; onSignOut: () => void }) {
           <NavLink route={{ page: 'clients' }} current={route} label="Clients" />
           <NavLink route={{ page: 'register' }} current={route} label="Register" />
           <NavLink route={{ page: 'service-keys' }} current={route} label="Service keys" />
+          <NavLink route={{ page: 'webhooks' }} current={route} label="Webhooks" />
         </nav>
         <button type="button" class="sign-out" onClick={onSignOut}>
           Sign out
@@ -113,7 +123,6 @@ export function App() {
       </main>
       <footer class="foot">
         <a href="/docs">API documentation</a>
-        <span>Webhooks are not in the API yet; they will appear here when they are.</span>
       </footer>
     </>
   );

@@ -5,14 +5,24 @@ import { useEffect, useState } from 'preact/hooks';
  * index.html, and nothing secret is ever part of a route.
  */
 export type Route =
-  { page: 'clients' } | { page: 'client'; id: string } | { page: 'register' } | { page: 'service-keys' };
+  | { page: 'clients' }
+  | { page: 'client'; id: string }
+  | { page: 'register' }
+  | { page: 'service-keys' }
+  | { page: 'webhooks' }
+  | { page: 'webhook'; id: string };
+
+const ID = '([A-Za-z0-9_-]{1,64})';
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
-  const client = /^\/clients\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+  const client = new RegExp(`^/clients/${ID}$`).exec(path);
+  const webhook = new RegExp(`^/webhooks/${ID}$`).exec(path);
   if (path === '/clients/new') return { page: 'register' };
   if (client) return { page: 'client', id: client[1] };
   if (path === '/service-keys') return { page: 'service-keys' };
+  if (path === '/webhooks') return { page: 'webhooks' };
+  if (webhook) return { page: 'webhook', id: webhook[1] };
   return { page: 'clients' };
 }
 
@@ -24,6 +34,10 @@ export function hrefOf(route: Route): string {
       return '#/clients/new';
     case 'service-keys':
       return '#/service-keys';
+    case 'webhooks':
+      return '#/webhooks';
+    case 'webhook':
+      return `#/webhooks/${route.id}`;
     default:
       return '#/clients';
   }

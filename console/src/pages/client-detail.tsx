@@ -2,27 +2,37 @@ import { useState } from 'preact/hooks';
 import { api, ApiError, type AuditEvent, type ClientView } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorBox } from '../components/error-box';
-import { SecretInput } from '../components/secret-input';
 import { StateBadge } from '../components/state-badge';
 import { formatTime, relativeTime } from '../format';
 import { usePolling } from '../poll';
 import { hrefOf, navigate } from '../router';
+import { detailRows } from './client/detail-rows';
+import { RotateForm } from './client/rotate-form';
 
 const POLL_MS = 3_000;
 
+const CERTIFICATE_WARNING_DAYS = 14;
+
+function inDays(expiresAt: string, left: number): string {
+  const days = Math.floor(left / 86_400_000);
+  return days >= 1 ? `in ${days} day${days === 1 ? '' : 's'}` : relativeTime(expiresAt);
+}
+
+/** A tls_client_auth certificate near its end (when the broker raises client.certificate_expiring): rotate it. */
+function CertificateWarning({ expiresAt }: { expiresAt: string | null }) {
+  if (!expiresAt) return null;
+  const left = new Date(expiresAt).getTime() - Date.now();
+  if (left > CERTIFICATE_WARNING_DAYS * 86_400_000) return null;
+  return (
+    <p class="last-error" id="certificate-warning">
+      {left <= 0 ? 'The client certificate has expired' : `The client certificate ends ${inDays(expiresAt, left)}`}:
+      rotate it below.
+    </p>
+  );
+}
+
 function Details({ client }: { client: ClientView }) {
-  const rows: [string, string][] = [
-    ['Id', client.id],
-    ['Workspace', client.workspaceId],
-    ['Type', client.type],
-    ['Client id', client.clientId ?? '—'],
-    ['Token URL', client.tokenUrl ?? 'default'],
-    ['Scope', client.scope ?? '—'],
-    ['Request format', client.tokenRequestFormat],
-    ['Secret ends with', client.secretHint ? `…${client.secretHint}` : '—'],
-    ['Created', formatTime(client.createdAt)],
-    ['Updated', formatTime(client.updatedAt)],
-  ];
+  const rows = detailRows(client);
   const { status } = client;
   return (
     <section aria-labelledby="status-title" class="card">
@@ -37,6 +47,7 @@ function Details({ client }: { client: ClientView }) {
           {status.failingSince ? ` (since ${formatTime(status.failingSince)})` : ''}
         </p>
       )}
+      <CertificateWarning expiresAt={client.certificateExpiresAt ?? null} />
       <dl class="details">
         {rows.map(([label, value]) => (
           <div key={label}>
@@ -45,61 +56,6 @@ function Details({ client }: { client: ClientView }) {
           </div>
         ))}
       </dl>
-    </section>
-  );
-}
-
-function RotateForm({ client, onRotated }: { client: ClientView; onRotated: () => void }) {
-  const [secret, setSecret] = useState('');
-  const [verify, setVerify] = useState(true);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [done, setDone] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const isApiKey = client.type === 'api_key';
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    setDone(null);
-    try {
-      const body: Record<string, string> = isApiKey ? { apiKey: secret } : { clientSecret: secret };
-      const rotated = await api.rotateSecret(client.id, body, verify);
-      setSecret('');
-      setDone(`Rotated: the secret now ends with …${rotated.secretHint}.`);
-      onRotated();
-    } catch (reason) {
-      setError(reason as ApiError);
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  return (
-    <section aria-labelledby="rotate-title" class="card">
-      <h2 id="rotate-title">Rotate {isApiKey ? 'API key' : 'secret'}</h2>
-      <form onSubmit={submit} method="post" action="#">
-        <SecretInput
-          id="rotate-secret"
-          label={isApiKey ? 'New API key' : 'New client secret'}
-          value={secret}
-          onInput={setSecret}
-          hint="The broker tries it with the upstream first; if refused, the old one stays in force."
-        />
-        <div class="field checkbox">
-          <input id="rotate-verify" type="checkbox" checked={verify} onChange={() => setVerify(!verify)} />
-          <label for="rotate-verify">Check it with the upstream before replacing the old one</label>
-        </div>
-        <ErrorBox error={error} />
-        {done && (
-          <p class="success" role="status">
-            {done}
-          </p>
-        )}
-        <button type="submit" class="primary" disabled={busy || secret === ''}>
-          {busy ? 'Rotating…' : 'Rotate'}
-        </button>
-      </form>
     </section>
   );
 }

@@ -70,7 +70,10 @@ function ClientsTable({ clients }: { clients: ClientView[] }) {
             <td data-label="Workspace" class="mono">
               {client.workspaceId}
             </td>
-            <td data-label="Type">{client.type === 'api_key' ? 'API key' : 'OAuth client'}</td>
+            <td data-label="Type">
+              {client.type === 'api_key' ? 'API key' : 'OAuth client'}
+              {client.tokenEndpointAuthMethod && <div class="muted mono">{client.tokenEndpointAuthMethod}</div>}
+            </td>
             <td data-label="State">
               <StateBadge state={client.status.state} />
             </td>

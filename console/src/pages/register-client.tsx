@@ -1,76 +1,17 @@
 import { useState } from 'preact/hooks';
-import { api, ApiError, type ClientType } from '../api';
+import { api, ApiError } from '../api';
 import { ErrorBox } from '../components/error-box';
 import { SecretInput } from '../components/secret-input';
+import { TextField } from '../components/text-field';
 import { hrefOf, navigate } from '../router';
+import { AuthFields, type DraftProps } from './register/auth-fields';
+import { EMPTY_DRAFT, materialMissing, registrationBody, type Draft } from './register/draft';
+import { OAuthSettings } from './register/oauth-settings';
 
-interface Draft {
-  type: ClientType;
-  workspaceId: string;
-  name: string;
-  clientId: string;
-  secret: string;
-  tokenUrl: string;
-  scope: string;
-  tokenRequestFormat: 'json' | 'form';
-}
+export { registrationBody } from './register/draft';
 
-const EMPTY: Draft = {
-  type: 'oauth_client_credentials',
-  workspaceId: '',
-  name: '',
-  clientId: '',
-  secret: '',
-  tokenUrl: '',
-  scope: '',
-  tokenRequestFormat: 'json',
-};
-
-/** The POST /v1/clients body of a draft: only the fields of its type, and no empty optional ones. */
-export function registrationBody(draft: Draft): Record<string, unknown> {
-  const common = { workspaceId: draft.workspaceId.trim(), name: draft.name.trim(), type: draft.type };
-  if (draft.type === 'api_key') return { ...common, apiKey: draft.secret };
-  return {
-    ...common,
-    clientId: draft.clientId.trim(),
-    clientSecret: draft.secret,
-    tokenRequestFormat: draft.tokenRequestFormat,
-    ...(draft.tokenUrl.trim() ? { tokenUrl: draft.tokenUrl.trim() } : {}),
-    ...(draft.scope.trim() ? { scope: draft.scope.trim() } : {}),
-  };
-}
-
-function TextField(props: {
-  id: string;
-  label: string;
-  value: string;
-  hint?: string;
-  required?: boolean;
-  onInput: (v: string) => void;
-}) {
-  return (
-    <div class="field">
-      <label for={props.id}>{props.label}</label>
-      <input
-        id={props.id}
-        value={props.value}
-        required={props.required}
-        spellcheck={false}
-        aria-describedby={props.hint ? `${props.id}-hint` : undefined}
-        onInput={(event) => props.onInput((event.currentTarget as HTMLInputElement).value)}
-      />
-      {props.hint && (
-        <p id={`${props.id}-hint`} class="hint">
-          {props.hint}
-        </p>
-      )}
-    </div>
-  );
-}
-
-type SetField = (field: keyof Draft) => (value: string) => void;
-
-function TypeChoice({ oauth, set }: { oauth: boolean; set: SetField }) {
+function TypeChoice({ draft, update }: DraftProps) {
+  const oauth = draft.type === 'oauth_client_credentials';
   return (
     <fieldset>
       <legend>Type</legend>
@@ -80,59 +21,66 @@ function TypeChoice({ oauth, set }: { oauth: boolean; set: SetField }) {
           type="radio"
           name="type"
           checked={oauth}
-          onChange={() => set('type')('oauth_client_credentials')}
+          onChange={() => update({ type: 'oauth_client_credentials' })}
         />
-        <label for="type-oauth">OAuth client credentials (client id and secret)</label>
+        <label for="type-oauth">OAuth client credentials (client id and a secret, key or certificate)</label>
       </div>
       <div class="field radio">
-        <input id="type-api-key" type="radio" name="type" checked={!oauth} onChange={() => set('type')('api_key')} />
+        <input
+          id="type-api-key"
+          type="radio"
+          name="type"
+          checked={!oauth}
+          onChange={() => update({ type: 'api_key' })}
+        />
         <label for="type-api-key">Pipedream user API key</label>
       </div>
     </fieldset>
   );
 }
 
-/** Where and how an OAuth client asks for its tokens. */
-function OAuthSettings({ draft, set }: { draft: Draft; set: SetField }) {
+/** Workspace, name and, for OAuth, the client id. */
+function Identity({ draft, update }: DraftProps) {
   return (
     <>
       <TextField
-        id="token-url"
-        label="Token URL (optional)"
-        value={draft.tokenUrl}
-        onInput={set('tokenUrl')}
-        hint="Empty: the broker's DEFAULT_TOKEN_URL. Its host must be in TOKEN_URL_ALLOWLIST."
+        id="workspace"
+        label="Workspace"
+        value={draft.workspaceId}
+        required
+        onInput={(workspaceId) => update({ workspaceId })}
+        hint="1-64 characters of A-Z, a-z, 0-9, _ and -, like o_abc123."
       />
-      <TextField id="scope" label="Scope (optional)" value={draft.scope} onInput={set('scope')} />
-      <div class="field">
-        <label for="format">Token request format</label>
-        <select
-          id="format"
-          value={draft.tokenRequestFormat}
-          onChange={(event) => set('tokenRequestFormat')((event.currentTarget as HTMLSelectElement).value)}
-        >
-          <option value="json">json: JSON body, as Pipedream takes it</option>
-          <option value="form">form: RFC 6749 form body, HTTP Basic</option>
-        </select>
-      </div>
+      <TextField id="name" label="Name" value={draft.name} required onInput={(name) => update({ name })} />
+      {draft.type === 'oauth_client_credentials' && (
+        <TextField
+          id="client-id"
+          label="Client id"
+          value={draft.clientId}
+          required
+          onInput={(clientId) => update({ clientId })}
+        />
+      )}
     </>
   );
 }
 
-export function RegisterClientPage() {
-  const [draft, setDraft] = useState<Draft>(EMPTY);
+/** Sends the draft; on success the secret material is dropped from memory and the new client's page opens. */
+function useRegistration(draft: Draft, reset: () => void) {
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
-  const set: SetField = (field) => (value) => setDraft({ ...draft, [field]: value });
-  const oauth = draft.type === 'oauth_client_credentials';
-
   const submit = async (event: Event) => {
     event.preventDefault();
+    const missing = materialMissing(draft);
+    if (missing) {
+      setError(new ApiError(0, 'bad_request', missing));
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
       const created = await api.createClient(registrationBody(draft));
-      setDraft(EMPTY);
+      reset();
       navigate({ page: 'client', id: created.id });
     } catch (reason) {
       setError(reason as ApiError);
@@ -140,6 +88,14 @@ export function RegisterClientPage() {
       setBusy(false);
     }
   };
+  return { error, busy, submit };
+}
+
+export function RegisterClientPage() {
+  const [draft, setDraft] = useState<Draft>(EMPTY_DRAFT);
+  const update = (changes: Partial<Draft>) => setDraft((current) => ({ ...current, ...changes }));
+  const { error, busy, submit } = useRegistration(draft, () => setDraft(EMPTY_DRAFT));
+  const oauth = draft.type === 'oauth_client_credentials';
 
   return (
     <>
@@ -148,26 +104,16 @@ export function RegisterClientPage() {
       </p>
       <h1 tabIndex={-1}>Register a client</h1>
       <form class="card" onSubmit={submit} method="post" action="#">
-        <TypeChoice oauth={oauth} set={set} />
-        <TextField
-          id="workspace"
-          label="Workspace"
-          value={draft.workspaceId}
-          required
-          onInput={set('workspaceId')}
-          hint="1-64 characters of A-Z, a-z, 0-9, _ and -, like o_abc123."
-        />
-        <TextField id="name" label="Name" value={draft.name} required onInput={set('name')} />
-        {oauth && (
-          <TextField id="client-id" label="Client id" value={draft.clientId} required onInput={set('clientId')} />
+        <TypeChoice draft={draft} update={update} />
+        <Identity draft={draft} update={update} />
+        {oauth ? (
+          <>
+            <AuthFields draft={draft} update={update} />
+            <OAuthSettings draft={draft} update={update} />
+          </>
+        ) : (
+          <SecretInput id="secret" label="API key" value={draft.secret} onInput={(secret) => update({ secret })} />
         )}
-        <SecretInput
-          id="secret"
-          label={oauth ? 'Client secret' : 'API key'}
-          value={draft.secret}
-          onInput={set('secret')}
-        />
-        {oauth && <OAuthSettings draft={draft} set={set} />}
         <ErrorBox error={error} />
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Registering…' : 'Register'}

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError, type CreatedServiceKey, type ServiceKey } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
+import { CopyOnce } from '../components/copy-once';
 import { ErrorBox } from '../components/error-box';
 import { formatTime } from '../format';
 import { usePolling } from '../poll';
@@ -9,35 +10,15 @@ const POLL_MS = 10_000;
 
 /** The new key, once: copied or read, then dismissed; it is never fetched again. */
 function NewKey({ created, onDone }: { created: CreatedServiceKey; onDone: () => void }) {
-  const [copied, setCopied] = useState<string | null>(null);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(created.key);
-      setCopied('Copied to the clipboard.');
-    } catch {
-      const field = document.getElementById('new-key') as HTMLInputElement | null;
-      field?.select();
-      setCopied('The browser refused the clipboard: the key is selected, copy it with Ctrl+C.');
-    }
-  };
   return (
-    <section class="card new-key" aria-labelledby="new-key-title">
-      <h2 id="new-key-title">Service key “{created.name}” created</h2>
-      <p>Copy it now: it is shown only this once, and the broker keeps only its hash.</p>
-      <div class="copy-row">
-        <label for="new-key" class="visually-hidden">
-          The new service key
-        </label>
-        <input id="new-key" class="mono" readOnly value={created.key} onFocus={(e) => e.currentTarget.select()} />
-        <button type="button" class="primary" onClick={copy}>
-          Copy
-        </button>
-      </div>
-      {copied && <p role="status">{copied}</p>}
-      <button type="button" onClick={onDone}>
-        Done, I have stored it
-      </button>
-    </section>
+    <CopyOnce
+      id="new-key"
+      title={`Service key “${created.name}” created`}
+      label="The new service key"
+      value={created.key}
+      explanation="Copy it now: it is shown only this once, and the broker keeps only its hash."
+      onDone={onDone}
+    />
   );
 }
 
