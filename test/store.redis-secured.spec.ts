@@ -4,7 +4,7 @@ import { RedisStore } from '../src/store/redis.store';
 import { ADMIN_KEY, ENCRYPTION_KEY, eventually } from './support/broker';
 import { spawnBroker, waitForOutput, type BrokerProcess } from './support/broker-process';
 import { FakePipedream } from './support/fake-pipedream';
-import { freePort } from './support/redis-server';
+import { freePort, type RedisTlsFiles } from './support/redis-server';
 import {
   startRedisCluster,
   startRedisSentinel,
@@ -18,8 +18,8 @@ import { describeStoreContract } from './store-contract';
 /**
  * REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS against Redis set up as a careful operator would: the
  * default user off, the broker's own ACL user allowed only its key prefix and channels, and a Cluster
- * that speaks TLS only (clients, replication and the cluster bus), with a certificate of a private CA
- * the broker process trusts through NODE_EXTRA_CA_CERTS.
+ * and a Sentinel setup that speak TLS only (clients, replication, the cluster bus, the Sentinels), with a
+ * certificate of a private CA the broker process trusts through NODE_EXTRA_CA_CERTS.
  */
 
 jest.setTimeout(120_000);
@@ -68,9 +68,20 @@ describe('Redis Sentinel with an ACL user (REDIS_USERNAME, REDIS_PASSWORD)', () 
   });
 });
 
-describe('Redis Cluster over TLS with an ACL user (REDIS_TLS=true)', () => {
+const TLS_TOPOLOGIES = [
+  {
+    name: 'a Redis Cluster',
+    start: (tls: RedisTlsFiles) => startRedisCluster({ masters: 3, replicas: 1, acl: BROKER, tls }),
+  },
+  {
+    name: 'Sentinels (TLS to the Sentinels too)',
+    start: (tls: RedisTlsFiles) => startRedisSentinel({ replicas: 1, sentinels: 3, acl: BROKER, tls }),
+  },
+];
+
+describe.each(TLS_TOPOLOGIES)('$name over TLS only, with an ACL user (REDIS_TLS=true)', ({ start }) => {
   const pki = new TestPki();
-  let cluster: RedisTopologyHandle;
+  let redis: RedisTopologyHandle;
   let upstream: FakePipedream;
   let broker: BrokerProcess;
   let http: ReturnType<typeof request>;
@@ -79,13 +90,12 @@ describe('Redis Cluster over TLS with an ACL user (REDIS_TLS=true)', () => {
   beforeAll(async () => {
     caFile = pki.ca('redis-ca').path;
     pki.issue('redis-ca', 'redis', 'localhost', { san: 'IP:127.0.0.1,DNS:localhost', usage: 'serverAuth,clientAuth' });
-    const tls = { certFile: join(pki.dir, 'redis.pem'), keyFile: join(pki.dir, 'redis.key'), caFile };
-    cluster = await startRedisCluster({ masters: 3, replicas: 1, acl: BROKER, tls });
+    redis = await start({ certFile: join(pki.dir, 'redis.pem'), keyFile: join(pki.dir, 'redis.key'), caFile });
     upstream = await FakePipedream.start();
     const port = await freePort();
     broker = spawnBroker({
-      ...topologyEnv(cluster),
-      REDIS_KEY_PREFIX: prefix('c'),
+      ...topologyEnv(redis),
+      REDIS_KEY_PREFIX: prefix('tls'),
       NODE_EXTRA_CA_CERTS: caFile,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -101,12 +111,12 @@ describe('Redis Cluster over TLS with an ACL user (REDIS_TLS=true)', () => {
     broker?.child.kill('SIGTERM');
     await broker?.exited;
     await upstream?.stop();
-    await cluster?.stop();
+    await redis?.stop();
     pki.remove();
   });
 
   it('is given the TLS and ACL variables, is ready, registers a client and serves its token', async () => {
-    expect(topologyEnv(cluster)).toMatchObject({ REDIS_TLS: 'true', REDIS_USERNAME: BROKER.username });
+    expect(topologyEnv(redis)).toMatchObject({ REDIS_TLS: 'true', REDIS_USERNAME: BROKER.username });
     await eventually(async () => (await http.get('/health/ready')).status === 200, 15_000);
     upstream.addClient('c1', 's1');
 

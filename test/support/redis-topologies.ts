@@ -190,18 +190,21 @@ export const SENTINEL_MASTER = 'tbmaster';
 
 /** A master with `replicas` replicas, watched by `sentinels` Sentinels (quorum: a majority of them). */
 export async function startRedisSentinel(
-  options: { replicas?: number; sentinels?: number; acl?: RedisAclUser } = {},
+  options: { replicas?: number; sentinels?: number } & NodeAccess = {},
 ): Promise<RedisTopologyHandle> {
   const replicaCount = options.replicas ?? 2;
   const sentinelCount = options.sentinels ?? 3;
+  const access: NodeAccess = { acl: options.acl, tls: options.tls };
   const nodes: RedisServerHandle[] = [];
   const sentinels: RedisServerHandle[] = [];
   try {
-    const master = await startRedisServer({ appendonly: true, args: aclArgs(options.acl) });
+    const master = await startRedisServer({ appendonly: true, tls: options.tls, args: aclArgs(options.acl) });
     nodes.push(master);
     for (let index = 0; index < replicaCount; index += 1) {
       const replicaOf = ['--replicaof', '127.0.0.1', String(master.port)];
-      nodes.push(await startRedisServer({ appendonly: true, args: [...replicaOf, ...aclArgs(options.acl)] }));
+      nodes.push(
+        await startRedisServer({ appendonly: true, tls: options.tls, args: [...replicaOf, ...aclArgs(options.acl)] }),
+      );
     }
     await until('the replicas', () =>
       withConnection(
@@ -210,20 +213,24 @@ export async function startRedisSentinel(
           const info = await redis.info('replication');
           return (info.match(/^slave\d+:.*state=online/gm) ?? []).length === replicaCount;
         },
-        { acl: options.acl },
+        access,
       ),
     );
     const quorum = Math.floor(sentinelCount / 2) + 1;
     for (let index = 0; index < sentinelCount; index += 1) {
-      sentinels.push(await startSentinel(master.port, quorum, options.acl));
+      sentinels.push(await startSentinel(master.port, quorum, access));
     }
     await until('the sentinels', async () => {
       for (const { port } of sentinels) {
-        const known = await withConnection(port, async (redis) => {
-          const replicasSeen = (await redis.call('SENTINEL', 'REPLICAS', SENTINEL_MASTER)) as unknown[];
-          const sentinelsSeen = (await redis.call('SENTINEL', 'SENTINELS', SENTINEL_MASTER)) as unknown[];
-          return replicasSeen.length === replicaCount && sentinelsSeen.length === sentinelCount - 1;
-        });
+        const known = await withConnection(
+          port,
+          async (redis) => {
+            const replicasSeen = (await redis.call('SENTINEL', 'REPLICAS', SENTINEL_MASTER)) as unknown[];
+            const sentinelsSeen = (await redis.call('SENTINEL', 'SENTINELS', SENTINEL_MASTER)) as unknown[];
+            return replicasSeen.length === replicaCount && sentinelsSeen.length === sentinelCount - 1;
+          },
+          { tls: options.tls },
+        );
         if (!known) return false;
       }
       return true;
@@ -239,7 +246,7 @@ export async function startRedisSentinel(
       masterName: SENTINEL_MASTER,
       username: options.acl?.username ?? null,
       password: options.acl?.password ?? null,
-      tls: false,
+      tls: options.tls !== undefined,
     },
     nodes,
     sentinels,
@@ -247,15 +254,28 @@ export async function startRedisSentinel(
   };
 }
 
-/** A Sentinel (no password of its own) that reaches the data nodes as the infrastructure user when they have ACLs. */
-async function startSentinel(masterPort: number, quorum: number, acl?: RedisAclUser): Promise<RedisServerHandle> {
+/**
+ * A Sentinel (no password of its own) that reaches the data nodes as the infrastructure user when they have
+ * ACLs; with TLS, it listens with TLS only and speaks TLS to the data nodes (tls-replication).
+ */
+async function startSentinel(masterPort: number, quorum: number, { acl, tls }: NodeAccess): Promise<RedisServerHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tb-sentinel-'));
   const config = join(dir, 'sentinel.conf');
   writeFileSync(
     config,
     [
-      `port ${port}`,
+      ...(tls
+        ? [
+            'port 0',
+            `tls-port ${port}`,
+            `tls-cert-file ${tls.certFile}`,
+            `tls-key-file ${tls.keyFile}`,
+            `tls-ca-cert-file ${tls.caFile}`,
+            'tls-auth-clients no',
+            'tls-replication yes',
+          ]
+        : [`port ${port}`]),
       'bind 127.0.0.1',
       `dir ${dir}`,
       `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${masterPort} ${quorum}`,
@@ -274,8 +294,8 @@ async function startSentinel(masterPort: number, quorum: number, acl?: RedisAclU
   const child = spawn('redis-server', [config, '--sentinel', '--loglevel', 'warning'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const url = `redis://127.0.0.1:${port}`;
-  await waitForRedis(url, child);
+  const url = `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
+  await waitForRedis(url, child, tls);
   return {
     url,
     port,

@@ -66,7 +66,9 @@ function createNodeClient(topology: Exclude<RedisTopology, { kind: 'cluster' }>,
     sentinels: topology.sentinels,
     name: topology.masterName,
     role: 'master',
+    // REDIS_TLS=true is TLS everywhere: to the data nodes the Sentinels name, and to the Sentinels themselves.
     enableTLSForSentinelMode: topology.tls,
+    ...(topology.tls ? { sentinelTLS: {} } : {}),
     sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
     // Follows +switch-master at once instead of waiting for the old master's connection to fail.
     failoverDetector: true,

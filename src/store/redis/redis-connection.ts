@@ -251,6 +251,12 @@ export function reportOutages(
 
 export async function closeConnection(connection: RedisClient): Promise<void> {
   markClosedOnPurpose(connection);
+  if (isSentinelClient(connection)) {
+    // disconnect() also closes the Sentinel connections of ioredis's failover detector, which quit() leaves
+    // open (they kept a test process alive after its last test), even once the client itself has ended.
+    connection.disconnect();
+    return;
+  }
   if (connection.status === 'end') return;
   if (connection.status === 'ready') {
     try {
@@ -261,4 +267,8 @@ export async function closeConnection(connection: RedisClient): Promise<void> {
     }
   }
   connection.disconnect();
+}
+
+function isSentinelClient(connection: RedisClient): boolean {
+  return !(connection instanceof Cluster) && (connection.options.sentinels?.length ?? 0) > 0;
 }
