@@ -93,7 +93,7 @@ export class ClientsService {
     await this.refresh.caughtUp(BATCH_BACKLOG_WAIT_MS, true);
     let duplicates: (DuplicateClientError | null)[];
     const ids = chunk.map(({ entry }) => entry.client.id);
-    const dueAt = this.refresh.registering(ids);
+    const dueAt = this.refresh.registering(ids, true);
     try {
       duplicates = await this.store.insertClients(
         chunk.map(({ entry }) => entry),

@@ -89,10 +89,13 @@ export class RefreshFacade {
    * returns the due time of their first fetches, to store them with. It is
    * now unless first fetches are queued; then it is spread after them, at the
    * pace the upstream takes beside the refreshes of held tokens, so those
-   * are never queued behind an import. A GET still fetches a pending client's token at once.
+   * are never queued behind an import. With `batch` (an import), they are
+   * put off until no batch has been stored here for a moment (see
+   * RefreshScheduler), so an import does not pay for them as it goes. A GET
+   * still fetches a pending client's token at once.
    */
-  registering(ids: readonly string[]): number {
-    return this.scheduler.expectFirstFetches(ids);
+  registering(ids: readonly string[], batch = false): number {
+    return this.scheduler.expectFirstFetches(ids, batch);
   }
 
   /** Clients announced by registering() that were not stored after all. */

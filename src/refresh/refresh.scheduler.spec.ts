@@ -221,6 +221,47 @@ describe('RefreshScheduler', () => {
     expect([...refreshedAt.values()].every((times) => times.length === 1)).toBe(true);
   });
 
+  it("puts a batch's first fetches off while batches keep coming, then takes them ahead; their due time is the fallback", async () => {
+    const recording = recordingRefresher(10);
+    const { refreshedAt } = recording;
+    // As the real refresher does: a refresh that landed schedules the next one (here, far away).
+    const refresher = {
+      refresh: async (id: string) => {
+        await recording.refresher.refresh(id, 'scheduled');
+        await store.setDue(id, Date.now() + 3_600_000);
+      },
+    } as unknown as Refresher;
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+    const startedAt = Date.now();
+    const imported: string[] = [];
+    // Five batches 200 ms apart: an import going on for 800 ms.
+    for (let batch = 0; batch < 5; batch += 1) {
+      const ids = Array.from({ length: 8 }, (_, index) => `cl_batch${batch}_${index}`);
+      const dueAt = scheduler.expectFirstFetches(ids, true);
+      // Its schedule entry: a minute after the pacer's time, for another replica or a crash.
+      expect(dueAt).toBeGreaterThanOrEqual(Date.now() + 60_000);
+      for (const id of ids) await store.setDue(id, dueAt);
+      scheduler.firstFetchesStored(ids);
+      scheduler.pump();
+      imported.push(...ids);
+      await jest.advanceTimersByTimeAsync(200);
+    }
+    const importEndedAt = startedAt + 800;
+    // Meanwhile a held token's refresh is not held back by the import.
+    expect(refreshedAt.size).toBe(0);
+    await store.setDue('cl_held', Date.now());
+    scheduler.pump();
+    await until(() => refreshedAt.has('cl_held'), 100);
+
+    await until(() => imported.every((id) => refreshedAt.has(id)), 5_000);
+    const firstAt = imported.map((id) => refreshedAt.get(id)![0]);
+    // None while batches came, all within half a second of the import's end, each once.
+    expect(Math.min(...firstAt)).toBeGreaterThanOrEqual(importEndedAt + 500);
+    expect(Math.max(...firstAt)).toBeLessThan(importEndedAt + 1_000);
+    await jest.advanceTimersByTimeAsync(70_000);
+    expect(imported.every((id) => refreshedAt.get(id)!.length === 1)).toBe(true);
+  });
+
   it("a batch's caughtUp waits after a held token's refresh was claimed late, until one is claimed on time", async () => {
     const { refresher, refreshedAt } = recordingRefresher(0);
     await store.setDue('cl_late', Date.now() - 1_000);

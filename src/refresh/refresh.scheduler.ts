@@ -43,6 +43,16 @@ const AHEAD_SHARE_OF_SLOTS = 0.75;
  * event loop): first fetches taken ahead are halved, and batches wait.
  */
 const HELD_LATE_MS = 100;
+/**
+ * First fetches of a batch are put off while an import goes on: each would
+ * cost this process about as much CPU as registering several clients, and an
+ * import is work no one waits on, unlike a held token's refresh. They are
+ * taken ahead (startFirstFetchesAhead) once no batch was stored here for
+ * IMPORT_QUIET_MS; their schedule entry, this much later than the pacer's
+ * time, is the fallback when this replica is gone or the import runs long.
+ */
+const BATCH_FIRST_FETCH_DELAY_MS = 60_000;
+const IMPORT_QUIET_MS = 500;
 
 /**
  * Takes the clients that are due from the store's schedule (a sorted set, so
@@ -90,6 +100,8 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   private stopped = false;
   private lastTickAt: number | null = null;
   private failingSince: number | null = null;
+  /** When a batch was last announced here (expectFirstFetches): first fetches are not taken ahead while imports go on. */
+  private importSeenAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -256,6 +268,11 @@ export class RefreshScheduler implements OnApplicationBootstrap {
    * joins that run (the refresher coalesces).
    */
   private startFirstFetchesAhead(): void {
+    const importQuietAt = this.importSeenAt + IMPORT_QUIET_MS;
+    if (this.storedFirstFetches.size > 0 && Date.now() < importQuietAt) {
+      this.wakeBy(importQuietAt);
+      return;
+    }
     for (const id of this.storedFirstFetches) {
       if (this.stopped || this.running >= this.aheadLimit) return;
       this.storedFirstFetches.delete(id);
@@ -269,9 +286,10 @@ export class RefreshScheduler implements OnApplicationBootstrap {
    * store them with (see FirstFetchPacer). Announced before they are stored,
    * so that a claim that takes them at once still knows them for first fetches.
    */
-  expectFirstFetches(ids: readonly string[]): number {
+  expectFirstFetches(ids: readonly string[], batch = false): number {
     const now = Date.now();
-    const dueAt = this.pacer.dueAt(ids.length, now);
+    if (batch) this.importSeenAt = now;
+    const dueAt = this.pacer.dueAt(ids.length, now) + (batch ? BATCH_FIRST_FETCH_DELAY_MS : 0);
     const forgetAt = dueAt + FIRST_FETCH_MEMORY_MS;
     for (const id of ids) this.firstFetches.set(id, forgetAt);
     return dueAt;
