@@ -44,14 +44,17 @@ const AHEAD_SHARE_OF_SLOTS = 0.75;
  */
 const HELD_LATE_MS = 100;
 /**
- * First fetches of a batch are put off while an import goes on: each would
- * cost this process about as much CPU as registering several clients, and an
- * import is work no one waits on, unlike a held token's refresh. They are
- * taken ahead (startFirstFetchesAhead) once no batch was stored here for
- * IMPORT_QUIET_MS; their schedule entry, this much later than the pacer's
- * time, is the fallback when this replica is gone or the import runs long.
+ * First fetches of a batch are put off while an import goes on: each costs
+ * this process about as much CPU as registering three clients, and no one
+ * waits on an imported client's first token the way a service waits on a
+ * held one. They are taken ahead (startFirstFetchesAhead) once no batch was
+ * stored here for IMPORT_QUIET_MS; their schedule entry, this much later than
+ * the pacer's time, is the fallback when this replica is gone. Ten minutes,
+ * because a million-client import runs that long: with a minute, first fetches
+ * falling due during it took the CPU and Redis from it (batches of 1,000 went
+ * unanswered for two minutes at UPSTREAM_CONCURRENCY 64).
  */
-const BATCH_FIRST_FETCH_DELAY_MS = 60_000;
+const BATCH_FIRST_FETCH_DELAY_MS = 600_000;
 const IMPORT_QUIET_MS = 500;
 
 /**
