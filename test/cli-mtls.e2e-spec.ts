@@ -1,17 +1,12 @@
 import { X509Certificate, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { ADMIN_KEY, ENCRYPTION_KEY, eventually } from './support/broker';
-import { spawnBroker, type BrokerProcess } from './support/broker-process';
-import { CliRunner } from './support/cli-runner';
-import { freePort } from './support/redis-server';
+import { eventually } from './support/broker';
+import { CliRunner, startCliBroker, type CliBroker } from './support/cli-runner';
 import { TestPki, type Issued } from './support/test-pki';
-import { testRedisUrl, uniquePrefix } from './support/test-redis';
 
 /**
  * `clients add` and `clients rotate` of a tls_client_auth client from PEM
@@ -29,7 +24,7 @@ describe('token-broker clients with tls_client_auth', () => {
   let next: Issued;
   let rogue: Issued;
   let server: Server;
-  let broker: BrokerProcess;
+  let cliBroker: CliBroker;
   let baseUrl: string;
   let dir: string;
   const cli = new CliRunner(
@@ -55,31 +50,17 @@ describe('token-broker clients with tls_client_auth', () => {
       (req, res) => void answer(req, res),
     );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = await freePort();
-    broker = spawnBroker({
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: testRedisUrl(),
-      REDIS_KEY_PREFIX: uniquePrefix('climtls'),
-      BROKER_ADMIN_KEYS: ADMIN_KEY,
-      BROKER_ENCRYPTION_KEYS: ENCRYPTION_KEY,
+    cliBroker = await startCliBroker('climtls', {
       TOKEN_URL_ALLOWLIST: '127.0.0.1',
       DEFAULT_TOKEN_URL: `https://127.0.0.1:${(server.address() as AddressInfo).port}/oauth2/token`,
       NODE_EXTRA_CA_CERTS: serverCa.path,
-      SCHEDULER_TICK_MS: '100',
-      LOG_LEVEL: 'warn',
     });
-    baseUrl = `http://127.0.0.1:${port}`;
-    await eventually(async () => (await fetch(`${baseUrl}/health/ready`)).status === 200, 30_000, 100);
-    dir = mkdtempSync(join(tmpdir(), 'tb-cli-mtls-'));
+    ({ baseUrl, dir } = cliBroker);
   });
   afterAll(async () => {
-    broker?.child.kill('SIGTERM');
-    await broker?.exited;
+    await cliBroker?.stop();
     await new Promise((resolve) => server?.close(resolve));
     pki.remove();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {

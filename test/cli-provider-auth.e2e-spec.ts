@@ -1,10 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jwkThumbprint } from '../src/client-auth/key-material';
-import { ADMIN_KEY, ENCRYPTION_KEY, eventually, randomSecret } from './support/broker';
-import { spawnBroker, type BrokerProcess } from './support/broker-process';
-import { CliRunner } from './support/cli-runner';
+import { ADMIN_KEY, eventually, randomSecret } from './support/broker';
+import { CliRunner, startCliBroker, type CliBroker } from './support/cli-runner';
 import {
   keyPairFor,
   serviceClient,
@@ -12,8 +10,6 @@ import {
   type OidcProvider,
   type TestKeyPair,
 } from './support/oidc-provider';
-import { freePort } from './support/redis-server';
-import { testRedisUrl, uniquePrefix } from './support/test-redis';
 
 /**
  * The CLI's provider settings end to end: the built binary against a broker
@@ -38,7 +34,7 @@ describe('token-broker clients with private_key_jwt against oidc-provider', () =
   const rsa = keyPairFor('RS256', 'rs-1');
   const ed = keyPairFor('EdDSA', 'ed-1');
   let provider: OidcProvider;
-  let broker: BrokerProcess;
+  let cliBroker: CliBroker;
   let baseUrl: string;
   let dir: string;
   const cli = new CliRunner(
@@ -67,31 +63,17 @@ describe('token-broker clients with private_key_jwt against oidc-provider', () =
         jwks: { keys: [ed.jwk] },
       }),
     ]);
-    const port = await freePort();
-    broker = spawnBroker({
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: testRedisUrl(),
-      REDIS_KEY_PREFIX: uniquePrefix('clipk'),
-      BROKER_ADMIN_KEYS: ADMIN_KEY,
-      BROKER_ENCRYPTION_KEYS: ENCRYPTION_KEY,
+    cliBroker = await startCliBroker('clipk', {
       TOKEN_URL_ALLOWLIST: 'http://127.0.0.1',
       DEFAULT_TOKEN_URL: provider.tokenUrl,
       MIN_TOKEN_TTL_SECONDS: '2',
-      SCHEDULER_TICK_MS: '100',
       FORCE_REFRESH_MIN_INTERVAL_SECONDS: '1',
-      LOG_LEVEL: 'warn',
     });
-    baseUrl = `http://127.0.0.1:${port}`;
-    await eventually(async () => (await fetch(`${baseUrl}/health/ready`)).status === 200, 30_000, 100);
-    dir = mkdtempSync(join(tmpdir(), 'tb-cli-pk-'));
+    ({ baseUrl, dir } = cliBroker);
   });
   afterAll(async () => {
-    broker?.child.kill('SIGTERM');
-    await broker?.exited;
+    await cliBroker?.stop();
     await provider?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const keyFile = (pair: TestKeyPair) => cli.file(pair.pem, 'key.pem');

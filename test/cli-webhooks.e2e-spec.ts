@@ -1,11 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ADMIN_KEY, ENCRYPTION_KEY, eventually, randomSecret } from './support/broker';
-import { spawnBroker, type BrokerProcess } from './support/broker-process';
-import { CliRunner } from './support/cli-runner';
-import { freePort } from './support/redis-server';
-import { testRedisUrl, uniquePrefix } from './support/test-redis';
+import { ADMIN_KEY, eventually, randomSecret } from './support/broker';
+import { CliRunner, startCliBroker, type CliBroker } from './support/cli-runner';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 /**
@@ -22,7 +16,7 @@ const UNKNOWN_ID = 'wh_000000000000000000000000';
 
 describe('token-broker webhooks against a broker process', () => {
   let receiver: WebhookReceiver;
-  let broker: BrokerProcess;
+  let cliBroker: CliBroker;
   let baseUrl: string;
   let dir: string;
   const cli = new CliRunner(
@@ -35,31 +29,17 @@ describe('token-broker webhooks against a broker process', () => {
 
   beforeAll(async () => {
     receiver = await WebhookReceiver.start();
-    const port = await freePort();
-    broker = spawnBroker({
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: testRedisUrl(),
-      REDIS_KEY_PREFIX: uniquePrefix('cliwh'),
-      BROKER_ADMIN_KEYS: ADMIN_KEY,
-      BROKER_ENCRYPTION_KEYS: ENCRYPTION_KEY,
+    cliBroker = await startCliBroker('cliwh', {
       // Loopback receivers over plain http, as test/webhooks.e2e-spec.ts allows them; any other host is refused.
       WEBHOOK_URL_ALLOWLIST: 'http://127.0.0.1',
       WEBHOOK_RETRY_SECONDS: '1,1',
       WEBHOOK_TIMEOUT_MS: '1000',
-      SCHEDULER_TICK_MS: '100',
-      LOG_LEVEL: 'warn',
     });
-    baseUrl = `http://127.0.0.1:${port}`;
-    await eventually(async () => (await fetch(`${baseUrl}/health/ready`)).status === 200, 30_000, 100);
-    dir = mkdtempSync(join(tmpdir(), 'tb-cli-wh-'));
+    ({ baseUrl, dir } = cliBroker);
   });
   afterAll(async () => {
-    broker?.child.kill('SIGTERM');
-    await broker?.exited;
+    await cliBroker?.stop();
     await receiver?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
   beforeEach(() => {
     receiver.received.length = 0;

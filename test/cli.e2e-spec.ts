@@ -1,13 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakePipedream } from './support/fake-pipedream';
-import { ADMIN_KEY, ENCRYPTION_KEY, eventually, randomSecret } from './support/broker';
-import { spawnBroker, waitForOutput, type BrokerProcess } from './support/broker-process';
-import { freePort } from './support/redis-server';
-import { testRedisUrl, uniquePrefix } from './support/test-redis';
+import { ADMIN_KEY, eventually, randomSecret } from './support/broker';
+import { waitForOutput } from './support/broker-process';
+import { startCliBroker, type CliBroker } from './support/cli-runner';
 
 /**
  * The built `token-broker` binary, run as a process against a real broker
@@ -28,7 +26,7 @@ interface CliRun {
 
 describe('token-broker CLI against a broker process', () => {
   let upstream: FakePipedream;
-  let broker: BrokerProcess;
+  let cliBroker: CliBroker;
   let baseUrl: string;
   let dir: string;
   /** Every argv the test gave the CLI, and everything it printed: checked for secrets at the end. */
@@ -39,30 +37,16 @@ describe('token-broker CLI against a broker process', () => {
   beforeAll(async () => {
     if (!existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: run \`npm run build\` (npm test does it first)`);
     upstream = await FakePipedream.start({ expiresIn: 3600 });
-    const port = await freePort();
-    broker = spawnBroker({
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: testRedisUrl(),
-      REDIS_KEY_PREFIX: uniquePrefix('cli'),
-      BROKER_ADMIN_KEYS: ADMIN_KEY,
-      BROKER_ENCRYPTION_KEYS: ENCRYPTION_KEY,
+    cliBroker = await startCliBroker('cli', {
       TOKEN_URL_ALLOWLIST: 'http://127.0.0.1',
       DEFAULT_TOKEN_URL: upstream.tokenUrl,
       PIPEDREAM_API_BASE: upstream.baseUrl,
-      SCHEDULER_TICK_MS: '100',
-      LOG_LEVEL: 'warn',
     });
-    baseUrl = `http://127.0.0.1:${port}`;
-    await eventually(async () => (await fetch(`${baseUrl}/health/ready`)).status === 200, 30_000, 100);
-    dir = mkdtempSync(join(tmpdir(), 'tb-cli-'));
+    ({ baseUrl, dir } = cliBroker);
   });
   afterAll(async () => {
-    broker?.child.kill('SIGTERM');
-    await broker?.exited;
+    await cliBroker?.stop();
     await upstream?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   function start(args: string[], options: { key?: string; input?: string } = {}): ChildProcess {

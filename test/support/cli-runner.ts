@@ -1,7 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_KEY, randomSecret } from './broker';
+import { ADMIN_KEY, ENCRYPTION_KEY, eventually, randomSecret } from './broker';
+import { spawnBroker } from './broker-process';
+import { freePort } from './redis-server';
+import { testRedisUrl, uniquePrefix } from './test-redis';
 
 /** The built `token-broker` binary; `npm test` builds it first (the pretest script). */
 export const CLI_JS = join(__dirname, '..', '..', 'dist', 'cli', 'token-broker.js');
@@ -80,4 +84,53 @@ export class CliRunner {
       expect({ secret, printed: printed.includes(secret) }).toEqual({ secret, printed: false });
     }
   }
+}
+
+export interface CliBroker {
+  baseUrl: string;
+  /** A private directory for the files the test gives the CLI. */
+  dir: string;
+  /** SIGTERM to the broker, awaited; then the directory removed. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The broker the CLI suites run against: a process on the run's Redis under
+ * a key prefix of its own, with the test admin and encryption keys, ready
+ * before this resolves; `env` adds to or overrides the defaults.
+ */
+export async function startCliBroker(name: string, env: Record<string, string>): Promise<CliBroker> {
+  const port = await freePort();
+  const broker = spawnBroker({
+    NODE_ENV: 'test',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    REDIS_URL: testRedisUrl(),
+    REDIS_KEY_PREFIX: uniquePrefix(name),
+    BROKER_ADMIN_KEYS: ADMIN_KEY,
+    BROKER_ENCRYPTION_KEYS: ENCRYPTION_KEY,
+    SCHEDULER_TICK_MS: '100',
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  const stopBroker = async () => {
+    broker.child.kill('SIGTERM');
+    await broker.exited;
+  };
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    await eventually(async () => (await fetch(`${baseUrl}/health/ready`)).status === 200, 30_000, 100);
+  } catch (error) {
+    await stopBroker();
+    throw error;
+  }
+  const dir = mkdtempSync(join(tmpdir(), `tb-${name}-`));
+  return {
+    baseUrl,
+    dir,
+    stop: async () => {
+      await stopBroker();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
