@@ -93,7 +93,10 @@ function createTracker(ctx) {
       polling = false;
     }
   };
+  // The broker's CPU seconds over time, for the timeline (latenessTimeline).
+  tracker.cpuSamples = [];
   const timer = setInterval(() => {
+    if (ctx.broker) tracker.cpuSamples.push([Date.now(), procs.cpuSeconds(ctx.broker.child.pid)]);
     tracker.track();
     tracker.pollDues().catch((error) => log(`schedule poll failed: ${error.message}`));
   }, 500);
@@ -222,6 +225,48 @@ function lateness(tracker) {
   return { late, intervals, unmatched, early };
 }
 
+/**
+ * Lateness over time, to tell when refreshes fell behind: per 30 s of issue
+ * time (from the first first token), the first tokens and refreshes the fake
+ * issued in it, and the lateness of those refreshes (p99, max, over 1 s).
+ */
+function latenessTimeline(tracker, bucketMs = 30_000) {
+  const buckets = new Map();
+  const bucketOf = (at) => {
+    const key = Math.floor(at / bucketMs);
+    let bucket = buckets.get(key);
+    if (!bucket) buckets.set(key, (bucket = { firstTokens: 0, late: [] }));
+    return bucket;
+  };
+  for (const [clientId, times] of tracker.issuedAt) {
+    if (times.length > 0) bucketOf(times[0]).firstTokens++;
+    const dues = tracker.dueAfter.get(clientId) ?? [];
+    for (let k = 1; k < times.length && k <= 2; k++) {
+      if (dues[k - 1] !== undefined) bucketOf(times[k]).late.push((times[k] - dues[k - 1]) / 1000);
+    }
+  }
+  const keys = [...buckets.keys()].sort((a, b) => a - b);
+  const samples = tracker.cpuSamples;
+  const brokerCores = (from, to) => {
+    const start = samples.find(([at]) => at >= from);
+    const end = samples.findLast(([at]) => at <= to);
+    return start && end && end[0] > start[0] ? round((end[1] - start[1]) / ((end[0] - start[0]) / 1000), 2) : null;
+  };
+  return keys.map((key) => {
+    const { firstTokens, late } = buckets.get(key);
+    late.sort((a, b) => a - b);
+    return {
+      fromSeconds: (key - keys[0]) * (bucketMs / 1000),
+      brokerCores: brokerCores(key * bucketMs, (key + 1) * bucketMs),
+      firstTokens,
+      refreshes: late.length,
+      p99: late.length ? round(percentile(late, 99), 3) : null,
+      max: late.length ? round(late.at(-1), 3) : null,
+      over1s: late.filter((l) => l > 1).length,
+    };
+  });
+}
+
 /** The cycles' figures: tokens and upstream requests per client, lateness, lag histogram, CPU. */
 function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter) {
   const { issuedAt } = tracker;
@@ -262,6 +307,7 @@ function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter) {
       max: round(late.at(-1), 3),
       over1s: late.filter((l) => l > 1).length,
     },
+    latenessTimeline: latenessTimeline(tracker),
     intervalSeconds: {
       min: round(intervals[0], 2),
       p50: round(percentile(intervals, 50), 2),

@@ -262,6 +262,32 @@ describe('RefreshScheduler', () => {
     expect(imported.every((id) => refreshedAt.get(id)!.length === 1)).toBe(true);
   });
 
+  it('takes first fetches ahead at full speed again once no held token is late, even with none falling due', async () => {
+    const recording = recordingRefresher(100);
+    const { refreshedAt } = recording;
+    const refresher = {
+      refresh: async (id: string) => {
+        await recording.refresher.refresh(id, 'scheduled');
+        await store.setDue(id, Date.now() + 3_600_000);
+      },
+    } as unknown as Refresher;
+    // Held tokens' refreshes claimed late, one claim after another: first fetches taken ahead are cut to one slot.
+    for (let index = 0; index < 4; index += 1) await store.setDue(`cl_late_${index}`, Date.now() - 1_000);
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+    await until(() => refreshedAt.size === 4, 1_000);
+    await jest.advanceTimersByTimeAsync(200);
+
+    const imported = Array.from({ length: 30 }, (_, index) => `cl_imported_${index}`);
+    const dueAt = scheduler.expectFirstFetches(imported, true);
+    for (const id of imported) await store.setDue(id, dueAt);
+    scheduler.firstFetchesStored(imported);
+    scheduler.pump();
+    const quietAt = Date.now() + 500;
+    await until(() => imported.every((id) => refreshedAt.has(id)), 5_000);
+    // No held refresh falls due meanwhile, so none is late: three slots of four again, 10 turns of 100 ms (one slot: 3 s).
+    expect(Date.now() - quietAt).toBeLessThan(1_300);
+  });
+
   it("a batch's caughtUp waits after a held token's refresh was claimed late, until one is claimed on time", async () => {
     const { refresher, refreshedAt } = recordingRefresher(0);
     await store.setDue('cl_late', Date.now() - 1_000);

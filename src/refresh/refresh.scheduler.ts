@@ -235,13 +235,16 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     if (!this.backlogged && nextDueAt !== null) this.wakeBy(Math.max(nextDueAt, Date.now() + CLAIM_BATCH_WINDOW_MS));
   }
 
-  /** Halves the first fetches taken ahead while held tokens' refreshes are claimed late; adds one back per claim on time. */
+  /**
+   * Halves the first fetches taken ahead while held tokens' refreshes are
+   * claimed late; adds one back per claim on time, and per claim that found
+   * no held token due with slots to spare (none was late: after an import,
+   * whose batches made them late, first fetches may run long before any held
+   * token falls due, and must not crawl on one slot meanwhile).
+   */
   private followHeldLateness(held: number, worstLateMs: number): void {
-    if (held === 0) {
-      if (!this.backlogged) this.heldLate = false;
-      return;
-    }
-    this.heldLate = worstLateMs >= HELD_LATE_MS;
+    if (held === 0 && this.backlogged) return;
+    this.heldLate = held > 0 && worstLateMs >= HELD_LATE_MS;
     this.aheadLimit = this.heldLate
       ? Math.max(1, Math.floor(this.aheadLimit / 2))
       : Math.min(this.aheadSlots, this.aheadLimit + 1);
