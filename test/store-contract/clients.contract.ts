@@ -80,6 +80,20 @@ export function describeClientsContract(store: () => ClientStore & ScheduleStore
       expect(claimed.due.map((due) => due.id).sort()).toEqual(['cl_a', 'cl_b', 'cl_c']);
     });
 
+    it("lists a batch spread over workspaces in each workspace's index, and counts each client once", async () => {
+      const entries = ['cl_a', 'cl_b', 'cl_c', 'cl_d'].map((id, index) =>
+        makeEntry(id, { workspaceId: index % 2 === 0 ? 'o_one' : 'o_two' }),
+      );
+      expect(await store().insertClients(entries, 1_000)).toEqual([null, null, null, null]);
+
+      expect((await store().listClients({ workspaceId: 'o_one', limit: 10 })).map(idOf)).toEqual(['cl_a', 'cl_c']);
+      expect((await store().listClients({ workspaceId: 'o_two', limit: 10 })).map(idOf)).toEqual(['cl_b', 'cl_d']);
+      const stats = await store().tokenStats(10);
+      expect(stats.total).toBe(4);
+      expect(stats.byState.pending).toBe(4);
+      expect(stats.nextDueAt).toBe(1_000);
+    });
+
     it('answers a DuplicateClientError for a taken OAuth client id, and stores the others', async () => {
       await store().insertClient(makeEntry('cl_a', { clientId: 'shared' }), UNSCHEDULED);
       const outcomes = await store().insertClients(

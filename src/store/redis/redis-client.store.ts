@@ -10,6 +10,7 @@ import { insertArgs, updateArgs } from './redis-client-args';
 import { RedisClientIdReservations } from './redis-client-id-reservations';
 import { firstIndexSeq, type RedisCounters } from './redis-counters';
 import { noFailpoint, type Failpoint } from './failpoint';
+import { groupedBy, scoredMembers } from './grouped';
 import { queueScript } from './script-loader';
 import { RedisWebhookStore } from './redis-webhook.store';
 
@@ -118,8 +119,9 @@ export class RedisClientStore implements ClientStore {
     if (entries.length === 0) return [];
     const seq = firstIndexSeq();
     // As in insertClient: each client is due within REPAIR_WITHIN_MS before its hash exists.
+    const repairAt = Date.now() + REPAIR_WITHIN_MS;
     await this.connection.pipeline((pipeline) => {
-      for (const entry of entries) this.queueRepairWithin(pipeline, entry.client.id, 'or-add');
+      for (const [key, ids] of this.byScheduleShard(entries)) pipeline.zadd(key, 'LT', ...scoredMembers(ids, repairAt));
     });
     const created = await this.connection.pipeline((pipeline) => {
       for (const entry of entries) {
@@ -146,9 +148,17 @@ export class RedisClientStore implements ClientStore {
       status,
       workspaceId: client.workspaceId,
     }));
-    // Scheduled first, per client: if the rest is lost, the first claim lists and counts it (lockAndRead's repair).
-    await this.counters.indexAll(indexed, (pipeline, { id }) => pipeline.zadd(this.keys.schedule(id), dueAt, id));
+    // Scheduled first: if the rest is lost, the first claim lists and counts it (lockAndRead's repair).
+    await this.counters.indexAll(indexed, (pipeline) => {
+      for (const [key, ids] of this.byScheduleShard(stored)) pipeline.zadd(key, ...scoredMembers(ids, dueAt));
+    });
     return outcomes;
+  }
+
+  /** The entries' ids per schedule shard: one ZADD per shard for a batch. */
+  private byScheduleShard(entries: readonly ClientEntry[]): Map<string, string[]> {
+    const groups = groupedBy(entries, ({ client }) => this.keys.schedule(client.id));
+    return new Map([...groups].map(([key, group]) => [key, group.map(({ client }) => client.id)]));
   }
 
   async getClient(id: string): Promise<ClientEntry | null> {

@@ -3,6 +3,7 @@ import { failingScore, isFailingState, type StoreLogger } from '../store-helpers
 import { CLIENT_STATES, type ClientState, type ClientStatus, type TokenStats } from '../store.types';
 import type { PipelineStep, RedisConnection } from './redis-connection';
 import { parseEntry } from './redis-entry-codec';
+import { groupedBy, scoredMembers } from './grouped';
 import { minimum } from './schedule-shards';
 import { queueScript, type IndexChange } from './script-loader';
 
@@ -56,40 +57,44 @@ export class RedisCounters {
   }
 
   /**
-   * index() for many clients in two round trips: every index step in one
-   * pipeline (`before` queued ahead of each client's), then every mark cleared.
+   * index() for many clients in two round trips: `before`, then the listing
+   * entries (one ZADD per index key) and the counters (one script for all),
+   * then every mark cleared.
    */
-  async indexAll(
-    clients: readonly IndexedClient[],
-    before?: (pipeline: ChainableCommander, client: IndexedClient) => void,
-  ): Promise<void> {
+  async indexAll(clients: readonly IndexedClient[], before?: PipelineStep): Promise<void> {
     if (clients.length === 0) return;
-    await this.connection.pipeline((pipeline) => {
-      for (const client of clients) {
-        before?.(pipeline, client);
-        this.queueIndex(pipeline, client);
-      }
-    });
+    await this.connection.steps([...(before ? [before] : []), (pipeline) => this.queueIndexAll(pipeline, clients)]);
     await this.connection.pipeline((pipeline) => {
       for (const { id, seq } of clients) queueScript(pipeline, 'markIndexed', [this.keys.client(id)], [String(seq)]);
     });
   }
 
   /** The index step as pipeline commands: listing entries first, then the counters. */
-  queueIndex(pipeline: ChainableCommander, { id, seq, fresh, status, workspaceId }: IndexedClient): void {
-    pipeline.zadd(this.keys.clients, 0, id);
-    pipeline.zadd(this.keys.workspaceClients(workspaceId), 0, id);
-    const failing = isFailingState(status.state);
-    this.queueChange(pipeline, {
-      id,
-      state: status.state,
-      seq: String(seq),
-      fresh,
-      failing,
-      score: failing ? failingScore(status) : undefined,
-      now: Date.now(),
-      removedKeepMs: REMOVED_KEEP_MS,
-    });
+  queueIndex(pipeline: ChainableCommander, client: IndexedClient): void {
+    pipeline.zadd(this.keys.clients, 0, client.id);
+    pipeline.zadd(this.keys.workspaceClients(client.workspaceId), 0, client.id);
+    this.queueChange(pipeline, changeOf(client));
+  }
+
+  private queueIndexAll(pipeline: ChainableCommander, clients: readonly IndexedClient[]): void {
+    pipeline.zadd(
+      this.keys.clients,
+      ...scoredMembers(
+        clients.map(({ id }) => id),
+        0,
+      ),
+    );
+    for (const [workspaceId, members] of groupedBy(clients, (client) => client.workspaceId)) {
+      pipeline.zadd(
+        this.keys.workspaceClients(workspaceId),
+        ...scoredMembers(
+          members.map(({ id }) => id),
+          0,
+        ),
+      );
+    }
+    const { stats, counted, failing, removed } = this.keys;
+    queueScript(pipeline, 'indexClients', [stats, counted, failing, removed], [clients.map(changeOf)]);
   }
 
   /** Uncounts a deleted client, for good: a late index step of an earlier write cannot count it again. */
@@ -184,6 +189,21 @@ export class RedisCounters {
     const { stats, counted, failing, removed } = this.keys;
     queueScript(pipeline, 'indexClient', [stats, counted, failing, removed], [change]);
   }
+}
+
+/** What the counters' script is told of a client as it is now. */
+function changeOf({ id, seq, fresh, status }: IndexedClient): IndexChange {
+  const failing = isFailingState(status.state);
+  return {
+    id,
+    state: status.state,
+    seq: String(seq),
+    fresh,
+    failing,
+    score: failing ? failingScore(status) : undefined,
+    now: Date.now(),
+    removedKeepMs: REMOVED_KEEP_MS,
+  };
 }
 
 function errorText(error: unknown): string {

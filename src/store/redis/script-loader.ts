@@ -118,6 +118,11 @@ export interface ScriptSignatures {
     [change: IndexChange],
     0 | 1
   >;
+  indexClients: Signature<
+    [counters: string, counted: string, failing: string, removed: string],
+    [changes: IndexChange[]],
+    number
+  >;
   markIndexed: Signature<[client: string], [seq: string], 0 | 1>;
   claimDue: Signature<[schedule: string], [now: number, leaseUntil: number, limit: number], [string[], string[]]>;
   lockAndRead: Signature<[lock: string, client: string], [owner: string, ttlMs: number], string[] | null>;
@@ -168,6 +173,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   deleteClient: true,
   replaceClientIdOwner: true,
   indexClient: true,
+  indexClients: true,
   markIndexed: true,
   claimDue: true,
   lockAndRead: true,
