@@ -209,7 +209,8 @@ async function importClients(ctx) {
 /** How long after the import every imported client held its first token (bounded wait). */
 async function awaitFirstTokens(ctx, imported) {
   const wanted = new Set(imported.clientIds);
-  const deadline = Date.now() + Math.max(30_000, imported.seconds * 3_000);
+  // First fetches go at the rate the upstream slots allow (about 1,500/s here): 2 ms per client leaves room.
+  const deadline = Date.now() + Math.max(30_000, imported.seconds * 3_000, wanted.size * 2);
   let scanned = 0;
   const seen = new Set();
   while (seen.size < wanted.size && Date.now() < deadline) {

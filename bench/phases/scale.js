@@ -59,7 +59,9 @@ async function scale(ctx) {
   };
   for (const b of out.cycles.latenessTimeline) {
     const late = b.refreshes ? `lateness p99 ${b.p99} s, max ${b.max} s, ${b.over1s} over 1 s` : '';
-    log(`scale: +${b.fromSeconds} s: broker ${b.brokerCores} cores, ${b.firstTokens} first tokens, ${b.refreshes} refreshes ${late}`);
+    log(
+      `scale: +${b.fromSeconds} s: broker ${b.brokerCores} cores, ${b.firstTokens} first tokens, ${b.refreshes} refreshes ${late}`,
+    );
   }
   scaleRows(out, registration);
   return out;

@@ -29,11 +29,18 @@ const BULK_WRITES_IN_FLIGHT = 8;
 const REFRESH_BACKLOG_WAIT_MS = 500;
 /**
  * Clients of a batch stored per store call: a few pipelines of this many
- * scripts each, short enough that Redis answers refreshes in between. Chunks
- * pass caughtUp one at a time. Their first fetches do not hold them back: the
- * refresh module spreads them (RefreshFacade.registering).
+ * scripts each, short enough that Redis answers refreshes in between. Their
+ * first fetches do not hold them back: the refresh module spreads them
+ * (RefreshFacade.registering).
  */
-const INSERT_CHUNK = 100;
+const INSERT_CHUNK = 250;
+/**
+ * Chunks stored at once, over all batches: while one waits on Redis, another
+ * is encoded. One at a time left this process idle a fifth of an import (on
+ * the bench: 3,900 clients/s with one, 5,400/s with four, refreshes of held
+ * tokens still on time, since each chunk passes caughtUp first).
+ */
+const CHUNKS_IN_FLIGHT = 4;
 /** A chunk of a batch (a bulk import, no person waiting on it) waits this long at most for refreshes of held tokens. */
 const BATCH_BACKLOG_WAIT_MS = 5_000;
 
@@ -46,8 +53,8 @@ interface NewClient {
 @Injectable()
 export class ClientsService {
   private readonly writes = new FifoLimiter(BULK_WRITES_IN_FLIGHT);
-  /** Batch chunks, one at a time: see INSERT_CHUNK. */
-  private readonly batchChunks = new FifoLimiter(1);
+  /** Batch chunks in flight: see CHUNKS_IN_FLIGHT. */
+  private readonly batchChunks = new FifoLimiter(CHUNKS_IN_FLIGHT);
 
   constructor(
     @Inject(BROKER_STORE) private readonly store: BrokerStore,
