@@ -61,6 +61,18 @@ describe('RefreshScheduler', () => {
     jest.useRealTimers();
   });
 
+  /** recordingRefresher that, as the real refresher does, schedules a landed refresh's next one (here, far away). */
+  function reschedulingRefresher(workMs: number) {
+    const recording = recordingRefresher(workMs);
+    const refresher = {
+      refresh: async (id: string) => {
+        await recording.refresher.refresh(id, 'scheduled');
+        await store.setDue(id, Date.now() + 3_600_000);
+      },
+    } as unknown as Refresher;
+    return { ...recording, refresher };
+  }
+
   function start(refresher: Refresher, env: Record<string, string>): RefreshScheduler {
     const events = new StoreEventsService(store);
     events.onModuleInit();
@@ -186,15 +198,7 @@ describe('RefreshScheduler', () => {
   });
 
   it('takes stored first fetches ahead of their due time while slots are idle, leaving a slot for held tokens', async () => {
-    const recording = recordingRefresher(100);
-    const { refreshedAt, mostAtOnce } = recording;
-    // As the real refresher does: a refresh that landed schedules the next one (here, far away).
-    const refresher = {
-      refresh: async (id: string) => {
-        await recording.refresher.refresh(id, 'scheduled');
-        await store.setDue(id, Date.now() + 3_600_000);
-      },
-    } as unknown as Refresher;
+    const { refresher, refreshedAt, mostAtOnce } = reschedulingRefresher(100);
     const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
     const startedAt = Date.now();
     // A first group never stored: it only pushes the next group's due time 625 ms away.
@@ -222,15 +226,7 @@ describe('RefreshScheduler', () => {
   });
 
   it("puts a batch's first fetches off while batches keep coming, then takes them ahead; their due time is the fallback", async () => {
-    const recording = recordingRefresher(10);
-    const { refreshedAt } = recording;
-    // As the real refresher does: a refresh that landed schedules the next one (here, far away).
-    const refresher = {
-      refresh: async (id: string) => {
-        await recording.refresher.refresh(id, 'scheduled');
-        await store.setDue(id, Date.now() + 3_600_000);
-      },
-    } as unknown as Refresher;
+    const { refresher, refreshedAt } = reschedulingRefresher(10);
     const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
     const startedAt = Date.now();
     const imported: string[] = [];
@@ -263,14 +259,7 @@ describe('RefreshScheduler', () => {
   });
 
   it('takes first fetches ahead at full speed again once no held token is late, even with none falling due', async () => {
-    const recording = recordingRefresher(100);
-    const { refreshedAt } = recording;
-    const refresher = {
-      refresh: async (id: string) => {
-        await recording.refresher.refresh(id, 'scheduled');
-        await store.setDue(id, Date.now() + 3_600_000);
-      },
-    } as unknown as Refresher;
+    const { refresher, refreshedAt } = reschedulingRefresher(100);
     // Held tokens' refreshes claimed late, one claim after another: first fetches taken ahead are cut to one slot.
     for (let index = 0; index < 4; index += 1) await store.setDue(`cl_late_${index}`, Date.now() - 1_000);
     const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
