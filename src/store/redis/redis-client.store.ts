@@ -82,7 +82,7 @@ export class RedisClientStore implements ClientStore {
     // A crash after the hash and before the schedule step leaves this entry: the client is claimed within
     // REPAIR_WITHIN_MS, then listed and counted (lockAndRead), or found gone and unscheduled (removeDue).
     const created = await this.connection.scriptAfter(
-      (pipeline) => this.queueRepairWithin(pipeline, client.id, 'or-add'),
+      (pipeline) => this.queueRepairWithin(pipeline, [client.id], 'or-add'),
       'insertClient',
       [this.keys.client(client.id)],
       [insertArgs(entry, seq)],
@@ -119,10 +119,8 @@ export class RedisClientStore implements ClientStore {
     if (entries.length === 0) return [];
     const seq = firstIndexSeq();
     // As in insertClient: each client is due within REPAIR_WITHIN_MS before its hash exists.
-    const repairAt = Date.now() + REPAIR_WITHIN_MS;
-    await this.connection.pipeline((pipeline) => {
-      for (const [key, ids] of this.byScheduleShard(entries)) pipeline.zadd(key, 'LT', ...scoredMembers(ids, repairAt));
-    });
+    const ids = entries.map(({ client }) => client.id);
+    await this.connection.pipeline((pipeline) => this.queueRepairWithin(pipeline, ids, 'or-add'));
     const created = await this.connection.pipeline((pipeline) => {
       for (const entry of entries) {
         queueScript(pipeline, 'insertClient', [this.keys.client(entry.client.id)], [insertArgs(entry, seq)]);
@@ -150,15 +148,15 @@ export class RedisClientStore implements ClientStore {
     }));
     // Scheduled first: if the rest is lost, the first claim lists and counts it (lockAndRead's repair).
     await this.counters.indexAll(indexed, (pipeline) => {
-      for (const [key, ids] of this.byScheduleShard(stored)) pipeline.zadd(key, ...scoredMembers(ids, dueAt));
+      const storedIds = stored.map(({ client }) => client.id);
+      for (const [key, group] of this.byScheduleShard(storedIds)) pipeline.zadd(key, ...scoredMembers(group, dueAt));
     });
     return outcomes;
   }
 
-  /** The entries' ids per schedule shard: one ZADD per shard for a batch. */
-  private byScheduleShard(entries: readonly ClientEntry[]): Map<string, string[]> {
-    const groups = groupedBy(entries, ({ client }) => this.keys.schedule(client.id));
-    return new Map([...groups].map(([key, group]) => [key, group.map(({ client }) => client.id)]));
+  /** Client ids per schedule shard: one ZADD per shard for a batch. */
+  private byScheduleShard(ids: readonly string[]): Map<string, string[]> {
+    return groupedBy(ids, (id) => this.keys.schedule(id));
   }
 
   async getClient(id: string): Promise<ClientEntry | null> {
@@ -199,7 +197,7 @@ export class RedisClientStore implements ClientStore {
     const args = updateArgs(id, expectedGeneration, change, releaseLockOf);
     const [outcome, unindexedSeq, state, status, workspaceId, ...events] = await this.connection.scriptAfter(
       (pipeline) => {
-        if (change.status) this.queueRepairWithin(pipeline, id);
+        if (change.status) this.queueRepairWithin(pipeline, [id]);
       },
       'updateClient',
       [this.keys.client(id), this.keys.lock(id)],
@@ -219,7 +217,7 @@ export class RedisClientStore implements ClientStore {
 
   async deleteClient(id: string): Promise<ClientEntry | null> {
     const fields = await this.connection.scriptAfter(
-      (pipeline) => this.queueRepairWithin(pipeline, id),
+      (pipeline) => this.queueRepairWithin(pipeline, [id]),
       'deleteClient',
       [this.keys.client(id), this.keys.lock(id)],
       [this.keys.events, clientEvent(id)],
@@ -264,13 +262,17 @@ export class RedisClientStore implements ClientStore {
   }
 
   /**
-   * Makes the client due within REPAIR_WITHIN_MS (never later than it was): see the class comment.
+   * Makes the clients due within REPAIR_WITHIN_MS (never later than they were): see the class comment.
    * 'or-add' also schedules a client that is not (an insert); otherwise only a scheduled one is moved.
+   * One ZADD per schedule shard, so a batch costs a command per shard rather than per client.
    */
-  private queueRepairWithin(pipeline: ChainableCommander, id: string, unscheduled?: 'or-add'): void {
+  private queueRepairWithin(pipeline: ChainableCommander, ids: readonly string[], unscheduled?: 'or-add'): void {
     const repairAt = Date.now() + REPAIR_WITHIN_MS;
-    if (unscheduled === 'or-add') pipeline.zadd(this.keys.schedule(id), 'LT', repairAt, id);
-    else pipeline.zadd(this.keys.schedule(id), 'XX', 'LT', repairAt, id);
+    for (const [key, group] of this.byScheduleShard(ids)) {
+      const members = scoredMembers(group, repairAt);
+      if (unscheduled === 'or-add') pipeline.zadd(key, 'LT', ...members);
+      else pipeline.zadd(key, 'XX', 'LT', ...members);
+    }
   }
 
   private idsAfter(indexKey: string, afterId: string | undefined, limit: number): Promise<string[]> {

@@ -77,21 +77,10 @@ export class RedisCounters {
   }
 
   private queueIndexAll(pipeline: ChainableCommander, clients: readonly IndexedClient[]): void {
-    pipeline.zadd(
-      this.keys.clients,
-      ...scoredMembers(
-        clients.map(({ id }) => id),
-        0,
-      ),
-    );
-    for (const [workspaceId, members] of groupedBy(clients, (client) => client.workspaceId)) {
-      pipeline.zadd(
-        this.keys.workspaceClients(workspaceId),
-        ...scoredMembers(
-          members.map(({ id }) => id),
-          0,
-        ),
-      );
+    const idsOf = (group: readonly IndexedClient[]) => group.map(({ id }) => id);
+    pipeline.zadd(this.keys.clients, ...scoredMembers(idsOf(clients), 0));
+    for (const [workspaceId, group] of groupedBy(clients, (client) => client.workspaceId)) {
+      pipeline.zadd(this.keys.workspaceClients(workspaceId), ...scoredMembers(idsOf(group), 0));
     }
     const { stats, counted, failing, removed } = this.keys;
     queueScript(pipeline, 'indexClients', [stats, counted, failing, removed], [clients.map(changeOf)]);
