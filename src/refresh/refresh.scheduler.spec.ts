@@ -258,6 +258,34 @@ describe('RefreshScheduler', () => {
     expect(imported.every((id) => refreshedAt.get(id)!.length === 1)).toBe(true);
   });
 
+  it("renews the fallbacks of a batch's first fetches it still holds: an import slower than their delay never goes ahead of held tokens", async () => {
+    // 2,400 first fetches on 3 slots of a second each: 800 s, longer than the 600 s their fallbacks wait.
+    const { refresher, refreshedAt } = reschedulingRefresher(1_000);
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '4' });
+    const imported = Array.from({ length: 2_400 }, (_, index) => `cl_imported_${index}`);
+    const fallbackAt = scheduler.expectFirstFetches(imported, true);
+    for (const id of imported) await store.setDue(id, fallbackAt);
+    scheduler.firstFetchesStored(imported);
+    scheduler.pump();
+    // Held tokens falling due after the first fallbacks would have, while hundreds of first fetches still wait.
+    const held = Array.from({ length: 20 }, (_, index) => ({
+      id: `cl_held_${index}`,
+      dueAt: fallbackAt + index * 5_000,
+    }));
+    for (const { id, dueAt } of held) await store.setDue(id, dueAt);
+
+    for (let step = 0; step < 820 && !imported.every((id) => refreshedAt.has(id)); step += 1) {
+      await jest.advanceTimersByTimeAsync(1_000);
+    }
+    expect(Date.now() - fallbackAt).toBeGreaterThan(100_000);
+    expect(imported.every((id) => refreshedAt.get(id)!.length === 1)).toBe(true);
+    // Each held token's refresh started within a claim of its due time: no fallback was claimed ahead of it.
+    for (const { id, dueAt } of held) expect(refreshedAt.get(id)![0] - dueAt).toBeLessThan(50);
+    // Nothing of the import is left in the schedule to fall due later.
+    await jest.advanceTimersByTimeAsync(700_000);
+    expect(imported.every((id) => refreshedAt.get(id)!.length === 1)).toBe(true);
+  });
+
   it('takes first fetches ahead at full speed again once no held token is late, even with none falling due', async () => {
     const { refresher, refreshedAt } = reschedulingRefresher(100);
     // Held tokens' refreshes claimed late, one claim after another: first fetches taken ahead are cut to one slot.

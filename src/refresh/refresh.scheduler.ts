@@ -6,6 +6,12 @@ import type { AppConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import { StoreEventsService } from '../store/store-events.service';
+import {
+  BATCH_FIRST_FETCH_DELAY_MS,
+  FALLBACK_RENEW_AHEAD_MS,
+  FirstFetchFallbacks,
+  type Fallbacks,
+} from './first-fetch-fallbacks';
 import { FirstFetchPacer } from './first-fetch-pacer';
 import { Refresher } from './refresher';
 
@@ -43,18 +49,9 @@ const AHEAD_SHARE_OF_SLOTS = 0.75;
  * event loop): first fetches taken ahead are halved, and batches wait.
  */
 const HELD_LATE_MS = 100;
-/**
- * First fetches of a batch are put off while an import goes on: each costs
- * this process about as much CPU as registering three clients, and no one
- * waits on an imported client's first token the way a service waits on a
- * held one. They are taken ahead (startFirstFetchesAhead) once no batch was
- * stored here for IMPORT_QUIET_MS; their schedule entry, this much later than
- * the pacer's time, is the fallback when this replica is gone. Ten minutes,
- * because a million-client import runs that long: with a minute, first fetches
- * falling due during it took the CPU and Redis from it (batches of 1,000 went
- * unanswered for two minutes at UPSTREAM_CONCURRENCY 64).
- */
-const BATCH_FIRST_FETCH_DELAY_MS = 600_000;
+/** How often the fallbacks of first fetches held here are looked at (FirstFetchFallbacks). */
+const FALLBACK_RENEW_EVERY_MS = 1_000;
+/** A batch's first fetches are taken ahead once no batch was stored here for this long (an import has paused). */
 const IMPORT_QUIET_MS = 500;
 
 /**
@@ -99,6 +96,9 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /** Slots first fetches taken ahead may fill now: AHEAD_SHARE_OF_SLOTS, halved while held tokens' refreshes are late. */
   private aheadLimit: number;
   private readonly pacer: FirstFetchPacer;
+  private readonly fallbacks = new FirstFetchFallbacks();
+  private fallbacksLookedAt = Number.NEGATIVE_INFINITY;
+  private renewing = false;
   private wakeAt = Number.POSITIVE_INFINITY;
   private stopped = false;
   private lastTickAt: number | null = null;
@@ -202,6 +202,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   }
 
   private async claim(): Promise<void> {
+    this.renewFallbacksFallingDue();
     const free = this.maxRunning - this.running;
     if (free <= 0) {
       this.backlogged = true;
@@ -298,6 +299,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     const dueAt = this.pacer.dueAt(ids.length, now) + (batch ? BATCH_FIRST_FETCH_DELAY_MS : 0);
     const forgetAt = dueAt + FIRST_FETCH_MEMORY_MS;
     for (const id of ids) this.firstFetches.set(id, forgetAt);
+    if (batch) this.fallbacks.add(ids, dueAt);
     return dueAt;
   }
 
@@ -309,6 +311,38 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /** Clients announced by expectFirstFetches are stored: their first fetches may be taken ahead (see pump()). */
   firstFetchesStored(ids: readonly string[]): void {
     for (const id of ids) if (this.firstFetches.has(id)) this.storedFirstFetches.add(id);
+  }
+
+  /**
+   * Moves on, once a second, the fallback entries of first fetches this
+   * replica still holds that fall due within FALLBACK_RENEW_AHEAD_MS (see
+   * FirstFetchFallbacks). Runs beside claims, never holding one up; a renewal
+   * that fails leaves those fallbacks to fall due and be claimed as before.
+   */
+  private renewFallbacksFallingDue(): void {
+    const now = Date.now();
+    if (this.stopped || this.renewing || now - this.fallbacksLookedAt < FALLBACK_RENEW_EVERY_MS) return;
+    this.fallbacksLookedAt = now;
+    const held = (id: string) => this.storedFirstFetches.has(id);
+    const falling = this.fallbacks.takeFallingDue(now + FALLBACK_RENEW_AHEAD_MS, held);
+    if (falling.length === 0) return;
+    this.renewing = true;
+    void this.renewFallbacks(falling, now + BATCH_FIRST_FETCH_DELAY_MS).finally(() => (this.renewing = false));
+  }
+
+  private async renewFallbacks(falling: Fallbacks[], until: number): Promise<void> {
+    for (const { dueAt, ids } of falling) {
+      try {
+        await this.store.deferDue(ids, dueAt, until);
+      } catch (error) {
+        this.logger.warn({ err: error, clients: ids.length }, 'first-fetch fallbacks not renewed; they fall due');
+        continue;
+      }
+      const kept = ids.filter((id) => this.firstFetches.delete(id));
+      // Re-inserted, so the map stays in the order it is forgotten in (forgetFirstFetches).
+      for (const id of kept) this.firstFetches.set(id, until + FIRST_FETCH_MEMORY_MS);
+      this.fallbacks.add(kept, until);
+    }
   }
 
   /** Drops first fetches announced too long ago: another replica claimed them (insertion order is age order). */

@@ -137,6 +137,16 @@ export class MemoryStore implements BrokerStore {
     this.schedule.delete(id);
   }
 
+  async deferDue(ids: readonly string[], from: number, until: number): Promise<number> {
+    let moved = 0;
+    for (const id of ids) {
+      if (this.schedule.dueAt(id) !== from) continue;
+      this.schedule.set(id, until);
+      moved += 1;
+    }
+    return moved;
+  }
+
   async claimDue(now: number, leaseUntil: number, limit: number): Promise<DueClaim> {
     const due = this.schedule.claim(now, leaseUntil, limit);
     return { due, nextDueAt: this.schedule.earliest() };

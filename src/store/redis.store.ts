@@ -137,6 +137,9 @@ export class RedisStore implements BrokerStore {
   removeDue(id: string): Promise<void> {
     return this.schedule.removeDue(id);
   }
+  deferDue(ids: readonly string[], from: number, until: number): Promise<number> {
+    return this.schedule.deferDue(ids, from, until);
+  }
   claimDue(now: number, leaseUntil: number, limit: number): Promise<DueClaim> {
     return this.schedule.claimDue(now, leaseUntil, limit);
   }

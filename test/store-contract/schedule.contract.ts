@@ -69,6 +69,28 @@ export function describeScheduleContract(store: () => ClientStore & ScheduleStor
       await store().setDue('cl_a', 1_000);
       expect((await store().claimDue(5_000, 0, 10)).due).toEqual([{ id: 'cl_a', dueAt: 1_000 }]);
     });
+
+    it('deferDue moves only the entries still due at the time given: one claimed, rescheduled or removed keeps its own', async () => {
+      const due = 1_764_640_000_123;
+      const ids = Array.from({ length: 40 }, (_, index) => `cl_import_${index}`);
+      for (const id of ids) await store().setDue(id, due);
+      await store().setDue('cl_import_1', due + 5);
+      await store().removeDue('cl_import_2');
+      await store().setDue('cl_other', due - 10);
+      const claimed = (await store().claimDue(due - 10, due + 1_000, 1)).due;
+      expect(claimed).toEqual([{ id: 'cl_other', dueAt: due - 10 }]);
+
+      const until = due + 600_000;
+      expect(await store().deferDue([...ids, 'cl_other', 'cl_never_scheduled'], due, until)).toBe(38);
+      expect(await store().deferDue([], due, until)).toBe(0);
+
+      const { due: nowDue, nextDueAt } = await store().claimDue(until - 1, until + 60_000, 100);
+      expect(nowDue.map(idOf).sort()).toEqual(['cl_import_1', 'cl_other']);
+      expect(nextDueAt).toBe(until);
+      const moved = (await store().claimDue(until, until + 60_000, 100)).due;
+      expect(moved).toHaveLength(38);
+      expect(moved.every(({ dueAt }) => dueAt === until)).toBe(true);
+    });
   });
 
   describe('scheduling on insert', () => {

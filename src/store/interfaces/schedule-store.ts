@@ -21,4 +21,11 @@ export interface ScheduleStore {
    * earliest client left in the schedule is due, so the caller can sleep until then.
    */
   claimDue(now: number, leaseUntil: number, limit: number): Promise<DueClaim>;
+  /**
+   * Moves those of `ids` still due at exactly `from` to `until`; an entry
+   * claimed, rescheduled or removed since is left as it is. Returns how many
+   * moved. A replica renews so the fallback entries of first fetches it will
+   * take itself (a lease kept while it lives).
+   */
+  deferDue(ids: readonly string[], from: number, until: number): Promise<number>;
 }

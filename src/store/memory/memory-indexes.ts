@@ -82,6 +82,10 @@ export class DueSchedule {
     this.dueAtById.delete(id);
   }
 
+  dueAt(id: string): number | undefined {
+    return this.dueAtById.get(id);
+  }
+
   earliest(): number | null {
     this.dropSuperseded();
     return this.heap[0]?.dueAt ?? null;

@@ -1,9 +1,12 @@
 import type { DueClaim, DueClient, ScheduleStore } from '../interfaces/schedule-store';
+import { groupedBy } from './grouped';
 import type { PipelineStep, RedisConnection } from './redis-connection';
 import type { RedisCounters } from './redis-counters';
 import { minimum, takeEarliest, type ShardEntry } from './schedule-shards';
 import { queueScript } from './script-loader';
 
+/** Ids per deferDue-1.lua call: a long script would hold up every other command of its shard's Redis. */
+const DEFER_CHUNK = 500;
 /** Entries moved per step from the schedule of the layout before shards. */
 const MIGRATION_BATCH = 500;
 /** How often a replica looks for entries an older replica still wrote to that schedule (a rolling upgrade). */
@@ -52,6 +55,19 @@ export class RedisScheduleStore implements ScheduleStore {
       },
       (pipeline) => pipeline.zrem(keys.schedule(id), id),
     ]);
+  }
+
+  async deferDue(ids: readonly string[], from: number, until: number): Promise<number> {
+    if (ids.length === 0) return 0;
+    const defer: PipelineStep = (pipeline) => {
+      for (const [key, group] of groupedBy(ids, (id) => this.keys.schedule(id))) {
+        for (let start = 0; start < group.length; start += DEFER_CHUNK) {
+          queueScript(pipeline, 'deferDue', [key], [from, until, ...group.slice(start, start + DEFER_CHUNK)]);
+        }
+      }
+    };
+    const replies = (await this.connection.steps([defer], 'deferDue')) as number[];
+    return replies.reduce((sum, moved) => sum + moved, 0);
   }
 
   async claimDue(now: number, leaseUntil: number, limit: number): Promise<DueClaim> {

@@ -125,6 +125,7 @@ export interface ScriptSignatures {
   >;
   markIndexed: Signature<[client: string], [seq: string], 0 | 1>;
   claimDue: Signature<[schedule: string], [now: number, leaseUntil: number, limit: number], [string[], string[]]>;
+  deferDue: Signature<[schedule: string], [from: number, until: number, ...ids: string[]], number>;
   lockAndRead: Signature<[lock: string, client: string], [owner: string, ttlMs: number], string[] | null>;
   releaseLock: Signature<[lock: string], [owner: string], 0 | 1>;
   extendLock: Signature<[lock: string], [owner: string, ttlMs: number], 0 | 1>;
@@ -176,6 +177,7 @@ const SCRIPT_NAMES: Record<ScriptName, true> = {
   indexClients: true,
   markIndexed: true,
   claimDue: true,
+  deferDue: true,
   lockAndRead: true,
   releaseLock: true,
   extendLock: true,
