@@ -6,12 +6,7 @@ import type { AppConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import { StoreEventsService } from '../store/store-events.service';
-import {
-  BATCH_FIRST_FETCH_DELAY_MS,
-  FALLBACK_RENEW_AHEAD_MS,
-  FirstFetchFallbacks,
-  type Fallbacks,
-} from './first-fetch-fallbacks';
+import { BATCH_FIRST_FETCH_DELAY_MS, FALLBACK_RENEW_AHEAD_MS, FirstFetches, type Fallbacks } from './first-fetches';
 import { FirstFetchPacer } from './first-fetch-pacer';
 import { Refresher } from './refresher';
 
@@ -33,11 +28,6 @@ const CLAIM_LEASE_MS = 20_000;
  */
 const CLAIM_BATCH_WINDOW_MS = 5;
 /**
- * A first fetch announced by registering() and not claimed here within this
- * after its due time (another replica claimed it) is forgotten.
- */
-const FIRST_FETCH_MEMORY_MS = 60_000;
-/**
  * Share of the slots that first fetches taken ahead of their due time may
  * fill: the rest stays free for refreshes of held tokens falling due
  * meanwhile, which then never wait for a first fetch to finish.
@@ -49,7 +39,7 @@ const AHEAD_SHARE_OF_SLOTS = 0.75;
  * event loop): first fetches taken ahead are halved, and batches wait.
  */
 const HELD_LATE_MS = 100;
-/** How often the fallbacks of first fetches held here are looked at (FirstFetchFallbacks). */
+/** How often the fallbacks of first fetches held here are looked at (FirstFetches). */
 const FALLBACK_RENEW_EVERY_MS = 1_000;
 /** A batch's first fetches are taken ahead once no batch was stored here for this long (an import has paused). */
 const IMPORT_QUIET_MS = 500;
@@ -87,16 +77,13 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   private heldBacklogged = false;
   /** The last claim that took refreshes of held tokens took one HELD_LATE_MS late or more. */
   private heldLate = false;
-  /** Clients registered here whose first fetch is not claimed yet, with when to forget them. */
-  private readonly firstFetches = new Map<string, number>();
-  /** Those of firstFetches that are stored, earliest due first: taken ahead of their due time when slots are idle. */
-  private readonly storedFirstFetches = new Set<string>();
+  /** Clients registered here whose first fetch is not claimed yet. */
+  private readonly firstFetches = new FirstFetches();
   private stopListening: (() => void) | null = null;
   private readonly aheadSlots: number;
   /** Slots first fetches taken ahead may fill now: AHEAD_SHARE_OF_SLOTS, halved while held tokens' refreshes are late. */
   private aheadLimit: number;
   private readonly pacer: FirstFetchPacer;
-  private readonly fallbacks = new FirstFetchFallbacks();
   private fallbacksLookedAt = Number.NEGATIVE_INFINITY;
   private renewing = false;
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -125,10 +112,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     // A client registered here changes once its first token is stored, by whichever replica claimed it
     // (insertions announce nothing): with several replicas most first fetches are claimed by the others,
     // and none of those may be taken ahead here afterwards, nor counted as waiting.
-    this.stopListening = this.events.onClientChanged((id) => {
-      this.firstFetches.delete(id);
-      this.storedFirstFetches.delete(id);
-    });
+    this.stopListening = this.events.onClientChanged((id) => this.firstFetches.settle(id));
     const interval = setInterval(() => this.claimNow(), this.config.schedulerTickMs);
     interval.unref();
     this.registry.addInterval(INTERVAL_NAME, interval);
@@ -223,15 +207,14 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     let held = 0;
     let earliestHeldDueAt = Number.POSITIVE_INFINITY;
     for (const { id, dueAt } of due) {
-      this.storedFirstFetches.delete(id);
-      if (this.firstFetches.delete(id)) continue;
+      if (this.firstFetches.settle(id)) continue;
       held += 1;
       earliestHeldDueAt = Math.min(earliestHeldDueAt, dueAt);
     }
     this.pacer.heldClaimed(held, now);
     this.heldBacklogged = this.backlogged && held > 0;
     this.followHeldLateness(held, now - earliestHeldDueAt);
-    this.forgetFirstFetches(now);
+    this.firstFetches.forget(now);
     this.startFirstFetchesAhead();
     if (!this.backlogged && nextDueAt !== null) this.wakeBy(Math.max(nextDueAt, Date.now() + CLAIM_BATCH_WINDOW_MS));
   }
@@ -262,7 +245,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
         this.running -= 1;
         // A freed slot is filled by the next claim, up to CLAIM_BATCH_WINDOW_MS later: part of its turn.
         this.pacer.refreshed(Date.now() - startedAt + CLAIM_BATCH_WINDOW_MS);
-        if (this.backlogged || this.storedFirstFetches.size > 0) this.wakeBy(Date.now() + CLAIM_BATCH_WINDOW_MS);
+        if (this.backlogged || this.firstFetches.waiting > 0) this.wakeBy(Date.now() + CLAIM_BATCH_WINDOW_MS);
       });
   }
 
@@ -276,14 +259,13 @@ export class RefreshScheduler implements OnApplicationBootstrap {
    */
   private startFirstFetchesAhead(): void {
     const importQuietAt = this.importSeenAt + IMPORT_QUIET_MS;
-    if (this.storedFirstFetches.size > 0 && Date.now() < importQuietAt) {
+    if (this.firstFetches.waiting > 0 && Date.now() < importQuietAt) {
       this.wakeBy(importQuietAt);
       return;
     }
-    for (const id of this.storedFirstFetches) {
+    for (const id of this.firstFetches.waitingInOrder()) {
       if (this.stopped || this.running >= this.aheadLimit) return;
-      this.storedFirstFetches.delete(id);
-      this.firstFetches.delete(id);
+      this.firstFetches.settle(id);
       this.start(id);
     }
   }
@@ -297,20 +279,18 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     const now = Date.now();
     if (batch) this.importSeenAt = now;
     const dueAt = this.pacer.dueAt(ids.length, now) + (batch ? BATCH_FIRST_FETCH_DELAY_MS : 0);
-    const forgetAt = dueAt + FIRST_FETCH_MEMORY_MS;
-    for (const id of ids) this.firstFetches.set(id, forgetAt);
-    if (batch) this.fallbacks.add(ids, dueAt);
+    this.firstFetches.announce(ids, dueAt, batch);
     return dueAt;
   }
 
   /** Clients announced by expectFirstFetches that were not stored after all. */
   dropFirstFetches(ids: readonly string[]): void {
-    for (const id of ids) this.firstFetches.delete(id);
+    this.firstFetches.drop(ids);
   }
 
   /** Clients announced by expectFirstFetches are stored: their first fetches may be taken ahead (see pump()). */
   firstFetchesStored(ids: readonly string[]): void {
-    for (const id of ids) if (this.firstFetches.has(id)) this.storedFirstFetches.add(id);
+    this.firstFetches.markStored(ids);
   }
 
   /**
@@ -323,8 +303,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     const now = Date.now();
     if (this.stopped || this.renewing || now - this.fallbacksLookedAt < FALLBACK_RENEW_EVERY_MS) return;
     this.fallbacksLookedAt = now;
-    const held = (id: string) => this.storedFirstFetches.has(id);
-    const falling = this.fallbacks.takeFallingDue(now + FALLBACK_RENEW_AHEAD_MS, held);
+    const falling = this.firstFetches.takeFallingDue(now + FALLBACK_RENEW_AHEAD_MS);
     if (falling.length === 0) return;
     this.renewing = true;
     void this.renewFallbacks(falling, now + BATCH_FIRST_FETCH_DELAY_MS).finally(() => (this.renewing = false));
@@ -338,19 +317,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
         this.logger.warn({ err: error, clients: ids.length }, 'first-fetch fallbacks not renewed; they fall due');
         continue;
       }
-      const kept = ids.filter((id) => this.firstFetches.delete(id));
-      // Re-inserted, so the map stays in the order it is forgotten in (forgetFirstFetches).
-      for (const id of kept) this.firstFetches.set(id, until + FIRST_FETCH_MEMORY_MS);
-      this.fallbacks.add(kept, until);
-    }
-  }
-
-  /** Drops first fetches announced too long ago: another replica claimed them (insertion order is age order). */
-  private forgetFirstFetches(now: number): void {
-    for (const [id, forgetAt] of this.firstFetches) {
-      if (forgetAt > now) return;
-      this.firstFetches.delete(id);
-      this.storedFirstFetches.delete(id);
+      this.firstFetches.renewed(ids, until);
     }
   }
 
