@@ -35,14 +35,12 @@ async function setupHotClients(ctx, label = '') {
     keys.push({ key: response.json.key, workspaces: new Set(share) });
   }
   const clients = new Array(P.hotClients);
+  const clientIds = range(P.hotClients).map((i) => `hot_${pad(i, 5)}`);
+  const firstTokens = watchTokens(ctx.fake, clientIds);
   await pool(P.hotClients, 32, async (i) => {
-    clients[i] = await registerClient(ctx, workspaces[i % workspaces.length], `hot_${pad(i, 5)}`);
+    clients[i] = await registerClient(ctx, workspaces[i % workspaces.length], clientIds[i]);
   });
-  await waitForTokens(
-    ctx,
-    clients.map((c) => c.clientId),
-    60_000,
-  );
+  await firstTokens.wait(60_000);
   const lines = [];
   for (const client of clients) {
     for (const { key, workspaces: share } of keys) {
@@ -58,18 +56,30 @@ async function setupHotClients(ctx, label = '') {
   return { clients, keys, workspaces, requestsFile, pairs: lines.length };
 }
 
-/** Waits until the fake has issued a token to each of these client ids. */
-async function waitForTokens(ctx, clientIds, timeoutMs) {
+/**
+ * Watches, from now, for a token the fake issues to each of these client ids. Start it before
+ * registering them: the broker fetches first tokens as it stores clients, and the bench's fake keeps
+ * no log to read them back from (its light log: see run.js). missing(): clients with no token yet;
+ * wait(timeoutMs): resolves once each has one, throws past the timeout; stop(): ends the watch (wait does).
+ */
+function watchTokens(fake, clientIds) {
   const wanted = new Set(clientIds);
-  let scanned = 0;
-  const deadline = Date.now() + timeoutMs;
-  while (wanted.size > 0) {
-    const issued = ctx.fake.issued;
-    for (; scanned < issued.length; scanned++) wanted.delete(issued[scanned].clientId);
-    if (wanted.size === 0) break;
-    if (Date.now() > deadline) throw new Error(`${wanted.size} clients got no token within ${timeoutMs} ms`);
-    await sleep(50);
-  }
+  const stop = fake.onIssued((clientId) => wanted.delete(clientId));
+  return {
+    missing: () => wanted.size,
+    stop,
+    async wait(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      try {
+        while (wanted.size > 0) {
+          if (Date.now() > deadline) throw new Error(`${wanted.size} clients got no token within ${timeoutMs} ms`);
+          await sleep(50);
+        }
+      } finally {
+        stop();
+      }
+    },
+  };
 }
 
-module.exports = { registerClient, setupHotClients, waitForTokens };
+module.exports = { registerClient, setupHotClients, watchTokens };

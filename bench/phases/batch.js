@@ -12,21 +12,25 @@ const { randomBytes } = require('node:crypto');
 const { setTimeout: sleep } = require('node:timers/promises');
 const procs = require('../lib/procs');
 const { P, TARGETS } = require('../lib/options');
+const { watchTokens } = require('../lib/fixtures');
 const { row } = require('../lib/report');
-const { log, pad, percentile, pool, round, fmtBusy, expectStatus } = require('../lib/util');
+const { log, pad, percentile, pool, range, round, fmtBusy, expectStatus } = require('../lib/util');
 
 /** Lifetime of the earlier clients' tokens: refreshed about every half of it. */
 const REFRESHING_EXPIRES_IN = P.batchRefreshingExpiresIn;
 
 async function batchImport(ctx) {
-  const refreshing = await registerRefreshing(ctx);
-  const watch = watchRefreshes(ctx, refreshing);
+  const clientIds = range(P.batchRefreshingClients).map((i) => `bref_${pad(i, 5)}`);
+  // Watched from before registration: the broker fetches their first tokens as it stores them.
+  const watch = watchRefreshes(ctx, clientIds);
+  const refreshing = await registerRefreshing(ctx, clientIds);
+  watch.start(refreshing);
   // One full token life first, so that every earlier client is in its refresh rhythm.
   await sleep(REFRESHING_EXPIRES_IN * 1000);
   // Also over the imported clients' first tokens, which may land after the import: their cost is the import's too.
   const cpuWithFirstTokens = procs.cpuMeter(ctx.broker.child.pid);
   const imported = await importClients(ctx);
-  const tail = await awaitFirstTokens(ctx, imported);
+  const tail = await awaitFirstTokens(imported);
   const withFirstTokens = cpuWithFirstTokens.stop();
   await sleep(1_000);
   watch.stop();
@@ -53,10 +57,9 @@ async function batchImport(ctx) {
 }
 
 /** The earlier clients, registered through the batch route too, with short tokens at the fake. */
-async function registerRefreshing(ctx) {
+async function registerRefreshing(ctx, clientIds) {
   const items = [];
-  for (let i = 0; i < P.batchRefreshingClients; i++) {
-    const clientId = `bref_${pad(i, 5)}`;
+  for (const [i, clientId] of clientIds.entries()) {
     const clientSecret = `secret_${randomBytes(12).toString('base64url')}`;
     ctx.fake.addClient(clientId, clientSecret, { expiresIn: REFRESHING_EXPIRES_IN });
     const workspaceId = `ws_bref_${pad(i % 10, 2)}`;
@@ -76,28 +79,26 @@ async function registerRefreshing(ctx) {
 }
 
 /**
- * Follows the fake's log of tokens issued to the refreshing clients and, once
- * each has landed, reads the due time the broker scheduled after it (a score
- * outside the token's refresh window is a claim lease: read again later).
+ * Follows the tokens the fake issues to the refreshing clients (its onIssued
+ * listener, from before they are registered) and, once each has landed and
+ * start() has told the broker's ids, reads the due time the broker scheduled
+ * after it (a score outside the token's refresh window is a claim lease: read
+ * again later).
  */
-function watchRefreshes(ctx, refreshing) {
+function watchRefreshes(ctx, clientIds) {
   const { fake, redis } = ctx;
-  const brokerIdOf = new Map(refreshing.map((c) => [c.clientId, c.id]));
-  const issued = new Map(refreshing.map((c) => [c.clientId, []]));
-  const dueAfter = new Map(refreshing.map((c) => [c.clientId, []]));
+  const brokerIdOf = new Map();
+  const issued = new Map(clientIds.map((clientId) => [clientId, []]));
+  const dueAfter = new Map(clientIds.map((clientId) => [clientId, []]));
   const pending = [];
-  let scanned = 0;
   let unread = 0;
   const lifeMs = REFRESHING_EXPIRES_IN * 1000;
-  const track = () => {
-    for (; scanned < fake.issued.length; scanned++) {
-      const { clientId, at } = fake.issued[scanned];
-      const list = issued.get(clientId);
-      if (!list) continue;
-      list.push(at);
-      pending.push({ clientId, k: list.length - 1, at, tries: 0 });
-    }
-  };
+  const unsubscribe = fake.onIssued((clientId, at) => {
+    const list = issued.get(clientId);
+    if (!list) return;
+    list.push(at);
+    pending.push({ clientId, k: list.length - 1, at, tries: 0 });
+  });
   let polling = false;
   const poll = async () => {
     if (polling) return;
@@ -121,15 +122,20 @@ function watchRefreshes(ctx, refreshing) {
       polling = false;
     }
   };
-  const timer = setInterval(() => {
-    track();
-    poll().catch((error) => log(`batch: schedule poll failed: ${error.message}`));
-  }, 250);
-  procs.onCleanup(() => clearInterval(timer));
+  let timer = null;
+  const stop = () => {
+    clearInterval(timer);
+    unsubscribe();
+  };
+  procs.onCleanup(stop);
   return {
-    stop: () => clearInterval(timer),
+    /** The refreshing clients as registered: reading their due times begins. */
+    start(refreshing) {
+      for (const c of refreshing) brokerIdOf.set(c.clientId, c.id);
+      timer = setInterval(() => poll().catch((error) => log(`batch: schedule poll failed: ${error.message}`)), 250);
+    },
+    stop,
     drain: async () => {
-      track();
       for (let i = 0; i < 10 && pending.length > 0; i++) {
         await poll();
         await sleep(300);
@@ -180,6 +186,7 @@ async function importClients(ctx) {
     }
     bodies.push({ items });
   }
+  const tokens = watchTokens(fake, clientIds);
   const cpu = procs.cpuMeter(broker.child.pid);
   const cores = procs.coreMeter();
   const latencies = [];
@@ -201,26 +208,22 @@ async function importClients(ctx) {
   const endAt = Date.now();
   latencies.sort((a, b) => a - b);
   const out = { stored, seconds, startAt, endAt, latencies, cpu: cpu.stop(), coreBusy: cores.stop(), clientIds };
+  // Watching the imported clients' first tokens since before the import: awaitFirstTokens waits on it.
+  out.tokens = tokens;
   out.loadAverage = os.loadavg().map((l) => round(l, 2));
   log(`batch: ${stored} clients in ${seconds.toFixed(1)} s (${Math.round(stored / seconds)}/s)`);
   return out;
 }
 
 /** How long after the import every imported client held its first token (bounded wait). */
-async function awaitFirstTokens(ctx, imported) {
-  const wanted = new Set(imported.clientIds);
+async function awaitFirstTokens(imported) {
+  const { tokens } = imported;
+  const of = imported.clientIds.length;
   // First fetches go at the rate the upstream slots allow (about 1,500/s here): 2 ms per client leaves room.
-  const deadline = Date.now() + Math.max(30_000, imported.seconds * 3_000, wanted.size * 2);
-  let scanned = 0;
-  const seen = new Set();
-  while (seen.size < wanted.size && Date.now() < deadline) {
-    for (; scanned < ctx.fake.issued.length; scanned++) {
-      const { clientId } = ctx.fake.issued[scanned];
-      if (wanted.has(clientId)) seen.add(clientId);
-    }
-    if (seen.size < wanted.size) await sleep(200);
-  }
-  return { clients: seen.size, of: wanted.size, secondsAfterImport: round((Date.now() - imported.endAt) / 1000, 1) };
+  const deadline = Date.now() + Math.max(30_000, imported.seconds * 3_000, of * 2);
+  while (tokens.missing() > 0 && Date.now() < deadline) await sleep(200);
+  tokens.stop();
+  return { clients: of - tokens.missing(), of, secondsAfterImport: round((Date.now() - imported.endAt) / 1000, 1) };
 }
 
 function batchRows(out) {

@@ -13,7 +13,7 @@ const { setTimeout: sleep } = require('node:timers/promises');
 const procs = require('../lib/procs');
 const { DIST, P, TARGETS } = require('../lib/options');
 const { startClusterDeployment, placeForHotPath, snapshotMasters, callsDelta, spread } = require('../lib/cluster');
-const { setupHotClients, waitForTokens } = require('../lib/fixtures');
+const { setupHotClients, watchTokens } = require('../lib/fixtures');
 const { LOAD_TOOL, measureLoad } = require('../lib/load');
 const { counterDelta } = require('../lib/metrics');
 const { row } = require('../lib/report');
@@ -68,6 +68,10 @@ async function registerRefreshing({ fake, brokers }) {
   }
   const batches = Math.ceil(items.length / P.batchSize);
   const clients = [];
+  const firstTokens = watchTokens(
+    fake,
+    items.map((item) => item.clientId),
+  );
   const t0 = performance.now();
   await pool(batches, REPLICAS, async (b) => {
     const body = { items: items.slice(b * P.batchSize, (b + 1) * P.batchSize) };
@@ -81,11 +85,7 @@ async function registerRefreshing({ fake, brokers }) {
   });
   const seconds = (performance.now() - t0) / 1000;
   log(`cluster: ${clients.length} clients in ${seconds.toFixed(1)} s; waiting for their first tokens`);
-  await waitForTokens(
-    { fake },
-    clients.map((c) => c.clientId),
-    Math.max(60_000, clients.length * 10),
-  );
+  await firstTokens.wait(Math.max(60_000, clients.length * 10));
   return clients;
 }
 

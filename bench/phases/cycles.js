@@ -14,12 +14,16 @@ const { histogram, histogramQuantile } = require('../lib/metrics');
 const { log, percentile, round } = require('../lib/util');
 
 /**
- * Watches the fake's log of issued tokens (per client: the times it issued one)
- * and reads, after each of the first two, the due time the broker scheduled.
- * Polls every 500 ms until stop().
+ * Follows the tokens the fake issues (its onIssued listener; per client: the
+ * times it issued one) and reads, after each of the first two, the due time
+ * the broker scheduled. Polls every 500 ms until stop(), sampling the
+ * harness's own event-loop delay as it goes.
  */
 function createTracker(ctx) {
   const { fake, redis } = ctx;
+  // Clients holding at least 1, 2 and 3 tokens (index 0 unused), kept as tokens come:
+  // they are read every poll, and counting them there loops over up to a million clients.
+  const holdingAtLeast = [0, 0, 0, 0];
   const tracker = {
     // Per fake client id: the times the fake issued it a token.
     issuedAt: new Map(),
@@ -30,34 +34,30 @@ function createTracker(ctx) {
     pendingDue: [],
     switched: 0,
     unreadDues: 0,
-    /** Clients holding at least `count` tokens (a loop: it runs every poll, over up to a million clients). */
+    /** Clients holding at least `count` tokens, count 1 to 3. */
     holding: (count) => {
-      let clients = 0;
-      for (const list of tracker.issuedAt.values()) if (list.length >= count) clients += 1;
-      return clients;
+      if (!(count >= 1 && count <= 3)) throw new Error(`holding(${count}): counted for 1 to 3 tokens only`);
+      return holdingAtLeast[count];
     },
   };
   const { issuedAt, secrets, dueAfter, pendingDue, brokerIdOf } = tracker;
-  let scanned = fake.issued.length;
   const windowStartMs = (P.expiresIn - Math.min(600, P.expiresIn / 2)) * 1000;
   const windowEndMs = (P.expiresIn - Math.min(600, P.expiresIn / 2) / 2) * 1000;
-  tracker.track = () => {
-    const issued = fake.issued;
-    for (; scanned < issued.length; scanned++) {
-      const { clientId, at } = issued[scanned];
-      const list = issuedAt.get(clientId);
-      if (!list) continue;
-      list.push(at);
-      // The due time the broker writes after this token: read below, once it has landed.
-      if (list.length <= 2) pendingDue.push({ clientId, k: list.length - 1, at, tries: 0 });
-      // After the second token (the first refresh) the fake hands out hour-long tokens,
-      // so the third (the second refresh) ends the cycles and leaves the broker idle.
-      if (list.length === 2) {
-        fake.addClient(clientId, secrets.get(clientId), { expiresIn: 3_600 });
-        tracker.switched++;
-      }
+  // Called as the fake issues each token, inside its request handler: kept short.
+  const unsubscribe = fake.onIssued((clientId, at) => {
+    const list = issuedAt.get(clientId);
+    if (!list) return;
+    list.push(at);
+    if (list.length <= 3) holdingAtLeast[list.length] += 1;
+    // The due time the broker writes after this token: read below, once it has landed.
+    if (list.length <= 2) pendingDue.push({ clientId, k: list.length - 1, at, tries: 0 });
+    // After the second token (the first refresh) the fake hands out hour-long tokens,
+    // so the third (the second refresh) ends the cycles and leaves the broker idle.
+    if (list.length === 2) {
+      fake.addClient(clientId, secrets.get(clientId), { expiresIn: 3_600 });
+      tracker.switched++;
     }
-  };
+  });
   // Scheduled times, from the broker's schedule (a sorted set): after a token lands the
   // broker stores the client's next due time, drawn in [window start, window end] after
   // it was asked for. A claim lease (claim time + 20 s) can sit there for a moment
@@ -95,13 +95,31 @@ function createTracker(ctx) {
   };
   // The broker's CPU seconds over time, for the timeline (latenessTimeline).
   tracker.cpuSamples = [];
+  // The harness's own event-loop delay, its largest per poll ([time, ms]), for the timeline: the fake
+  // answers from this process, so a pause here (a major GC, say) holds up refreshes the broker sent on time.
+  // Measured as the lateness of a 10 ms timer. Not monitorEventLoopDelay: its reset() drops the first
+  // interval after it, so a pause that began in the poll that reset it would go unseen.
+  tracker.loopDelaySamples = [];
+  let loopDelayMs = 0;
+  let probeDue = performance.now() + 10;
+  const probe = setInterval(() => {
+    const now = performance.now();
+    loopDelayMs = Math.max(loopDelayMs, now - probeDue);
+    probeDue = now + 10;
+  }, 10);
   const timer = setInterval(() => {
-    if (ctx.broker) tracker.cpuSamples.push([Date.now(), procs.cpuSeconds(ctx.broker.child.pid)]);
-    tracker.track();
+    const now = Date.now();
+    if (ctx.broker) tracker.cpuSamples.push([now, procs.cpuSeconds(ctx.broker.child.pid)]);
+    tracker.loopDelaySamples.push([now, loopDelayMs]);
+    loopDelayMs = 0;
     tracker.pollDues().catch((error) => log(`schedule poll failed: ${error.message}`));
   }, 500);
-  procs.onCleanup(() => clearInterval(timer));
-  tracker.stop = () => clearInterval(timer);
+  tracker.stop = () => {
+    clearInterval(timer);
+    clearInterval(probe);
+    unsubscribe();
+  };
+  procs.onCleanup(tracker.stop);
   return tracker;
 }
 
@@ -114,7 +132,6 @@ async function awaitFirstTokens(tracker, n) {
       break;
     }
     await sleep(200);
-    tracker.track();
   }
   const firstTokensDoneAt = Date.now();
   const firstTimes = [...tracker.issuedAt.values()].filter((l) => l.length > 0).map((l) => l[0]);
@@ -142,7 +159,6 @@ async function awaitTwoCycles(ctx, tracker, n, firstTimes) {
       break;
     }
     await sleep(500);
-    tracker.track();
     peakRss = Math.max(peakRss, procs.memory(pid).rss);
     if (Date.now() - progressAt > 15_000) {
       progressAt = Date.now();
@@ -151,7 +167,6 @@ async function awaitTwoCycles(ctx, tracker, n, firstTimes) {
   }
   // Let refreshes in flight land, then stop watching.
   await sleep(1_000);
-  tracker.track();
   for (let i = 0; i < 10 && tracker.pendingDue.length > 0; i++) {
     await tracker.pollDues();
     await sleep(300);
@@ -228,7 +243,9 @@ function lateness(tracker) {
 /**
  * Lateness over time, to tell when refreshes fell behind: per 30 s of issue
  * time (from the first first token), the first tokens and refreshes the fake
- * issued in it, and the lateness of those refreshes (p99, max, over 1 s).
+ * issued in it, the lateness of those refreshes (p99, max, over 1 s), the
+ * broker's CPU, and the harness's largest event-loop delay (a pause of the
+ * fake's process, not the broker's).
  */
 function latenessTimeline(tracker, bucketMs = 30_000) {
   const buckets = new Map();
@@ -252,6 +269,11 @@ function latenessTimeline(tracker, bucketMs = 30_000) {
     const end = samples.findLast(([at]) => at <= to);
     return start && end && end[0] > start[0] ? round((end[1] - start[1]) / ((end[0] - start[0]) / 1000), 2) : null;
   };
+  // Each sample is the largest delay of the 500 ms poll that ended at its time.
+  const loopDelayMax = (from, to) => {
+    const delays = tracker.loopDelaySamples.filter(([at]) => at >= from && at < to).map(([, ms]) => ms);
+    return delays.length ? round(maximum(delays), 1) : null;
+  };
   return keys.map((key) => {
     const { firstTokens, late } = buckets.get(key);
     late.sort((a, b) => a - b);
@@ -263,6 +285,7 @@ function latenessTimeline(tracker, bucketMs = 30_000) {
       p99: late.length ? round(percentile(late, 99), 3) : null,
       max: late.length ? round(late.at(-1), 3) : null,
       over1s: late.filter((l) => l > 1).length,
+      harnessLoopDelayMaxMs: loopDelayMax(key * bucketMs, (key + 1) * bucketMs),
     };
   });
 }
@@ -272,13 +295,8 @@ function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter) {
   const { issuedAt } = tracker;
   const { late, intervals, unmatched, early } = lateness(tracker);
   const counts = [...issuedAt.values()].map((l) => l.length);
-  const requestsPerClient = new Map();
-  for (const r of ctx.fake.requests) {
-    if (r.path === '/v1/oauth/token' && issuedAt.has(r.clientId)) {
-      requestsPerClient.set(r.clientId, (requestsPerClient.get(r.clientId) ?? 0) + 1);
-    }
-  }
-  const reqCounts = [...issuedAt.keys()].map((id) => requestsPerClient.get(id) ?? 0);
+  // The fake's count of token requests per client (its light log keeps no request log).
+  const reqCounts = [...issuedAt.keys()].map((id) => ctx.fake.tokenRequestCount(id));
   const lagBefore = histogram(metricsBefore, 'tb_refresh_lag_seconds');
   const lagAfter = histogram(metricsAfter, 'tb_refresh_lag_seconds');
   const refreshes = counts.reduce((sum, c) => sum + Math.max(0, Math.min(c, 3) - 1), 0);

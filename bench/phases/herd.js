@@ -44,7 +44,7 @@ async function coldHerd(ctx) {
   );
   fake.setDelay(0);
   herdAgent.destroy();
-  const upstream = fake.requests.filter((r) => r.path === '/v1/oauth/token' && r.clientId === client.clientId).length;
+  const upstream = fake.tokenRequestCount(client.clientId);
   const ok = answers.filter((a) => a.status === 200);
   const statuses = {};
   for (const a of answers) statuses[a.status ?? 'error'] = (statuses[a.status ?? 'error'] ?? 0) + 1;

@@ -30,6 +30,8 @@ async function scale(ctx) {
   log(`scale: every client has its first token; waiting for two refresh cycles (tokens of ${P.expiresIn} s)`);
   const cycles = await awaitTwoCycles(ctx, tracker, n, first.firstTimes);
   const metricsAfter = (await api('GET', '/metrics')).text;
+  // What the harness (and the fake in it) holds after the cycles: a large heap is slow to collect.
+  log(`scale: harness heap used ${mib(process.memoryUsage().heapUsed)} MiB after the cycles`);
 
   const out = {
     clients: n,
@@ -60,7 +62,7 @@ async function scale(ctx) {
   for (const b of out.cycles.latenessTimeline) {
     const late = b.refreshes ? `lateness p99 ${b.p99} s, max ${b.max} s, ${b.over1s} over 1 s` : '';
     log(
-      `scale: +${b.fromSeconds} s: broker ${b.brokerCores} cores, ${b.firstTokens} first tokens, ${b.refreshes} refreshes ${late}`,
+      `scale: +${b.fromSeconds} s: broker ${b.brokerCores} cores, harness loop delay max ${b.harnessLoopDelayMaxMs} ms, ${b.firstTokens} first tokens, ${b.refreshes} refreshes ${late}`,
     );
   }
   scaleRows(out, registration);

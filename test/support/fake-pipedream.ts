@@ -45,6 +45,11 @@ export interface FakePipedreamOptions {
   /** Lifetime of issued tokens, seconds; default 3600. */
   expiresIn?: number;
   delayMs?: number;
+  /**
+   * Counts token requests per client instead of logging `requests` and `issued` (onIssued still tells of tokens):
+   * for the bench, whose million clients' log objects would make GC pause the fake. Tests keep the logs.
+   */
+  lightLog?: boolean;
 }
 
 export interface FakeClientOptions {
@@ -117,6 +122,9 @@ export class FakePipedream {
   private readonly stopping = new AbortController();
   private inFlightNow = 0;
   private maxInFlightSeen = 0;
+  /** The light log: token requests per client id presented (null: none); null when the full log is kept. */
+  private readonly light: Map<string | null, number> | null;
+  private readonly issuedListeners = new Set<(clientId: string, at: number) => void>();
 
   private constructor(
     private readonly server: Server,
@@ -127,6 +135,7 @@ export class FakePipedream {
     this.tokenUrl = `${this.baseUrl}${TOKEN_PATH}`;
     this.defaultExpiresIn = startOptions.expiresIn ?? DEFAULT_EXPIRES_IN;
     this.delayMs = startOptions.delayMs ?? 0;
+    this.light = startOptions.lightLog ? new Map() : null;
   }
 
   static async start(options: FakePipedreamOptions = {}): Promise<FakePipedream> {
@@ -199,7 +208,15 @@ export class FakePipedream {
     this.redirectUrl = url;
   }
 
+  /** Calls `listener` for each token issued from now on, in either log mode; returns its unsubscribe. */
+  onIssued(listener: (clientId: string, at: number) => void): () => void {
+    this.issuedListeners.add(listener);
+    return () => void this.issuedListeners.delete(listener);
+  }
+
   tokenRequestCount(clientId?: string): number {
+    if (this.light && clientId !== undefined) return this.light.get(clientId) ?? 0;
+    if (this.light) return [...this.light.values()].reduce((sum, count) => sum + count, 0);
     return this.requests.filter((r) => r.path === TOKEN_PATH && (clientId === undefined || r.clientId === clientId))
       .length;
   }
@@ -217,13 +234,14 @@ export class FakePipedream {
     }
   }
 
-  /** Back to the state right after start(): no clients, keys, failures or history. */
+  /** Back to the state right after start(): no clients, keys, failures or history (listeners stay). */
   reset(): void {
     this.heal();
     this.clients.clear();
     this.apiKeys.clear();
     this.issued.length = 0;
     this.requests.length = 0;
+    this.light?.clear();
     this.defaultExpiresIn = this.startOptions.expiresIn ?? DEFAULT_EXPIRES_IN;
     this.delayMs = this.startOptions.delayMs ?? 0;
     this.redirectUrl = null;
@@ -253,7 +271,7 @@ export class FakePipedream {
       format: null,
       status: null,
     };
-    this.requests.push(entry);
+    if (!this.light) this.requests.push(entry);
     try {
       const body = await readBody(req);
       const presented = path === TOKEN_PATH ? presentedCredentials(req, body ?? '') : null;
@@ -261,6 +279,7 @@ export class FakePipedream {
         entry.clientId = presented.clientId;
         entry.format = presented.format;
       }
+      if (this.light && path === TOKEN_PATH) this.light.set(entry.clientId, (this.light.get(entry.clientId) ?? 0) + 1);
       if (this.delayMs > 0) await sleep(this.delayMs, undefined, { signal: this.stopping.signal });
       if (await this.misbehave(req, res, entry)) return;
       if (body === null)
@@ -358,7 +377,9 @@ export class FakePipedream {
     const expiresIn = authorized.client.options.expiresIn ?? this.defaultExpiresIn;
     const accessToken = `pd_at_${randomBytes(24).toString('base64url')}`;
     const { scope, format } = presented;
-    this.issued.push({ clientId: authorized.clientId, accessToken, expiresIn, scope, format, at: Date.now() });
+    const at = Date.now();
+    if (!this.light) this.issued.push({ clientId: authorized.clientId, accessToken, expiresIn, scope, format, at });
+    for (const listener of this.issuedListeners) listener(authorized.clientId, at);
     this.send(res, entry, 200, {
       access_token: accessToken,
       token_type: 'Bearer',
