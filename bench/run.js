@@ -23,10 +23,10 @@ const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const procs = require('./lib/procs');
 require('./lib/ts-require').register();
-const { FakePipedream } = require('../test/support/fake-pipedream.ts');
 const { startRedisServer, freePort } = require('../test/support/redis-server.ts');
 const { ROOT, RESULTS_DIR, LOAD_CORE, QUICK, PROFILE, DIST, P, UPSTREAM_CONCURRENCY, runs } = require('./lib/options');
 const { startBroker, brokerEnv, summarizeProfiles } = require('./lib/broker');
+const { ThreadedFake } = require('./lib/threaded-fake');
 const { setupHotClients } = require('./lib/fixtures');
 const { httpRequest } = require('./lib/http');
 const { wrkPath } = require('./lib/load');
@@ -95,9 +95,9 @@ async function startServices(mainJs) {
   const redis = redisClient(redisServer.port);
   procs.onCleanup(() => redis.close());
 
-  // The light log: counts and onIssued listeners, no log object per request or token. At a million
-  // clients the full log holds millions of objects in this process, and collecting them paused the fake.
-  const fake = await FakePipedream.start({ lightLog: true });
+  // In a thread of its own, with the light log (counts and onIssued listeners, no object per request or
+  // token): at a million clients a full log, or this thread's collections, paused the fake (threaded-fake.js).
+  const fake = await ThreadedFake.start();
   procs.onCleanup(() => fake.stop());
 
   const adminKey = `adm_bench_${randomBytes(18).toString('base64url')}`;

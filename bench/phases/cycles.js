@@ -11,6 +11,7 @@ const { setTimeout: sleep } = require('node:timers/promises');
 const procs = require('../lib/procs');
 const { P, CYCLES_DEADLINE_MS, RUN_START } = require('../lib/options');
 const { histogram, histogramQuantile } = require('../lib/metrics');
+const { loopDelayProbe } = require('../lib/loop-delay');
 const { log, percentile, round } = require('../lib/util');
 
 /**
@@ -95,28 +96,19 @@ function createTracker(ctx) {
   };
   // The broker's CPU seconds over time, for the timeline (latenessTimeline).
   tracker.cpuSamples = [];
-  // The harness's own event-loop delay, its largest per poll ([time, ms]), for the timeline: the fake
-  // answers from this process, so a pause here (a major GC, say) holds up refreshes the broker sent on time.
-  // Measured as the lateness of a 10 ms timer. Not monitorEventLoopDelay: its reset() drops the first
-  // interval after it, so a pause that began in the poll that reset it would go unseen.
+  // The harness's own event-loop delay, its largest per poll ([time, ms]), for the timeline: a pause
+  // here (a major GC, say) delays what the harness reads, and held up the fake when it ran in this thread.
   tracker.loopDelaySamples = [];
-  let loopDelayMs = 0;
-  let probeDue = performance.now() + 10;
-  const probe = setInterval(() => {
-    const now = performance.now();
-    loopDelayMs = Math.max(loopDelayMs, now - probeDue);
-    probeDue = now + 10;
-  }, 10);
+  const probe = loopDelayProbe();
   const timer = setInterval(() => {
     const now = Date.now();
     if (ctx.broker) tracker.cpuSamples.push([now, procs.cpuSeconds(ctx.broker.child.pid)]);
-    tracker.loopDelaySamples.push([now, loopDelayMs]);
-    loopDelayMs = 0;
+    tracker.loopDelaySamples.push([now, probe.takeMax()]);
     tracker.pollDues().catch((error) => log(`schedule poll failed: ${error.message}`));
   }, 500);
   tracker.stop = () => {
     clearInterval(timer);
-    clearInterval(probe);
+    probe.stop();
     unsubscribe();
   };
   procs.onCleanup(tracker.stop);
@@ -167,6 +159,7 @@ async function awaitTwoCycles(ctx, tracker, n, firstTimes) {
   }
   // Let refreshes in flight land, then stop watching.
   await sleep(1_000);
+  await ctx.fake.flush();
   for (let i = 0; i < 10 && tracker.pendingDue.length > 0; i++) {
     await tracker.pollDues();
     await sleep(300);
@@ -244,10 +237,10 @@ function lateness(tracker) {
  * Lateness over time, to tell when refreshes fell behind: per 30 s of issue
  * time (from the first first token), the first tokens and refreshes the fake
  * issued in it, the lateness of those refreshes (p99, max, over 1 s), the
- * broker's CPU, and the harness's largest event-loop delay (a pause of the
- * fake's process, not the broker's).
+ * broker's CPU, and the largest event-loop delays of the harness and of the
+ * fake's thread (pauses of the bench, not the broker).
  */
-function latenessTimeline(tracker, bucketMs = 30_000) {
+function latenessTimeline(ctx, tracker, bucketMs = 30_000) {
   const buckets = new Map();
   const bucketOf = (at) => {
     const key = Math.floor(at / bucketMs);
@@ -269,11 +262,12 @@ function latenessTimeline(tracker, bucketMs = 30_000) {
     const end = samples.findLast(([at]) => at <= to);
     return start && end && end[0] > start[0] ? round((end[1] - start[1]) / ((end[0] - start[0]) / 1000), 2) : null;
   };
-  // Each sample is the largest delay of the 500 ms poll that ended at its time.
-  const loopDelayMax = (from, to) => {
-    const delays = tracker.loopDelaySamples.filter(([at]) => at >= from && at < to).map(([, ms]) => ms);
+  // Each sample is the largest delay of the 500 ms before its time: the harness's, and the fake's thread's.
+  const loopDelayMax = (samples, from, to) => {
+    const delays = samples.filter(([at]) => at >= from && at < to).map(([, ms]) => ms);
     return delays.length ? round(maximum(delays), 1) : null;
   };
+  const fakeSamples = ctx.fake.loopDelaySamples ?? [];
   return keys.map((key) => {
     const { firstTokens, late } = buckets.get(key);
     late.sort((a, b) => a - b);
@@ -285,18 +279,20 @@ function latenessTimeline(tracker, bucketMs = 30_000) {
       p99: late.length ? round(percentile(late, 99), 3) : null,
       max: late.length ? round(late.at(-1), 3) : null,
       over1s: late.filter((l) => l > 1).length,
-      harnessLoopDelayMaxMs: loopDelayMax(key * bucketMs, (key + 1) * bucketMs),
+      harnessLoopDelayMaxMs: loopDelayMax(tracker.loopDelaySamples, key * bucketMs, (key + 1) * bucketMs),
+      fakeLoopDelayMaxMs: loopDelayMax(fakeSamples, key * bucketMs, (key + 1) * bucketMs),
     };
   });
 }
 
 /** The cycles' figures: tokens and upstream requests per client, lateness, lag histogram, CPU. */
-function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter) {
+async function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter) {
   const { issuedAt } = tracker;
   const { late, intervals, unmatched, early } = lateness(tracker);
   const counts = [...issuedAt.values()].map((l) => l.length);
   // The fake's count of token requests per client (its light log keeps no request log).
-  const reqCounts = [...issuedAt.keys()].map((id) => ctx.fake.tokenRequestCount(id));
+  const requestsOf = await ctx.fake.tokenRequestCounts();
+  const reqCounts = [...issuedAt.keys()].map((id) => requestsOf.get(id) ?? 0);
   const lagBefore = histogram(metricsBefore, 'tb_refresh_lag_seconds');
   const lagAfter = histogram(metricsAfter, 'tb_refresh_lag_seconds');
   const refreshes = counts.reduce((sum, c) => sum + Math.max(0, Math.min(c, 3) - 1), 0);
@@ -325,7 +321,7 @@ function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter) {
       max: round(late.at(-1), 3),
       over1s: late.filter((l) => l > 1).length,
     },
-    latenessTimeline: latenessTimeline(tracker),
+    latenessTimeline: latenessTimeline(ctx, tracker),
     intervalSeconds: {
       min: round(intervals[0], 2),
       p50: round(percentile(intervals, 50), 2),

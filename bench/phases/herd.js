@@ -23,7 +23,7 @@ async function coldHerd(ctx) {
   await Promise.all(range(n).map(() => httpRequest(herdAgent, ctx.port, 'GET', '/health/live')));
   const sockets = Object.values(herdAgent.freeSockets).reduce((sum, list) => sum + list.length, 0);
 
-  fake.setDelay(P.herdDelayMs);
+  await fake.setDelay(P.herdDelayMs);
   // Registration does not wait for a token: the first fetch starts in the background and
   // sits in the slow upstream while the herd arrives, so every GET finds no token.
   const client = await registerClient(ctx, workspaceId, `herd_${Date.now()}`);
@@ -42,9 +42,9 @@ async function coldHerd(ctx) {
       ),
     ),
   );
-  fake.setDelay(0);
+  await fake.setDelay(0);
   herdAgent.destroy();
-  const upstream = fake.tokenRequestCount(client.clientId);
+  const upstream = await fake.tokenRequestCount(client.clientId);
   const ok = answers.filter((a) => a.status === 200);
   const statuses = {};
   for (const a of answers) statuses[a.status ?? 'error'] = (statuses[a.status ?? 'error'] ?? 0) + 1;

@@ -45,7 +45,7 @@ async function scale(ctx) {
     },
     tokenLifetimeSeconds: P.expiresIn,
     refreshWindow: refreshWindow(),
-    cycles: summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter),
+    cycles: await summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter),
     redis: {
       usedMemoryBefore: memBefore,
       usedMemoryAfter: memAfter,
@@ -62,7 +62,7 @@ async function scale(ctx) {
   for (const b of out.cycles.latenessTimeline) {
     const late = b.refreshes ? `lateness p99 ${b.p99} s, max ${b.max} s, ${b.over1s} over 1 s` : '';
     log(
-      `scale: +${b.fromSeconds} s: broker ${b.brokerCores} cores, harness loop delay max ${b.harnessLoopDelayMaxMs} ms, ${b.firstTokens} first tokens, ${b.refreshes} refreshes ${late}`,
+      `scale: +${b.fromSeconds} s: broker ${b.brokerCores} cores, loop delay max: harness ${b.harnessLoopDelayMaxMs} ms, fake ${b.fakeLoopDelayMaxMs} ms; ${b.firstTokens} first tokens, ${b.refreshes} refreshes ${late}`,
     );
   }
   scaleRows(out, registration);

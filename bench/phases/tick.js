@@ -55,7 +55,7 @@ async function idleTickCost(ctx, label) {
 async function dueTickCost(ctx, label) {
   const { redis, fake, hot } = ctx;
   const ids = hot.clients.slice(0, P.duePerTick).map((client) => client.id);
-  const upstreamBefore = fake.tokenRequestCount();
+  const upstreamBefore = await fake.tokenRequestCount();
   const windows = [];
   for (let w = 0; w < P.tickRounds; w++) windows.push(await dueTickWindow(ctx, ids));
   const median = (key) => [...windows.map((w) => w[key])].sort((a, b) => a - b)[Math.floor(windows.length / 2)];
@@ -66,7 +66,7 @@ async function dueTickCost(ctx, label) {
     brokerCpuMsPerTick: median('brokerCpuMsPerTick'),
     redisCpuMsPerTick: median('redisCpuMsPerTick'),
     windows,
-    upstreamRequests: fake.tokenRequestCount() - upstreamBefore,
+    upstreamRequests: (await fake.tokenRequestCount()) - upstreamBefore,
     stillDueAfter: stillDue,
   };
   log(

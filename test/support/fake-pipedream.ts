@@ -221,6 +221,17 @@ export class FakePipedream {
       .length;
   }
 
+  /** Token requests per client id presented (requests that presented none are left out). */
+  tokenRequestCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    if (this.light) for (const [clientId, count] of this.light) if (clientId !== null) counts.set(clientId, count);
+    if (this.light) return counts;
+    for (const { path, clientId } of this.requests) {
+      if (path === TOKEN_PATH && clientId !== null) counts.set(clientId, (counts.get(clientId) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** Resolves once the token endpoint has received `count` requests (for a client, when given). */
   async waitForTokenRequests(count: number, options: { clientId?: string; timeoutMs?: number } = {}): Promise<void> {
     const deadline = Date.now() + (options.timeoutMs ?? 5_000);
