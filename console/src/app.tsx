@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { setUnauthorizedHandler } from './api';
 import { ClientPage } from './pages/client-detail';
 import { ClientsPage } from './pages/clients';
@@ -92,8 +92,9 @@ export function App() {
     });
   }, []);
 
-  // A new page moves focus to its heading, so keyboard and screen reader users start there.
-  useEffect(() => {
+  // A new page moves focus to its heading, so keyboard and screen reader users start there. A layout
+  // effect: in the same task as the page's render, so nothing sees the new heading before it has focus.
+  useLayoutEffect(() => {
     document.querySelector<HTMLElement>('main h1')?.focus();
   }, [route, signedIn]);
 
