@@ -97,7 +97,7 @@ async function startServices(mainJs) {
 
   // In a thread of its own, with the light log (counts and onIssued listeners, no object per request or
   // token): at a million clients a full log, or this thread's collections, paused the fake (threaded-fake.js).
-  const fake = await ThreadedFake.start();
+  const fake = await ThreadedFake.start({ expiresIn: P.expiresIn, hourLongAfter: 2 });
   procs.onCleanup(() => fake.stop());
 
   const adminKey = `adm_bench_${randomBytes(18).toString('base64url')}`;

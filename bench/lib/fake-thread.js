@@ -4,9 +4,10 @@
  * (test/support/fake-pipedream.ts, light log) in this thread, takes its
  * orders from the harness and sends it the tokens issued, in batches.
  */
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 require('./ts-require').register();
 const { loopDelayProbe } = require('./loop-delay');
+const { DERIVED_PREFIX, derivedSecret } = require('./derived-secrets');
 const { FakePipedream } = require('../../test/support/fake-pipedream.ts');
 
 /** Issued tokens are sent at least this often (and at once past ISSUED_BATCH). */
@@ -15,7 +16,16 @@ const ISSUED_BATCH = 2_000;
 const LOOP_SAMPLE_MS = 500;
 
 async function main() {
-  const fake = await FakePipedream.start({ lightLog: true });
+  const { secretKey, expiresIn, hourLongAfter } = workerData;
+  const fake = await FakePipedream.start({
+    lightLog: true,
+    // The scale clients: tokens of `expiresIn` for their first `hourLongAfter` requests, then hour-long ones,
+    // so that after two refresh cycles the broker goes idle (cycles.js).
+    derivedClients: {
+      secretOf: (clientId) => (clientId.startsWith(DERIVED_PREFIX) ? derivedSecret(secretKey, clientId) : null),
+      expiresInOf: (_clientId, requests) => (requests > hourLongAfter ? 3_600 : expiresIn),
+    },
+  });
   // Flat [clientId, at, clientId, at, ...]: one message per batch, not per token.
   let issued = [];
   const flush = () => {

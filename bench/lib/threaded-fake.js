@@ -12,11 +12,19 @@
  * The subset of FakePipedream the bench uses; the counts are asynchronous.
  */
 const path = require('node:path');
+const { randomBytes } = require('node:crypto');
 const { Worker } = require('node:worker_threads');
+const { derivedSecret } = require('./derived-secrets');
 
 class ThreadedFake {
-  static async start() {
-    const worker = new Worker(path.join(__dirname, 'fake-thread.js'));
+  /**
+   * `derived`: the scale clients' token lifetime, and after how many token
+   * requests each gets hour-long tokens instead (their secrets: secretOf()).
+   */
+  static async start(derived) {
+    const secretKey = randomBytes(32).toString('base64url');
+    const workerData = { secretKey, ...derived };
+    const worker = new Worker(path.join(__dirname, 'fake-thread.js'), { workerData });
     const ready = await new Promise((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', function first(message) {
@@ -25,11 +33,12 @@ class ThreadedFake {
         if (message.type === 'ready' || message.type === 'failed') worker.off('message', first);
       });
     });
-    return new ThreadedFake(worker, ready);
+    return new ThreadedFake(worker, ready, secretKey);
   }
 
-  constructor(worker, { baseUrl, tokenUrl }) {
+  constructor(worker, { baseUrl, tokenUrl }, secretKey) {
     this.worker = worker;
+    this.secretKey = secretKey;
     this.baseUrl = baseUrl;
     this.tokenUrl = tokenUrl;
     this.listeners = new Set();
@@ -80,6 +89,11 @@ class ThreadedFake {
     if (this.pendingClients.length === 0) return;
     this.worker.postMessage({ call: 'addClients', args: { clients: this.pendingClients } });
     this.pendingClients = [];
+  }
+
+  /** The secret the fake accepts from a scale client (an id with DERIVED_PREFIX), which it was never told. */
+  secretOf(clientId) {
+    return derivedSecret(this.secretKey, clientId);
   }
 
   /** As FakePipedream.onIssued, with the time the worker issued each token; returns the unsubscribe. */

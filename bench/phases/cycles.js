@@ -29,7 +29,6 @@ function createTracker(ctx) {
     // Per fake client id: the times the fake issued it a token.
     issuedAt: new Map(),
     brokerIdOf: new Map(),
-    secrets: new Map(),
     // Per fake client id: the due time the broker scheduled after each of its tokens (index k: after token k).
     dueAfter: new Map(),
     pendingDue: [],
@@ -41,7 +40,7 @@ function createTracker(ctx) {
       return holdingAtLeast[count];
     },
   };
-  const { issuedAt, secrets, dueAfter, pendingDue, brokerIdOf } = tracker;
+  const { issuedAt, dueAfter, pendingDue, brokerIdOf } = tracker;
   const windowStartMs = (P.expiresIn - Math.min(600, P.expiresIn / 2)) * 1000;
   const windowEndMs = (P.expiresIn - Math.min(600, P.expiresIn / 2) / 2) * 1000;
   // Called as the fake issues each token, inside its request handler: kept short.
@@ -52,12 +51,9 @@ function createTracker(ctx) {
     if (list.length <= 3) holdingAtLeast[list.length] += 1;
     // The due time the broker writes after this token: read below, once it has landed.
     if (list.length <= 2) pendingDue.push({ clientId, k: list.length - 1, at, tries: 0 });
-    // After the second token (the first refresh) the fake hands out hour-long tokens,
-    // so the third (the second refresh) ends the cycles and leaves the broker idle.
-    if (list.length === 2) {
-      fake.addClient(clientId, secrets.get(clientId), { expiresIn: 3_600 });
-      tracker.switched++;
-    }
+    // After the second token (the first refresh) the fake hands out hour-long tokens (its rule for the
+    // scale clients, run.js), so the third (the second refresh) ends the cycles and leaves the broker idle.
+    if (list.length === 2) tracker.switched++;
   });
   // Scheduled times, from the broker's schedule (a sorted set): after a token lands the
   // broker stores the client's next due time, drawn in [window start, window end] after

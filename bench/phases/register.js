@@ -6,9 +6,9 @@
  * broker CPU per registration).
  */
 const http = require('node:http');
-const { randomBytes } = require('node:crypto');
 const procs = require('../lib/procs');
 const { P } = require('../lib/options');
+const { DERIVED_PREFIX } = require('../lib/derived-secrets');
 const { httpRequest } = require('../lib/http');
 const { log, pad, pool, expectStatus } = require('../lib/util');
 
@@ -68,15 +68,17 @@ async function registerScaleClients(ctx, tracker) {
   return { n, requested, overBudget, regSeconds, regEndAt, regCpuUse, regCoreBusy, latencies };
 }
 
-/** Clients [from, to): made known to the fake (tokens of P.expiresIn) and the tracker; their batch items. */
-function batchItems(ctx, { issuedAt, secrets }, from, to) {
+/**
+ * Clients [from, to): made known to the tracker; their batch items. The fake
+ * knows them by their ids (DERIVED_PREFIX): their secrets are derived, and
+ * their tokens last P.expiresIn, hour-long from the third (run.js).
+ */
+function batchItems(ctx, { issuedAt }, from, to) {
   const items = [];
   for (let i = from; i < to; i++) {
-    const clientId = `sc_${pad(i, 7)}`;
-    const clientSecret = `secret_${randomBytes(12).toString('base64url')}`;
-    secrets.set(clientId, clientSecret);
+    const clientId = `${DERIVED_PREFIX}${pad(i, 7)}`;
+    const clientSecret = ctx.fake.secretOf(clientId);
     issuedAt.set(clientId, []);
-    ctx.fake.addClient(clientId, clientSecret, { expiresIn: P.expiresIn });
     const workspaceId = `ws_sc_${pad(i % 1000, 4)}`;
     items.push({ workspaceId, name: `scale ${i}`, type: 'oauth_client_credentials', clientId, clientSecret });
   }
