@@ -296,7 +296,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /**
    * Moves on, once a second, the fallback entries of first fetches this
    * replica still holds that fall due within FALLBACK_RENEW_AHEAD_MS (see
-   * FirstFetchFallbacks). Runs beside claims, never holding one up; a renewal
+   * FirstFetches). Runs beside claims, never holding one up; a renewal
    * that fails leaves those fallbacks to fall due and be claimed as before.
    */
   private renewFallbacksFallingDue(): void {

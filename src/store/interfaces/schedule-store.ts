@@ -24,8 +24,8 @@ export interface ScheduleStore {
   /**
    * Moves those of `ids` still due at exactly `from` to `until`; an entry
    * claimed, rescheduled or removed since is left as it is. Returns how many
-   * moved. A replica renews so the fallback entries of first fetches it will
-   * take itself (a lease kept while it lives).
+   * moved. A replica renews with it the fallback entries of the first fetches
+   * it will take itself (a lease kept while it lives).
    */
   deferDue(ids: readonly string[], from: number, until: number): Promise<number>;
 }
