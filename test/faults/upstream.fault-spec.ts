@@ -129,7 +129,11 @@ describe('upstream faults', () => {
         })),
       answered503: unavailable.length,
       bad503: badUnavailable.length,
-      retryAfterRangeS: [Math.min(...retryAfters), Math.max(...retryAfters)],
+      // A loop, not a spread: a fast run answers over 100,000 503s, past the stack's argument limit.
+      retryAfterRangeS: [
+        retryAfters.reduce((a, b) => Math.min(a, b), Infinity),
+        retryAfters.reduce((a, b) => Math.max(a, b), -Infinity),
+      ],
       early503: early503,
       otherAnswers: other.length,
       recoveryRequestsPerClientMax: Math.max(...perClientUntilRecovered.values()),
