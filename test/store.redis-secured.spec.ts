@@ -31,13 +31,21 @@ const BROKER: RedisAclUser = {
   rules: [`~${PREFIX_ROOT}*`, `&${PREFIX_ROOT}*`, '+@all'],
 };
 
+/** The Sentinels' own password (requirepass), REDIS_SENTINEL_PASSWORD: not the data nodes' user. */
+const SENTINEL_PASSWORD = 'sentinel-password-9876543210';
+
 let serial = 0;
 const prefix = (name: string) => `${PREFIX_ROOT}${name}${(serial += 1)}:`;
 
-describe('Redis Sentinel with an ACL user (REDIS_USERNAME, REDIS_PASSWORD)', () => {
+describe('Redis Sentinel with an ACL user and Sentinels that require a password (REDIS_SENTINEL_PASSWORD)', () => {
   let sentinel: RedisTopologyHandle;
   beforeAll(async () => {
-    sentinel = await startRedisSentinel({ replicas: 1, sentinels: 3, acl: BROKER });
+    sentinel = await startRedisSentinel({
+      replicas: 1,
+      sentinels: 3,
+      acl: BROKER,
+      sentinelPassword: SENTINEL_PASSWORD,
+    });
   });
   afterAll(() => sentinel?.stop());
 
@@ -46,26 +54,34 @@ describe('Redis Sentinel with an ACL user (REDIS_USERNAME, REDIS_PASSWORD)', () 
 
   describeStoreContract('RedisStore through Sentinels, as an ACL user kept to its prefix', () => connect());
 
-  it('with a wrong password answers no command and logs what the server said, never the password', async () => {
-    const warnings: string[] = [];
-    const logger = {
-      warn: (details: object, message: string) => warnings.push(`${message} ${JSON.stringify(details)}`),
-    };
-    if (sentinel.topology.kind !== 'sentinel') throw new Error('a Sentinel topology was expected');
-    const store = await RedisStore.connect({
-      topology: { ...sentinel.topology, password: 'not-the-password' },
-      keyPrefix: prefix('wrong'),
-      waitReplicas: 0,
-      logger,
-    });
-    try {
-      await expect(store.ping()).rejects.toThrow();
-      await eventually(() => warnings.some((line) => /WRONGPASS|NOAUTH/.test(line)), 10_000);
-      expect(warnings.join('\n')).not.toContain('not-the-password');
-    } finally {
-      await store.close();
-    }
-  });
+  it.each([
+    ['data nodes', { password: 'not-the-password' }],
+    ['Sentinels', { sentinelPassword: 'not-the-password' }],
+  ])(
+    'with a wrong password for the %s answers no command and logs what the server said, never the password',
+    async (_, wrong) => {
+      const warnings: string[] = [];
+      const logger = {
+        warn: (details: object, message: string) => warnings.push(`${message} ${JSON.stringify(details)}`),
+      };
+      if (sentinel.topology.kind !== 'sentinel') throw new Error('a Sentinel topology was expected');
+      const store = await RedisStore.connect({
+        topology: { ...sentinel.topology, ...wrong },
+        keyPrefix: prefix('wrong'),
+        waitReplicas: 0,
+        logger,
+      });
+      try {
+        await expect(store.ping()).rejects.toThrow();
+        await eventually(() => warnings.some((line) => /WRONGPASS|NOAUTH/.test(line)), 10_000);
+        const logged = warnings.join('\n');
+        expect(logged).not.toContain('not-the-password');
+        expect(logged).not.toContain(SENTINEL_PASSWORD);
+      } finally {
+        await store.close();
+      }
+    },
+  );
 });
 
 const TLS_TOPOLOGIES = [
@@ -74,8 +90,9 @@ const TLS_TOPOLOGIES = [
     start: (tls: RedisTlsFiles) => startRedisCluster({ masters: 3, replicas: 1, acl: BROKER, tls }),
   },
   {
-    name: 'Sentinels (TLS to the Sentinels too)',
-    start: (tls: RedisTlsFiles) => startRedisSentinel({ replicas: 1, sentinels: 3, acl: BROKER, tls }),
+    name: 'Sentinels (TLS to the Sentinels too, and a password of their own)',
+    start: (tls: RedisTlsFiles) =>
+      startRedisSentinel({ replicas: 1, sentinels: 3, acl: BROKER, tls, sentinelPassword: SENTINEL_PASSWORD }),
   },
 ];
 
@@ -132,5 +149,6 @@ describe.each(TLS_TOPOLOGIES)('$name over TLS only, with an ACL user (REDIS_TLS=
     expect(token.status).toBe(200);
     expect(token.body.access_token).toMatch(/^pd_at_/);
     expect(broker.stdout() + broker.stderr()).not.toContain(BROKER.password);
+    expect(broker.stdout() + broker.stderr()).not.toContain(SENTINEL_PASSWORD);
   });
 });

@@ -21,6 +21,7 @@ const REDACTED_KEYS = [
   'key',
   'secret',
   'password',
+  'sentinelPassword',
   'authorization',
   'sealedSecret',
   'sealedAccessToken',

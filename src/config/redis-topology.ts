@@ -15,7 +15,7 @@ export interface RedisAuth {
 /** Which Redis is the store of record: SPEC.md, "Redis topologies". */
 export type RedisTopology =
   | { kind: 'single'; url: string }
-  | ({ kind: 'sentinel'; sentinels: HostPort[]; masterName: string } & RedisAuth)
+  | ({ kind: 'sentinel'; sentinels: HostPort[]; masterName: string; sentinelPassword: string | null } & RedisAuth)
   | ({ kind: 'cluster'; nodes: HostPort[] } & RedisAuth);
 
 /** The variables that choose a store; at most one of the three choices may be set. */
@@ -30,8 +30,14 @@ export function parseRedisTopology(env: Env, problems: string[]): RedisTopology 
     return null;
   }
   const masterName = value('REDIS_SENTINEL_MASTER');
-  if (masterName !== null && chosen[0] !== 'REDIS_SENTINELS') {
-    problems.push('REDIS_SENTINEL_MASTER is only meaningful with REDIS_SENTINELS');
+  // A password is taken as it is: spaces may be part of it.
+  const sentinelPassword = env.REDIS_SENTINEL_PASSWORD || null;
+  for (const [name, given] of [
+    ['REDIS_SENTINEL_MASTER', masterName],
+    ['REDIS_SENTINEL_PASSWORD', sentinelPassword],
+  ] as const) {
+    if (given !== null && chosen[0] !== 'REDIS_SENTINELS')
+      problems.push(`${name} is only meaningful with REDIS_SENTINELS`);
   }
   const auth = parseAuth(env, problems);
   const url = value('REDIS_URL');
@@ -52,6 +58,7 @@ export function parseRedisTopology(env: Env, problems: string[]): RedisTopology 
       kind: 'sentinel',
       sentinels: hostPorts('REDIS_SENTINELS', sentinels, problems),
       masterName: masterName ?? '',
+      sentinelPassword,
       ...auth,
     };
   }

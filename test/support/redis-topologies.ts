@@ -77,11 +77,17 @@ function redisCliAccess({ acl, tls }: NodeAccess): string[] {
   ];
 }
 
-async function withConnection<T>(port: number, use: (redis: Redis) => Promise<T>, access: NodeAccess = {}): Promise<T> {
+/** A probe of a node as the ACL user, or of a Sentinel with its own password (`password`). */
+async function withConnection<T>(
+  port: number,
+  use: (redis: Redis) => Promise<T>,
+  access: NodeAccess & { password?: string } = {},
+): Promise<T> {
   const redis = new Redis({
     port,
     host: '127.0.0.1',
     ...(access.acl ? { username: access.acl.username, password: access.acl.password } : {}),
+    ...(access.password === undefined ? {} : { password: access.password }),
     ...(access.tls ? { tls: { ca: readFileSync(access.tls.caFile), servername: 'localhost' } } : {}),
     lazyConnect: true,
     maxRetriesPerRequest: 0,
@@ -188,9 +194,12 @@ export async function masterPorts(handle: RedisTopologyHandle): Promise<number[]
 
 export const SENTINEL_MASTER = 'tbmaster';
 
-/** A master with `replicas` replicas, watched by `sentinels` Sentinels (quorum: a majority of them). */
+/**
+ * A master with `replicas` replicas, watched by `sentinels` Sentinels (quorum: a majority of them). With
+ * `sentinelPassword`, the Sentinels require it of their clients (requirepass) and use it with each other.
+ */
 export async function startRedisSentinel(
-  options: { replicas?: number; sentinels?: number } & NodeAccess = {},
+  options: { replicas?: number; sentinels?: number; sentinelPassword?: string } & NodeAccess = {},
 ): Promise<RedisTopologyHandle> {
   const replicaCount = options.replicas ?? 2;
   const sentinelCount = options.sentinels ?? 3;
@@ -218,7 +227,7 @@ export async function startRedisSentinel(
     );
     const quorum = Math.floor(sentinelCount / 2) + 1;
     for (let index = 0; index < sentinelCount; index += 1) {
-      sentinels.push(await startSentinel(master.port, quorum, access));
+      sentinels.push(await startSentinel(master.port, quorum, access, options.sentinelPassword));
     }
     await until('the sentinels', async () => {
       for (const { port } of sentinels) {
@@ -229,7 +238,7 @@ export async function startRedisSentinel(
             const sentinelsSeen = (await redis.call('SENTINEL', 'SENTINELS', SENTINEL_MASTER)) as unknown[];
             return replicasSeen.length === replicaCount && sentinelsSeen.length === sentinelCount - 1;
           },
-          { tls: options.tls },
+          { tls: options.tls, password: options.sentinelPassword },
         );
         if (!known) return false;
       }
@@ -244,6 +253,7 @@ export async function startRedisSentinel(
       kind: 'sentinel',
       sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })),
       masterName: SENTINEL_MASTER,
+      sentinelPassword: options.sentinelPassword ?? null,
       username: options.acl?.username ?? null,
       password: options.acl?.password ?? null,
       tls: options.tls !== undefined,
@@ -255,10 +265,15 @@ export async function startRedisSentinel(
 }
 
 /**
- * A Sentinel (no password of its own) that reaches the data nodes as the infrastructure user when they have
- * ACLs; with TLS, it listens with TLS only and speaks TLS to the data nodes (tls-replication).
+ * A Sentinel that reaches the data nodes as the infrastructure user when they have ACLs; with TLS, it
+ * listens with TLS only and speaks TLS to the data nodes (tls-replication); with `password`, it requires it.
  */
-async function startSentinel(masterPort: number, quorum: number, { acl, tls }: NodeAccess): Promise<RedisServerHandle> {
+async function startSentinel(
+  masterPort: number,
+  quorum: number,
+  { acl, tls }: NodeAccess,
+  password?: string,
+): Promise<RedisServerHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tb-sentinel-'));
   const config = join(dir, 'sentinel.conf');
@@ -282,6 +297,7 @@ async function startSentinel(masterPort: number, quorum: number, { acl, tls }: N
       `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
       `sentinel failover-timeout ${SENTINEL_MASTER} 5000`,
       `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
+      ...(password === undefined ? [] : [`requirepass ${password}`]),
       ...(acl
         ? [
             `sentinel auth-user ${SENTINEL_MASTER} ${INFRA_USER.username}`,
@@ -317,7 +333,12 @@ export function topologyEnv(handle: RedisTopologyHandle): Record<string, string>
     ...(topology.tls ? { REDIS_TLS: 'true' } : {}),
   };
   if (topology.kind === 'cluster') return { REDIS_CLUSTER_NODES: list(topology.nodes), ...auth };
-  return { REDIS_SENTINELS: list(topology.sentinels), REDIS_SENTINEL_MASTER: topology.masterName, ...auth };
+  return {
+    REDIS_SENTINELS: list(topology.sentinels),
+    REDIS_SENTINEL_MASTER: topology.masterName,
+    ...(topology.sentinelPassword === null ? {} : { REDIS_SENTINEL_PASSWORD: topology.sentinelPassword }),
+    ...auth,
+  };
 }
 
 /** The replicas of the topology now (ROLE says slave). */
