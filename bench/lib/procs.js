@@ -120,19 +120,25 @@ function cpuMeterPrecise(pid) {
   };
 }
 
+/**
+ * Each core's clock ticks so far (/proc/stat): all, idle (with I/O wait), and stolen by the hypervisor
+ * (time the core's work waited for a real CPU: on a shared virtual machine, what other guests took).
+ */
+function coreTicks() {
+  const out = {};
+  for (const line of fs.readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const match = /^cpu(\d+) (.*)$/.exec(line);
+    if (!match) continue;
+    const v = match[2].trim().split(/\s+/).map(Number);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    out[match[1]] = { total, idle: v[3] + v[4], steal: v[7] };
+  }
+  return out;
+}
+
 /** Busy fraction of each core over a period (/proc/stat): shows what else ran on the benchmark's cores. */
 function coreMeter() {
-  const read = () => {
-    const out = {};
-    for (const line of fs.readFileSync('/proc/stat', 'utf8').split('\n')) {
-      const match = /^cpu(\d+) (.*)$/.exec(line);
-      if (!match) continue;
-      const v = match[2].trim().split(/\s+/).map(Number);
-      const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-      out[match[1]] = { total, idle: v[3] + v[4] };
-    }
-    return out;
-  };
+  const read = coreTicks;
   const before = read();
   return {
     stop() {
@@ -178,6 +184,7 @@ module.exports = {
   cpuSecondsPrecise,
   cpuMeterPrecise,
   coreMeter,
+  coreTicks,
   loadAverage,
   onCleanup,
   runCleanups,

@@ -90,8 +90,9 @@ function createTracker(ctx) {
       polling = false;
     }
   };
-  // The broker's CPU seconds over time, for the timeline (latenessTimeline).
+  // The broker's CPU seconds, and each core's ticks (busy, stolen), over time, for the timeline (latenessTimeline).
   tracker.cpuSamples = [];
+  tracker.coreSamples = [];
   // The harness's own event-loop delay, its largest per poll ([time, ms]), for the timeline: a pause
   // here (a major GC, say) delays what the harness reads, and held up the fake when it ran in this thread.
   tracker.loopDelaySamples = [];
@@ -99,6 +100,7 @@ function createTracker(ctx) {
   const timer = setInterval(() => {
     const now = Date.now();
     if (ctx.broker) tracker.cpuSamples.push([now, procs.cpuSeconds(ctx.broker.child.pid)]);
+    tracker.coreSamples.push([now, procs.coreTicks()]);
     tracker.loopDelaySamples.push([now, probe.takeMax()]);
     tracker.pollDues().catch((error) => log(`schedule poll failed: ${error.message}`));
   }, 500);
@@ -258,6 +260,22 @@ function latenessTimeline(ctx, tracker, bucketMs = 30_000) {
     const end = samples.findLast(([at]) => at <= to);
     return start && end && end[0] > start[0] ? round((end[1] - start[1]) / ((end[0] - start[0]) / 1000), 2) : null;
   };
+  // Per core, the share of its ticks busy and stolen by the hypervisor (a steal is CPU the bench's own work lost).
+  const coreShares = (from, to) => {
+    const start = tracker.coreSamples.find(([at]) => at >= from);
+    const end = tracker.coreSamples.findLast(([at]) => at <= to);
+    if (!start || !end || end[0] <= start[0]) return null;
+    const shares = {};
+    for (const core of Object.keys(end[1])) {
+      const total = end[1][core].total - start[1][core].total;
+      const share = (ticks) => (total > 0 ? round(ticks / total, 2) : 0);
+      shares[core] = {
+        busy: share(total - (end[1][core].idle - start[1][core].idle)),
+        steal: share(end[1][core].steal - start[1][core].steal),
+      };
+    }
+    return shares;
+  };
   // Each sample is the largest delay of the 500 ms before its time: the harness's, and the fake's thread's.
   const loopDelayMax = (samples, from, to) => {
     const delays = samples.filter(([at]) => at >= from && at < to).map(([, ms]) => ms);
@@ -270,6 +288,7 @@ function latenessTimeline(ctx, tracker, bucketMs = 30_000) {
     return {
       fromSeconds: (key - keys[0]) * (bucketMs / 1000),
       brokerCores: brokerCores(key * bucketMs, (key + 1) * bucketMs),
+      cores: coreShares(key * bucketMs, (key + 1) * bucketMs),
       firstTokens,
       refreshes: late.length,
       p99: late.length ? round(percentile(late, 99), 3) : null,

@@ -62,11 +62,20 @@ async function scale(ctx) {
   for (const b of out.cycles.latenessTimeline) {
     const late = b.refreshes ? `lateness p99 ${b.p99} s, max ${b.max} s, ${b.over1s} over 1 s` : '';
     log(
-      `scale: +${b.fromSeconds} s: broker ${b.brokerCores} cores, loop delay max: harness ${b.harnessLoopDelayMaxMs} ms, fake ${b.fakeLoopDelayMaxMs} ms; ${b.firstTokens} first tokens, ${b.refreshes} refreshes ${late}`,
+      `scale: +${b.fromSeconds} s: broker ${b.brokerCores} cores, ${coresBusy(b.cores)}, loop delay max: harness ${b.harnessLoopDelayMaxMs} ms, fake ${b.fakeLoopDelayMaxMs} ms; ${b.firstTokens} first tokens, ${b.refreshes} refreshes ${late}`,
     );
   }
   scaleRows(out, registration);
   return out;
+}
+
+/** "cores busy 0: 93% (steal 1%), 1: 60% (steal 4%)": a timeline window's coreShares. */
+function coresBusy(cores) {
+  if (!cores) return 'cores busy: n/a';
+  const each = Object.entries(cores).map(
+    ([core, { busy, steal }]) => `${core}: ${Math.round(busy * 100)}% (steal ${Math.round(steal * 100)}%)`,
+  );
+  return `cores busy ${each.join(', ')}`;
 }
 
 function registrationFigures({ n, regSeconds, latencies, regCpuUse, regCoreBusy }) {
