@@ -73,12 +73,11 @@ describe('RefreshScheduler', () => {
     return { ...recording, refresher };
   }
 
-  /** The scheduler, with an event loop that is idle unless `loopBusy` says otherwise (FirstFetchBudget). */
-  function start(refresher: Refresher, env: Record<string, string>, loopBusy = () => 0): RefreshScheduler {
+  function start(refresher: Refresher, env: Record<string, string>): RefreshScheduler {
     const events = new StoreEventsService(store);
     events.onModuleInit();
     const registry = new SchedulerRegistry();
-    scheduler = new RefreshScheduler(parseConfig(env), store, silent, refresher, metrics, registry, events, loopBusy);
+    scheduler = new RefreshScheduler(parseConfig(env), store, silent, refresher, metrics, registry, events);
     scheduler.onApplicationBootstrap();
     return scheduler;
   }
@@ -304,41 +303,6 @@ describe('RefreshScheduler', () => {
     await until(() => imported.every((id) => refreshedAt.has(id)), 5_000);
     // No held refresh falls due meanwhile, so none is late: three slots of four again, 10 turns of 100 ms (one slot: 3 s).
     expect(Date.now() - quietAt).toBeLessThan(1_300);
-  });
-
-  it('takes first fetches ahead no faster than keeps the event loop under its ceiling, and takes them all', async () => {
-    const { refresher, refreshedAt } = reschedulingRefresher(10);
-    // A loop that each first fetch keeps busy for 2 ms: at full speed (12 slots of 16, 10 ms each) it would
-    // need 2.4 of itself, and the first cycle after the import would ask as much again.
-    const started = () => [...refreshedAt.values()].reduce((sum, times) => sum + times.length, 0);
-    let read = { at: Date.now(), started: 0 };
-    const busyShares: number[] = [];
-    const loopBusy = () => {
-      const now = { at: Date.now(), started: started() };
-      const share = Math.min(1, ((now.started - read.started) * 2) / Math.max(1, now.at - read.at));
-      read = now;
-      busyShares.push(share);
-      return share;
-    };
-    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '16' }, loopBusy);
-    const imported = Array.from({ length: 6_000 }, (_, index) => `cl_imported_${index}`);
-    const dueAt = scheduler.expectFirstFetches(imported, true);
-    for (const id of imported) await store.setDue(id, dueAt);
-    scheduler.firstFetchesStored(imported);
-    scheduler.pump();
-
-    const startedAt = Date.now();
-    await until(() => imported.every((id) => refreshedAt.has(id)), 60_000);
-    // At the ceiling (0.7 of the loop, 350 a second) 6,000 take 17 s; at full speed, 5 s.
-    const tookMs = Date.now() - startedAt;
-    expect(tookMs).toBeGreaterThan(12_000);
-    expect(tookMs).toBeLessThan(25_000);
-    // Past the first seconds, in which the budget finds the rate, the loop is kept near its ceiling.
-    const settledShares = busyShares.slice(4, -1);
-    const mean = settledShares.reduce((sum, share) => sum + share, 0) / settledShares.length;
-    expect(mean).toBeGreaterThan(0.55);
-    expect(mean).toBeLessThan(0.8);
-    expect(imported.every((id) => refreshedAt.get(id)!.length === 1)).toBe(true);
   });
 
   it("a batch's caughtUp waits after a held token's refresh was claimed late, until one is claimed on time", async () => {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { LOGGER, type AppLogger } from '../common/logger';
 import { APP_CONFIG } from '../config/config.module';
@@ -7,7 +7,6 @@ import { MetricsService } from '../metrics/metrics.service';
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import { StoreEventsService } from '../store/store-events.service';
 import { BATCH_FIRST_FETCH_DELAY_MS, FALLBACK_RENEW_AHEAD_MS, FirstFetches, type Fallbacks } from './first-fetches';
-import { eventLoopBusyMeter, FirstFetchBudget, LOOP_BUSY_METER, type LoopBusyMeter } from './first-fetch-budget';
 import { FirstFetchPacer } from './first-fetch-pacer';
 import { Refresher } from './refresher';
 
@@ -23,8 +22,9 @@ const WAKE_TIMEOUT_NAME = 'token-refresh-wake';
 /** A claimed client not rescheduled by then (its replica died) is due again; keeps takeover within 30 s. */
 const CLAIM_LEASE_MS = 20_000;
 /**
- * How long finished refreshes are gathered before the schedule is asked for more: a busy replica claims
- * in batches, not with one round trip per refresh. It is also the least a due client waits.
+ * How long finished refreshes are gathered before the schedule is asked for
+ * more: a busy replica claims in batches, not with one round trip per refresh.
+ * It is also the least a due client waits.
  */
 const CLAIM_BATCH_WINDOW_MS = 5;
 /**
@@ -84,7 +84,6 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /** Slots first fetches taken ahead may fill now: AHEAD_SHARE_OF_SLOTS, halved while held tokens' refreshes are late. */
   private aheadLimit: number;
   private readonly pacer: FirstFetchPacer;
-  private readonly budget: FirstFetchBudget;
   private fallbacksLookedAt = Number.NEGATIVE_INFINITY;
   private renewing = false;
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -102,13 +101,11 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     private readonly metrics: MetricsService,
     private readonly registry: SchedulerRegistry,
     private readonly events: StoreEventsService,
-    @Optional() @Inject(LOOP_BUSY_METER) loopBusy?: LoopBusyMeter,
   ) {
     this.maxRunning = config.upstreamConcurrency;
     this.aheadSlots = Math.max(1, Math.floor(this.maxRunning * AHEAD_SHARE_OF_SLOTS));
     this.aheadLimit = this.aheadSlots;
     this.pacer = new FirstFetchPacer(this.maxRunning, Date.now());
-    this.budget = new FirstFetchBudget(loopBusy ?? eventLoopBusyMeter(), Date.now());
   }
 
   onApplicationBootstrap(): void {
@@ -257,8 +254,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
    * idle go to first fetches of clients stored here, ahead of their due time,
    * earliest first: their schedule entry is the fallback when this replica is
    * gone. A refresh of a held token falling due meanwhile still finds a free
-   * slot (AHEAD_SHARE_OF_SLOTS, less while those are late), and the process
-   * some CPU (FirstFetchBudget); one claimed later than its ahead run began
+   * slot (AHEAD_SHARE_OF_SLOTS, less while those are late: followHeldLateness); one claimed later than its ahead run began
    * joins that run (the refresher coalesces).
    */
   private startFirstFetchesAhead(): void {
@@ -269,11 +265,6 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     }
     for (const id of this.firstFetches.waitingInOrder()) {
       if (this.stopped || this.running >= this.aheadLimit) return;
-      if (!this.budget.allows(Date.now())) {
-        this.wakeBy(this.budget.nextWindowAt());
-        return;
-      }
-      this.budget.spent();
       this.firstFetches.settle(id);
       this.start(id);
     }
