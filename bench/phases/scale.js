@@ -27,7 +27,9 @@ async function scale(ctx) {
   const auditAfter = await auditBytes(redis);
   const rssAfterRegistration = procs.memory(pid);
   const metricsBefore = (await api('GET', '/metrics')).text;
-  log(`scale: every client has its first token; waiting for two refresh cycles (tokens of ${P.expiresIn} s)`);
+  const holding =
+    first.withFirstToken === n ? 'every client has its' : `${first.withFirstToken} of ${n} clients have their`;
+  log(`scale: ${holding} first token; waiting for two refresh cycles (tokens of ${P.expiresIn} s)`);
   const cycles = await awaitTwoCycles(ctx, tracker, n, first.firstTimes);
   const metricsAfter = (await api('GET', '/metrics')).text;
   // What the harness (and the fake in it) holds after the cycles: a large heap is slow to collect.
