@@ -138,11 +138,10 @@ function coreTicks() {
 
 /** Busy fraction of each core over a period (/proc/stat): shows what else ran on the benchmark's cores. */
 function coreMeter() {
-  const read = coreTicks;
-  const before = read();
+  const before = coreTicks();
   return {
     stop() {
-      const after = read();
+      const after = coreTicks();
       const busy = {};
       for (const core of Object.keys(after)) {
         const total = after[core].total - (before[core]?.total ?? 0);
