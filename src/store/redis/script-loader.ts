@@ -217,10 +217,20 @@ export function loadScripts(directory = LUA_DIR): Map<ScriptName, LoadedScript> 
   return scripts;
 }
 
-/** Defines every script as a command on the connection and returns the typed way to run them. */
+/**
+ * Defines every script as a command on the connection and returns the typed
+ * way to run them. ioredis copies each defined script's two methods onto
+ * every pipeline it creates (forty properties here): on a refresh's write
+ * that was a tenth of its store round trip. So the scripts are then taken
+ * out of the set it copies from, and queueScript calls the connection's own
+ * method on the pipeline instead; each still loads itself on a new socket
+ * (EVAL the first time, EVALSHA after) and is sent again on NOSCRIPT, as
+ * ioredis does for any defined script.
+ */
 export function defineScripts(redis: Redis | Cluster): ScriptRunner {
   const scripts = loadScripts();
   for (const [name, { lua, numberOfKeys }] of scripts) redis.defineCommand(commandName(name), { lua, numberOfKeys });
+  redis.scriptsSet = {};
   const commands = redis as unknown as Record<string, (...args: string[]) => Promise<unknown>>;
   return (name, keys, argv) => {
     const script = scripts.get(name);
@@ -242,10 +252,16 @@ export function queueScript<Name extends ScriptName>(
 ): void {
   const script = loadScripts().get(name);
   const encoded = (argv as ScriptArgument[]).map(encodeArgument);
-  const command = (pipeline as unknown as Record<string, (...args: string[]) => unknown>)[commandName(name)];
+  // A pipeline of one Redis has no script methods (defineScripts): its connection's are called on it.
+  // A Cluster's step is recorded by a proxy, which answers every name.
+  const methods = pipeline as unknown as ScriptMethods & { redis?: ScriptMethods };
+  const command = methods[commandName(name)] ?? methods.redis?.[commandName(name)];
+  if (command === undefined) throw new Error(`script ${name} is not defined on this connection`);
   if (script?.numberOfKeys === undefined) command.call(pipeline, String(keys.length), ...keys, ...encoded);
   else command.call(pipeline, ...keys, ...encoded);
 }
+
+type ScriptMethods = Record<string, ((...args: string[]) => unknown) | undefined>;
 
 function isScriptName(name: string): name is ScriptName {
   return Object.hasOwn(SCRIPT_NAMES, name);
