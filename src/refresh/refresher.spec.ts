@@ -117,6 +117,45 @@ describe('Refresher, LockManager and RefreshFacade', () => {
     expect(due[0].dueAt).toBeLessThan(before + 3_000);
   });
 
+  it('a scheduled refresh that keeps the state reschedules with its write; one that finds the client changed looks again now', async () => {
+    const { store, box, refresher } = units;
+    await store.insertClient(oauthEntry(box, fake.tokenUrl), Date.now());
+    await refresher.refresh('cl_1', 'scheduled');
+    /** Puts the held token in its refresh window, and claims the client as the scheduler would (a lease of an hour). */
+    const claimInWindow = async () => {
+      const entry = (await store.getClient('cl_1'))!;
+      const now = Date.now();
+      await store.updateClient('cl_1', entry.client.generation, {
+        token: { ...entry.token!, obtainedAt: now - 60_000, expiresAt: now + 1_000 },
+      });
+      expect((await store.claimDue(now + 3_600_000, now + 3_600_000, 10)).due.map(({ id }) => id)).toEqual(['cl_1']);
+      return entry;
+    };
+
+    await claimInWindow();
+    await refresher.refresh('cl_1', 'scheduled');
+    expect(fake.tokenRequestCount('client-1')).toBe(2);
+    const refreshed = (await store.getClient('cl_1'))!;
+    expect(refreshed.status.state).toBe('ready');
+    const { nextDueAt } = await store.tokenStats(10);
+    expect(nextDueAt).toBeGreaterThan(Date.now());
+    expect(nextDueAt).toBeLessThan(refreshed.token!.expiresAt);
+
+    // An admin's write lands while the upstream answers: the refresh's write is stale, and the client due now.
+    const claimed = await claimInWindow();
+    fake.setDelay(300);
+    const refreshing = refresher.refresh('cl_1', 'scheduled');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await store.updateClient('cl_1', 1, { client: { ...claimed.client, name: 'renamed', generation: 2 } });
+    const before = Date.now();
+    await refreshing;
+    expect(fake.tokenRequestCount('client-1')).toBe(3);
+    expect((await store.getClient('cl_1'))?.client.name).toBe('renamed');
+    const { nextDueAt: dueAfterStale } = await store.tokenStats(10);
+    expect(dueAfterStale).toBeGreaterThanOrEqual(before);
+    expect(dueAfterStale).toBeLessThanOrEqual(Date.now());
+  });
+
   it('renews every held lock in one sweep, and releases only its own', async () => {
     const { store, locks } = units;
     const owner = locks.newOwner();

@@ -9,7 +9,7 @@ import { SealedValueError, SecretBox, tokenContext } from '../crypto/secret-box'
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import { StoreEventsService } from '../store/store-events.service';
 import type { ClientEntry, ClientRecord, ClientStatus, StoredToken } from '../store/store.types';
-import { SPANS, TracingService } from '../tracing/tracing.service';
+import { SPANS, TracingService, type TraceSpan } from '../tracing/tracing.service';
 import { expiringCertificate } from './certificate-expiry';
 import { tokenRequestFor } from './client-proof';
 import { LockManager } from './lock-manager';
@@ -172,23 +172,36 @@ export class Refresher {
       await this.audit.record(actor, 'token.refresh_forced', id, entry.client.workspaceId);
     }
     const spanFields = { clientId: id, workspaceId: entry.client.workspaceId, reason };
-    const { outcome, next, written } = await this.tracing.inSpan(SPANS.refresh, spanFields, async (span) => {
-      // A token's life is counted from when it was asked for: the upstream may have issued it long before it arrived.
-      const askedAt = Date.now();
-      const answer = await this.askWithStoredSecret(entry.client);
-      const sealed = this.nextSealed(entry, answer, reason, askedAt);
-      const change = { status: sealed.status, token: sealed.token };
-      const result = await this.store.updateClient(id, entry.client.generation, change, owner);
-      span.set({ outcome: result === 'ok' ? sealed.status.state : result });
-      return { outcome: answer, next: sealed, written: result };
-    });
+    const { outcome, next, written, rescheduled } = await this.tracing.inSpan(SPANS.refresh, spanFields, (span) =>
+      this.askAndWrite(entry, reason, owner, span),
+    );
+    // The client changed meanwhile, yet was rescheduled for the token that was not written: look at it again now.
+    if (written === 'stale' && rescheduled) return { dueAt: Date.now(), lockReleased: true };
     if (written !== 'ok') return { dueAt: null, lockReleased: true };
     await this.warnOfCertificate(entry.client);
     this.logger.info(
       { clientId: id, workspaceId: entry.client.workspaceId, reason, outcome: outcome.kind, state: next.status.state },
       'refresh finished',
     );
-    return { dueAt: next.dueAt, lockReleased: true };
+    return { dueAt: rescheduled ? null : next.dueAt, lockReleased: true };
+  }
+
+  /**
+   * Asks the upstream and writes what follows, releasing the lock. A
+   * scheduled refresh (its client claimed) that keeps the client's state
+   * reschedules it with the write, in the same round trip.
+   */
+  private async askAndWrite(entry: ClientEntry, reason: RefreshReason, owner: string, span: TraceSpan) {
+    const { id, generation } = entry.client;
+    // A token's life is counted from when it was asked for: the upstream may have issued it long before it arrived.
+    const askedAt = Date.now();
+    const answer = await this.askWithStoredSecret(entry.client);
+    const next = this.nextSealed(entry, answer, reason, askedAt);
+    const change = { status: next.status, token: next.token };
+    const rescheduled = reason === 'scheduled' && next.status.state === entry.status.state;
+    const written = await this.store.updateClient(id, generation, change, owner, rescheduled ? next.dueAt : undefined);
+    span.set({ outcome: written === 'ok' ? next.status.state : written });
+    return { outcome: answer, next, written, rescheduled };
   }
 
   /**

@@ -103,8 +103,10 @@ export class MemoryStore implements BrokerStore {
     expectedGeneration: number,
     change: ClientChange,
     releaseLockOf?: string,
+    dueAt?: number,
   ): Promise<UpdateOutcome> {
     if (releaseLockOf !== undefined) this.releaseHeldLock(id, releaseLockOf);
+    if (dueAt !== undefined) this.schedule.set(id, dueAt);
     const entry = this.clients.stored(id);
     if (!entry) return 'not_found';
     if (entry.client.generation !== expectedGeneration) return 'stale';

@@ -117,8 +117,9 @@ export class RedisStore implements BrokerStore {
     expectedGeneration: number,
     change: ClientChange,
     releaseLockOf?: string,
+    dueAt?: number,
   ): Promise<UpdateOutcome> {
-    const outcome = await this.clients.updateClient(id, expectedGeneration, change, releaseLockOf);
+    const outcome = await this.clients.updateClient(id, expectedGeneration, change, releaseLockOf, dueAt);
     if (outcome === 'ok' && releaseLockOf === undefined) await this.waitForReplicasOf(id);
     return outcome;
   }

@@ -1,5 +1,5 @@
 import type { ClientStore, ScheduleStore } from '../../src/store/broker-store';
-import { idOf, makeEntry } from './fixtures';
+import { idOf, makeEntry, statusIn } from './fixtures';
 
 /** The refresh schedule. `store()` is the fresh store of the running test. */
 export function describeScheduleContract(store: () => ClientStore & ScheduleStore): void {
@@ -44,6 +44,18 @@ export function describeScheduleContract(store: () => ClientStore & ScheduleStor
 
       expect((await store().claimDue(5_000, 60_000, 10)).due).toEqual([]);
       expect((await store().claimDue(8_000, 60_000, 10)).due).toEqual([{ id: 'cl_a', dueAt: 8_000 }]);
+    });
+
+    it('updateClient with dueAt reschedules the client in the same call, whatever the outcome', async () => {
+      await store().insertClient(makeEntry('cl_a', { status: statusIn('ready') }), 1_000);
+      expect((await store().claimDue(1_000, 60_000, 10)).due.map(idOf)).toEqual(['cl_a']);
+      expect(await store().updateClient('cl_a', 1, { status: statusIn('ready') }, undefined, 9_000)).toBe('ok');
+      expect((await store().claimDue(8_999, 60_000, 10)).due).toEqual([]);
+      expect((await store().claimDue(9_000, 60_000, 10)).due).toEqual([{ id: 'cl_a', dueAt: 9_000 }]);
+      // Stale: the write is refused and the client rescheduled all the same (its caller looks again).
+      expect(await store().updateClient('cl_a', 99, { status: statusIn('ready') }, undefined, 20_000)).toBe('stale');
+      expect((await store().tokenStats(10)).nextDueAt).toBe(20_000);
+      expect((await store().getClient('cl_a'))?.status.state).toBe('ready');
     });
 
     it('tells when the earliest client it left behind is due, leases included', async () => {

@@ -46,12 +46,19 @@ export interface ClientStore {
    * expectedGeneration ('stale' otherwise, 'not_found' when there is no such client).
    * With `releaseLockOf`, the refresh lock that owner holds is released in the
    * same step, whatever the outcome: a refresh ends with one write.
+   * With `dueAt`, the client is scheduled at that time in the same round
+   * trip, also whatever the outcome: for a refresh that claimed the client
+   * and keeps its state (a write that changes state leaves the schedule
+   * where the repair of that change needs it, and reschedules once done).
+   * After 'stale' the caller reschedules; a client gone ('not_found') is
+   * dropped from the schedule when that entry is next claimed.
    */
   updateClient(
     id: string,
     expectedGeneration: number,
     change: ClientChange,
     releaseLockOf?: string,
+    dueAt?: number,
   ): Promise<UpdateOutcome>;
   /** Removes the client, its token, its schedule entry and its lock; returns what was removed. */
   deleteClient(id: string): Promise<ClientEntry | null>;

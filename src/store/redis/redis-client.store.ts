@@ -11,7 +11,7 @@ import { RedisClientIdReservations } from './redis-client-id-reservations';
 import { firstIndexSeq, type RedisCounters } from './redis-counters';
 import { noFailpoint, type Failpoint } from './failpoint';
 import { groupedBy, scoredMembers } from './grouped';
-import { queueScript } from './script-loader';
+import { queueScript, type UpdateClientArgs, type UpdateReply } from './script-loader';
 import { RedisWebhookStore } from './redis-webhook.store';
 
 /** A client written with a status, or deleted, is due within this: see the class comment. */
@@ -191,18 +191,32 @@ export class RedisClientStore implements ClientStore {
     expectedGeneration: number,
     change: ClientChange,
     releaseLockOf?: string,
+    dueAt?: number,
   ): Promise<UpdateOutcome> {
     // The id is the key's, so the script cannot see a record that would change it.
     if (change.client && change.client.id !== id) throw identityChangeError();
     const args = updateArgs(id, expectedGeneration, change, releaseLockOf);
-    const [outcome, unindexedSeq, state, status, workspaceId, ...events] = await this.connection.scriptAfter(
-      (pipeline) => {
+    const keys: [client: string, lock: string] = [this.keys.client(id), this.keys.lock(id)];
+    const argv: [UpdateClientArgs, string, string] = [args, this.keys.events, clientEvent(id)];
+    let reply: UpdateReply;
+    if (dueAt === undefined) {
+      const repairWithin = (pipeline: ChainableCommander): void => {
         if (change.status) this.queueRepairWithin(pipeline, [id]);
-      },
-      'updateClient',
-      [this.keys.client(id), this.keys.lock(id)],
-      [args, this.keys.events, clientEvent(id)],
-    );
+      };
+      reply = await this.connection.scriptAfter(repairWithin, 'updateClient', keys, argv);
+    } else {
+      // The caller keeps the client's state, so the write leaves no index step to repair: no repair
+      // entry, and the client is rescheduled (its claim replaced) in the same round trip.
+      const [written] = await this.connection.steps(
+        [
+          (pipeline) => queueScript(pipeline, 'updateClient', keys, argv),
+          (pipeline) => pipeline.zadd(this.keys.schedule(id), dueAt, id),
+        ],
+        'updateClient',
+      );
+      reply = written as UpdateReply;
+    }
+    const [outcome, unindexedSeq, state, status, workspaceId, ...events] = reply;
     if (outcome === 'immutable') throw identityChangeError();
     const indexPending = unindexedSeq !== undefined && state !== undefined && status !== undefined;
     if (outcome === 'ok' && indexPending && workspaceId !== undefined) {
