@@ -220,8 +220,8 @@ export function loadScripts(directory = LUA_DIR): Map<ScriptName, LoadedScript> 
 /**
  * Defines every script as a command on the connection and returns the typed
  * way to run them. ioredis copies each defined script's two methods onto
- * every pipeline it creates (forty properties here): on a refresh's write
- * that was a tenth of its store round trip. So the scripts are then taken
+ * every pipeline it creates (forty properties here; under the profiler, 3%
+ * of the broker's busy time in refresh cycles). So the scripts are then taken
  * out of the set it copies from, and queueScript calls the connection's own
  * method on the pipeline instead; each still loads itself on a new socket
  * (EVAL the first time, EVALSHA after) and is sent again on NOSCRIPT, as
