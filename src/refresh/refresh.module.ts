@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { LockManager } from './lock-manager';
+import { eventLoopBusyMeter, LOOP_BUSY_METER } from './loop-busy-meter';
 import { RefreshFacade } from './refresh.facade';
 import { RefreshScheduler } from './refresh.scheduler';
 import { Refresher } from './refresher';
@@ -15,7 +16,15 @@ import { UpstreamClient } from './upstream/upstream.client';
  */
 @Module({
   imports: [AuditModule],
-  providers: [RefreshFacade, Refresher, LockManager, RefreshScheduler, UpstreamClient, ClientTlsAgents],
+  providers: [
+    RefreshFacade,
+    Refresher,
+    LockManager,
+    RefreshScheduler,
+    UpstreamClient,
+    ClientTlsAgents,
+    { provide: LOOP_BUSY_METER, useFactory: eventLoopBusyMeter },
+  ],
   exports: [RefreshFacade],
 })
 export class RefreshModule {}

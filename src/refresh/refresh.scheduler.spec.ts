@@ -73,11 +73,12 @@ describe('RefreshScheduler', () => {
     return { ...recording, refresher };
   }
 
-  function start(refresher: Refresher, env: Record<string, string>): RefreshScheduler {
+  /** The scheduler, with an event loop that is idle unless `loopBusy` says otherwise (FirstFetchPacer). */
+  function start(refresher: Refresher, env: Record<string, string>, loopBusy = () => 0): RefreshScheduler {
     const events = new StoreEventsService(store);
     events.onModuleInit();
     const registry = new SchedulerRegistry();
-    scheduler = new RefreshScheduler(parseConfig(env), store, silent, refresher, metrics, registry, events);
+    scheduler = new RefreshScheduler(parseConfig(env), store, silent, refresher, metrics, registry, events, loopBusy);
     scheduler.onApplicationBootstrap();
     return scheduler;
   }
@@ -303,6 +304,42 @@ describe('RefreshScheduler', () => {
     await until(() => imported.every((id) => refreshedAt.has(id)), 5_000);
     // No held refresh falls due meanwhile, so none is late: three slots of four again, 10 turns of 100 ms (one slot: 3 s).
     expect(Date.now() - quietAt).toBeLessThan(1_300);
+  });
+
+  it("takes an import's first fetches ahead at 80% of what the CPU takes, measured on the event loop; held tokens' refreshes stay on time", async () => {
+    const { refresher, refreshedAt } = reschedulingRefresher(10);
+    // Each refresh keeps the event loop busy for 4 ms: 250 a second fill it.
+    let startedAtLastRead = 0;
+    let lastReadAt = Date.now();
+    const loopBusy = () => {
+      const busyMs = (refreshedAt.size - startedAtLastRead) * 4;
+      const share = Math.min(1, busyMs / Math.max(1, Date.now() - lastReadAt));
+      startedAtLastRead = refreshedAt.size;
+      lastReadAt = Date.now();
+      return share;
+    };
+    const scheduler = start(refresher, { SCHEDULER_TICK_MS: '60000', UPSTREAM_CONCURRENCY: '8' }, loopBusy);
+    const claims = jest.spyOn(store, 'claimDue');
+    const imported = Array.from({ length: 1_200 }, (_, index) => `cl_imported_${index}`);
+    const dueAt = scheduler.expectFirstFetches(imported, true);
+    for (const id of imported) await store.setDue(id, dueAt);
+    scheduler.firstFetchesStored(imported);
+    scheduler.pump();
+    const quietAt = Date.now() + 500;
+    const heldDueAt = quietAt + 2_500;
+    await store.setDue('cl_held', heldDueAt);
+
+    await until(() => imported.every((id) => refreshedAt.has(id)), 10_000);
+    const firstAt = imported.map((id) => refreshedAt.get(id)![0]);
+    // The slots alone would take them at about 400 a second (6 slots of 8, 10 ms each, within 80% of 8 slots);
+    // once the loop's first second is measured, 200 a second: 80% of 250.
+    const startedBetween = (from: number, to: number) => firstAt.filter((at) => at >= from && at < to).length;
+    expect(startedBetween(quietAt, quietAt + 1_000)).toBeGreaterThan(300);
+    expect(startedBetween(quietAt + 1_000, quietAt + 3_000)).toBeGreaterThanOrEqual(380);
+    expect(startedBetween(quietAt + 1_000, quietAt + 3_000)).toBeLessThanOrEqual(420);
+    expect(refreshedAt.get('cl_held')![0] - heldDueAt).toBeLessThan(20);
+    // Paced first fetches start without asking the schedule: a claim each would cost more than they do.
+    expect(claims.mock.calls.length).toBeLessThan(50);
   });
 
   it("a batch's caughtUp waits after a held token's refresh was claimed late, until one is claimed on time", async () => {

@@ -8,7 +8,9 @@ import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import { StoreEventsService } from '../store/store-events.service';
 import { BATCH_FIRST_FETCH_DELAY_MS, FALLBACK_RENEW_AHEAD_MS, FirstFetches, type Fallbacks } from './first-fetches';
 import { FirstFetchPacer } from './first-fetch-pacer';
+import { LOOP_BUSY_METER, type LoopBusyMeter } from './loop-busy-meter';
 import { Refresher } from './refresher';
+import { WakeTimer } from './wake-timer';
 
 /**
  * Both timers are registered with @nestjs/schedule's SchedulerRegistry, so
@@ -19,6 +21,7 @@ import { Refresher } from './refresher';
  */
 const INTERVAL_NAME = 'token-refresh-tick';
 const WAKE_TIMEOUT_NAME = 'token-refresh-wake';
+const AHEAD_TIMEOUT_NAME = 'token-refresh-first-fetches-ahead';
 /** A claimed client not rescheduled by then (its replica died) is due again; keeps takeover within 30 s. */
 const CLAIM_LEASE_MS = 20_000;
 /**
@@ -53,7 +56,7 @@ const IMPORT_QUIET_MS = 500;
  * backlog drains at the speed of the upstream: as refreshes finish, more due
  * clients are claimed at once. First fetches of clients registered here come
  * after refreshes of held tokens: they are scheduled by FirstFetchPacer, and
- * taken ahead of that time only by slots the claim left idle.
+ * taken ahead of that time only by slots the claim left idle, at its rate.
  */
 @Injectable()
 export class RefreshScheduler implements OnApplicationBootstrap {
@@ -86,7 +89,15 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   private readonly pacer: FirstFetchPacer;
   private fallbacksLookedAt = Number.NEGATIVE_INFINITY;
   private renewing = false;
-  private wakeAt = Number.POSITIVE_INFINITY;
+  /** Claims due clients (a store round trip). */
+  private readonly wake: WakeTimer;
+  /**
+   * Starts first fetches ahead without claiming: the pacer lets one more start
+   * every millisecond or so, and a claim for each cost the broker and Redis
+   * more than the first fetches did (a million-client import's ran at half
+   * the rate the CPU allowed).
+   */
+  private readonly ahead: WakeTimer;
   private stopped = false;
   private lastTickAt: number | null = null;
   private failingSince: number | null = null;
@@ -101,11 +112,14 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     private readonly metrics: MetricsService,
     private readonly registry: SchedulerRegistry,
     private readonly events: StoreEventsService,
+    @Inject(LOOP_BUSY_METER) loopBusy: LoopBusyMeter,
   ) {
     this.maxRunning = config.upstreamConcurrency;
     this.aheadSlots = Math.max(1, Math.floor(this.maxRunning * AHEAD_SHARE_OF_SLOTS));
     this.aheadLimit = this.aheadSlots;
-    this.pacer = new FirstFetchPacer(this.maxRunning, Date.now());
+    this.pacer = new FirstFetchPacer(this.maxRunning, loopBusy, Date.now());
+    this.wake = new WakeTimer(registry, WAKE_TIMEOUT_NAME, () => this.claimNow());
+    this.ahead = new WakeTimer(registry, AHEAD_TIMEOUT_NAME, () => this.startFirstFetchesAhead());
   }
 
   onApplicationBootstrap(): void {
@@ -139,7 +153,8 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   stop(): void {
     this.stopped = true;
     this.stopListening?.();
-    this.clearWakeTimer();
+    this.wake.clear();
+    this.ahead.clear();
     if (this.registry.doesExist('interval', INTERVAL_NAME)) this.registry.deleteInterval(INTERVAL_NAME);
   }
 
@@ -245,26 +260,35 @@ export class RefreshScheduler implements OnApplicationBootstrap {
         this.running -= 1;
         // A freed slot is filled by the next claim, up to CLAIM_BATCH_WINDOW_MS later: part of its turn.
         this.pacer.refreshed(Date.now() - startedAt + CLAIM_BATCH_WINDOW_MS);
-        if (this.backlogged || this.firstFetches.waiting > 0) this.wakeBy(Date.now() + CLAIM_BATCH_WINDOW_MS);
+        if (this.backlogged) this.wakeBy(Date.now() + CLAIM_BATCH_WINDOW_MS);
+        else if (this.firstFetches.waiting > 0) this.aheadBy(Date.now() + CLAIM_BATCH_WINDOW_MS);
       });
   }
 
   /**
    * Slots that the claim (refreshes due, held tokens first by due time) left
    * idle go to first fetches of clients stored here, ahead of their due time,
-   * earliest first: their schedule entry is the fallback when this replica is
+   * earliest first, at the pacer's rate (the first cycle after an import
+   * echoes it): their schedule entry is the fallback when this replica is
    * gone. A refresh of a held token falling due meanwhile still finds a free
-   * slot (AHEAD_SHARE_OF_SLOTS, less while those are late: followHeldLateness); one claimed later than its ahead run began
-   * joins that run (the refresher coalesces).
+   * slot (AHEAD_SHARE_OF_SLOTS, less while those are late:
+   * followHeldLateness); one claimed later than its ahead run began joins
+   * that run (the refresher coalesces).
    */
   private startFirstFetchesAhead(): void {
     const importQuietAt = this.importSeenAt + IMPORT_QUIET_MS;
     if (this.firstFetches.waiting > 0 && Date.now() < importQuietAt) {
-      this.wakeBy(importQuietAt);
+      this.aheadBy(importQuietAt);
       return;
     }
     for (const id of this.firstFetches.waitingInOrder()) {
       if (this.stopped || this.running >= this.aheadLimit) return;
+      const now = Date.now();
+      if (!this.pacer.takeAhead(now)) {
+        // A few at a time: the pacer lets that many pile up meanwhile.
+        this.aheadBy(Math.max(this.pacer.nextAheadAt(now), now + CLAIM_BATCH_WINDOW_MS));
+        return;
+      }
       this.firstFetches.settle(id);
       this.start(id);
     }
@@ -323,19 +347,12 @@ export class RefreshScheduler implements OnApplicationBootstrap {
 
   /** Claims at `at` at the latest; anything beyond the next tick is left to the tick. */
   private wakeBy(at: number): void {
-    if (this.stopped || at >= this.wakeAt || at - Date.now() >= this.config.schedulerTickMs) return;
-    this.clearWakeTimer();
-    this.wakeAt = at;
-    const timer = setTimeout(() => {
-      this.clearWakeTimer();
-      this.wakeAt = Number.POSITIVE_INFINITY;
-      this.claimNow();
-    }, at - Date.now());
-    timer.unref();
-    this.registry.addTimeout(WAKE_TIMEOUT_NAME, timer);
+    if (this.stopped || at - Date.now() >= this.config.schedulerTickMs) return;
+    this.wake.by(at);
   }
 
-  private clearWakeTimer(): void {
-    if (this.registry.doesExist('timeout', WAKE_TIMEOUT_NAME)) this.registry.deleteTimeout(WAKE_TIMEOUT_NAME);
+  /** Starts first fetches ahead at `at` at the latest, without a claim. */
+  private aheadBy(at: number): void {
+    if (!this.stopped) this.ahead.by(at);
   }
 }

@@ -45,7 +45,7 @@ function build(fake: FakePipedream) {
     tracing,
     tlsAgents,
   );
-  const scheduler = new RefreshScheduler(config, store, silent, refresher, metrics, registry, events);
+  const scheduler = new RefreshScheduler(config, store, silent, refresher, metrics, registry, events, () => 0);
   const facade = new RefreshFacade(config, store, refresher, scheduler);
   return { config, store, box, locks, refresher, facade };
 }
