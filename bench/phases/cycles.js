@@ -173,12 +173,16 @@ const maximum = (list) => list.reduce((most, value) => (value > most ? value : m
 const minimum = (list) => list.reduce((least, value) => (value < least ? value : least), Infinity);
 
 /**
- * The refresh rate each cycle needed: cycle k is every client's k-th refresh
- * (its token k + 1), and its span runs from the 0.5th to the 99.5th
- * percentile of their issue times (a straggler does not stretch it). Also the
- * busiest 10 s of refreshes of both cycles.
+ * The refresh rate the tokens need once every client holds one: the clients
+ * over the mean measured time between a client's tokens (each refreshes once
+ * in that time). Also the rate each cycle needed: cycle k is every client's
+ * k-th refresh (its token k + 1), and its span runs from the 0.5th to the
+ * 99.5th percentile of their issue times (a straggler does not stretch it);
+ * first fetches spread over a longer span spread the cycles with them, so
+ * these fall below the rate held tokens need. And the busiest 10 s of
+ * refreshes of both cycles.
  */
-function refreshRates(tracker) {
+function refreshRates(tracker, meanIntervalSeconds) {
   const cycles = [1, 2].map((k) => {
     const times = [];
     for (const list of tracker.issuedAt.values()) if (list.length > k) times.push(list[k]);
@@ -200,6 +204,7 @@ function refreshRates(tracker) {
   const busiest = maximum([...perTenSeconds.values(), 0]);
   const rates = cycles.map((cycle) => cycle.perSecond).filter((rate) => rate !== null);
   return {
+    allHeldPerSecond: meanIntervalSeconds > 0 ? Math.round(tracker.issuedAt.size / meanIntervalSeconds) : null,
     cycles,
     busiestTenSecondsPerSecond: busiest / 10,
     leastCyclePerSecond: rates.length ? Math.min(...rates) : null,
@@ -312,6 +317,7 @@ async function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter
   const lagAfter = histogram(metricsAfter, 'tb_refresh_lag_seconds');
   const refreshes = counts.reduce((sum, c) => sum + Math.max(0, Math.min(c, 3) - 1), 0);
   const { cycleCpuUse } = cycles;
+  const meanInterval = intervals.length ? intervals.reduce((sum, seconds) => sum + seconds, 0) / intervals.length : 0;
   return {
     clientsRefreshedTwice: tracker.holding(3),
     cutShortByRunDeadline: cycles.cutShort,
@@ -340,6 +346,7 @@ async function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter
     intervalSeconds: {
       min: round(intervals[0], 2),
       p50: round(percentile(intervals, 50), 2),
+      mean: round(meanInterval, 2),
       max: round(intervals.at(-1), 2),
     },
     refreshLagHistogram: {
@@ -351,7 +358,7 @@ async function summarizeCycles(ctx, tracker, cycles, metricsBefore, metricsAfter
           ? round((lagAfter.sum - lagBefore.sum) / (lagAfter.count - lagBefore.count), 3)
           : null,
     },
-    refreshRate: refreshRates(tracker),
+    refreshRate: refreshRates(tracker, meanInterval),
     brokerCpuCores: round(cycleCpuUse.cores, 3),
     brokerCpuUsPerRefresh: refreshes > 0 ? round((cycleCpuUse.cpuSeconds * 1e6) / refreshes, 1) : null,
     wallSeconds: round(cycleCpuUse.wallSeconds, 1),

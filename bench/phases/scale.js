@@ -133,11 +133,11 @@ function scaleRows(out, { n, requested, overBudget }) {
     'fake log',
   );
   const rate = c.refreshRate;
-  const rateMet = rate.leastCyclePerSecond !== null && rate.leastCyclePerSecond >= TARGETS.refreshesPerSecond;
+  const rateMet = rate.allHeldPerSecond !== null && rate.allHeldPerSecond >= TARGETS.refreshesPerSecond;
   row(
     'scale',
-    'refreshes/s a cycle needed (cycle 1 / cycle 2; busiest 10 s)',
-    `${rate.cycles.map((cycle) => cycle.perSecond).join(' / ')} (${rate.cycles.map((cycle) => cycle.spanSeconds).join(' / ')} s); ${rate.busiestTenSecondsPerSecond}/s`,
+    'refreshes/s the tokens need once all are held (cycle 1 / cycle 2; busiest 10 s)',
+    `${rate.allHeldPerSecond}/s, every ${c.intervalSeconds.mean} s (${rate.cycles.map((cycle) => cycle.perSecond).join(' / ')} over ${rate.cycles.map((cycle) => cycle.spanSeconds).join(' / ')} s; ${rate.busiestTenSecondsPerSecond}/s)`,
     `>= ${TARGETS.refreshesPerSecond}/s ${rateMet ? 'MET' : 'MISSED'}`,
     'fake log',
   );
