@@ -13,11 +13,12 @@ import { Refresher } from './refresher';
 import { WakeTimer } from './wake-timer';
 
 /**
- * Both timers are registered with @nestjs/schedule's SchedulerRegistry, so
+ * The scheduler's timers (the tick, the claim's wake-up, the start of first
+ * fetches ahead) are registered with @nestjs/schedule's SchedulerRegistry, so
  * every timer of the app is listed (and cleared at shutdown) in one place.
  * They are plain setInterval/setTimeout underneath, not decorators: the tick
- * period comes from the configuration and the wake-up is re-armed for each
- * earliest due time, which a decorator's fixed schedule cannot express.
+ * period comes from the configuration and the wake-ups are re-armed for each
+ * earliest time, which a decorator's fixed schedule cannot express.
  */
 const INTERVAL_NAME = 'token-refresh-tick';
 const WAKE_TIMEOUT_NAME = 'token-refresh-wake';
