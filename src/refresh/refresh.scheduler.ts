@@ -6,7 +6,8 @@ import type { AppConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { BROKER_STORE, type BrokerStore } from '../store/broker-store';
 import { StoreEventsService } from '../store/store-events.service';
-import { BATCH_FIRST_FETCH_DELAY_MS, FALLBACK_RENEW_AHEAD_MS, FirstFetches, type Fallbacks } from './first-fetches';
+import { FallbackRenewer } from './fallback-renewer';
+import { BATCH_FIRST_FETCH_DELAY_MS, FirstFetches } from './first-fetches';
 import { FirstFetchPacer } from './first-fetch-pacer';
 import { LOOP_BUSY_METER, type LoopBusyMeter } from './loop-busy-meter';
 import { Refresher } from './refresher';
@@ -43,8 +44,6 @@ const AHEAD_SHARE_OF_SLOTS = 0.75;
  * event loop): first fetches taken ahead are halved, and batches wait.
  */
 const HELD_LATE_MS = 100;
-/** How often the fallbacks of first fetches held here are looked at (FirstFetches). */
-const FALLBACK_RENEW_EVERY_MS = 1_000;
 /** A batch's first fetches are taken ahead once no batch was stored here for this long (an import has paused). */
 const IMPORT_QUIET_MS = 500;
 
@@ -88,8 +87,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /** Slots first fetches taken ahead may fill now: AHEAD_SHARE_OF_SLOTS, halved while held tokens' refreshes are late. */
   private aheadLimit: number;
   private readonly pacer: FirstFetchPacer;
-  private fallbacksLookedAt = Number.NEGATIVE_INFINITY;
-  private renewing = false;
+  private readonly fallbacks: FallbackRenewer;
   /** Claims due clients (a store round trip). */
   private readonly wake: WakeTimer;
   /**
@@ -119,6 +117,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
     this.aheadSlots = Math.max(1, Math.floor(this.maxRunning * AHEAD_SHARE_OF_SLOTS));
     this.aheadLimit = this.aheadSlots;
     this.pacer = new FirstFetchPacer(this.maxRunning, loopBusy, Date.now());
+    this.fallbacks = new FallbackRenewer(store, logger, this.firstFetches);
     this.wake = new WakeTimer(registry, WAKE_TIMEOUT_NAME, () => this.claimNow());
     this.ahead = new WakeTimer(registry, AHEAD_TIMEOUT_NAME, () => this.startFirstFetchesAhead());
   }
@@ -202,7 +201,7 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   }
 
   private async claim(): Promise<void> {
-    this.renewFallbacksFallingDue();
+    if (!this.stopped) this.fallbacks.renewFallingDue(Date.now());
     const free = this.maxRunning - this.running;
     if (free <= 0) {
       this.backlogged = true;
@@ -316,34 +315,6 @@ export class RefreshScheduler implements OnApplicationBootstrap {
   /** Clients announced by expectFirstFetches are stored: their first fetches may be taken ahead (see pump()). */
   firstFetchesStored(ids: readonly string[]): void {
     this.firstFetches.markStored(ids);
-  }
-
-  /**
-   * Moves on, once a second, the fallback entries of first fetches this
-   * replica still holds that fall due within FALLBACK_RENEW_AHEAD_MS (see
-   * FirstFetches). Runs beside claims, never holding one up; a renewal
-   * that fails leaves those fallbacks to fall due and be claimed as before.
-   */
-  private renewFallbacksFallingDue(): void {
-    const now = Date.now();
-    if (this.stopped || this.renewing || now - this.fallbacksLookedAt < FALLBACK_RENEW_EVERY_MS) return;
-    this.fallbacksLookedAt = now;
-    const falling = this.firstFetches.takeFallingDue(now + FALLBACK_RENEW_AHEAD_MS);
-    if (falling.length === 0) return;
-    this.renewing = true;
-    void this.renewFallbacks(falling, now + BATCH_FIRST_FETCH_DELAY_MS).finally(() => (this.renewing = false));
-  }
-
-  private async renewFallbacks(falling: Fallbacks[], until: number): Promise<void> {
-    for (const { dueAt, ids } of falling) {
-      try {
-        await this.store.deferDue(ids, dueAt, until);
-      } catch (error) {
-        this.logger.warn({ err: error, clients: ids.length }, 'first-fetch fallbacks not renewed; they fall due');
-        continue;
-      }
-      this.firstFetches.renewed(ids, until);
-    }
   }
 
   /** Claims at `at` at the latest; anything beyond the next tick is left to the tick. */
