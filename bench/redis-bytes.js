@@ -93,12 +93,13 @@ async function writeClients(store) {
 
 async function breakdown(redis, id, workspaceId) {
   const shards = (await redis.call('KEYS', 'tb:*schedule')).sort();
+  const counted = (await redis.call('KEYS', 'tb:*:counted')).sort();
   const keys = [
     `tb:{c:${id}}`,
     'tb:clients',
     `tb:{ws:${workspaceId}}:clients`,
     `tb:{ws:${workspaceId}}:client-ids`,
-    'tb:{stats}:counted',
+    counted[0],
     shards[0],
   ];
   for (const key of keys) {

@@ -22,7 +22,7 @@ function connectStore(prefix = uniquePrefix('cluster'), waitReplicas = 0): Promi
 describeStoreContract('RedisStore on a 3-master Redis Cluster', () => connectStore());
 
 describe('RedisStore on a Redis Cluster', () => {
-  it('spreads clients and the schedule over every master', async () => {
+  it('spreads clients, the schedule and the counters over every master', async () => {
     const prefix = uniquePrefix('spread');
     const store = await connectStore(prefix);
     try {
@@ -40,9 +40,15 @@ describe('RedisStore on a Redis Cluster', () => {
               }
               return held;
             };
+            let countersShards = 0;
+            for (const { byState } of keys.statsShards) {
+              const slot = Number(await redis.call('CLUSTER', 'KEYSLOT', byState));
+              if (Number(await redis.call('CLUSTER', 'COUNTKEYSINSLOT', slot)) > 0) countersShards += 1;
+            }
             return {
               clients: await slotsOf(Array.from({ length: 90 }, (_, index) => keys.client(`cl_${index}`))),
               scheduleShards: await slotsOf(keys.scheduleShards),
+              countersShards,
             };
           } finally {
             redis.disconnect();
@@ -50,10 +56,12 @@ describe('RedisStore on a Redis Cluster', () => {
         }),
       );
       expect(perMaster).toHaveLength(3);
-      for (const { clients, scheduleShards } of perMaster) {
+      for (const { clients, scheduleShards, countersShards } of perMaster) {
         expect(clients).toBeGreaterThan(15);
         expect(scheduleShards).toBeGreaterThanOrEqual(5);
+        expect(countersShards).toBeGreaterThanOrEqual(5);
       }
+      expect((await store.tokenStats(0)).byState.pending).toBe(90);
       const claimed = await store.claimDue(5_000, 60_000, 200);
       expect(claimed.due.map(({ id }) => id)).toEqual(Array.from({ length: 90 }, (_, index) => `cl_${index}`));
     } finally {

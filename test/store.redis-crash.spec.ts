@@ -131,7 +131,8 @@ describe('RedisStore counters after a crash between a client write and its count
     const seq = await admin.hget(`${prefix}{c:cl_a}`, 'unindexed');
     await store.deleteClient('cl_a');
 
-    const keys = ['by-state', 'counted', 'failing', 'removed'].map((name) => `${prefix}{stats}:${name}`);
+    const { byState, counted, failing, removed } = redisKeys(prefix).stats('cl_a');
+    const keys = [byState, counted, failing, removed];
     const late = { id: 'cl_a', state: 'failing', seq, failing: true, score: 1, now: Date.now(), removedKeepMs: 60_000 };
     expect(await runScript('indexClient', keys, [JSON.stringify(late)])).toBe(0);
 
@@ -228,27 +229,56 @@ describe('RedisStore counters after a crash between a client write and its count
     );
   });
 
-  it('counts a prefix written before the {stats} layout once, at start, and drops the old counters', async () => {
-    await store.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), UNSCHEDULED);
-    const failing = { ...initialStatus(), state: 'failing' as const, failingSince: isoAt(7) };
-    await store.insertClient(makeEntry('cl_b', { status: failing }), UNSCHEDULED);
-    await store.close();
-    // What version 1 left: no index sequence on the clients, its own counters (here wrong), no {stats} keys.
-    for (const id of ['cl_a', 'cl_b']) await admin.hdel(`${prefix}{c:${id}}`, 'iseq', 'unindexed');
-    const statsKeys = await admin.keys(`${prefix}{stats}:*`);
-    await admin.del(...statsKeys);
-    await admin.hset(`${prefix}stats`, { ready: '-1', failing: '3' });
-    await admin.zadd(`${prefix}failing`, 1, 'cl_gone');
+  /** What each earlier layout of the counters left: their keys (here with wrong counts), not the shards. */
+  const earlierLayouts = [
+    {
+      version: 1,
+      // No index sequence on the clients yet, and no version key.
+      write: async () => {
+        for (const id of ['cl_a', 'cl_b']) await admin.hdel(`${prefix}{c:${id}}`, 'iseq', 'unindexed');
+        await admin.hset(`${prefix}stats`, { ready: '-1', failing: '3' });
+        await admin.zadd(`${prefix}failing`, 1, 'cl_gone');
+      },
+      keys: () => [`${prefix}stats`, `${prefix}failing`],
+    },
+    {
+      version: 2,
+      // One {stats} slot for every client's counting.
+      write: async () => {
+        await admin.hset(`${prefix}{stats}:by-state`, { ready: '-1', failing: '3' });
+        await admin.hset(`${prefix}{stats}:counted`, { cl_a: '1:failing' });
+        await admin.zadd(`${prefix}{stats}:failing`, 1, 'cl_gone');
+        await admin.set(`${prefix}{stats}:version`, '2');
+      },
+      keys: () => ['by-state', 'counted', 'failing'].map((name) => `${prefix}{stats}:${name}`),
+    },
+  ];
 
-    store = await connect();
+  it.each(earlierLayouts)(
+    'counts a prefix of counters layout $version once, at start, into the shards, and drops the old counters',
+    async ({ write, keys }) => {
+      await store.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), UNSCHEDULED);
+      const failing = { ...initialStatus(), state: 'failing' as const, failingSince: isoAt(7) };
+      await store.insertClient(makeEntry('cl_b', { status: failing }), UNSCHEDULED);
+      await store.close();
+      const shards = redisKeys(prefix).statsShards.flatMap(({ byState, counted, failing: list }) => [
+        byState,
+        counted,
+        list,
+      ]);
+      await admin.del(...shards, `${prefix}{stats}:version`);
+      await write();
 
-    await expectCountersExact(store, IDS);
-    expect(await store.tokenStats(10)).toMatchObject({ total: 2, failingIds: ['cl_b'] });
-    expect(await admin.exists(`${prefix}stats`, `${prefix}failing`)).toBe(0);
-    // Later changes of the old clients are counted on top of the rebuilt counts.
-    await store.updateClient('cl_b', 1, { status: statusIn('ready') });
-    await expectCountersExact(store, IDS);
-  });
+      store = await connect();
+
+      await expectCountersExact(store, IDS);
+      expect(await store.tokenStats(10)).toMatchObject({ total: 2, failingIds: ['cl_b'] });
+      expect(await admin.exists(...keys())).toBe(0);
+      // Later changes of the old clients are counted on top of the rebuilt counts.
+      await store.updateClient('cl_b', 1, { status: statusIn('ready') });
+      await expectCountersExact(store, IDS);
+    },
+  );
 });
 
 /**
@@ -274,7 +304,7 @@ describe('RedisStore counters cost', () => {
     await server.stop();
   });
 
-  it('sends no {stats} command for a write that keeps the state, one index step for a change of state', async () => {
+  it('sends no counters command for a write that keeps the state, one index step for a change of state', async () => {
     await store.insertClient(makeEntry('cl_a', { status: statusIn('ready') }), UNSCHEDULED);
     const commands = await monitored(admin, async () => {
       await store.updateClient('cl_a', 1, { status: statusIn('ready') });
@@ -298,7 +328,7 @@ describe('RedisStore counters cost', () => {
     expect(scripts.map((args) => args[3])).toEqual([
       `${prefix}{c:cl_a}`,
       `${prefix}{webhooks}:hooks`,
-      `${prefix}{stats}:by-state`,
+      redisKeys(prefix).stats('cl_a').byState,
       `${prefix}{c:cl_a}`,
     ]);
     await expectCountersExact(store, ['cl_a']);

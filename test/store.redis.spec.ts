@@ -96,9 +96,14 @@ describe('RedisStore on Redis', () => {
     expect(store.kind).toBe('redis');
   });
 
-  it('keeps every key under the prefix, one client per hash tag, one workspace per hash tag, the counters, usage times and schedule shards in theirs', async () => {
+  it('keeps every key under the prefix, one client per hash tag, one workspace per hash tag, usage times, schedule and counter shards in theirs', async () => {
     const shardKey = redisKeys(prefix).schedule('cl_a').slice(prefix.length);
     const shardTag = hashTag(shardKey);
+    const stats = redisKeys(prefix).stats('cl_a');
+    const [byState, counted, failing] = [stats.byState, stats.counted, stats.failing].map((key) =>
+      key.slice(prefix.length),
+    );
+    const statsTag = hashTag(byState);
     await store.insertClient(makeEntry('cl_a', { workspaceId: 'o_one', token: makeToken(1) }), UNSCHEDULED);
     await store.updateClient('cl_a', 1, { status: statusIn('failing', '2025-01-01T00:00:00.000Z') });
     await store.setDue('cl_a', 1_000);
@@ -129,9 +134,9 @@ describe('RedisStore on Redis', () => {
         'clients',
         shardKey,
         'service-keys',
-        '{stats}:by-state',
-        '{stats}:counted',
-        '{stats}:failing',
+        byState,
+        counted,
+        failing,
         '{stats}:version',
         '{c:cl_a}',
         '{c:cl_a}:lock',
@@ -149,9 +154,9 @@ describe('RedisStore on Redis', () => {
       clients: null,
       [shardKey]: shardTag,
       'service-keys': null,
-      '{stats}:by-state': 'stats',
-      '{stats}:counted': 'stats',
-      '{stats}:failing': 'stats',
+      [byState]: statsTag,
+      [counted]: statsTag,
+      [failing]: statsTag,
       '{stats}:version': 'stats',
       '{c:cl_a}': 'c:cl_a',
       '{c:cl_a}:lock': 'c:cl_a',
@@ -164,9 +169,10 @@ describe('RedisStore on Redis', () => {
     expect(await admin.type(`${prefix}{c:cl_a}`)).toBe('hash');
     expect(shardTag).toMatch(/^sched:\d+:\d+$/);
     expect(await admin.type(`${prefix}${shardKey}`)).toBe('zset');
-    expect(await admin.hgetall(`${prefix}{stats}:by-state`)).toEqual({ pending: '0', failing: '1' });
+    expect(statsTag).toMatch(/^stats:\d+:\d+$/);
+    expect(await admin.hgetall(stats.byState)).toEqual({ pending: '0', failing: '1' });
     const iseq = await admin.hget(`${prefix}{c:cl_a}`, 'iseq');
-    expect(await admin.hgetall(`${prefix}{stats}:counted`)).toEqual({ cl_a: `${iseq}:failing` });
+    expect(await admin.hgetall(stats.counted)).toEqual({ cl_a: `${iseq}:failing` });
     expect(await admin.hgetall(`${prefix}{usage}:clients`)).toEqual({ cl_a: '1000' });
   });
 

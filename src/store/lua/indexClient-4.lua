@@ -3,8 +3,8 @@
   now. Idempotent: it records, per client, the state it is counted under and
   the client's index sequence (bumped by every write that changes the state),
   so running it again, late, or out of order with another write's run never
-  counts a client twice nor under an older state. All four keys share the
-  {stats} hash tag: one slot, so it is Cluster-safe.
+  counts a client twice nor under an older state. All four keys are one shard
+  of the counters and share its hash tag: one slot, so it is Cluster-safe.
 
   Input:
     KEYS[1] counters (hash: state -> number of clients counted in it)

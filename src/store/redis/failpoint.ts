@@ -7,7 +7,7 @@ import type { StoreLogger } from '../store-helpers';
  * logs that it got there and waits forever, so the test can SIGKILL it at
  * exactly that point. Unset, it costs nothing.
  * - after-client-write: after the client-slot step of an updateClient that
- *   changed the state, or of a deleteClient, before the {stats} step.
+ *   changed the state, or of a deleteClient, before the counters step.
  * - after-client-insert: after an insertClient stored the client hash, before
  *   it is scheduled at its due time, listed and counted.
  */

@@ -33,8 +33,9 @@ export const REPAIR_WITHIN_MS = 20_000;
  * listClients skips (and drops) such entries and claimClientId (redis-client-id-reservations.ts) takes over
  * such a client id.
  *
- * The counters and failing list of /health/tokens (RedisCounters) live in the
- * {stats} slot, a client in its own: no one script may write both, so they are
+ * The counters and failing list of /health/tokens (RedisCounters) live in
+ * shards of their own (a client is counted in the shard of its id), a client
+ * in its own slot: no one script may write both, so they are
  * written in two steps, and the second is made safe to repeat instead.
  * - A write that changes a client's state bumps its index sequence and marks
  *   it "index pending" in the same script (the first step). The second step,

@@ -4,13 +4,14 @@ import { CLIENT_STATES, type ClientState, type ClientStatus, type TokenStats } f
 import type { PipelineStep, RedisConnection } from './redis-connection';
 import { parseEntry } from './redis-entry-codec';
 import { groupedBy, scoredMembers } from './grouped';
-import { minimum } from './schedule-shards';
+import type { StatsShardKeys } from './redis-keys';
+import { minimum } from './shards';
 import { queueScript, type IndexChange } from './script-loader';
 
 /** How long a deleted client's tombstone is kept: far longer than any write's index step can come late. */
 const REMOVED_KEEP_MS = 24 * 3_600_000;
 /** The counters' layout; a prefix without it is rebuilt once from the client hashes (an upgrade). */
-const STATS_VERSION = '2';
+const STATS_VERSION = '3';
 const PAGE = 500;
 
 /**
@@ -34,7 +35,7 @@ export interface IndexedClient {
 
 /**
  * The counters and failing list of /health/tokens on Redis, kept by
- * indexClient-4.lua (see redis-client.store.ts for the guarantee). Every step
+ * indexClient-4.lua in the shard of each client's id (see redis-client.store.ts for the guarantee). Every step
  * here is idempotent: running it again, late, or after another writer's is
  * always safe, which is what lets a crash be repaired by running it again.
  */
@@ -58,7 +59,7 @@ export class RedisCounters {
 
   /**
    * index() for many clients in two round trips: `before`, then the listing
-   * entries (one ZADD per index key) and the counters (one script for all),
+   * entries (one ZADD per index key) and the counters (one script per shard),
    * then every mark cleared.
    */
   async indexAll(clients: readonly IndexedClient[], before?: PipelineStep): Promise<void> {
@@ -82,8 +83,9 @@ export class RedisCounters {
     for (const [workspaceId, group] of groupedBy(clients, (client) => client.workspaceId)) {
       pipeline.zadd(this.keys.workspaceClients(workspaceId), ...scoredMembers(idsOf(group), 0));
     }
-    const { stats, counted, failing, removed } = this.keys;
-    queueScript(pipeline, 'indexClients', [stats, counted, failing, removed], [clients.map(changeOf)]);
+    for (const group of groupedBy(clients, (client) => this.keys.stats(client.id).byState).values()) {
+      queueScript(pipeline, 'indexClients', scriptKeys(this.keys.stats(group[0].id)), [group.map(changeOf)]);
+    }
   }
 
   /** Uncounts a deleted client, for good: a late index step of an earlier write cannot count it again. */
@@ -109,28 +111,31 @@ export class RedisCounters {
     }
   }
 
+  /** One round trip: every shard's counts, earliest due time and first `failingLimit` failing clients. */
   async tokenStats(failingLimit: number): Promise<TokenStats> {
     await this.rebuildOnce();
-    const shards = this.keys.scheduleShards;
+    const { scheduleShards, statsShards } = this.keys;
     const replies = await this.connection.pipeline((pipeline) => {
-      pipeline.hgetall(this.keys.stats);
-      for (const key of shards) pipeline.zrange(key, 0, 0, 'WITHSCORES');
+      for (const { byState } of statsShards) pipeline.hgetall(byState);
+      for (const key of scheduleShards) pipeline.zrange(key, 0, 0, 'WITHSCORES');
       // ZREVRANGE 0 -1 would read every failing client: a limit of 0 asks for none.
-      if (failingLimit > 0) pipeline.zrevrange(this.keys.failing, 0, failingLimit - 1);
+      if (failingLimit > 0) {
+        for (const { failing } of statsShards) pipeline.zrevrange(failing, 0, failingLimit - 1, 'WITHSCORES');
+      }
     });
-    const counts = replies[0] as Record<string, string>;
-    const earliest = replies.slice(1, 1 + shards.length) as string[][];
-    const failingIds = (replies[1 + shards.length] ?? []) as string[];
+    const counts = replies.slice(0, statsShards.length) as Record<string, string>[];
+    const earliest = replies.slice(statsShards.length, statsShards.length + scheduleShards.length) as string[][];
+    const failing = replies.slice(statsShards.length + scheduleShards.length) as string[][];
     const byState = {} as Record<ClientState, number>;
     let total = 0;
     for (const state of CLIENT_STATES) {
-      byState[state] = Number(counts[state] ?? 0);
+      byState[state] = counts.reduce((sum, shard) => sum + Number(shard[state] ?? 0), 0);
       total += byState[state];
     }
     return {
       total,
       byState,
-      failingIds: failingIds.slice(0, Math.max(0, failingLimit)),
+      failingIds: latestFailing(failing, failingLimit),
       nextDueAt: minimum(earliest.map((first) => (first.length === 0 ? null : Number(first[1])))),
     };
   }
@@ -175,9 +180,27 @@ export class RedisCounters {
   }
 
   private queueChange(pipeline: ChainableCommander, change: IndexChange): void {
-    const { stats, counted, failing, removed } = this.keys;
-    queueScript(pipeline, 'indexClient', [stats, counted, failing, removed], [change]);
+    queueScript(pipeline, 'indexClient', scriptKeys(this.keys.stats(change.id)), [change]);
   }
+}
+
+/** A shard's keys in the order indexClient-4.lua and indexClients-4.lua name them. */
+function scriptKeys({ byState, counted, failing, removed }: StatsShardKeys): [string, string, string, string] {
+  return [byState, counted, failing, removed];
+}
+
+/**
+ * The first `limit` of the shards' failing lists (each ZREVRANGE ... WITHSCORES) in one Redis order: score
+ * descending, then id descending, as one sorted set would give them.
+ */
+export function latestFailing(shards: readonly string[][], limit: number): string[] {
+  const entries: { id: string; score: number }[] = [];
+  for (const reply of shards) {
+    for (let index = 0; index < reply.length; index += 2)
+      entries.push({ id: reply[index], score: Number(reply[index + 1]) });
+  }
+  entries.sort((a, b) => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return entries.slice(0, Math.max(0, limit)).map(({ id }) => id);
 }
 
 /** What the counters' script is told of a client as it is now. */

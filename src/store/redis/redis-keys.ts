@@ -1,17 +1,19 @@
-import { shardOf, shardTags } from './schedule-shards';
+import { shardOf, shardTags } from './shards';
 
 /**
  * Key layout. Everything sits under the prefix. One client's keys share the
- * hash tag {c:<id>}, a workspace's indexes share {ws:<id>}, the counters of
- * /health/tokens share {stats} (one script keeps them), webhooks and their
- * deliveries share {webhooks}, and every other key
+ * hash tag {c:<id>}, a workspace's indexes share {ws:<id>}, the keys of one
+ * shard of the counters of /health/tokens share its tag (one script keeps
+ * them), webhooks and their deliveries share {webhooks}, and every other key
  * is global and lives alone in its slot, so no command (and no script) ever
  * touches keys of two slots: Redis Cluster can hold this layout. The schedule,
- * which every refresh writes, is spread over SCHEDULE_SHARDS sorted sets in
- * slots spread over the slot range, so no master carries all of it.
+ * which every refresh writes, and the counters, which every change of state
+ * writes, are each spread over SCHEDULE_SHARDS shards in slots spread over
+ * the slot range, so no master carries all of either.
  */
 export function redisKeys(prefix: string) {
-  const scheduleShards = shardTags().map((tag) => `${prefix}{${tag}}:schedule`);
+  const scheduleShards = shardTags('sched').map((tag) => `${prefix}{${tag}}:schedule`);
+  const statsShards = shardTags('stats').map(statsShard(prefix));
   return {
     /**
      * Hash: c, s, t (the record, status and token as compact JSON, each split in chunks c, c1, c2, ... of at
@@ -36,18 +38,20 @@ export function redisKeys(prefix: string) {
     schedule: (id: string) => scheduleShards[shardOf(id, scheduleShards.length)],
     /** The one schedule of the layout before shards: moved into the shards at start (RedisScheduleStore). */
     legacySchedule: `${prefix}schedule`,
-    /** Hash: state -> number of clients counted in it. */
-    stats: `${prefix}{stats}:by-state`,
-    /** Hash: client id -> "<iseq>:<state>", what the counters count it as. */
-    counted: `${prefix}{stats}:counted`,
-    /** Sorted set: failing or rejected client ids scored by when they started failing. */
-    failing: `${prefix}{stats}:failing`,
-    /** Sorted set: ids of deleted clients scored by when (epoch ms), so a late index step cannot count them again. */
-    removed: `${prefix}{stats}:removed`,
+    /**
+     * The counters of /health/tokens, spread over shards as the schedule is: a client is counted in the shard of
+     * its id, and /health/tokens sums them.
+     */
+    statsShards,
+    stats: (id: string) => statsShards[shardOf(id, statsShards.length)],
     /** String: the version of the counters' layout; absent until they were rebuilt from the client hashes. */
     statsVersion: `${prefix}{stats}:version`,
-    /** The counters of the layout before {stats} (version 1): removed by the rebuild. */
-    legacyCounters: [`${prefix}stats`, `${prefix}failing`],
+    /** The counters of the layouts before (version 1, then {stats}, version 2): removed by the rebuild. */
+    legacyCounters: [
+      `${prefix}stats`,
+      `${prefix}failing`,
+      ...['by-state', 'counted', 'failing', 'removed'].map((name) => `${prefix}{stats}:${name}`),
+    ],
     /** Hash: service key id -> record (JSON). */
     serviceKeys: `${prefix}service-keys`,
     /** Stream of audit events, capped by XADD MAXLEN. */
@@ -79,4 +83,19 @@ export function redisKeys(prefix: string) {
   };
 }
 
+/** The keys of one shard of the counters: one script (indexChange.lua) keeps all four. */
+function statsShard(prefix: string) {
+  return (tag: string) => ({
+    /** Hash: state -> number of the shard's clients counted in it. */
+    byState: `${prefix}{${tag}}:by-state`,
+    /** Hash: client id -> "<iseq>:<state>", what the counters count it as. */
+    counted: `${prefix}{${tag}}:counted`,
+    /** Sorted set: failing or rejected client ids scored by when they started failing. */
+    failing: `${prefix}{${tag}}:failing`,
+    /** Sorted set: ids of deleted clients scored by when (epoch ms), so a late index step cannot count them again. */
+    removed: `${prefix}{${tag}}:removed`,
+  });
+}
+
 export type RedisKeys = ReturnType<typeof redisKeys>;
+export type StatsShardKeys = RedisKeys['statsShards'][number];

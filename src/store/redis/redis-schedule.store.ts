@@ -2,7 +2,7 @@ import type { DueClaim, DueClient, ScheduleStore } from '../interfaces/schedule-
 import { groupedBy } from './grouped';
 import type { PipelineStep, RedisConnection } from './redis-connection';
 import type { RedisCounters } from './redis-counters';
-import { minimum, takeEarliest, type ShardEntry } from './schedule-shards';
+import { minimum, takeEarliest, type ShardEntry } from './shards';
 import { queueScript } from './script-loader';
 
 /** Ids per deferDue-1.lua call: a long script would hold up every other command of its shard's Redis. */

@@ -1,15 +1,17 @@
 import { keySlot } from './redis-slot';
-import { SCHEDULE_SHARDS, shardOf, shardTags, takeEarliest } from './schedule-shards';
+import { SCHEDULE_SHARDS, shardOf, shardTags, takeEarliest } from './shards';
 
 describe('schedule shards', () => {
   it('gives shard n a tag in the n-th sixteenth of the slots, so equal slot ranges hold equal shards', () => {
-    const tags = shardTags();
-    expect(tags).toHaveLength(SCHEDULE_SHARDS);
-    tags.forEach((tag, shard) => expect(Math.floor(keySlot(`{${tag}}`) / 1_024)).toBe(shard));
-    // What `redis-cli --cluster create` gives 3 masters: 0-5460, 5461-10922, 10923-16383.
-    const perMaster = [0, 0, 0];
-    for (const tag of tags) perMaster[Math.min(2, Math.floor(keySlot(`{${tag}}`) / 5_461.34))] += 1;
-    expect(Math.max(...perMaster)).toBeLessThanOrEqual(6);
+    for (const name of ['sched', 'stats']) {
+      const tags = shardTags(name);
+      expect(tags).toHaveLength(SCHEDULE_SHARDS);
+      tags.forEach((tag, shard) => expect(Math.floor(keySlot(`{${tag}}`) / 1_024)).toBe(shard));
+      // What `redis-cli --cluster create` gives 3 masters: 0-5460, 5461-10922, 10923-16383.
+      const perMaster = [0, 0, 0];
+      for (const tag of tags) perMaster[Math.min(2, Math.floor(keySlot(`{${tag}}`) / 5_461.34))] += 1;
+      expect(Math.max(...perMaster)).toBeLessThanOrEqual(6);
+    }
   });
 
   it('spreads client ids evenly over the shards', () => {

@@ -1,23 +1,25 @@
 import { keySlot } from './redis-slot';
 
 /**
- * How many sorted sets the schedule is spread over. Each sits in its own
- * slot, spread evenly over the 16384 slots (see shardTags), so a Cluster's
- * masters each hold a share of the schedule and of every claim.
+ * How many shards the schedule, and the counters of /health/tokens, are
+ * spread over. Each shard sits in its own slot, spread evenly over the 16384
+ * slots (see shardTags), so a Cluster's masters each hold a share of the
+ * schedule, of every claim and of the counting.
  */
 export const SCHEDULE_SHARDS = 16;
 const SLOTS = 16_384;
 
 /**
- * One hash tag per shard, shard n's in the n-th sixteenth of the slot range:
- * masters given equal slot ranges (as `redis-cli --cluster create` does) get
- * equal numbers of shards, give or take one. Searched once, deterministically.
+ * One hash tag per shard of a structure named `name`, shard n's in the n-th
+ * sixteenth of the slot range: masters given equal slot ranges (as
+ * `redis-cli --cluster create` does) get equal numbers of shards, give or
+ * take one. Searched once, deterministically.
  */
-export function shardTags(shards = SCHEDULE_SHARDS): string[] {
+export function shardTags(name: string, shards = SCHEDULE_SHARDS): string[] {
   const width = SLOTS / shards;
   return Array.from({ length: shards }, (_, shard) => {
     for (let attempt = 0; ; attempt += 1) {
-      const tag = `sched:${shard}:${attempt}`;
+      const tag = `${name}:${shard}:${attempt}`;
       if (Math.floor(keySlot(`{${tag}}`) / width) === shard) return tag;
     }
   });
