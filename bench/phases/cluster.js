@@ -33,7 +33,7 @@ async function clusterPhase(ctx) {
     replicas: REPLICAS,
   });
   try {
-    const refreshing = await registerRefreshing(deployment);
+    const { clients: refreshing, importCommands } = await registerRefreshing(deployment);
     // Half a token life: the first refreshes have begun, and the window sees the steady rhythm.
     await sleep(P.clusterExpiresIn * 500);
     const spreads = await measureWindow(deployment, refreshing);
@@ -44,7 +44,7 @@ async function clusterPhase(ctx) {
     await waitForLongTokens(deployment.fake, refreshing);
     placeForHotPath(deployment.brokers);
     const hot = await compareHotPaths(ctx, replica);
-    const out = { masters: MASTERS, replicas: REPLICAS, clients: refreshing.length, ...spreads, hot };
+    const out = { masters: MASTERS, replicas: REPLICAS, clients: refreshing.length, importCommands, ...spreads, hot };
     clusterRows(out);
     return out;
   } finally {
@@ -54,7 +54,7 @@ async function clusterPhase(ctx) {
 }
 
 /** P.clusterClients clients through the batch route, batches sent round robin to the replicas. */
-async function registerRefreshing({ fake, brokers }) {
+async function registerRefreshing({ fake, brokers, masters }) {
   const items = [];
   const byClientId = new Map();
   for (let i = 0; i < P.clusterClients; i++) {
@@ -72,6 +72,7 @@ async function registerRefreshing({ fake, brokers }) {
     fake,
     items.map((item) => item.clientId),
   );
+  const before = await snapshotMasters(masters);
   const t0 = performance.now();
   await pool(batches, REPLICAS, async (b) => {
     const body = { items: items.slice(b * P.batchSize, (b + 1) * P.batchSize) };
@@ -84,9 +85,18 @@ async function registerRefreshing({ fake, brokers }) {
     }
   });
   const seconds = (performance.now() - t0) / 1000;
+  // Every command each master ran for the import: the one-slot structures an admin write touches (the clients
+  // listing, the audit stream) show here if they make one master do more than the others.
+  const after = await snapshotMasters(masters);
+  const importCommands = summarize(masters.map((_, index) => allCallsDelta(before[index], after[index])));
   log(`cluster: ${clients.length} clients in ${seconds.toFixed(1)} s; waiting for their first tokens`);
   await firstTokens.wait(Math.max(60_000, clients.length * 10));
-  return clients;
+  return { clients, importCommands };
+}
+
+/** Calls of every command between two snapshots of one master. */
+function allCallsDelta(before, after) {
+  return Object.keys(after.calls).reduce((sum, command) => sum + callsDelta(before, after, command), 0);
 }
 
 /** Per master and per replica, what the window of P.clusterWindowSeconds saw. */
@@ -214,6 +224,7 @@ function clusterRows(out) {
     'CLUSTER SLOTS',
   );
   spreadRow('keys per master', out.keys, masters, 'DBSIZE');
+  spreadRow('commands per master for the import (batch route)', out.importCommands, null, 'INFO commandstats');
   spreadRow('schedule entries per master', out.scheduled, masters, 'ZCARD');
   spreadRow(
     `claims per master (refreshes in ${out.windowSeconds} s by client's shard)`,
