@@ -5,7 +5,10 @@ import { ADMIN_KEY, ENCRYPTION_KEY, eventually } from './support/broker';
 import { spawnBroker, waitForOutput, type BrokerProcess } from './support/broker-process';
 import { FakePipedream } from './support/fake-pipedream';
 import { freePort, type RedisTlsFiles } from './support/redis-server';
+import Redis from 'ioredis';
 import {
+  INFRA_USER,
+  SENTINEL_BROKER_RULES,
   startRedisCluster,
   startRedisSentinel,
   topologyEnv,
@@ -13,7 +16,7 @@ import {
   type RedisTopologyHandle,
 } from './support/redis-topologies';
 import { TestPki } from './support/test-pki';
-import { describeStoreContract } from './store-contract';
+import { describeStoreContract, makeEntry } from './store-contract';
 
 /**
  * REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS against Redis set up as a careful operator would: the
@@ -34,29 +37,43 @@ const BROKER: RedisAclUser = {
 /** The Sentinels' own password (requirepass), REDIS_SENTINEL_PASSWORD: not the data nodes' user. */
 const SENTINEL_PASSWORD = 'sentinel-password-9876543210';
 
+/** The broker's user on the Sentinels (REDIS_SENTINEL_USERNAME/PASSWORD), allowed only what ioredis asks of them. */
+const SENTINEL_USER: RedisAclUser = {
+  username: 'tb-broker-sentinel',
+  password: 'sentinel-acl-password-5555',
+  rules: SENTINEL_BROKER_RULES,
+};
+
 let serial = 0;
 const prefix = (name: string) => `${PREFIX_ROOT}${name}${(serial += 1)}:`;
 
-describe('Redis Sentinel with an ACL user and Sentinels that require a password (REDIS_SENTINEL_PASSWORD)', () => {
+describe('Redis Sentinel with an ACL user on the data nodes and one on the Sentinels (REDIS_SENTINEL_USERNAME)', () => {
   let sentinel: RedisTopologyHandle;
   beforeAll(async () => {
-    sentinel = await startRedisSentinel({
-      replicas: 1,
-      sentinels: 3,
-      acl: BROKER,
-      sentinelPassword: SENTINEL_PASSWORD,
-    });
+    sentinel = await startRedisSentinel({ replicas: 2, sentinels: 3, acl: BROKER, sentinelAcl: SENTINEL_USER });
   });
   afterAll(() => sentinel?.stop());
 
   const connect = (topology = sentinel.topology) =>
     RedisStore.connect({ topology, keyPrefix: prefix('s'), waitReplicas: 0 });
 
-  describeStoreContract('RedisStore through Sentinels, as an ACL user kept to its prefix', () => connect());
+  describeStoreContract(
+    'RedisStore through Sentinels, as ACL users kept to its prefix and to what it asks Sentinels',
+    () => connect(),
+  );
+
+  it('is given the Sentinel user by topologyEnv', () => {
+    expect(topologyEnv(sentinel)).toMatchObject({
+      REDIS_SENTINEL_USERNAME: SENTINEL_USER.username,
+      REDIS_SENTINEL_PASSWORD: SENTINEL_USER.password,
+      REDIS_USERNAME: BROKER.username,
+    });
+  });
 
   it.each([
     ['data nodes', { password: 'not-the-password' }],
     ['Sentinels', { sentinelPassword: 'not-the-password' }],
+    ['Sentinels, as a user they do not know', { sentinelUsername: 'not-the-user' }],
   ])(
     'with a wrong password for the %s answers no command and logs what the server said, never the password',
     async (_, wrong) => {
@@ -76,12 +93,57 @@ describe('Redis Sentinel with an ACL user and Sentinels that require a password 
         await eventually(() => warnings.some((line) => /WRONGPASS|NOAUTH/.test(line)), 10_000);
         const logged = warnings.join('\n');
         expect(logged).not.toContain('not-the-password');
-        expect(logged).not.toContain(SENTINEL_PASSWORD);
+        expect(logged).not.toContain(SENTINEL_USER.password);
       } finally {
         await store.close();
       }
     },
   );
+
+  // Last in this describe: it kills the master the tests above used.
+  it('follows a failover as that user: subscribed to +switch-master on the Sentinels, writing again once a replica is promoted', async () => {
+    const store = await RedisStore.connect({
+      topology: sentinel.topology,
+      keyPrefix: prefix('failover'),
+      waitReplicas: 1,
+    });
+    try {
+      await store.insertClient(makeEntry('cl_before'), 1_000);
+      // ioredis's failover detector subscribes on the Sentinels: the rules let it, or it would never hear of one.
+      await eventually(async () => (await subscribersOnSentinels()).includes(SENTINEL_USER.username), 10_000);
+
+      sentinel.nodes[0].process.kill('SIGKILL');
+      let attempt = 0;
+      await eventually(async () => {
+        attempt += 1;
+        return store.insertClient(makeEntry(`cl_after${attempt}`), 1_000).then(
+          () => true,
+          () => false,
+        );
+      }, 30_000);
+      expect((await store.getClient('cl_before'))?.client.id).toBe('cl_before');
+    } finally {
+      await store.close();
+    }
+  });
+
+  /** The users of the connections subscribed on any Sentinel (CLIENT LIST, read as the Sentinels' own user). */
+  async function subscribersOnSentinels(): Promise<string[]> {
+    const users: string[] = [];
+    for (const { port } of sentinel.sentinels) {
+      const redis = new Redis({ port, host: '127.0.0.1', ...INFRA_USER, lazyConnect: true });
+      try {
+        await redis.connect();
+        const list = (await redis.call('CLIENT', 'LIST')) as string;
+        for (const line of list.split('\n')) {
+          if (/\bsub=[1-9]/.test(line)) users.push(/\buser=(\S+)/.exec(line)?.[1] ?? '');
+        }
+      } finally {
+        redis.disconnect();
+      }
+    }
+    return users;
+  }
 });
 
 const TLS_TOPOLOGIES = [

@@ -17,6 +17,7 @@ describe('parseConfig: Redis topologies', () => {
       BROKER_ENCRYPTION_KEYS: encryption,
       REDIS_SENTINELS: 's1:26379, 10.0.0.2:26380,[::1]:26381',
       REDIS_SENTINEL_MASTER: 'tb-master',
+      REDIS_SENTINEL_USERNAME: ' tb-sentinel ',
       REDIS_SENTINEL_PASSWORD: ' sentinel pw',
       REDIS_USERNAME: 'broker',
       REDIS_PASSWORD: 'p w',
@@ -30,6 +31,7 @@ describe('parseConfig: Redis topologies', () => {
         { host: '::1', port: 26381 },
       ],
       masterName: 'tb-master',
+      sentinelUsername: 'tb-sentinel',
       sentinelPassword: ' sentinel pw',
       username: 'broker',
       password: 'p w',
@@ -65,6 +67,9 @@ describe('parseConfig: Redis topologies', () => {
     ]);
     expect(problemsOf({ REDIS_URL: 'redis://r:6379', REDIS_SENTINEL_PASSWORD: 'x' })).toEqual([
       'REDIS_SENTINEL_PASSWORD is only meaningful with REDIS_SENTINELS',
+    ]);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINEL_USERNAME: 'u' })).toEqual([
+      'REDIS_SENTINEL_USERNAME is only meaningful with REDIS_SENTINELS',
     ]);
     expect(problemsOf({ REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: 'x' })[0]).toContain('REDIS_PASSWORD');
     expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:7000,b', REDIS_TLS: 'yes' })).toEqual([

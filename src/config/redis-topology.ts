@@ -12,10 +12,16 @@ export interface RedisAuth {
   tls: boolean;
 }
 
+/** The Sentinels' own credentials (an ACL user of theirs, or their requirepass), apart from the data nodes'. */
+export interface SentinelAuth {
+  sentinelUsername: string | null;
+  sentinelPassword: string | null;
+}
+
 /** Which Redis is the store of record: SPEC.md, "Redis topologies". */
 export type RedisTopology =
   | { kind: 'single'; url: string }
-  | ({ kind: 'sentinel'; sentinels: HostPort[]; masterName: string; sentinelPassword: string | null } & RedisAuth)
+  | ({ kind: 'sentinel'; sentinels: HostPort[]; masterName: string } & SentinelAuth & RedisAuth)
   | ({ kind: 'cluster'; nodes: HostPort[] } & RedisAuth);
 
 /** The variables that choose a store; at most one of the three choices may be set. */
@@ -30,10 +36,12 @@ export function parseRedisTopology(env: Env, problems: string[]): RedisTopology 
     return null;
   }
   const masterName = value('REDIS_SENTINEL_MASTER');
+  const sentinelUsername = value('REDIS_SENTINEL_USERNAME');
   // A password is taken as it is: spaces may be part of it.
   const sentinelPassword = env.REDIS_SENTINEL_PASSWORD || null;
   for (const [name, given] of [
     ['REDIS_SENTINEL_MASTER', masterName],
+    ['REDIS_SENTINEL_USERNAME', sentinelUsername],
     ['REDIS_SENTINEL_PASSWORD', sentinelPassword],
   ] as const) {
     if (given !== null && chosen[0] !== 'REDIS_SENTINELS')
@@ -58,6 +66,7 @@ export function parseRedisTopology(env: Env, problems: string[]): RedisTopology 
       kind: 'sentinel',
       sentinels: hostPorts('REDIS_SENTINELS', sentinels, problems),
       masterName: masterName ?? '',
+      sentinelUsername,
       sentinelPassword,
       ...auth,
     };

@@ -57,7 +57,7 @@ interface NodeAccess {
 }
 
 /** The user replicas and Sentinels reach the nodes as, so the broker's own user can be kept to its keys. */
-const INFRA_USER = { username: 'tb-infra', password: 'tb-infra-password' };
+export const INFRA_USER = { username: 'tb-infra', password: 'tb-infra-password' };
 
 function aclArgs(acl: RedisAclUser | undefined): string[] {
   if (!acl) return [];
@@ -195,11 +195,31 @@ export async function masterPorts(handle: RedisTopologyHandle): Promise<number[]
 export const SENTINEL_MASTER = 'tbmaster';
 
 /**
- * A master with `replicas` replicas, watched by `sentinels` Sentinels (quorum: a majority of them). With
- * `sentinelPassword`, the Sentinels require it of their clients (requirepass) and use it with each other.
+ * What a broker needs of a Sentinel and no more: find the master, the other Sentinels and the replicas, and
+ * hear of a failover (ioredis's failover detector subscribes to +switch-master).
  */
+export const SENTINEL_BROKER_RULES = [
+  '-@all',
+  ...['get-master-addr-by-name', 'sentinels', 'replicas', 'slaves'].map((sub) => `+sentinel|${sub}`),
+  '+subscribe',
+  '+ping',
+  '&+switch-master',
+];
+
+/** How the Sentinels admit their clients: a password of their own (requirepass), or ACL users of their own. */
+interface SentinelAccess {
+  /** requirepass: the Sentinels require it of their clients and use it with each other. */
+  sentinelPassword?: string;
+  /**
+   * A user of the Sentinels' own, default user off: they reach each other as INFRA_USER (sentinel-user),
+   * the broker as this one.
+   */
+  sentinelAcl?: RedisAclUser;
+}
+
+/** A master with `replicas` replicas, watched by `sentinels` Sentinels (quorum: a majority of them). */
 export async function startRedisSentinel(
-  options: { replicas?: number; sentinels?: number; sentinelPassword?: string } & NodeAccess = {},
+  options: { replicas?: number; sentinels?: number } & SentinelAccess & NodeAccess = {},
 ): Promise<RedisTopologyHandle> {
   const replicaCount = options.replicas ?? 2;
   const sentinelCount = options.sentinels ?? 3;
@@ -227,7 +247,7 @@ export async function startRedisSentinel(
     );
     const quorum = Math.floor(sentinelCount / 2) + 1;
     for (let index = 0; index < sentinelCount; index += 1) {
-      sentinels.push(await startSentinel(master.port, quorum, access, options.sentinelPassword));
+      sentinels.push(await startSentinel(master.port, quorum, access, options));
     }
     await until('the sentinels', async () => {
       for (const { port } of sentinels) {
@@ -238,7 +258,7 @@ export async function startRedisSentinel(
             const sentinelsSeen = (await redis.call('SENTINEL', 'SENTINELS', SENTINEL_MASTER)) as unknown[];
             return replicasSeen.length === replicaCount && sentinelsSeen.length === sentinelCount - 1;
           },
-          { tls: options.tls, password: options.sentinelPassword },
+          { tls: options.tls, password: options.sentinelPassword, ...(options.sentinelAcl ? { acl: INFRA_USER } : {}) },
         );
         if (!known) return false;
       }
@@ -253,7 +273,8 @@ export async function startRedisSentinel(
       kind: 'sentinel',
       sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })),
       masterName: SENTINEL_MASTER,
-      sentinelPassword: options.sentinelPassword ?? null,
+      sentinelUsername: options.sentinelAcl?.username ?? null,
+      sentinelPassword: options.sentinelPassword ?? options.sentinelAcl?.password ?? null,
       username: options.acl?.username ?? null,
       password: options.acl?.password ?? null,
       tls: options.tls !== undefined,
@@ -266,13 +287,14 @@ export async function startRedisSentinel(
 
 /**
  * A Sentinel that reaches the data nodes as the infrastructure user when they have ACLs; with TLS, it
- * listens with TLS only and speaks TLS to the data nodes (tls-replication); with `password`, it requires it.
+ * listens with TLS only and speaks TLS to the data nodes (tls-replication); it admits its clients as
+ * SentinelAccess says.
  */
 async function startSentinel(
   masterPort: number,
   quorum: number,
   { acl, tls }: NodeAccess,
-  password?: string,
+  { sentinelPassword, sentinelAcl }: SentinelAccess,
 ): Promise<RedisServerHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tb-sentinel-'));
@@ -297,7 +319,16 @@ async function startSentinel(
       `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
       `sentinel failover-timeout ${SENTINEL_MASTER} 5000`,
       `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
-      ...(password === undefined ? [] : [`requirepass ${password}`]),
+      ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`]),
+      ...(sentinelAcl
+        ? [
+            'user default off',
+            `user ${INFRA_USER.username} on >${INFRA_USER.password} allchannels +@all`,
+            `user ${sentinelAcl.username} on >${sentinelAcl.password} ${(sentinelAcl.rules ?? ['+@all']).join(' ')}`,
+            `sentinel sentinel-user ${INFRA_USER.username}`,
+            `sentinel sentinel-pass ${INFRA_USER.password}`,
+          ]
+        : []),
       ...(acl
         ? [
             `sentinel auth-user ${SENTINEL_MASTER} ${INFRA_USER.username}`,
@@ -336,6 +367,7 @@ export function topologyEnv(handle: RedisTopologyHandle): Record<string, string>
   return {
     REDIS_SENTINELS: list(topology.sentinels),
     REDIS_SENTINEL_MASTER: topology.masterName,
+    ...(topology.sentinelUsername === null ? {} : { REDIS_SENTINEL_USERNAME: topology.sentinelUsername }),
     ...(topology.sentinelPassword === null ? {} : { REDIS_SENTINEL_PASSWORD: topology.sentinelPassword }),
     ...auth,
   };

@@ -69,7 +69,8 @@ function createNodeClient(topology: Exclude<RedisTopology, { kind: 'cluster' }>,
     // REDIS_TLS=true is TLS everywhere: to the data nodes the Sentinels name, and to the Sentinels themselves.
     enableTLSForSentinelMode: topology.tls,
     ...(topology.tls ? { sentinelTLS: {} } : {}),
-    // The Sentinels' own requirepass; REDIS_USERNAME/REDIS_PASSWORD go to the data nodes only.
+    // The Sentinels' own ACL user or requirepass; REDIS_USERNAME/REDIS_PASSWORD go to the data nodes only.
+    ...(topology.sentinelUsername === null ? {} : { sentinelUsername: topology.sentinelUsername }),
     ...(topology.sentinelPassword === null ? {} : { sentinelPassword: topology.sentinelPassword }),
     sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
     // Follows +switch-master at once instead of waiting for the old master's connection to fail.
