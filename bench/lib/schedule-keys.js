@@ -13,6 +13,8 @@ const keys = redisKeys(PREFIX);
 
 /** The sorted set holding this client's due time. */
 const scheduleKey = (id) => keys.schedule(id);
+/** The hash holding this client. */
+const clientKey = (id) => keys.client(id);
 const scheduleShards = keys.scheduleShards;
 
 /** The sum of one command's integer answers over every shard (ZCARD, ZCOUNT). */
@@ -21,4 +23,4 @@ async function overShards(redis, command, ...args) {
   return answers.reduce((sum, answer) => sum + Number(answer), 0);
 }
 
-module.exports = { scheduleKey, scheduleShards, overShards };
+module.exports = { clientKey, scheduleKey, scheduleShards, overShards };

@@ -1,5 +1,5 @@
 'use strict';
-const { overShards, scheduleKey } = require('../lib/schedule-keys');
+const { clientKey, overShards, scheduleKey } = require('../lib/schedule-keys');
 /**
  * The scheduler's tick cost, measured at ~1k clients and again after the scale
  * phase: broker and redis CPU per tick with nothing due, then with the same
@@ -56,23 +56,57 @@ async function dueTickCost(ctx, label) {
   const { redis, fake, hot } = ctx;
   const ids = hot.clients.slice(0, P.duePerTick).map((client) => client.id);
   const upstreamBefore = await fake.tokenRequestCount();
+  const redisOwnUsPerClient = await redisOwnCost(ctx, ids);
   const windows = [];
   for (let w = 0; w < P.tickRounds; w++) windows.push(await dueTickWindow(ctx, ids));
-  const median = (key) => [...windows.map((w) => w[key])].sort((a, b) => a - b)[Math.floor(windows.length / 2)];
+  const median = (key) => medianOf(windows.map((w) => w[key]));
   const stillDue = await overShards(redis, 'ZCOUNT', '-inf', String(Date.now()));
   const out = {
     duePerTick: ids.length,
     ticks: P.idleSeconds * P.tickRounds,
     brokerCpuMsPerTick: median('brokerCpuMsPerTick'),
     redisCpuMsPerTick: median('redisCpuMsPerTick'),
+    redisOwnUsPerClient,
     windows,
     upstreamRequests: (await fake.tokenRequestCount()) - upstreamBefore,
     stillDueAfter: stillDue,
   };
   log(
-    `due (${label}): ${ids.length} due per tick: broker ${out.brokerCpuMsPerTick} ms CPU per tick (windows: ${windows.map((w) => w.brokerCpuMsPerTick).join(', ')}), redis ${out.redisCpuMsPerTick} ms, ${out.upstreamRequests} upstream requests`,
+    `due (${label}): ${ids.length} due per tick: broker ${out.brokerCpuMsPerTick} ms CPU per tick (windows: ${windows.map((w) => w.brokerCpuMsPerTick).join(', ')}), redis ${out.redisCpuMsPerTick} ms, ${out.upstreamRequests} upstream requests; redis's own ${redisOwnUsPerClient} us per client`,
   );
   return out;
+}
+
+const OWN_COST_ROUNDS = 5;
+const OWN_COST_REPEATS = 50;
+
+const medianOf = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * Redis's own cost of like work on the same clients at this size, measured in the same run as the tick: for
+ * each due client, commands of the kinds a tick's refresh of it sends, on its own keys: HGETALL of its hash,
+ * ZSCORE in its shard, and a lock of the harness's own beside them (SET NX PX, DEL; the broker's entries are
+ * left alone). Redis spends more on the same commands of the same keys in a larger keyspace: the baseline the
+ * tick's Redis cost is read against. Microseconds of redis-server CPU per client, median of OWN_COST_ROUNDS.
+ */
+async function redisOwnCost(ctx, ids) {
+  const { redis, redisServer } = ctx;
+  const rounds = [];
+  for (let round = 0; round < OWN_COST_ROUNDS; round++) {
+    const meter = procs.cpuMeterPrecise(redisServer.process.pid);
+    for (let repeat = 0; repeat < OWN_COST_REPEATS; repeat++) {
+      await Promise.all(
+        ids.map(async (id) => {
+          const lock = `${clientKey(id)}:bench-lock`;
+          await redis.call('SET', lock, '1', 'PX', '60000', 'NX');
+          await Promise.all([redis.call('HGETALL', clientKey(id)), redis.call('ZSCORE', scheduleKey(id), id)]);
+          await redis.call('DEL', lock);
+        }),
+      );
+    }
+    rounds.push((meter.stop().cpuSeconds * 1e6) / (ids.length * OWN_COST_REPEATS));
+  }
+  return round(medianOf(rounds), 2);
 }
 
 /** One window of P.idleSeconds ticks with `ids` made due each second: CPU per tick of the broker and redis. */
@@ -118,6 +152,14 @@ function tickSummary(small, large) {
     due(large),
     `same as above (within 20%) ${flatWithin(small.withDue, large.withDue, 1.2) ? 'MET' : 'MISSED'}`,
     '/proc stat',
+  );
+  const ratio = (key) => round(large.withDue[key] / small.withDue[key], 2);
+  row(
+    'scale',
+    `redis's own CPU for like commands on the same ${small.withDue.duePerTick} clients (baseline of the row above)`,
+    `${small.withDue.redisOwnUsPerClient} us per client at ${small.scheduled} clients, ${large.withDue.redisOwnUsPerClient} at ${large.scheduled} (${ratio('redisOwnUsPerClient')}x; the tick's redis ${ratio('redisCpuMsPerTick')}x)`,
+    '',
+    'HGETALL, ZSCORE, SET NX, DEL; /proc schedstat',
   );
   row(
     'scale',
