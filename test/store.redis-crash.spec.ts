@@ -248,9 +248,10 @@ describe('RedisStore counters after a crash between a client write and its count
         await admin.hset(`${prefix}{stats}:by-state`, { ready: '-1', failing: '3' });
         await admin.hset(`${prefix}{stats}:counted`, { cl_a: '1:failing' });
         await admin.zadd(`${prefix}{stats}:failing`, 1, 'cl_gone');
+        await admin.zadd(`${prefix}{stats}:removed`, Date.now(), 'cl_deleted');
         await admin.set(`${prefix}{stats}:version`, '2');
       },
-      keys: () => ['by-state', 'counted', 'failing'].map((name) => `${prefix}{stats}:${name}`),
+      keys: () => ['by-state', 'counted', 'failing', 'removed'].map((name) => `${prefix}{stats}:${name}`),
     },
   ];
 

@@ -62,14 +62,6 @@ describe('Redis Sentinel with an ACL user on the data nodes and one on the Senti
     () => connect(),
   );
 
-  it('is given the Sentinel user by topologyEnv', () => {
-    expect(topologyEnv(sentinel)).toMatchObject({
-      REDIS_SENTINEL_USERNAME: SENTINEL_USER.username,
-      REDIS_SENTINEL_PASSWORD: SENTINEL_USER.password,
-      REDIS_USERNAME: BROKER.username,
-    });
-  });
-
   it.each([
     ['data nodes', { password: 'not-the-password' }],
     ['Sentinels', { sentinelPassword: 'not-the-password' }],

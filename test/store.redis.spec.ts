@@ -12,6 +12,8 @@ import {
   UNSCHEDULED,
   describeStoreContract,
   eventually,
+  expectCountersExact,
+  isoAt,
   makeEntry,
   makeToken,
   statusIn,
@@ -174,6 +176,25 @@ describe('RedisStore on Redis', () => {
     const iseq = await admin.hget(`${prefix}{c:cl_a}`, 'iseq');
     expect(await admin.hgetall(stats.counted)).toEqual({ cl_a: `${iseq}:failing` });
     expect(await admin.hgetall(`${prefix}{usage}:clients`)).toEqual({ cl_a: '1000' });
+  });
+
+  it('counts a batch in the shard of each client and nowhere else, through changes of state after it', async () => {
+    const keys = redisKeys(prefix);
+    const ids = Array.from({ length: 40 }, (_, index) => `cl_batch${index}`);
+    expect(new Set(ids.map((id) => keys.stats(id).byState)).size).toBeGreaterThan(4);
+    await store.insertClients(
+      ids.map((id) => makeEntry(id)),
+      UNSCHEDULED,
+    );
+    for (const id of ids.slice(0, 20)) await store.updateClient(id, 1, { status: statusIn('failing', isoAt(1)) });
+    for (const id of ids.slice(20, 30)) await store.updateClient(id, 1, { status: statusIn('ready') });
+
+    await expectCountersExact(store, ids);
+    for (const id of ids) {
+      const held = await Promise.all(keys.statsShards.map(({ counted }) => admin.hexists(counted, id)));
+      const shards = held.flatMap((holds, shard) => (holds === 1 ? [shard] : []));
+      expect(shards).toEqual([keys.statsShards.indexOf(keys.stats(id))]);
+    }
   });
 
   it('records a batch of usage times of both kinds in one script call', async () => {

@@ -203,6 +203,8 @@ export const SENTINEL_BROKER_RULES = [
   ...['get-master-addr-by-name', 'sentinels', 'replicas', 'slaves'].map((sub) => `+sentinel|${sub}`),
   '+subscribe',
   '+ping',
+  // Not +client|setinfo: Redis 7.0 has no such subcommand (the rule would fail
+  // to load), and ioredis ignores the refusal of the CLIENT SETINFO it sends.
   '&+switch-master',
 ];
 
@@ -221,6 +223,9 @@ interface SentinelAccess {
 export async function startRedisSentinel(
   options: { replicas?: number; sentinels?: number } & SentinelAccess & NodeAccess = {},
 ): Promise<RedisTopologyHandle> {
+  if (options.sentinelPassword !== undefined && options.sentinelAcl !== undefined) {
+    throw new Error('give the Sentinels a requirepass or a user of their own, not both');
+  }
   const replicaCount = options.replicas ?? 2;
   const sentinelCount = options.sentinels ?? 3;
   const access: NodeAccess = { acl: options.acl, tls: options.tls };

@@ -35,9 +35,10 @@ export interface IndexedClient {
 
 /**
  * The counters and failing list of /health/tokens on Redis, kept by
- * indexClient-4.lua in the shard of each client's id (see redis-client.store.ts for the guarantee). Every step
- * here is idempotent: running it again, late, or after another writer's is
- * always safe, which is what lets a crash be repaired by running it again.
+ * indexClient-4.lua in the shard of each client's id (see
+ * redis-client.store.ts for the guarantee). Every step here is idempotent:
+ * running it again, late, or after another writer's is always safe, which is
+ * what lets a crash be repaired by running it again.
  */
 export class RedisCounters {
   private rebuilt = false;
@@ -164,18 +165,19 @@ export class RedisCounters {
       const hashes = (await this.connection.pipeline((pipeline) => {
         for (const id of ids) pipeline.hgetall(this.keys.client(id));
       })) as Record<string, string>[];
-      await this.connection.pipeline((pipeline) => {
-        ids.forEach((id, index) => {
-          const fields = hashes[index];
-          const entry = parseEntry(id, fields);
-          if (entry === null) return;
-          const { status, client } = entry;
-          this.queueIndex(pipeline, { id, seq: Number(fields.iseq ?? 0), status, workspaceId: client.workspaceId });
-        });
+      const clients: IndexedClient[] = [];
+      ids.forEach((id, index) => {
+        const fields = hashes[index];
+        const entry = parseEntry(id, fields);
+        if (entry === null) return;
+        const { status, client } = entry;
+        clients.push({ id, seq: Number(fields.iseq ?? 0), status, workspaceId: client.workspaceId });
       });
+      // A page in one round trip: one script per shard, not one per client.
+      if (clients.length > 0) await this.connection.pipeline((pipeline) => this.queueIndexAll(pipeline, clients));
       afterId = ids[ids.length - 1];
     }
-    // One DEL per key: each sits alone in its slot.
+    // One DEL per key: they sit in more than one slot.
     await this.connection.run((redis) => Promise.all(this.keys.legacyCounters.map((key) => redis.del(key))));
   }
 

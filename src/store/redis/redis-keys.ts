@@ -8,7 +8,7 @@ import { shardOf, shardTags } from './shards';
  * is global and lives alone in its slot, so no command (and no script) ever
  * touches keys of two slots: Redis Cluster can hold this layout. The schedule,
  * which every refresh writes, and the counters, which every change of state
- * writes, are each spread over SCHEDULE_SHARDS shards in slots spread over
+ * writes, are each spread over SHARDS shards in slots spread over
  * the slot range, so no master carries all of either.
  */
 export function redisKeys(prefix: string) {
@@ -83,7 +83,7 @@ export function redisKeys(prefix: string) {
   };
 }
 
-/** The keys of one shard of the counters: one script (indexChange.lua) keeps all four. */
+/** The keys of one shard of the counters: each call of indexClient-4.lua or indexClients-4.lua keeps all four. */
 function statsShard(prefix: string) {
   return (tag: string) => ({
     /** Hash: state -> number of the shard's clients counted in it. */

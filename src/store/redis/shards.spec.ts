@@ -1,11 +1,11 @@
 import { keySlot } from './redis-slot';
-import { SCHEDULE_SHARDS, shardOf, shardTags, takeEarliest } from './shards';
+import { SHARDS, shardOf, shardTags, takeEarliest } from './shards';
 
-describe('schedule shards', () => {
+describe('shards of the schedule and the counters', () => {
   it('gives shard n a tag in the n-th sixteenth of the slots, so equal slot ranges hold equal shards', () => {
     for (const name of ['sched', 'stats']) {
       const tags = shardTags(name);
-      expect(tags).toHaveLength(SCHEDULE_SHARDS);
+      expect(tags).toHaveLength(SHARDS);
       tags.forEach((tag, shard) => expect(Math.floor(keySlot(`{${tag}}`) / 1_024)).toBe(shard));
       // What `redis-cli --cluster create` gives 3 masters: 0-5460, 5461-10922, 10923-16383.
       const perMaster = [0, 0, 0];
@@ -15,7 +15,7 @@ describe('schedule shards', () => {
   });
 
   it('spreads client ids evenly over the shards', () => {
-    const counts = new Array<number>(SCHEDULE_SHARDS).fill(0);
+    const counts = new Array<number>(SHARDS).fill(0);
     for (let index = 0; index < 16_000; index += 1) counts[shardOf(`cl_${index.toString(36)}x${index * 7919}`)] += 1;
     expect(Math.max(...counts) / 1_000).toBeLessThan(1.15);
   });

@@ -6,7 +6,7 @@ import { keySlot } from './redis-slot';
  * slots (see shardTags), so a Cluster's masters each hold a share of the
  * schedule, of every claim and of the counting.
  */
-export const SCHEDULE_SHARDS = 16;
+export const SHARDS = 16;
 const SLOTS = 16_384;
 
 /**
@@ -15,7 +15,7 @@ const SLOTS = 16_384;
  * `redis-cli --cluster create` does) get equal numbers of shards, give or
  * take one. Searched once, deterministically.
  */
-export function shardTags(name: string, shards = SCHEDULE_SHARDS): string[] {
+export function shardTags(name: string, shards = SHARDS): string[] {
   const width = SLOTS / shards;
   return Array.from({ length: shards }, (_, shard) => {
     for (let attempt = 0; ; attempt += 1) {
@@ -26,7 +26,7 @@ export function shardTags(name: string, shards = SCHEDULE_SHARDS): string[] {
 }
 
 /** The shard of a client: a hash of its id, so the random ids the service makes spread evenly. */
-export function shardOf(id: string, shards = SCHEDULE_SHARDS): number {
+export function shardOf(id: string, shards = SHARDS): number {
   return keySlot(id) % shards;
 }
 
