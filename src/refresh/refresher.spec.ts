@@ -117,6 +117,27 @@ describe('Refresher, LockManager and RefreshFacade', () => {
     expect(due[0].dueAt).toBeLessThan(before + 3_000);
   });
 
+  it('a caller waiting on the lock of another replica waits on through a change event that brought no token', async () => {
+    const { store, box, refresher } = units;
+    await store.insertClient(oauthEntry(box, fake.tokenUrl), Date.now());
+    await store.lockAndRead('cl_1', 'another-replica', LOCK_TTL_MS);
+    let settled = false;
+    const waiting = refresher.refresh('cl_1', 'demand').then(() => (settled = true));
+
+    // A change announced before the wait (the client's registration, say) arrives late.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await store.publish({ kind: 'client', id: 'cl_1' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(settled).toBe(false);
+
+    // The holder lets go without a token: the waiter takes the lock and fetches it.
+    await store.releaseLock('cl_1', 'another-replica');
+    await store.publish({ kind: 'client', id: 'cl_1' });
+    await waiting;
+    expect(fake.tokenRequestCount('client-1')).toBe(1);
+    expect((await store.getClient('cl_1'))?.token).not.toBeNull();
+  });
+
   it('a scheduled refresh that keeps the state reschedules with its write; one that finds the client changed looks again now', async () => {
     const { store, box, refresher } = units;
     await store.insertClient(oauthEntry(box, fake.tokenUrl), Date.now());

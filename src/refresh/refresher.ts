@@ -136,8 +136,22 @@ export class Refresher {
         await this.store.setDue(id, Date.now() + LOCKED_RETRY_MS);
         return;
       }
-      if ((await wake.changed) || Date.now() >= giveUpAt) return;
+      if ((await wake.changed) && !(await this.stillNeedsRefresh(id, reason))) return;
+      if (Date.now() >= giveUpAt) return;
     }
+  }
+
+  /**
+   * Whether a waiter woken by a change of the client must go on waiting. Any
+   * change wakes it, not only the token it waits for: an event published
+   * before the wait began can arrive after (on a Cluster, events cross the
+   * cluster bus), so the client is read before the waiter gives up its wait.
+   */
+  private async stillNeedsRefresh(id: string, reason: RefreshReason): Promise<boolean> {
+    const entry = await this.store.getClient(id);
+    return (
+      entry !== null && decide(entry, reason, Date.now(), this.config, (token) => this.opens(id, token)) === 'refresh'
+    );
   }
 
   /** Lets go of the lock (unless the write already did) and reschedules the client, together. */
