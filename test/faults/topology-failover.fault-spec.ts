@@ -1,3 +1,4 @@
+import type { FakePipedream } from '../support/fake-pipedream';
 import {
   masterPorts,
   startRedisCluster,
@@ -25,6 +26,9 @@ import {
  */
 const EXPIRES_IN = 12;
 const MIN_TTL_MS = 2_000;
+const REFRESH_BEFORE_SECONDS = 6;
+/** The refresh window of these tokens, as the broker computes it. */
+const REFRESH_WINDOW_MS = Math.min(REFRESH_BEFORE_SECONDS, EXPIRES_IN / 2) * 1_000;
 
 const TOPOLOGIES = [
   { name: 'Redis Cluster', start: () => startRedisCluster({ masters: 3, replicas: 1 }), masters: 3 },
@@ -40,7 +44,12 @@ describe.each(TOPOLOGIES)('$name failover', ({ name, start, masters }) => {
     brokers = await Cluster.start({
       replicas: 3,
       expiresIn: EXPIRES_IN,
-      env: { REDIS_URL: '', ...topologyEnv(redis), REDIS_WAIT_REPLICAS: '1', REFRESH_BEFORE_SECONDS: '6' },
+      env: {
+        REDIS_URL: '',
+        ...topologyEnv(redis),
+        REDIS_WAIT_REPLICAS: '1',
+        REFRESH_BEFORE_SECONDS: String(REFRESH_BEFORE_SECONDS),
+      },
     });
   }, 120_000);
   afterAll(async () => {
@@ -175,6 +184,12 @@ describe.each(TOPOLOGIES)('$name failover', ({ name, start, masters }) => {
       }
       expect(status).toBe(404);
     }
+    // One upstream request per client per cycle, give or take one around the failover: per client, at most one
+    // token issued before the previous one's refresh window opened (a second request in one cycle), and at most
+    // one cycle that ran past its token's expiry before the next token came (a refresh delayed by the failover).
+    const cycles = cyclesAround(fake, new Set(clients.map((c) => c.clientId)));
+    expect(cycles.filter(({ early }) => early > 1)).toEqual([]);
+    expect(cycles.filter(({ lapsed }) => lapsed > 1)).toEqual([]);
     const perClient = [...issuedCounts(fake, killedAt - 20_000).values()];
     report(`${name} master SIGKILL`, {
       promotedAfterMs,
@@ -185,6 +200,30 @@ describe.each(TOPOLOGIES)('$name failover', ({ name, start, masters }) => {
       tokensServed: served.length,
       readySeen: [...readySeen],
       issuedPerClientOver20s: { min: Math.min(...perClient), max: Math.max(...perClient) },
+      earlyRequests: cycles.reduce((sum, { early }) => sum + early, 0),
+      lapsedCycles: cycles.reduce((sum, { lapsed }) => sum + lapsed, 0),
     });
   });
 });
+
+/**
+ * Per client of `clientIds`, from the gaps between its issued tokens: `early`, tokens issued before the previous
+ * token's refresh window opened (EXPIRES_IN - REFRESH_WINDOW_MS after it, less 250 ms of clock slack), each an
+ * extra upstream request within one cycle; `lapsed`, gaps longer than the token's lifetime.
+ */
+function cyclesAround(
+  fake: FakePipedream,
+  clientIds: Set<string>,
+): { clientId: string; early: number; lapsed: number }[] {
+  const times = new Map<string, number[]>();
+  for (const token of fake.issued)
+    if (clientIds.has(token.clientId)) times.set(token.clientId, [...(times.get(token.clientId) ?? []), token.at]);
+  return [...times].map(([clientId, at]) => {
+    const gaps = at.slice(1).map((time, i) => time - at[i]);
+    return {
+      clientId,
+      early: gaps.filter((gap) => gap < EXPIRES_IN * 1_000 - REFRESH_WINDOW_MS - 250).length,
+      lapsed: gaps.filter((gap) => gap > EXPIRES_IN * 1_000).length,
+    };
+  });
+}
