@@ -215,9 +215,8 @@ function cyclesAround(
   fake: FakePipedream,
   clientIds: Set<string>,
 ): { clientId: string; early: number; lapsed: number }[] {
-  const times = new Map<string, number[]>();
-  for (const token of fake.issued)
-    if (clientIds.has(token.clientId)) times.set(token.clientId, [...(times.get(token.clientId) ?? []), token.at]);
+  const times = new Map<string, number[]>([...clientIds].map((clientId) => [clientId, []]));
+  for (const token of fake.issued) times.get(token.clientId)?.push(token.at);
   return [...times].map(([clientId, at]) => {
     const gaps = at.slice(1).map((time, i) => time - at[i]);
     return {
