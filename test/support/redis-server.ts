@@ -43,15 +43,51 @@ export function assertRedisServerInstalled(): void {
   if (probe.error || probe.status !== 0) throw new Error(INSTALL_HINT);
 }
 
+/** Tries at starting a redis-server on ports of our own choosing, each with fresh ones. */
+const FRESH_PORT_ATTEMPTS = 3;
+
+export interface RedisServerOptions {
+  port?: number;
+  dir?: string;
+  appendonly?: boolean;
+  args?: string[];
+  tls?: RedisTlsFiles;
+  /** Cluster mode: the cluster bus gets a free port of its own. */
+  clusterBus?: boolean;
+}
+
 /**
  * Starts a private redis-server on a free port. `appendonly` keeps data across
- * a restart on the same `dir`, for fault tests that kill and restart it.
+ * a restart on the same `dir`, for fault tests that kill and restart it. A
+ * port found free is bound by redis-server a moment later, and another socket
+ * (an outgoing connection's ephemeral port) may take it in between: a server
+ * on ports of our own choosing that exits before it answers is started again
+ * on fresh ones.
  */
-export async function startRedisServer(
-  options: { port?: number; dir?: string; appendonly?: boolean; args?: string[]; tls?: RedisTlsFiles } = {},
-): Promise<RedisServerHandle> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   assertRedisServerInstalled();
+  return options.port === undefined ? onFreshPorts(() => startOnce(options)) : startOnce(options);
+}
+
+/** Runs `start`, which picks free ports of its own, again while the server it starts exits before it answers. */
+export async function onFreshPorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= FRESH_PORT_ATTEMPTS || !(error instanceof RedisExitedError)) throw error;
+    }
+  }
+}
+
+async function startOnce(options: RedisServerOptions): Promise<RedisServerHandle> {
   const port = options.port ?? (await freePort());
+  const busArgs = options.clusterBus
+    ? // The bus port defaults to port + 10000, which is past 65535 for a kernel-chosen port above 55535
+      // (redis-server then exits at start) or may be taken: it gets a free port of its own.
+      ['--cluster-enabled', 'yes', '--cluster-port', String(await freePort())]
+    : [];
+  const ownsDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tb-redis-'));
   const child = spawn(
     'redis-server',
@@ -69,13 +105,13 @@ export async function startRedisServer(
       'no',
       '--loglevel',
       'warning',
+      ...busArgs,
       ...(options.args ?? []),
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
-  await waitForRedis(url, child, options.tls);
-  const ownsDir = options.dir === undefined;
+  await waitForStart(url, child, options.tls, ownsDir ? dir : null);
   return {
     url,
     port,
@@ -84,6 +120,38 @@ export async function startRedisServer(
     stop: () => stopRedisProcess(child, ownsDir ? dir : null),
   };
 }
+
+/**
+ * Waits until a redis-server just spawned (stdout piped) answers. When it exits first, removes `removeDir` and
+ * says why, from the end of its log.
+ */
+export async function waitForStart(
+  url: string,
+  child: ChildProcess,
+  tls: RedisTlsFiles | undefined,
+  removeDir: string | null,
+): Promise<void> {
+  const output = lastLines(child);
+  try {
+    await waitForRedis(url, child, tls);
+  } catch (error) {
+    if (removeDir !== null) rmSync(removeDir, { recursive: true, force: true });
+    if (error instanceof RedisExitedError) throw new RedisExitedError(`${error.message}: ${output()}`);
+    throw error;
+  }
+}
+
+/** Keeps the end of what a redis-server writes to stdout (its log: why it exited), and keeps its pipe drained. */
+function lastLines(child: ChildProcess): () => string {
+  let tail = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-2_000);
+  });
+  return () => tail.trim();
+}
+
+/** A redis-server (or Sentinel) that exited before it answered: a port taken between its choice and its bind, say. */
+class RedisExitedError extends Error {}
 
 /** SIGTERM to a redis-server (or Sentinel) of ours, awaited; then its directory removed when it is ours to remove. */
 export async function stopRedisProcess(child: ChildProcess, removeDir: string | null): Promise<void> {
@@ -104,12 +172,12 @@ function listenArgs(port: number, tls: RedisTlsFiles | undefined): string[] {
   ];
 }
 
-export async function waitForRedis(url: string, child: ChildProcess, tls?: RedisTlsFiles): Promise<void> {
+async function waitForRedis(url: string, child: ChildProcess, tls?: RedisTlsFiles): Promise<void> {
   const { port } = new URL(url);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
-      throw new Error(`redis-server exited with code ${child.exitCode} before accepting connections`);
+      throw new RedisExitedError(`redis-server exited with code ${child.exitCode} before accepting connections`);
     if (await answersPing(Number(port), tls)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -6,9 +6,10 @@ import Redis from 'ioredis';
 import type { RedisTopology } from '../../src/config/redis-topology';
 import {
   freePort,
+  onFreshPorts,
   startRedisServer,
   stopRedisProcess,
-  waitForRedis,
+  waitForStart,
   type RedisServerHandle,
   type RedisTlsFiles,
 } from './redis-server';
@@ -125,13 +126,8 @@ export async function startRedisCluster(
         await startRedisServer({
           appendonly: true,
           tls: options.tls,
-          args: [
-            ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000'],
-            // The bus port defaults to port + 10000, which is past 65535 for a kernel-chosen port above 55535
-            // (redis-server then exits at start) or may be taken: it gets a free port of its own.
-            ...['--cluster-port', String(await freePort())],
-            ...aclArgs(options.acl),
-          ],
+          clusterBus: true,
+          args: ['--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', ...aclArgs(options.acl)],
         }),
       );
     }
@@ -295,7 +291,16 @@ export async function startRedisSentinel(
  * listens with TLS only and speaks TLS to the data nodes (tls-replication); it admits its clients as
  * SentinelAccess says.
  */
-async function startSentinel(
+function startSentinel(
+  masterPort: number,
+  quorum: number,
+  access: NodeAccess,
+  sentinelAccess: SentinelAccess,
+): Promise<RedisServerHandle> {
+  return onFreshPorts(() => startSentinelOnce(masterPort, quorum, access, sentinelAccess));
+}
+
+async function startSentinelOnce(
   masterPort: number,
   quorum: number,
   { acl, tls }: NodeAccess,
@@ -344,10 +349,10 @@ async function startSentinel(
     ].join('\n'),
   );
   const child = spawn('redis-server', [config, '--sentinel', '--loglevel', 'warning'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
-  await waitForRedis(url, child, tls);
+  await waitForStart(url, child, tls, dir);
   return {
     url,
     port,
