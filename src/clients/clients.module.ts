@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { RefreshModule } from '../refresh/refresh.module';
+import { StoreEventsModule } from '../store/store-events.module';
 import { UsageModule } from '../usage/usage.module';
 import { ClientsBatchController } from './clients-batch.controller';
 import { ClientsBatchService } from './clients-batch.service';
@@ -10,7 +11,7 @@ import { ClientsService } from './clients.service';
 import { NewClientFactory } from './new-client';
 
 @Module({
-  imports: [AuditModule, RefreshModule, UsageModule],
+  imports: [AuditModule, RefreshModule, StoreEventsModule, UsageModule],
   controllers: [ClientsBatchController, ClientsController],
   providers: [ClientsService, ClientsBatchService, NewClientFactory, ClientEdits],
 })

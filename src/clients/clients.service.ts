@@ -13,6 +13,7 @@ import { ClientEdits, tokenInputsOf } from './client-edits';
 import { toClientView, type ClientView } from './client-view';
 import type { CreateClientDto } from './dto/create-client.dto';
 import type { RotateSecretDto } from './dto/rotate-secret.dto';
+import { StoreEventsService } from '../store/store-events.service';
 import type { UpdateClientDto } from './dto/update-client.dto';
 import { openMaterial } from '../client-auth/sealed-material';
 import { NewClientFactory } from './new-client';
@@ -64,6 +65,7 @@ export class ClientsService {
     private readonly usage: UsageRecorder,
     private readonly newClients: NewClientFactory,
     private readonly edits: ClientEdits,
+    private readonly events: StoreEventsService,
   ) {}
 
   /** Registers the client; its first token is fetched right after, in the background. */
@@ -218,6 +220,7 @@ export class ClientsService {
     await this.writes.run(async () => {
       const removed = await this.store.deleteClient(id);
       if (!removed) throw BrokerError.notFound('Client');
+      this.events.clientChangedHere(id);
       await this.forgetUsage(id);
       await this.audit.record(actor, 'client.delete', id, removed.client.workspaceId);
     });
@@ -243,6 +246,7 @@ export class ClientsService {
   private async commit(entry: ClientEntry, change: ClientChange, dueAt?: number): Promise<ClientEntry> {
     const id = entry.client.id;
     const outcome = await this.store.updateClient(id, entry.client.generation, change);
+    if (outcome === 'ok') this.events.clientChangedHere(id);
     if (outcome === 'not_found') throw BrokerError.notFound('Client');
     if (outcome === 'stale')
       throw new BrokerError('conflict', 'The client changed while this request ran; read it again and retry');

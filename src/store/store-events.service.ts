@@ -29,6 +29,16 @@ export class StoreEventsService implements OnModuleInit {
     );
   }
 
+  /**
+   * A change this replica has just written, told to this process's listeners
+   * at once: the store's broadcast comes back too, but may come later (on a
+   * Cluster it crosses the cluster bus), and this replica's next answer must
+   * already see its own write.
+   */
+  clientChangedHere(id: string): void {
+    for (const listener of this.clientListeners) listener(id);
+  }
+
   /** Returns a function that removes the listener. */
   onClientChanged(listener: Listener<string>): () => void {
     this.clientListeners.add(listener);
